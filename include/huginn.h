@@ -1,0 +1,350 @@
+/*
+ * huginn.h — the public API of huginn.c, a C11 engine for recurrent-depth language models
+ * (Geiping et al. 2025, "Scaling up Test-Time Compute with Latent Reasoning"; Huginn-0125).
+ *
+ * The model is three stage functions (../docs/design.md):
+ *     prelude(ids)          -> e        embedding + P layers, once per token
+ *     core_step(s, e, t)    -> s'       adapter([s, e]) + R layers, iteration t
+ *     coda(s)               -> logits   ln_f, C layers, ln_f, lm_head
+ * Everything else (fixed-depth forward, generation, adaptive exit, speculative decoding, training)
+ * is a loop over them. This header is the only installed one; everything in src/ is internal.
+ *
+ * Conventions
+ *   - Every fallible function returns hg_status (HG_OK = 0) and, when `err` is not NULL, fills it with
+ *     a message a person can act on. On failure, out-parameters are left untouched unless stated.
+ *   - Handles are opaque; *_free(NULL) is a no-op.
+ *   - Buffers carry their shape in a comment: T = positions in the call, h = n_embd, V = vocab.
+ *   - A model is immutable after loading and may be shared by threads; a context is not thread-safe
+ *     (one thread at a time per context).
+ */
+#ifndef HUGINN_H
+#define HUGINN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define HG_API __attribute__((visibility("default")))
+#else
+#define HG_API
+#endif
+
+/* ================================================================================================
+ * Status and errors
+ * ================================================================================================ */
+
+typedef enum hg_status {
+    HG_OK = 0,
+    HG_STATUS_BAD_ARG = 1,      /* a caller-supplied argument is invalid (range, NULL, shape) */
+    HG_STATUS_IO = 2,           /* the OS refused: open/read/write/mmap failed */
+    HG_STATUS_BAD_FILE = 3,     /* a file is malformed: truncated, broken JSON, lying offsets */
+    HG_STATUS_UNSUPPORTED = 4,  /* well-formed but not implemented (config value, dtype, component) */
+    HG_STATUS_NOMEM = 5,        /* allocation failed */
+    HG_STATUS_BAD_INPUT = 6,    /* user data is invalid: token id out of range, invalid UTF-8, NaN */
+    HG_STATUS_LIMIT = 7,        /* a capacity was exceeded: context full, more steps than the cache */
+} hg_status;
+
+typedef struct hg_error {
+    hg_status status;
+    char msg[1024];
+} hg_error;
+
+/* A static string naming the status ("bad file", ...). Never NULL. */
+HG_API const char *hg_status_str(hg_status s);
+
+/* ================================================================================================
+ * Data types of stored tensors
+ * ================================================================================================ */
+
+typedef enum hg_dtype {
+    HG_DTYPE_F32 = 0,
+    HG_DTYPE_F16 = 1,
+    HG_DTYPE_BF16 = 2,
+    HG_DTYPE_Q8_0 = 3, /* ggml block layout: fp16 scale + 32 x int8 */
+    HG_DTYPE_Q4_0 = 4, /* ggml block layout: fp16 scale + 16 bytes of nibbles */
+    HG_DTYPE_COUNT
+} hg_dtype;
+
+HG_API const char *hg_dtype_name(hg_dtype t);
+
+/* ================================================================================================
+ * Model: configuration and weights
+ * ================================================================================================ */
+
+/* The configuration of a recurrent-depth model, as read from config.json (model.md). */
+typedef struct hg_config {
+    int64_t n_embd;            /* h */
+    int64_t n_head;            /* H; head_dim = h / H */
+    int64_t head_dim;          /* d */
+    int64_t intermediate_size; /* I */
+    int64_t vocab_size;        /* V (padded vocabulary) */
+    int64_t n_layers_prelude;  /* P */
+    int64_t n_layers_core;     /* R */
+    int64_t n_layers_coda;     /* C */
+    int64_t mean_recurrence;   /* default r */
+    int64_t mean_backprop_depth;
+    int64_t block_size;        /* maximum positions */
+    double rope_base;
+    float norm_eps;
+    bool qk_bias;
+    bool tie_embeddings;
+} hg_config;
+
+typedef struct hg_model hg_model;
+
+typedef struct hg_model_params {
+    bool use_mmap; /* default true: map the files; false reads them into memory */
+} hg_model_params;
+
+HG_API hg_model_params hg_model_default_params(void);
+
+/* Load a model from a Hugging Face directory (config.json + model.safetensors, or shards with
+ * model.safetensors.index.json). Weights stay in their stored dtype (mapped); compute is f32.
+ * Returns HG_STATUS_IO / BAD_FILE / UNSUPPORTED with a message naming the file and the key or tensor.
+ * *out is set only on success; free with hg_model_free. */
+HG_API hg_status hg_model_load(const char *path, const hg_model_params *params, hg_model **out, hg_error *err);
+HG_API void hg_model_free(hg_model *m);
+HG_API const hg_config *hg_model_config(const hg_model *m);
+/* Number of parameters (tied embeddings counted once) and bytes of weights as stored. */
+HG_API int64_t hg_model_n_params(const hg_model *m);
+HG_API int64_t hg_model_n_bytes(const hg_model *m);
+/* The directory or file the model was loaded from (owned by the model). */
+HG_API const char *hg_model_path(const hg_model *m);
+
+/* ================================================================================================
+ * Context: KV cache and scratch for running a model on one sequence
+ * ================================================================================================ */
+
+typedef struct hg_ctx hg_ctx;
+
+typedef struct hg_ctx_params {
+    int64_t n_ctx;       /* positions the cache can hold; 0 = the model's block_size */
+    int64_t max_steps;   /* core iterations the cache has slots for (strategy `full`); 0 = mean_recurrence */
+    const char *kv_cache; /* cache strategy string (test-time-features.md §4); NULL or "full" */
+    int n_threads;       /* 0 = all cores */
+} hg_ctx_params;
+
+HG_API hg_ctx_params hg_ctx_default_params(void);
+
+/* Create a context for `model` (which must outlive it). Allocates the KV cache and all scratch once:
+ * nothing in the stage functions allocates. */
+HG_API hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx **out, hg_error *err);
+HG_API void hg_ctx_free(hg_ctx *ctx);
+/* Bytes of KV cache per position (all slots of the strategy, both K and V) and in total. */
+HG_API int64_t hg_ctx_kv_bytes_per_token(const hg_ctx *ctx);
+HG_API int64_t hg_ctx_kv_bytes(const hg_ctx *ctx);
+/* Positions currently held in the cache (the next position to write is hg_ctx_n_past). */
+HG_API int64_t hg_ctx_n_past(const hg_ctx *ctx);
+HG_API int64_t hg_ctx_n_ctx(const hg_ctx *ctx);
+/* Forget every position >= n_keep in every slot (cache surgery for samplers). n_keep <= n_past. */
+HG_API hg_status hg_ctx_truncate(hg_ctx *ctx, int64_t n_keep, hg_error *err);
+
+/* ---- the three stage functions ---------------------------------------------------------------
+ * Each works on T consecutive positions pos0 .. pos0+T-1 and writes their K/V into the slots it owns;
+ * attention at a slot sees every earlier position that has an entry there, plus the call's own
+ * positions causally. pos0 must be <= hg_ctx_n_past (a call may rewrite the newest positions, as the
+ * adaptive coda does) and pos0 + T <= n_ctx. All buffers are f32, row-major. */
+
+/* e[T,h] = prelude(wte[ids] * sqrt(h)); ids must be < vocab_size. */
+HG_API hg_status hg_ctx_prelude(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos0,
+                                float *e /* [T,h] */, hg_error *err);
+/* s[T,h] <- core iteration `step` (cache slots P + step*R + j) applied to s given e. */
+HG_API hg_status hg_ctx_core_step(hg_ctx *ctx, float *s /* [T,h] in/out */, const float *e /* [T,h] */,
+                                  int64_t T, int64_t pos0, int64_t step, hg_error *err);
+/* latents[T,h] = ln_f(s) (may be NULL); logits[T,V] = lm_head(ln_f(coda(ln_f(s)))) (may be NULL:
+ * then only the coda's K/V are written). */
+HG_API hg_status hg_ctx_coda(hg_ctx *ctx, const float *s /* [T,h] */, int64_t T, int64_t pos0,
+                             float *latents /* [T,h] */, float *logits /* [T,V] */, hg_error *err);
+
+/* The initial latent state: zeros when init_scale == 0, else truncated normal (±3σ) with
+ * σ = sqrt(2/(5h)) * init_scale, times sqrt(h) (model.md). The generator is documented in
+ * src/base/rng.c: xoshiro256** seeded by splitmix64(seed); it is not torch's. */
+HG_API void hg_init_state(const hg_model *m, float *s /* [T,h] */, int64_t T, float init_scale, uint64_t *rng_state);
+
+/* ---- fixed-depth forward ---------------------------------------------------------------------- */
+
+typedef struct hg_forward_params {
+    int64_t n_steps;         /* r >= 0 */
+    float init_scale;        /* 0 = zero state */
+    uint64_t seed;           /* for init_scale > 0 */
+    const float *init_state; /* [T,h] explicit initial state, or NULL */
+} hg_forward_params;
+
+HG_API hg_forward_params hg_forward_default_params(void);
+
+/* prelude + r core steps + coda on T positions starting at pos0 (the cache must hold r steps). */
+HG_API hg_status hg_ctx_forward(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos0,
+                                const hg_forward_params *p, float *latents /* [T,h] or NULL */,
+                                float *logits /* [T,V] or NULL */, hg_error *err);
+
+/* ================================================================================================
+ * Sampling and generation
+ * ================================================================================================ */
+
+typedef struct hg_sampler_params {
+    float temperature;        /* 0 = greedy (argmax) */
+    int64_t top_k;            /* 0 = off */
+    float top_p;              /* 0 or >= 1 = off */
+    float min_p;              /* 0 = off */
+    float repetition_penalty; /* 1 = off */
+    uint64_t seed;
+} hg_sampler_params;
+
+HG_API hg_sampler_params hg_sampler_default_params(void);
+
+/* A sampler owns its scratch ([V] floats and ids) so choosing a token never allocates. The order
+ * of operations is the reference's custom sampler (test-time-features.md §8): repetition penalty,
+ * argmax if greedy, else temperature, softmax, top-k, top-p (a token is dropped when the cumulative
+ * probability including itself exceeds p; the top one is always kept), min-p, renormalise, draw. */
+typedef struct hg_sampler hg_sampler;
+HG_API hg_status hg_sampler_init(const hg_sampler_params *p, int64_t n_vocab, hg_sampler **out, hg_error *err);
+HG_API void hg_sampler_free(hg_sampler *s);
+/* Choose a token from logits[V] given the context so far (history, for the repetition penalty).
+ * logits are not modified. */
+HG_API int32_t hg_sampler_sample(hg_sampler *s, const float *logits, const int32_t *history, int64_t n_history);
+
+typedef struct hg_generate_params {
+    int64_t n_steps;          /* r */
+    int64_t max_new_tokens;
+    float init_scale;
+    uint64_t seed;            /* initial states */
+    const float *init_state;  /* [T_prompt,h] initial state of the prompt positions, or NULL */
+    bool continuous;          /* warm start: each token starts from the previous token's state */
+    const int32_t *eos_ids;   /* extra stop ids (65504, 65505, 65508 always stop) */
+    int64_t n_eos;
+    hg_sampler_params sampler;
+} hg_generate_params;
+
+HG_API hg_generate_params hg_generate_default_params(void);
+
+/* Called once per generated token with its id and the recurrent steps that produced it; return
+ * false to stop. `logits` [V] are the logits that chose the token. */
+typedef bool (*hg_token_callback)(void *user, int32_t id, int64_t steps, const float *logits);
+
+/* Prefill `prompt` in one call, then generate one token at a time through the cache, as the
+ * reference's generate_minimal does. Writes up to max_new_tokens ids to out_ids (stop token kept)
+ * and their count to *n_out. The context is reset first; it must have n_ctx >= n_prompt + max_new_tokens. */
+HG_API hg_status hg_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *p,
+                             hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out, hg_error *err);
+
+/* ================================================================================================
+ * Random checkpoints
+ * ================================================================================================ */
+
+/* The Huginn-0125 configuration (h 5280, 55 heads, I 17920, V 65536, 2/4/2 layers, r 32). */
+HG_API hg_config hg_config_huginn_0125(void);
+/* Read a config.json (a file, or a directory holding one). */
+HG_API hg_status hg_config_load(const char *path, hg_config *out, hg_error *err);
+
+/* Write a random-weight checkpoint in the Hugging Face layout (config.json + model.safetensors) to
+ * dir (created if missing), deterministic from seed, with the reference's initialisation
+ * (truncated normals of the "takase" scheme, norms = 1). dtype: F32, BF16 or F16. Files are written
+ * to temporaries and renamed, so a failure leaves no half-written checkpoint. */
+HG_API hg_status hg_checkpoint_init(const hg_config *cfg, const char *dir, hg_dtype dtype, uint64_t seed, hg_error *err);
+
+/* ================================================================================================
+ * Tokenizer (src/tokenizer/)
+ * ================================================================================================ */
+/* HG-TOKENIZER-API-BEGIN */
+/* A byte-level BPE tokenizer read from a Hugging Face `tokenizer.json` (+ `tokenizer_config.json`),
+ * producing exactly the ids of Hugging Face tokenizers (docs/tokenizer.md lists what is supported).
+ * Thread-safety: a tokenizer is immutable after loading EXCEPT for an internal word cache and scratch
+ * used by hg_tokenizer_encode / hg_chat_encode, so those two need one thread at a time per handle
+ * (load one tokenizer per thread, or lock). Every other function only reads and may run concurrently. */
+typedef struct hg_tokenizer hg_tokenizer;
+
+/* Load from `path`: a tokenizer.json file, or a directory holding one. tokenizer_config.json next to
+ * it is read when present (chat template, bos/eos tokens). Returns HG_STATUS_IO (cannot read),
+ * HG_STATUS_BAD_FILE (malformed JSON, missing or mistyped keys, ids out of range, merges naming
+ * unknown tokens) or HG_STATUS_UNSUPPORTED (a component type or option this implementation does not
+ * have; the message names it), each with a message naming the file. *out is set only on success;
+ * free with hg_tokenizer_free. */
+HG_API hg_status hg_tokenizer_load(const char *path, hg_tokenizer **out, hg_error *err);
+/* The same from memory: `json` [json_len] is the tokenizer.json text, `config_json` [config_len] the
+ * tokenizer_config.json text or NULL. The buffers are not kept. */
+HG_API hg_status hg_tokenizer_load_json(const char *json, size_t json_len, const char *config_json,
+                                        size_t config_len, hg_tokenizer **out, hg_error *err);
+HG_API void hg_tokenizer_free(hg_tokenizer *tok);
+
+/* Encode `text` [len bytes, UTF-8; NUL bytes allowed] to ids. add_special = true applies the
+ * post-processor (e.g. Huginn's `<|begin_text|> $A <|end_text|>`); special-token text inside `text`
+ * is recognised either way, as in Hugging Face. On success *ids is a new array of *n_ids ids (NULL
+ * when *n_ids == 0) that the caller frees with hg_tokenizer_mem_free. Returns HG_STATUS_BAD_INPUT for
+ * invalid UTF-8 (the message gives the byte offset), HG_STATUS_NOMEM, HG_STATUS_LIMIT (a regex ran out
+ * of stack on a pathological piece). On failure *ids and *n_ids are untouched. Not thread-safe per
+ * handle (see above). */
+HG_API hg_status hg_tokenizer_encode(hg_tokenizer *tok, const char *text, size_t len, bool add_special,
+                                     int32_t **ids, int64_t *n_ids, hg_error *err);
+/* Decode ids to text as Hugging Face's decode(ids, skip_special): token bytes concatenated, invalid
+ * UTF-8 replaced by U+FFFD per maximal subpart (Rust's from_utf8_lossy). Ids inside the vocabulary
+ * range that have no token are skipped (as Hugging Face does); ids < 0 or >= hg_tokenizer_n_vocab give
+ * HG_STATUS_BAD_INPUT. On success *text is a new NUL-terminated string of *len bytes (it may contain
+ * NUL bytes), freed with hg_tokenizer_mem_free; on failure both are untouched. Thread-safe. */
+HG_API hg_status hg_tokenizer_decode(const hg_tokenizer *tok, const int32_t *ids, int64_t n_ids, bool skip_special,
+                                     char **text, size_t *len, hg_error *err);
+/* Free memory returned by hg_tokenizer_encode, hg_tokenizer_decode, hg_chat_render, hg_chat_encode.
+ * NULL is a no-op. */
+HG_API void hg_tokenizer_mem_free(void *p);
+
+/* Number of ids: 1 + the largest id of the vocabulary and the added tokens (some may have no token). */
+HG_API int32_t hg_tokenizer_n_vocab(const hg_tokenizer *tok);
+/* The token string of `id` as written in tokenizer.json (byte-level alphabet, e.g. "Ġthe"), owned by
+ * the tokenizer; NULL when id is out of range or has no token. */
+HG_API const char *hg_tokenizer_id_to_token(const hg_tokenizer *tok, int32_t id);
+/* The id of a token string (added tokens first, then the model vocabulary), or -1. */
+HG_API int32_t hg_tokenizer_token_to_id(const hg_tokenizer *tok, const char *token);
+/* Whether id is a special added token (skipped by decode with skip_special). */
+HG_API bool hg_tokenizer_is_special(const hg_tokenizer *tok, int32_t id);
+/* bos_token / eos_token of tokenizer_config.json as ids, or -1 when absent or unknown. */
+HG_API int32_t hg_tokenizer_bos_id(const hg_tokenizer *tok);
+HG_API int32_t hg_tokenizer_eos_id(const hg_tokenizer *tok);
+
+/* ---- streaming detokenizer (generation) ----------------------------------------------------------
+ * Push ids one at a time; each push returns the text that is complete so far. It never returns part
+ * of a UTF-8 character: bytes of an unfinished character wait for the next id. The concatenation of
+ * every push and the final flush equals hg_tokenizer_decode of all ids (same skip_special). */
+typedef struct hg_detok hg_detok;
+
+/* The tokenizer must outlive the decoder. *out set only on success; free with hg_detok_free. */
+HG_API hg_status hg_detok_init(const hg_tokenizer *tok, bool skip_special, hg_detok **out, hg_error *err);
+/* Add one id. *text / *len receive the newly completed text (possibly empty), owned by the decoder
+ * and valid until the next call on it. HG_STATUS_BAD_INPUT for an id out of range (state unchanged). */
+HG_API hg_status hg_detok_push(hg_detok *d, int32_t id, const char **text, size_t *len, hg_error *err);
+/* End of stream: returns what is still pending (an unfinished character becomes U+FFFD) and resets
+ * the decoder for a new stream. Same ownership as push. */
+HG_API hg_status hg_detok_flush(hg_detok *d, const char **text, size_t *len, hg_error *err);
+HG_API void hg_detok_free(hg_detok *d);
+
+/* ---- chat format ---------------------------------------------------------------------------------
+ * Only the Huginn-0125 chat template is rendered (natively, byte-for-byte as Jinja2 renders it for
+ * transformers' apply_chat_template); any other template is refused with HG_STATUS_UNSUPPORTED. */
+typedef struct hg_chat_msg {
+    const char *role;    /* "system", "user", "assistant" or "Huginn" (both render as Huginn), or any */
+    const char *content; /* UTF-8; trimmed of surrounding whitespace (Python str.strip) when rendered */
+} hg_chat_msg;
+
+/* Whether `chat_template` (the string of tokenizer_config.json) is one this library renders. */
+HG_API bool hg_chat_template_supported(const char *chat_template);
+/* Whether the tokenizer has a supported chat template (and a bos_token for it). */
+HG_API bool hg_tokenizer_has_chat(const hg_tokenizer *tok);
+/* Render msgs [n_msgs] to text; add_generation_prompt appends the assistant header. On success *out is
+ * a new NUL-terminated string (free with hg_tokenizer_mem_free). HG_STATUS_UNSUPPORTED when the
+ * tokenizer has no supported template, HG_STATUS_BAD_ARG for a NULL role/content, HG_STATUS_BAD_INPUT
+ * for invalid UTF-8. *out untouched on failure. Thread-safe. */
+HG_API hg_status hg_chat_render(const hg_tokenizer *tok, const hg_chat_msg *msgs, size_t n_msgs,
+                                bool add_generation_prompt, char **out, hg_error *err);
+/* Render, then encode with add_special = false (the template already holds the special tokens), as
+ * the model card does after apply_chat_template. Ownership and failure as hg_tokenizer_encode. */
+HG_API hg_status hg_chat_encode(hg_tokenizer *tok, const hg_chat_msg *msgs, size_t n_msgs,
+                                bool add_generation_prompt, int32_t **ids, int64_t *n_ids, hg_error *err);
+/* HG-TOKENIZER-API-END */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HUGINN_H */

@@ -1,0 +1,92 @@
+/*
+ * base.h — internal foundations shared by every module: error reporting, the one allocator,
+ * overflow-checked sizes, internal asserts, half-precision conversions and the seeded RNG.
+ * Not installed; only include/huginn.h is public.
+ */
+#ifndef HG_BASE_H
+#define HG_BASE_H
+
+#include "huginn.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+/* Fill err (if not NULL) with status and a printf-style message; returns status so callers can
+ * `return hg_err(err, HG_STATUS_BAD_FILE, "...")`. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+hg_status hg_err(hg_error *err, hg_status status, const char *fmt, ...);
+/* Prepend "prefix: " to an existing message (adds context while an error travels up). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void hg_err_prefix(hg_error *err, const char *fmt, ...);
+
+/* Internal invariants only, never input (style.md rule 8). Stays in release builds. */
+void hg_abort(const char *file, int line, const char *cond);
+#define HG_ASSERT(c) ((c) ? (void)0 : hg_abort(__FILE__, __LINE__, #c))
+
+/* ---- allocation -------------------------------------------------------------------------------- */
+
+/* The only allocators. Sizes are overflow-checked; NULL on failure (never aborts). With HG_TESTING,
+ * hg_alloc_fail_after(n) makes the (n+1)-th following allocation fail (n < 0 disables). */
+void *hg_malloc(size_t n);
+void *hg_calloc(size_t count, size_t size);
+void *hg_realloc(void *p, size_t n);
+void hg_free(void *p);
+char *hg_strdup(const char *s);
+void hg_alloc_fail_after(int64_t n);
+
+/* a*b into *out; false (and *out untouched) if it overflows. */
+static inline bool hg_mul_ok(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return false;
+    *out = a * b;
+    return true;
+}
+
+/* ---- half precision ---------------------------------------------------------------------------- */
+
+static inline float hg_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+/* Round to nearest even; NaN stays NaN (quiet). */
+static inline uint16_t hg_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+float hg_f16_to_f32(uint16_t h);
+uint16_t hg_f32_to_f16(float f);
+
+/* ---- random numbers ---------------------------------------------------------------------------
+ * xoshiro256** seeded through splitmix64 (rng.c documents the exact streams). State is 4 words. */
+typedef struct hg_rng {
+    uint64_t s[4];
+} hg_rng;
+
+void hg_rng_seed(hg_rng *r, uint64_t seed);
+uint64_t hg_rng_u64(hg_rng *r);
+double hg_rng_uniform(hg_rng *r);          /* [0, 1), 53 bits */
+double hg_rng_normal(hg_rng *r);           /* N(0,1), Box-Muller (one value per call) */
+double hg_rng_trunc_normal(hg_rng *r, double std, double a, double b); /* N(0,std²) rejected to [a,b] */
+
+/* ---- small helpers ---------------------------------------------------------------------------- */
+
+static inline int64_t hg_min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t hg_max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* Monotonic wall clock in seconds. */
+double hg_time_s(void);
+
+#endif /* HG_BASE_H */

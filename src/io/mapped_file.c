@@ -1,0 +1,103 @@
+/*
+ * mapped_file.c — mmap or read a file (see mapped_file.h). Mapping keeps 7 GB checkpoints out of
+ * anonymous memory and lets the OS share pages between processes; the read path exists for
+ * filesystems that cannot map and for tests of the non-mmap loader.
+ */
+#include "io/mapped_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+hg_status hg_mapped_file_open(const char *path, bool use_mmap, hg_mapped_file *out, hg_error *err) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return hg_err(err, HG_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return hg_err(err, HG_STATUS_IO, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    hg_mapped_file f = {0};
+    f.size = size;
+    if (size == 0) {
+        close(fd); /* an empty file is a valid view of nothing; callers reject it by size */
+        *out = f;
+        return HG_OK;
+    }
+    if (use_mmap) {
+        void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            close(fd);
+            f.data = p;
+            f.mapped = true;
+            *out = f;
+            return HG_OK;
+        }
+    }
+    uint8_t *buf = hg_malloc(size);
+    if (!buf) {
+        close(fd);
+        return hg_err(err, HG_STATUS_NOMEM, "%s: cannot allocate %zu bytes", path, size);
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t k = read(fd, buf + got, size - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            hg_free(buf);
+            close(fd);
+            return hg_err(err, HG_STATUS_IO, "%s: read failed", path);
+        }
+        got += (size_t)k;
+    }
+    close(fd);
+    f.data = buf;
+    f.mapped = false;
+    *out = f;
+    return HG_OK;
+}
+
+void hg_mapped_file_close(hg_mapped_file *f) {
+    if (!f || !f->data) return;
+    if (f->mapped)
+        munmap((void *)(uintptr_t)f->data, f->size);
+    else
+        hg_free((void *)(uintptr_t)f->data);
+    f->data = NULL;
+    f->size = 0;
+}
+
+hg_status hg_read_text_file(const char *path, size_t max_bytes, char **out, size_t *len, hg_error *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return hg_err(err, HG_STATUS_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return hg_err(err, HG_STATUS_IO, "%s: not a regular file", path);
+    }
+    if ((size_t)st.st_size > max_bytes) {
+        fclose(fp);
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: file is %lld bytes, more than the %zu allowed", path,
+                      (long long)st.st_size, max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = hg_malloc(n + 1);
+    if (!buf) {
+        fclose(fp);
+        return hg_err(err, HG_STATUS_NOMEM, "%s: cannot allocate %zu bytes", path, n + 1);
+    }
+    if (fread(buf, 1, n, fp) != n) {
+        hg_free(buf);
+        fclose(fp);
+        return hg_err(err, HG_STATUS_IO, "%s: read failed", path);
+    }
+    fclose(fp);
+    buf[n] = 0;
+    *out = buf;
+    if (len) *len = n;
+    return HG_OK;
+}

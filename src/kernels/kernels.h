@@ -1,0 +1,30 @@
+/*
+ * kernels.h — the numeric kernels the stage functions are built from. Each has a plain scalar
+ * reference (the *_ref functions or the portable path) and may have SIMD variants chosen at run time
+ * (style.md rules 12-13). All compute in f32; weights are read in their stored dtype.
+ *
+ * Threading: hg_matmul parallelises over output rows with OpenMP; every output element is computed by
+ * one thread in a fixed order, so results do not depend on the thread count.
+ */
+#ifndef HG_KERNELS_H
+#define HG_KERNELS_H
+
+#include "model/model.h"
+
+/* y[T, n_out] = x[T, n_in] · Wᵀ, W = w [n_out, n_in] in its stored dtype. x and y must not alias. */
+void hg_matmul(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* The scalar reference of hg_matmul (single thread): the spec SIMD variants are tested against. */
+void hg_matmul_ref(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* dst[n_in] = row `row` of w widened to f32. */
+void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst);
+
+/* y[n] = x / sqrt(mean(x²) + eps) ⊙ w, one row (x and y may alias). Sum of squares in double. */
+void hg_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
+/* In place: rotate adjacent pairs (x[2i], x[2i+1]) of each of n_head heads of size d by pos·inv_freq[i]. */
+void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq /* [d/2] */);
+/* out[n] = silu(g) ⊙ u */
+void hg_silu_mul(float *out, const float *g, const float *u, int64_t n);
+/* Numerically safe softmax in place over n values (max subtracted). */
+void hg_softmax(float *x, int64_t n);
+
+#endif

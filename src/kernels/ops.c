@@ -1,0 +1,51 @@
+/*
+ * ops.c — scalar elementwise and row kernels: RMSNorm, RoPE, SiLU-gate, softmax. They are a small
+ * share of the time next to the matmuls (O(h) per position vs O(h²)), so one portable version
+ * serves; the accumulation choices mirror the reference where it matters (RoPE angle in f32).
+ */
+#include "kernels/kernels.h"
+
+#include <math.h>
+
+void hg_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * (double)x[i];
+    /* reference: x * rsqrt(mean(x²) + eps) in f32, then * weight */
+    float r = (float)(1.0 / sqrt(ss / (double)n + (double)eps));
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] * r) * w[i];
+}
+
+void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq) {
+    for (int64_t i = 0; i < d / 2; i++) {
+        /* the reference forms the angle as an f32 product t * inv_freq (precompute_freqs_cis) */
+        float ang = (float)pos * inv_freq[i];
+        float c = cosf(ang), s = sinf(ang);
+        for (int64_t hh = 0; hh < n_head; hh++) {
+            float *p = x + hh * d + 2 * i;
+            float a = p[0], b = p[1];
+            p[0] = a * c - b * s;
+            p[1] = b * c + a * s;
+        }
+    }
+}
+
+void hg_silu_mul(float *out, const float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = g[i];
+        out[i] = (v / (1.0f + expf(-v))) * u[i];
+    }
+}
+
+void hg_softmax(float *x, int64_t n) {
+    if (n <= 0) return;
+    float mx = x[0];
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += (double)x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}

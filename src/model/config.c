@@ -1,0 +1,229 @@
+/*
+ * config.c — config.json of a recurrent-depth model (model.md "config.json"): every key the forward
+ * pass depends on is read, and every value we do not implement is a load error naming the key —
+ * never a silent fallback. rope_base may be absent (the official file omits it: default 50000);
+ * num_key_value_heads may be absent (then equal to the heads) but must equal them when present.
+ */
+#include "model/model.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+
+static hg_status get_int(const cJSON *root, const char *key, int64_t *out, const char *path, hg_error *err) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!j) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `%s` missing", path, key);
+    if (!cJSON_IsNumber(j) || floor(j->valuedouble) != j->valuedouble || j->valuedouble < 0 ||
+        j->valuedouble > 1e15)
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `%s` must be a non-negative integer", path, key);
+    *out = (int64_t)j->valuedouble;
+    return HG_OK;
+}
+
+static hg_status get_bool(const cJSON *root, const char *key, bool *out, const char *path, hg_error *err) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!j) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `%s` missing", path, key);
+    if (!cJSON_IsBool(j)) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `%s` must be true or false", path, key);
+    *out = cJSON_IsTrue(j);
+    return HG_OK;
+}
+
+/* A string key that must have exactly the value we implement. */
+static hg_status want_str(const cJSON *root, const char *key, const char *want, const char *path, hg_error *err) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!j) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `%s` missing", path, key);
+    if (!cJSON_IsString(j)) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `%s` must be a string", path, key);
+    if (strcmp(j->valuestring, want) != 0)
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: key `%s` is \"%s\"; only \"%s\" is implemented", path, key,
+                      j->valuestring, want);
+    return HG_OK;
+}
+
+hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_config *out, hg_error *err) {
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: not a valid JSON object", path);
+    }
+    hg_config c = {0};
+    hg_status st;
+    int64_t n_kv = -1;
+    bool bias = false;
+    if ((st = get_int(root, "n_embd", &c.n_embd, path, err))) goto out;
+    if (cJSON_GetObjectItemCaseSensitive(root, "num_attention_heads"))
+        st = get_int(root, "num_attention_heads", &c.n_head, path, err);
+    else
+        st = get_int(root, "n_heads", &c.n_head, path, err);
+    if (st) {
+        if (!cJSON_GetObjectItemCaseSensitive(root, "n_heads"))
+            st = hg_err(err, HG_STATUS_BAD_FILE, "%s: key `num_attention_heads` missing", path);
+        goto out;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(root, "num_key_value_heads")) {
+        if ((st = get_int(root, "num_key_value_heads", &n_kv, path, err))) goto out;
+        if (n_kv != c.n_head) {
+            st = hg_err(err, HG_STATUS_UNSUPPORTED,
+                        "%s: key `num_key_value_heads` is %lld but heads are %lld: grouped-query attention is not implemented",
+                        path, (long long)n_kv, (long long)c.n_head);
+            goto out;
+        }
+    }
+    if ((st = get_int(root, "intermediate_size", &c.intermediate_size, path, err))) goto out;
+    if ((st = get_int(root, "vocab_size", &c.vocab_size, path, err))) goto out;
+    if ((st = get_int(root, "n_layers_in_prelude", &c.n_layers_prelude, path, err))) goto out;
+    if ((st = get_int(root, "n_layers_in_recurrent_block", &c.n_layers_core, path, err))) goto out;
+    if ((st = get_int(root, "n_layers_in_coda", &c.n_layers_coda, path, err))) goto out;
+    if ((st = get_int(root, "mean_recurrence", &c.mean_recurrence, path, err))) goto out;
+    if ((st = get_int(root, "mean_backprop_depth", &c.mean_backprop_depth, path, err))) goto out;
+    if ((st = get_int(root, "block_size", &c.block_size, path, err))) goto out;
+    {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, "rope_base");
+        if (!j) {
+            c.rope_base = 50000.0;
+        } else if (!cJSON_IsNumber(j) || !(j->valuedouble > 0)) {
+            st = hg_err(err, HG_STATUS_BAD_FILE, "%s: key `rope_base` must be a positive number", path);
+            goto out;
+        } else {
+            c.rope_base = j->valuedouble;
+        }
+        j = cJSON_GetObjectItemCaseSensitive(root, "norm_eps");
+        if (!j) {
+            st = hg_err(err, HG_STATUS_BAD_FILE, "%s: key `norm_eps` missing", path);
+            goto out;
+        }
+        if (!cJSON_IsNumber(j) || !(j->valuedouble >= 0) || !(j->valuedouble < 1)) {
+            st = hg_err(err, HG_STATUS_BAD_FILE, "%s: key `norm_eps` must be a number in [0, 1)", path);
+            goto out;
+        }
+        c.norm_eps = (float)j->valuedouble;
+    }
+    if ((st = get_bool(root, "qk_bias", &c.qk_bias, path, err))) goto out;
+    if ((st = get_bool(root, "tie_embeddings", &c.tie_embeddings, path, err))) goto out;
+    if ((st = get_bool(root, "bias", &bias, path, err))) goto out;
+    if (bias) {
+        st = hg_err(err, HG_STATUS_UNSUPPORTED, "%s: key `bias` is true; linear-layer biases are not implemented", path);
+        goto out;
+    }
+    if ((st = want_str(root, "injection_type", "linear", path, err))) goto out;
+    if ((st = want_str(root, "norm_class_name", "RMSNorm_llama", path, err))) goto out;
+    if ((st = want_str(root, "mlp_class_name", "GatedMLP", path, err))) goto out;
+    if ((st = want_str(root, "nonlin_name", "SiLU", path, err))) goto out;
+    if ((st = want_str(root, "block_class_name", "SandwichBlock", path, err))) goto out;
+    if ((st = want_str(root, "state_init", "like-init", path, err))) goto out;
+    if ((st = hg_config_validate(&c, path, err))) goto out;
+    *out = c;
+out:
+    cJSON_Delete(root);
+    return st;
+}
+
+hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err) {
+    const int64_t big = (int64_t)1 << 24;
+    if (c->n_embd <= 0 || c->n_embd > big) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `n_embd` must be in 1..%lld", path, (long long)big);
+    if (c->n_head <= 0 || c->n_embd % c->n_head)
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `num_attention_heads` (%lld) must divide n_embd (%lld)", path,
+                      (long long)c->n_head, (long long)c->n_embd);
+    if ((c->n_embd / c->n_head) % 2)
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: head dimension %lld is odd; RoPE needs an even one", path,
+                      (long long)(c->n_embd / c->n_head));
+    if (c->intermediate_size <= 0 || c->intermediate_size > big)
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `intermediate_size` must be in 1..%lld", path, (long long)big);
+    if (c->vocab_size <= 0 || c->vocab_size > ((int64_t)1 << 30))
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `vocab_size` must be in 1..2^30", path);
+    if (c->n_layers_prelude < 0 || c->n_layers_core <= 0 || c->n_layers_coda < 0 || c->n_layers_prelude > 1024 ||
+        c->n_layers_core > 1024 || c->n_layers_coda > 1024)
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: layer counts must be in 0..1024 (the recurrent block at least 1)", path);
+    if (c->mean_recurrence > 100000 || c->mean_backprop_depth > 100000)
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `mean_recurrence` out of range", path);
+    if (c->block_size <= 0 || c->block_size > ((int64_t)1 << 24))
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `block_size` must be in 1..2^24", path);
+    c->head_dim = c->n_embd / c->n_head;
+    return HG_OK;
+}
+
+hg_status hg_config_load(const char *path, hg_config *out, hg_error *err) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n > 11 && !strcmp(path + n - 11, "config.json"))
+        snprintf(buf, sizeof buf, "%s", path);
+    else
+        snprintf(buf, sizeof buf, "%s/config.json", path);
+    char *text;
+    size_t len;
+    hg_status st = hg_read_text_file(buf, 16u << 20, &text, &len, err);
+    if (st) return st;
+    st = hg_config_parse(text, len, buf, out, err);
+    hg_free(text);
+    return st;
+}
+
+hg_config hg_config_huginn_0125(void) {
+    hg_config c = {0};
+    c.n_embd = 5280;
+    c.n_head = 55;
+    c.head_dim = 96;
+    c.intermediate_size = 17920;
+    c.vocab_size = 65536;
+    c.n_layers_prelude = 2;
+    c.n_layers_core = 4;
+    c.n_layers_coda = 2;
+    c.mean_recurrence = 32;
+    c.mean_backprop_depth = 8;
+    c.block_size = 4096;
+    c.rope_base = 50000.0;
+    c.norm_eps = 1e-6f;
+    c.qk_bias = true;
+    c.tie_embeddings = true;
+    return c;
+}
+
+char *hg_config_to_json(const hg_config *c, const char *name) {
+    size_t cap = 4096;
+    char *s = hg_malloc(cap);
+    if (!s) return NULL;
+    snprintf(s, cap,
+             "{\n"
+             "  \"name\": \"%s\",\n"
+             "  \"architectures\": [\n    \"RavenForCausalLM\"\n  ],\n"
+             "  \"auto_map\": {\n"
+             "    \"AutoConfig\": \"raven_config_minimal.RavenConfig\",\n"
+             "    \"AutoModelForCausalLM\": \"raven_modeling_minimal.RavenForCausalLM\"\n  },\n"
+             "  \"torch_dtype\": \"float32\",\n"
+             "  \"model_type\": \"huginn_raven\",\n"
+             "  \"block_size\": %lld,\n"
+             "  \"vocab_size\": %lld,\n"
+             "  \"padding_multiple\": %lld,\n"
+             "  \"tie_embeddings\": %s,\n"
+             "  \"num_attention_heads\": %lld,\n"
+             "  \"num_key_value_heads\": %lld,\n"
+             "  \"n_embd\": %lld,\n"
+             "  \"intermediate_size\": %lld,\n"
+             "  \"bias\": false,\n"
+             "  \"architecture_class_name\": \"RecurrentGPT\",\n"
+             "  \"block_class_name\": \"SandwichBlock\",\n"
+             "  \"norm_class_name\": \"RMSNorm_llama\",\n"
+             "  \"norm_eps\": %.9g,\n"
+             "  \"mlp_class_name\": \"GatedMLP\",\n"
+             "  \"nonlin_name\": \"SiLU\",\n"
+             "  \"init_strategy\": \"takase\",\n"
+             "  \"init_orthogonal\": false,\n"
+             "  \"state_init\": \"like-init\",\n"
+             "  \"injection_type\": \"linear\",\n"
+             "  \"n_layers_in_recurrent_block\": %lld,\n"
+             "  \"mean_recurrence\": %lld,\n"
+             "  \"sampling_scheme\": \"poisson-lognormal-filling\",\n"
+             "  \"mean_backprop_depth\": %lld,\n"
+             "  \"n_layers_in_prelude\": %lld,\n"
+             "  \"n_layers_in_coda\": %lld,\n"
+             "  \"qk_bias\": %s,\n"
+             "  \"rope_base\": %.17g,\n"
+             "  \"activation_checkpoint_impl\": \"per-iteration\"\n"
+             "}\n",
+             name ? name : "huginn-random", (long long)c->block_size, (long long)c->vocab_size,
+             (long long)c->vocab_size, c->tie_embeddings ? "true" : "false", (long long)c->n_head,
+             (long long)c->n_head, (long long)c->n_embd, (long long)c->intermediate_size, (double)c->norm_eps,
+             (long long)c->n_layers_core, (long long)c->mean_recurrence, (long long)c->mean_backprop_depth,
+             (long long)c->n_layers_prelude, (long long)c->n_layers_coda, c->qk_bias ? "true" : "false",
+             c->rope_base);
+    return s;
+}

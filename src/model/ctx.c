@@ -1,0 +1,98 @@
+/*
+ * ctx.c — creating and resetting contexts (ctx.h): the KV cache sized by strategy, context length
+ * and iteration budget, the RoPE frequency table, and one block of scratch carved into named buffers.
+ */
+#include "model/ctx.h"
+
+#include <math.h>
+#include <omp.h>
+
+hg_ctx_params hg_ctx_default_params(void) {
+    hg_ctx_params p = {.n_ctx = 0, .max_steps = 0, .kv_cache = NULL, .n_threads = 0};
+    return p;
+}
+
+void hg_ctx_free(hg_ctx *ctx) {
+    if (!ctx) return;
+    hg_kv_free(&ctx->kv);
+    hg_free(ctx->scratch);
+    hg_free(ctx);
+}
+
+hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx **out, hg_error *err) {
+    if (!model || !out) return hg_err(err, HG_STATUS_BAD_ARG, "hg_ctx_init: model and out are required");
+    hg_ctx_params p = params ? *params : hg_ctx_default_params();
+    const hg_config *c = &model->cfg;
+    if (p.n_ctx < 0 || p.max_steps < 0 || p.n_threads < 0)
+        return hg_err(err, HG_STATUS_BAD_ARG, "hg_ctx_init: n_ctx, max_steps and n_threads must be >= 0");
+    if (p.n_ctx == 0) p.n_ctx = c->block_size;
+    if (p.max_steps == 0) p.max_steps = c->mean_recurrence > 0 ? c->mean_recurrence : 1;
+    if (p.n_ctx > c->block_size)
+        return hg_err(err, HG_STATUS_LIMIT, "context of %lld positions exceeds the model's block_size %lld",
+                      (long long)p.n_ctx, (long long)c->block_size);
+    if (p.max_steps > 1000000) return hg_err(err, HG_STATUS_LIMIT, "max_steps %lld is too large", (long long)p.max_steps);
+    hg_kv_strategy strat;
+    hg_status st = hg_kv_strategy_parse(p.kv_cache, &strat, err);
+    if (st) return st;
+
+    hg_ctx *ctx = hg_calloc(1, sizeof *ctx);
+    if (!ctx) return hg_err(err, HG_STATUS_NOMEM, "out of memory");
+    ctx->model = model;
+    ctx->n_ctx = p.n_ctx;
+    ctx->n_threads = p.n_threads ? p.n_threads : omp_get_num_procs();
+    ctx->chunk = hg_min_i64(p.n_ctx, 128);
+    hg_rng_seed(&ctx->rng, 0x5eed);
+    if ((st = hg_kv_init(&ctx->kv, &strat, c, p.n_ctx, p.max_steps, err))) goto fail;
+
+    const int64_t h = c->n_embd, I = c->intermediate_size, d = c->head_dim, T = ctx->chunk;
+    /* every buffer size is small next to the cache (already allocated), so plain products are safe */
+    size_t floats = (size_t)(d / 2) + (size_t)T * (size_t)(6 * h + 3 * h + 2 * I + I + 2 * h) +
+                    (size_t)ctx->n_threads * (size_t)p.n_ctx;
+    size_t bytes = floats * sizeof(float) + (size_t)p.n_ctx * sizeof(int64_t) + 64;
+    ctx->scratch = hg_malloc(bytes);
+    if (!ctx->scratch) {
+        st = hg_err(err, HG_STATUS_NOMEM, "cannot allocate %zu bytes of scratch", bytes);
+        goto fail;
+    }
+    int64_t *src = ctx->scratch; /* int64 first keeps it aligned */
+    ctx->src = src;
+    float *f = (float *)(src + p.n_ctx);
+    ctx->inv_freq = f, f += d / 2;
+    ctx->x = f, f += T * h;
+    ctx->a = f, f += T * h;
+    ctx->att = f, f += T * h;
+    ctx->o = f, f += T * h;
+    ctx->e = f, f += T * h;
+    ctx->s = f, f += T * h;
+    ctx->qkv = f, f += T * 3 * h;
+    ctx->fc = f, f += T * 2 * I;
+    ctx->act = f, f += T * I;
+    ctx->cat = f, f += T * 2 * h;
+    ctx->scores = f;
+    /* inv_freq in f32 as the reference: 1 / base^(arange(0, d, 2) / d), exponent formed in f32 */
+    for (int64_t i = 0; i < d / 2; i++) {
+        float ex = (float)(2 * i) / (float)d;
+        ctx->inv_freq[i] = (float)(1.0 / pow(c->rope_base, (double)ex));
+    }
+    *out = ctx;
+    return HG_OK;
+fail:
+    hg_ctx_free(ctx);
+    return st;
+}
+
+int64_t hg_ctx_kv_bytes_per_token(const hg_ctx *ctx) {
+    return ctx->kv.n_slots * ctx->kv.width * 2 * (int64_t)sizeof(float);
+}
+int64_t hg_ctx_kv_bytes(const hg_ctx *ctx) { return hg_ctx_kv_bytes_per_token(ctx) * ctx->n_ctx; }
+int64_t hg_ctx_n_past(const hg_ctx *ctx) { return ctx->n_past; }
+int64_t hg_ctx_n_ctx(const hg_ctx *ctx) { return ctx->n_ctx; }
+
+hg_status hg_ctx_truncate(hg_ctx *ctx, int64_t n_keep, hg_error *err) {
+    if (n_keep < 0 || n_keep > ctx->n_past)
+        return hg_err(err, HG_STATUS_BAD_ARG, "truncate: n_keep %lld must be in 0..%lld", (long long)n_keep,
+                      (long long)ctx->n_past);
+    hg_kv_truncate(&ctx->kv, n_keep);
+    ctx->n_past = n_keep;
+    return HG_OK;
+}

@@ -1,0 +1,37 @@
+/*
+ * ctx.h — internal state of a context: the KV cache, the RoPE table and the scratch buffers the
+ * stage functions use. Everything is allocated once in hg_ctx_init (style.md rule 10); calls longer
+ * than `chunk` positions are processed chunk by chunk, which is exact because attention at every
+ * slot only needs the cache entries of earlier positions.
+ */
+#ifndef HG_CTX_H
+#define HG_CTX_H
+
+#include "model/kv_cache.h"
+
+struct hg_ctx {
+    const hg_model *model;
+    hg_kv kv;
+    int64_t n_ctx;
+    int64_t n_past;   /* positions held (next prelude write position) */
+    int64_t chunk;    /* positions per internal pass */
+    int n_threads;
+    hg_rng rng;       /* randomized cache lookup */
+    /* scratch, all [chunk, ...] unless noted; one owned block */
+    float *inv_freq;  /* [d/2] */
+    float *x;         /* [chunk, h]  block input / residual stream */
+    float *a;         /* [chunk, h]  normed input */
+    float *qkv;       /* [chunk, 3h] */
+    float *att;       /* [chunk, h]  attention output (heads concatenated) */
+    float *o;         /* [chunk, h]  projection output */
+    float *fc;        /* [chunk, 2I] gate | up */
+    float *act;       /* [chunk, I]  */
+    float *cat;       /* [chunk, 2h] adapter input: state | embedding */
+    float *e;         /* [chunk, h]  prelude output (for hg_ctx_forward) */
+    float *s;         /* [chunk, h]  latent state (for hg_ctx_forward) */
+    float *scores;    /* [n_threads, n_ctx] attention scores per thread */
+    int64_t *src;     /* [n_ctx] cache lookup sources for the current slot */
+    void *scratch;    /* the owned block */
+};
+
+#endif

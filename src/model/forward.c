@@ -1,0 +1,55 @@
+/*
+ * forward.c — fixed-depth forward (prelude, r core iterations, coda) and the initial latent state.
+ * The whole pass is done chunk by chunk: a chunk of positions goes through all r iterations and the
+ * coda before the next one starts. That equals the all-positions-at-once pass because every position
+ * has the same depth, so the cache entries a later chunk reads are all there.
+ */
+#include "model/ctx.h"
+
+#include <math.h>
+
+hg_forward_params hg_forward_default_params(void) {
+    hg_forward_params p = {.n_steps = 32, .init_scale = 0.0f, .seed = 0, .init_state = NULL};
+    return p;
+}
+
+void hg_init_state(const hg_model *m, float *s, int64_t T, float init_scale, uint64_t *rng_state) {
+    const int64_t h = m->cfg.n_embd;
+    const double std = sqrt(2.0 / (5.0 * (double)h)) * (double)init_scale;
+    if (!(std > 0)) {
+        memset(s, 0, (size_t)(T * h) * sizeof(float));
+        return;
+    }
+    hg_rng r;
+    hg_rng_seed(&r, *rng_state);
+    const float emb_scale = (float)sqrt((double)h);
+    for (int64_t i = 0; i < T * h; i++)
+        s[i] = (float)hg_rng_trunc_normal(&r, std, -3 * std, 3 * std) * emb_scale;
+    *rng_state = hg_rng_u64(&r); /* advance the caller's stream: the next draw differs */
+}
+
+hg_status hg_ctx_forward(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos0, const hg_forward_params *p,
+                         float *latents, float *logits, hg_error *err) {
+    const hg_config *c = &ctx->model->cfg;
+    const int64_t h = c->n_embd, V = c->vocab_size;
+    hg_forward_params fp = p ? *p : hg_forward_default_params();
+    if (fp.n_steps < 0) return hg_err(err, HG_STATUS_BAD_ARG, "forward: n_steps must be >= 0");
+    if (!(fp.init_scale >= 0) || !isfinite(fp.init_scale))
+        return hg_err(err, HG_STATUS_BAD_ARG, "forward: init_scale must be a finite number >= 0");
+    uint64_t seed = fp.seed;
+    hg_status st;
+    for (int64_t c0 = 0; c0 < T; c0 += ctx->chunk) {
+        const int64_t Tc = hg_min_i64(ctx->chunk, T - c0), p0 = pos0 + c0;
+        if ((st = hg_ctx_prelude(ctx, ids + c0, Tc, p0, ctx->e, err))) return st;
+        if (fp.init_state)
+            memcpy(ctx->s, fp.init_state + c0 * h, (size_t)(Tc * h) * sizeof(float));
+        else
+            hg_init_state(ctx->model, ctx->s, Tc, fp.init_scale, &seed);
+        for (int64_t t = 0; t < fp.n_steps; t++)
+            if ((st = hg_ctx_core_step(ctx, ctx->s, ctx->e, Tc, p0, t, err))) return st;
+        if ((st = hg_ctx_coda(ctx, ctx->s, Tc, p0, latents ? latents + c0 * h : NULL, logits ? logits + c0 * V : NULL,
+                              err)))
+            return st;
+    }
+    return HG_OK;
+}

@@ -1,0 +1,69 @@
+/*
+ * kv_cache.h — the slot-keyed KV cache of a recurrent-depth model (model.md "The KV cache",
+ * test-time-features.md §4).
+ *
+ * Every application of a layer has a LOGICAL slot: prelude layer i -> i, core layer j of iteration t ->
+ * P + t·R + j, coda layer i -> -(i+1). A strategy maps logical slots to PHYSICAL ones (full: one each;
+ * compress-sN: core slots share N round-robin; compress-rN: groups of N consecutive core slots share
+ * one), and a lookup rule says what a query attends to for a past position that has no entry in the
+ * slot (it exited early and never wrote it): skip it (full, skip), or take the same core layer's entry
+ * of another iteration (latest, available, always-last, randomized).
+ * Each (physical slot, position) entry holds K and V rows of width h and a written flag.
+ */
+#ifndef HG_KV_CACHE_H
+#define HG_KV_CACHE_H
+
+#include "model/model.h"
+
+typedef enum hg_kv_map { HG_KV_MAP_FULL, HG_KV_MAP_COMPRESS_S, HG_KV_MAP_COMPRESS_R, HG_KV_MAP_ANCHOR } hg_kv_map;
+typedef enum hg_kv_lookup {
+    HG_KV_LOOKUP_FULL,        /* missing positions left out */
+    HG_KV_LOOKUP_SKIP,        /* same as full (the reference's explicit name) */
+    HG_KV_LOOKUP_LATEST,      /* deepest same-layer entry at or below the current slot */
+    HG_KV_LOOKUP_AVAILABLE,   /* exact entry if present, else as latest */
+    HG_KV_LOOKUP_ALWAYS_LAST, /* deepest same-layer entry anywhere */
+    HG_KV_LOOKUP_RANDOMIZED,  /* a random same-layer entry at or below the current slot */
+} hg_kv_lookup;
+
+typedef struct hg_kv_strategy {
+    hg_kv_map map;
+    int64_t n; /* N of compress-sN / compress-rN */
+    hg_kv_lookup lookup;
+} hg_kv_strategy;
+
+typedef struct hg_kv {
+    hg_kv_strategy strat;
+    int64_t P, R, C;     /* layer counts of the model */
+    int64_t max_steps;   /* iterations with slots (full map / compress-r); unbounded for compress-s */
+    int64_t n_core;      /* physical core slots */
+    int64_t n_slots;     /* physical slots: P + n_core + C */
+    int64_t n_ctx, width;
+    float *k, *v;        /* [n_slots, n_ctx, width] each (owned) */
+    uint8_t *written;    /* [n_slots, n_ctx] (owned) */
+} hg_kv;
+
+/* Parse a strategy string: "full", "skip", "compress-sN", "compress-rN", "compress-anchor",
+ * "latest-m4", "available-m4", "always-last-m4", "randomized", and lookup-compress combinations such
+ * as "latest-m4-compress-s16". The "m4" suffix is the reference's name; same-layer is derived from R. */
+hg_status hg_kv_strategy_parse(const char *s, hg_kv_strategy *out, hg_error *err);
+/* Physical slots of a strategy for a model at max_steps iterations. */
+int64_t hg_kv_n_slots(const hg_kv_strategy *s, const hg_config *c, int64_t max_steps);
+
+hg_status hg_kv_init(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c, int64_t n_ctx, int64_t max_steps,
+                     hg_error *err);
+void hg_kv_free(hg_kv *kv);
+/* Physical slot of a logical one; -1 if the strategy has no slot for it (more steps than allocated). */
+int64_t hg_kv_phys(const hg_kv *kv, int64_t logical);
+static inline float *hg_kv_k(const hg_kv *kv, int64_t slot, int64_t pos) {
+    return kv->k + ((size_t)slot * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->width;
+}
+static inline float *hg_kv_v(const hg_kv *kv, int64_t slot, int64_t pos) {
+    return kv->v + ((size_t)slot * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->width;
+}
+/* For attention at physical slot `slot` over positions [0, n): src[q] = physical slot to read
+ * position q from, or -1 to leave it out. rng is used only by the randomized rule. */
+void hg_kv_sources(const hg_kv *kv, int64_t slot, int64_t n, int64_t *src /* [n] */, hg_rng *rng);
+/* Forget positions >= n_keep in every slot. */
+void hg_kv_truncate(hg_kv *kv, int64_t n_keep);
+
+#endif

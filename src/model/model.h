@@ -1,0 +1,66 @@
+/*
+ * model.h — internal view of a loaded model: the weight tensors (in their stored dtype, pointing
+ * into mapped files) arranged by stage and layer, and the config.
+ */
+#ifndef HG_MODEL_H
+#define HG_MODEL_H
+
+#include "base/base.h"
+#include "io/safetensors.h"
+
+/* A weight matrix or vector as stored. Row-major; a Linear weight is [n_out, n_in] (ne[0] = n_out). */
+typedef struct hg_tensor {
+    hg_dtype dtype;
+    int n_dims;
+    int64_t ne[4];
+    const void *data;
+    size_t nbytes;
+} hg_tensor;
+
+typedef struct hg_layer {
+    const float *norm[4]; /* [h] each, f32 copies (owned by the model) */
+    const float *qk_bias; /* [2, H*d] f32 copy or NULL: row 0 added to q, row 1 to k */
+    hg_tensor wqkv;       /* [3h, h] rows q, k, v */
+    hg_tensor attn_proj;  /* [h, h] */
+    hg_tensor fc;         /* [2I, h] rows gate then up */
+    hg_tensor mlp_proj;   /* [h, I] */
+} hg_layer;
+
+struct hg_model {
+    hg_config cfg;
+    char *path;              /* owned */
+    hg_layer *layers;        /* [P + R + C]: prelude, then core block, then coda (owned) */
+    hg_tensor wte;           /* [V, h] */
+    hg_tensor adapter;       /* [h, 2h] input concat(state, embedding) */
+    const float *ln_f;       /* [h] f32 copy */
+    hg_tensor lm_head;       /* [V, h]; = wte when tied */
+    float *small;            /* owned block holding every f32 norm/bias copy */
+    hg_st_file *files;       /* [n_files] owned: the mapped safetensors files */
+    int n_files;
+    void *owned_weights;     /* weights created in memory (tests, trainer) instead of mapped; or NULL */
+    void *gguf;              /* an opened GGUF file (io/gguf), or NULL */
+    int64_t n_params, n_bytes;
+};
+
+static inline const hg_layer *hg_model_prelude(const hg_model *m, int64_t i) { return &m->layers[i]; }
+static inline const hg_layer *hg_model_core(const hg_model *m, int64_t j) {
+    return &m->layers[m->cfg.n_layers_prelude + j];
+}
+static inline const hg_layer *hg_model_coda(const hg_model *m, int64_t i) {
+    return &m->layers[m->cfg.n_layers_prelude + m->cfg.n_layers_core + i];
+}
+static inline int64_t hg_model_n_layers(const hg_model *m) {
+    return m->cfg.n_layers_prelude + m->cfg.n_layers_core + m->cfg.n_layers_coda;
+}
+
+/* Parse config.json text (path is used in messages). */
+hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_config *out, hg_error *err);
+/* Check the config's values are usable (positive sizes, h divisible by heads, even head_dim, ...). */
+hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err);
+/* Write config.json text in the official key order (hg_free the result). */
+char *hg_config_to_json(const hg_config *c, const char *name);
+
+/* Bytes per row element for a dtype (block types: bytes per block / block size handled by callers). */
+size_t hg_dtype_row_bytes(hg_dtype t, int64_t n);
+
+#endif

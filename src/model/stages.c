@@ -1,0 +1,195 @@
+/*
+ * stages.c — the sandwich block and the three stage functions of design.md: prelude, one core
+ * iteration, coda (model.md "One sandwich block" and "Stages"). The loops over positions and heads
+ * stay here; the heavy lifting is hg_matmul (kernels/), so a faster kernel speeds every stage.
+ *
+ * Every stage works on T consecutive positions [pos0, pos0+T) in chunks of ctx->chunk; each layer
+ * application writes its K/V into the physical slot its logical slot maps to, then attends over the
+ * sources the cache's lookup rule gives for earlier positions plus the chunk's own, causally.
+ */
+#include "model/ctx.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+
+/* ---- attention over the cache --------------------------------------------------------------- */
+
+static void attention(hg_ctx *ctx, int64_t slot, int64_t Tc, int64_t pos0) {
+    const hg_config *c = &ctx->model->cfg;
+    const int64_t h = c->n_embd, H = c->n_head, d = c->head_dim;
+    const int64_t n = pos0 + Tc; /* positions visible to the last query */
+    const float scale = (float)(1.0 / sqrt((double)d));
+    hg_kv_sources(&ctx->kv, slot, n, ctx->src, &ctx->rng);
+    const int64_t *src = ctx->src;
+#pragma omp parallel for schedule(static) collapse(2)
+    for (int64_t i = 0; i < Tc; i++) {
+        for (int64_t hh = 0; hh < H; hh++) {
+            float *sc = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->n_ctx;
+            const float *q = ctx->qkv + i * 3 * h + hh * d;
+            float *out = ctx->att + i * h + hh * d;
+            const int64_t p = pos0 + i;
+            int64_t m = 0;
+            float mx = -INFINITY;
+            for (int64_t kp = 0; kp <= p; kp++) {
+                if (src[kp] < 0) continue;
+                const float *k = hg_kv_k(&ctx->kv, src[kp], kp) + hh * d;
+                float dot = 0;
+                for (int64_t t = 0; t < d; t++) dot += q[t] * k[t];
+                sc[kp] = dot * scale;
+                if (sc[kp] > mx) mx = sc[kp];
+                m++;
+            }
+            for (int64_t t = 0; t < d; t++) out[t] = 0;
+            if (m == 0) continue; /* cannot happen: the query's own entry is always present */
+            double sum = 0;
+            for (int64_t kp = 0; kp <= p; kp++) {
+                if (src[kp] < 0) continue;
+                sc[kp] = expf(sc[kp] - mx);
+                sum += (double)sc[kp];
+            }
+            const float inv = (float)(1.0 / sum);
+            for (int64_t kp = 0; kp <= p; kp++) {
+                if (src[kp] < 0) continue;
+                const float *v = hg_kv_v(&ctx->kv, src[kp], kp) + hh * d;
+                const float w = sc[kp] * inv;
+                for (int64_t t = 0; t < d; t++) out[t] += w * v[t];
+            }
+        }
+    }
+}
+
+/* ---- one sandwich block on x[Tc, h] in place -------------------------------------------------- */
+
+static hg_status block_forward(hg_ctx *ctx, const hg_layer *L, int64_t logical, float *x, int64_t Tc, int64_t pos0,
+                               hg_error *err) {
+    const hg_config *c = &ctx->model->cfg;
+    const int64_t h = c->n_embd, H = c->n_head, d = c->head_dim, I = c->intermediate_size;
+    const float eps = c->norm_eps;
+    const int64_t slot = hg_kv_phys(&ctx->kv, logical);
+    if (slot < 0)
+        return hg_err(err, HG_STATUS_LIMIT,
+                      "the KV cache has no slot for layer-step %lld: the context was made for %lld iterations "
+                      "(raise max_steps / --steps)",
+                      (long long)logical, (long long)ctx->kv.max_steps);
+    float *a = ctx->a, *qkv = ctx->qkv;
+    for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[0], h, eps);
+    hg_matmul(qkv, a, &L->wqkv, Tc);
+    for (int64_t i = 0; i < Tc; i++) {
+        float *q = qkv + i * 3 * h, *k = q + h, *v = q + 2 * h;
+        if (L->qk_bias)
+            for (int64_t j = 0; j < h; j++) {
+                q[j] += L->qk_bias[j];
+                k[j] += L->qk_bias[h + j];
+            }
+        hg_rope(q, H, d, pos0 + i, ctx->inv_freq);
+        hg_rope(k, H, d, pos0 + i, ctx->inv_freq);
+        memcpy(hg_kv_k(&ctx->kv, slot, pos0 + i), k, (size_t)h * sizeof(float));
+        memcpy(hg_kv_v(&ctx->kv, slot, pos0 + i), v, (size_t)h * sizeof(float));
+        ctx->kv.written[(size_t)slot * (size_t)ctx->kv.n_ctx + (size_t)(pos0 + i)] = 1;
+    }
+    attention(ctx, slot, Tc, pos0);
+    hg_matmul(ctx->o, ctx->att, &L->attn_proj, Tc);
+    for (int64_t i = 0; i < Tc * h; i++) x[i] += ctx->o[i];
+    for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[1], h, eps);
+    for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[2], h, eps);
+    hg_matmul(ctx->fc, a, &L->fc, Tc);
+    for (int64_t i = 0; i < Tc; i++) hg_silu_mul(ctx->act + i * I, ctx->fc + i * 2 * I, ctx->fc + i * 2 * I + I, I);
+    hg_matmul(ctx->o, ctx->act, &L->mlp_proj, Tc);
+    for (int64_t i = 0; i < Tc * h; i++) x[i] += ctx->o[i];
+    for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[3], h, eps);
+    return HG_OK;
+}
+
+/* ---- argument checks shared by the stages ----------------------------------------------------- */
+
+static hg_status check_range(hg_ctx *ctx, int64_t T, int64_t pos0, bool needs_prelude, const char *fn,
+                             hg_error *err) {
+    if (T <= 0) return hg_err(err, HG_STATUS_BAD_ARG, "%s: T must be positive", fn);
+    if (pos0 < 0 || pos0 > ctx->n_past)
+        return hg_err(err, HG_STATUS_BAD_ARG, "%s: pos0 %lld must be in 0..%lld (positions held)", fn,
+                      (long long)pos0, (long long)ctx->n_past);
+    if (pos0 + T > ctx->n_ctx)
+        return hg_err(err, HG_STATUS_LIMIT, "%s: positions up to %lld exceed the context of %lld", fn,
+                      (long long)(pos0 + T), (long long)ctx->n_ctx);
+    if (needs_prelude && pos0 + T > ctx->n_past)
+        return hg_err(err, HG_STATUS_BAD_ARG, "%s: positions %lld..%lld have not been through the prelude", fn,
+                      (long long)ctx->n_past, (long long)(pos0 + T - 1));
+    omp_set_num_threads(ctx->n_threads);
+    return HG_OK;
+}
+
+/* ---- the three stages ------------------------------------------------------------------------- */
+
+hg_status hg_ctx_prelude(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos0, float *e, hg_error *err) {
+    const hg_model *m = ctx->model;
+    const hg_config *c = &m->cfg;
+    const int64_t h = c->n_embd;
+    hg_status st = check_range(ctx, T, pos0, false, "prelude", err);
+    if (st) return st;
+    for (int64_t i = 0; i < T; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab_size)
+            return hg_err(err, HG_STATUS_BAD_INPUT, "token id %d at index %lld is outside the vocabulary (0..%lld)",
+                          ids[i], (long long)i, (long long)(c->vocab_size - 1));
+    /* the reference multiplies the f32 embedding by the f32-rounded sqrt(h) (emb_scale) */
+    const float emb_scale = (float)sqrt((double)h);
+    for (int64_t c0 = 0; c0 < T; c0 += ctx->chunk) {
+        const int64_t Tc = hg_min_i64(ctx->chunk, T - c0), p0 = pos0 + c0;
+        float *x = e + c0 * h;
+        for (int64_t i = 0; i < Tc; i++) {
+            hg_tensor_row_f32(&m->wte, ids[c0 + i], x + i * h);
+            for (int64_t j = 0; j < h; j++) x[i * h + j] *= emb_scale;
+        }
+        if (p0 + Tc > ctx->n_past) ctx->n_past = p0 + Tc;
+        for (int64_t l = 0; l < c->n_layers_prelude; l++)
+            if ((st = block_forward(ctx, hg_model_prelude(m, l), l, x, Tc, p0, err))) return st;
+    }
+    return HG_OK;
+}
+
+hg_status hg_ctx_core_step(hg_ctx *ctx, float *s, const float *e, int64_t T, int64_t pos0, int64_t step,
+                           hg_error *err) {
+    const hg_model *m = ctx->model;
+    const hg_config *c = &m->cfg;
+    const int64_t h = c->n_embd;
+    if (step < 0) return hg_err(err, HG_STATUS_BAD_ARG, "core_step: step must be >= 0");
+    hg_status st = check_range(ctx, T, pos0, true, "core_step", err);
+    if (st) return st;
+    for (int64_t c0 = 0; c0 < T; c0 += ctx->chunk) {
+        const int64_t Tc = hg_min_i64(ctx->chunk, T - c0), p0 = pos0 + c0;
+        float *x = s + c0 * h;
+        for (int64_t i = 0; i < Tc; i++) { /* adapter input: concat(state, embedding), state first */
+            memcpy(ctx->cat + i * 2 * h, x + i * h, (size_t)h * sizeof(float));
+            memcpy(ctx->cat + i * 2 * h + h, e + (c0 + i) * h, (size_t)h * sizeof(float));
+        }
+        hg_matmul(x, ctx->cat, &m->adapter, Tc);
+        for (int64_t j = 0; j < c->n_layers_core; j++) {
+            int64_t logical = c->n_layers_prelude + step * c->n_layers_core + j;
+            if ((st = block_forward(ctx, hg_model_core(m, j), logical, x, Tc, p0, err))) return st;
+        }
+    }
+    return HG_OK;
+}
+
+hg_status hg_ctx_coda(hg_ctx *ctx, const float *s, int64_t T, int64_t pos0, float *latents, float *logits,
+                      hg_error *err) {
+    const hg_model *m = ctx->model;
+    const hg_config *c = &m->cfg;
+    const int64_t h = c->n_embd, V = c->vocab_size;
+    hg_status st = check_range(ctx, T, pos0, true, "coda", err);
+    if (st) return st;
+    for (int64_t c0 = 0; c0 < T; c0 += ctx->chunk) {
+        const int64_t Tc = hg_min_i64(ctx->chunk, T - c0), p0 = pos0 + c0;
+        float *x = ctx->x;
+        for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(x + i * h, s + (c0 + i) * h, m->ln_f, h, c->norm_eps);
+        if (latents) memcpy(latents + c0 * h, x, (size_t)(Tc * h) * sizeof(float));
+        for (int64_t l = 0; l < c->n_layers_coda; l++)
+            if ((st = block_forward(ctx, hg_model_coda(m, l), -(l + 1), x, Tc, p0, err))) return st;
+        if (!logits) continue;
+        /* ln_f is applied again after the coda, as in raven_modeling_minimal.py (model.md "coda") */
+        for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(x + i * h, x + i * h, m->ln_f, h, c->norm_eps);
+        hg_matmul(logits + c0 * V, x, &m->lm_head, Tc);
+    }
+    return HG_OK;
+}

@@ -1,0 +1,25 @@
+/*
+ * golden.h — reading the golden manifests of tests/data/golden_model (copied from shared/golden/model:
+ * tiny checkpoints run through the authors' own code) for the tests that compare against them.
+ */
+#ifndef HG_TEST_GOLDEN_H
+#define HG_TEST_GOLDEN_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#define HG_GOLDEN_MODELS 3
+extern const char *const hg_golden_models[HG_GOLDEN_MODELS];
+
+/* Parse <model>/golden/manifest.json (cJSON_Delete the result); NULL on failure. */
+cJSON *golden_manifest(const char *model);
+/* The case named `name`, or NULL. */
+const cJSON *golden_case(const cJSON *manifest, const char *name);
+/* Load outputs[key] (or inputs[key]) of a case as floats; malloc'ed, count in *n. */
+float *golden_floats(const char *model, const cJSON *obj, size_t *n);
+/* Int array -> malloc'ed int32 array. */
+int32_t *golden_ints(const cJSON *arr, int64_t *n);
+/* tests/data/golden_model/<model> */
+const char *golden_model_dir(const char *model);
+
+#endif

@@ -1,0 +1,86 @@
+/* harness.c — implementation of tests/harness.h. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int hg_test_failures = 0;
+int hg_test_checks = 0;
+
+double hg_check_close(const char *name, const float *got, const float *want, size_t n, double tol) {
+    double maxd = 0;
+    size_t where = 0;
+    bool bad = false;
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        double d = fabs(g - w);
+        if (isnan(g) && isnan(w)) continue;
+        if (isnan(d)) {
+            d = INFINITY;
+        }
+        if (!(d <= maxd)) {
+            maxd = d;
+            where = i;
+        }
+        if (!(d <= tol)) bad = true;
+    }
+    hg_test_checks++;
+    if (bad) {
+        hg_test_failures++;
+        fprintf(stderr, "FAIL %s: max|diff| %.3g at [%zu] (got %.7g want %.7g), tol %.3g\n", name, maxd, where,
+                (double)got[where], (double)want[where], tol);
+    } else {
+        fprintf(stderr, "  ok %s: max|diff| %.3g (n=%zu)\n", name, maxd, n);
+    }
+    return maxd;
+}
+
+void *hg_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (sz < 0) {
+        fclose(f);
+        return NULL;
+    }
+    char *buf = malloc((size_t)sz + 1);
+    if (buf && fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[sz] = 0;
+        if (len) *len = (size_t)sz;
+    }
+    return buf;
+}
+
+const char *hg_data_path(const char *rel) {
+    static char buf[4][4096];
+    static int k = 0;
+    const char *root = getenv("HG_TEST_DATA");
+    if (!root) root = "tests/data";
+    char *b = buf[k++ & 3];
+    snprintf(b, 4096, "%s/%s", root, rel);
+    return b;
+}
+
+const char *hg_tmp_dir(const char *name) {
+    static char buf[4096];
+    const char *root = getenv("HG_TEST_TMP");
+    if (!root) root = "/tmp/hg_test";
+    mkdir(root, 0755);
+    snprintf(buf, sizeof buf, "%s/%s", root, name);
+    mkdir(buf, 0755);
+    return buf;
+}
+
+int hg_test_finish(const char *name) {
+    fprintf(stderr, "%s: %d checks, %d failed\n", name, hg_test_checks, hg_test_failures);
+    return hg_test_failures ? 1 : 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * cli.h — what the `huginn` subcommands share: the command table entry type, argument helpers
+ * (parse numbers and id lists with clear errors) and error printing. Each subcommand lives in its
+ * own tools/cmd_*.c and is registered in the table of tools/huginn.c.
+ */
+#ifndef HG_CLI_H
+#define HG_CLI_H
+
+#include "huginn.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef int (*hg_cmd_fn)(int argc, char **argv);
+
+typedef struct hg_cmd {
+    const char *name;
+    hg_cmd_fn fn;
+    const char *summary;
+} hg_cmd;
+
+/* Print "huginn: <msg>" to stderr; returns 1 (the exit code for errors). */
+int cli_fail(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Print the error's message and return 1. */
+int cli_fail_err(const hg_error *err);
+
+/* Strict numeric parsing: the whole string must be a number in range; false otherwise. */
+bool cli_parse_i64(const char *s, int64_t *out);
+bool cli_parse_u64(const char *s, uint64_t *out);
+bool cli_parse_f32(const char *s, float *out);
+/* "1,2,3" -> malloc'ed array (free with free()); false on a malformed list. */
+bool cli_parse_ids(const char *s, int32_t **ids, int64_t *n);
+
+/* Returns argv[*i + 1] and advances *i, or NULL (after printing an error) when missing. */
+const char *cli_next(int argc, char **argv, int *i);
+
+/* Write n floats to path as raw little-endian f32 (temp file + rename); false on failure. */
+bool cli_write_f32(const char *path, const float *x, size_t n);
+/* Read exactly n floats from path; false (with a message printed) otherwise. */
+bool cli_read_f32(const char *path, float *x, size_t n);
+
+/* The default model directory (models/ of the source tree or next to the binary), or NULL. */
+const char *cli_default_model(void);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * huginn.c — the `huginn` command: dispatches to one subcommand per tools/cmd_*.c (design.md
+ * "Command line contract"). This file only holds the table and the usage text.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cmd_run(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+/* HG-CMD-DECL (one line per subcommand; keep sorted by file) */
+
+static const hg_cmd k_cmds[] = {
+    {"run", cmd_run, "generate text or ids with a model"},
+    {"forward", cmd_forward, "one fixed-depth forward pass; raw logits/latents"},
+    {"info", cmd_info, "print a model's config, size and KV-cache bytes"},
+    {"init", cmd_init, "write a random-weight checkpoint in the Hugging Face layout"},
+    /* HG-CMD-TABLE */
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: huginn COMMAND [options]   (huginn COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++)
+        fprintf(f, "  %-12s %s\n", k_cmds[i].name, k_cmds[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 1 : 0;
+    }
+    for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++)
+        if (!strcmp(argv[1], k_cmds[i].name)) return k_cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "huginn: unknown command `%s`\n", argv[1]);
+    usage(stderr);
+    return 1;
+}
