@@ -138,6 +138,10 @@ HG_API void hg_ctx_free(hg_ctx *ctx);
 /* Bytes of KV cache per position (all slots of the strategy, both K and V) and in total. */
 HG_API int64_t hg_ctx_kv_bytes_per_token(const hg_ctx *ctx);
 HG_API int64_t hg_ctx_kv_bytes(const hg_ctx *ctx);
+/* KV-cache bytes per position a context of `model` would hold with strategy `kv_cache` (NULL = full)
+ * and an iteration budget of max_steps (f32 entries). */
+HG_API hg_status hg_model_kv_bytes_per_token(const hg_model *model, const char *kv_cache, int64_t max_steps,
+                                             int64_t *bytes, hg_error *err);
 /* Positions currently held in the cache (the next position to write is hg_ctx_n_past). */
 HG_API int64_t hg_ctx_n_past(const hg_ctx *ctx);
 HG_API int64_t hg_ctx_n_ctx(const hg_ctx *ctx);

@@ -7,6 +7,7 @@
 #define HG_CLI_H
 
 #include "huginn.h"
+#include "commands.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -96,3 +96,13 @@ hg_status hg_ctx_truncate(hg_ctx *ctx, int64_t n_keep, hg_error *err) {
     ctx->n_past = n_keep;
     return HG_OK;
 }
+
+hg_status hg_model_kv_bytes_per_token(const hg_model *model, const char *kv_cache, int64_t max_steps,
+                                      int64_t *bytes, hg_error *err) {
+    hg_kv_strategy strat;
+    hg_status st = hg_kv_strategy_parse(kv_cache, &strat, err);
+    if (st) return st;
+    if (max_steps <= 0) return hg_err(err, HG_STATUS_BAD_ARG, "max_steps must be positive");
+    *bytes = hg_kv_n_slots(&strat, &model->cfg, max_steps) * model->cfg.n_embd * 2 * (int64_t)sizeof(float);
+    return HG_OK;
+}

@@ -1,0 +1,114 @@
+/*
+ * cmd_forward.c — `huginn forward`: one fixed-depth pass over given ids, raw f32 outputs
+ * (design.md): logits [T,V] and latents [T,h] (= ln_f of the final state).
+ *   huginn forward -m MODEL --ids 1,2,3 --steps R [--init-scale S] [--seed N] [--state FILE]
+ *                  [--prefill N] [--kv-cache STRATEGY] [--logits OUT.bin] [--latents OUT.bin] [--threads N]
+ * --prefill N feeds the first N ids in one call and the rest one id per call through the KV cache.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(void) {
+    fprintf(stderr, "usage: huginn forward -m MODEL --ids 1,2,3 --steps R [--init-scale S] [--seed N] [--state FILE]\n"
+                    "                      [--prefill N] [--kv-cache STRATEGY] [--logits OUT.bin] [--latents OUT.bin] [--threads N]\n");
+    return 1;
+}
+
+int cmd_forward(int argc, char **argv) {
+    const char *model = NULL, *ids_s = NULL, *state_path = NULL, *kv = NULL, *out_logits = NULL, *out_lat = NULL;
+    int64_t steps = -1, prefill = -1, threads = 0;
+    float init_scale = 0.0f;
+    uint64_t seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
+        if (!strcmp(a, "-m")) { if (!(model = cli_next(argc, argv, &i))) return 1; continue; }
+        if (!strcmp(a, "--ids")) { if (!(ids_s = cli_next(argc, argv, &i))) return 1; continue; }
+        if (!strcmp(a, "--state")) { if (!(state_path = cli_next(argc, argv, &i))) return 1; continue; }
+        if (!strcmp(a, "--kv-cache")) { if (!(kv = cli_next(argc, argv, &i))) return 1; continue; }
+        if (!strcmp(a, "--logits")) { if (!(out_logits = cli_next(argc, argv, &i))) return 1; continue; }
+        if (!strcmp(a, "--latents")) { if (!(out_lat = cli_next(argc, argv, &i))) return 1; continue; }
+        if (!strcmp(a, "--steps")) {
+            if (!(v = cli_next(argc, argv, &i)) || !cli_parse_i64(v, &steps) || steps < 0) return cli_fail("--steps needs an integer >= 0");
+            continue;
+        }
+        if (!strcmp(a, "--prefill")) {
+            if (!(v = cli_next(argc, argv, &i)) || !cli_parse_i64(v, &prefill) || prefill < 1) return cli_fail("--prefill needs an integer >= 1");
+            continue;
+        }
+        if (!strcmp(a, "--threads")) {
+            if (!(v = cli_next(argc, argv, &i)) || !cli_parse_i64(v, &threads) || threads < 0 || threads > 4096) return cli_fail("--threads needs an integer >= 0");
+            continue;
+        }
+        if (!strcmp(a, "--init-scale")) {
+            if (!(v = cli_next(argc, argv, &i)) || !cli_parse_f32(v, &init_scale) || init_scale < 0) return cli_fail("--init-scale needs a number >= 0");
+            continue;
+        }
+        if (!strcmp(a, "--seed")) {
+            if (!(v = cli_next(argc, argv, &i)) || !cli_parse_u64(v, &seed)) return cli_fail("--seed needs a non-negative integer");
+            continue;
+        }
+        return cli_fail("forward: unknown option `%s`", a), usage();
+    }
+    if (!model) model = cli_default_model();
+    if (!model || !ids_s || steps < 0) return usage();
+    int32_t *ids = NULL;
+    int64_t T = 0;
+    if (!cli_parse_ids(ids_s, &ids, &T)) return cli_fail("--ids must be a comma-separated list of token ids");
+    if (prefill < 0 || prefill > T) prefill = T;
+
+    int rc = 1;
+    hg_model *m = NULL;
+    hg_ctx *ctx = NULL;
+    float *logits = NULL, *lat = NULL, *state = NULL;
+    hg_error err = {0};
+    if (hg_model_load(model, NULL, &m, &err)) { rc = cli_fail_err(&err); goto out; }
+    const hg_config *c = hg_model_config(m);
+    hg_ctx_params cp = hg_ctx_default_params();
+    cp.n_ctx = T;
+    cp.max_steps = steps > 0 ? steps : 1;
+    cp.kv_cache = kv;
+    cp.n_threads = (int)threads;
+    if (T > c->block_size) { rc = cli_fail("%lld ids exceed the model's block_size %lld", (long long)T, (long long)c->block_size); goto out; }
+    if (hg_ctx_init(m, &cp, &ctx, &err)) { rc = cli_fail_err(&err); goto out; }
+    logits = malloc((size_t)(T * c->vocab_size) * sizeof(float));
+    lat = malloc((size_t)(T * c->n_embd) * sizeof(float));
+    if (!logits || !lat) { rc = cli_fail("out of memory"); goto out; }
+    if (state_path) {
+        state = malloc((size_t)(T * c->n_embd) * sizeof(float));
+        if (!state || !cli_read_f32(state_path, state, (size_t)(T * c->n_embd))) goto out;
+    }
+    hg_forward_params fp = hg_forward_default_params();
+    fp.n_steps = steps;
+    fp.init_scale = init_scale;
+    fp.seed = seed;
+    for (int64_t a = 0; a < T;) {
+        int64_t n = a == 0 ? prefill : 1;
+        fp.init_state = state ? state + a * c->n_embd : NULL;
+        fp.seed = seed + (uint64_t)a;
+        if (hg_ctx_forward(ctx, ids + a, n, a, &fp, lat + a * c->n_embd, logits + a * c->vocab_size, &err)) {
+            rc = cli_fail_err(&err);
+            goto out;
+        }
+        a += n;
+    }
+    if (out_logits && !cli_write_f32(out_logits, logits, (size_t)(T * c->vocab_size))) goto out;
+    if (out_lat && !cli_write_f32(out_lat, lat, (size_t)(T * c->n_embd))) goto out;
+    if (!out_logits && !out_lat) { /* a summary a person can read */
+        for (int64_t t = 0; t < T; t++) {
+            const float *l = logits + t * c->vocab_size;
+            int64_t best = 0;
+            for (int64_t v = 1; v < c->vocab_size; v++) if (l[v] > l[best]) best = v;
+            printf("pos %lld id %d -> argmax %lld (logit %.4f)\n", (long long)t, ids[t], (long long)best, (double)l[best]);
+        }
+    }
+    rc = 0;
+out:
+    free(ids), free(logits), free(lat), free(state);
+    hg_ctx_free(ctx);
+    hg_model_free(m);
+    return rc;
+}
