@@ -36,6 +36,14 @@ hg_status hg_ctx_forward(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos
     if (fp.n_steps < 0) return hg_err(err, HG_STATUS_BAD_ARG, "forward: n_steps must be >= 0");
     if (!(fp.init_scale >= 0) || !isfinite(fp.init_scale))
         return hg_err(err, HG_STATUS_BAD_ARG, "forward: init_scale must be a finite number >= 0");
+    /* check everything a chunk could trip over before the first one writes the cache */
+    if (T <= 0 || pos0 < 0 || pos0 > ctx->n_past || pos0 + T > ctx->n_ctx)
+        return hg_err(err, pos0 + T > ctx->n_ctx ? HG_STATUS_LIMIT : HG_STATUS_BAD_ARG,
+                      "forward: positions %lld..%lld do not fit (positions held %lld, context %lld)", (long long)pos0,
+                      (long long)(pos0 + T - 1), (long long)ctx->n_past, (long long)ctx->n_ctx);
+    if (fp.n_steps > 0 && hg_kv_phys(&ctx->kv, c->n_layers_prelude + fp.n_steps * c->n_layers_core - 1) < 0)
+        return hg_err(err, HG_STATUS_LIMIT, "forward: %lld iterations, but the context's KV cache holds %lld (raise max_steps)",
+                      (long long)fp.n_steps, (long long)ctx->kv.max_steps);
     uint64_t seed = fp.seed;
     hg_status st;
     for (int64_t c0 = 0; c0 < T; c0 += ctx->chunk) {
