@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 type="${1:-Release}"
 HG_CMAKE_ARGS="-DHG_WERROR=ON" scripts/setup.sh "$type"
 dir=build; [ "$type" != Release ] && dir="build-$(echo "$type" | tr A-Z a-z)"
-[ -x tests/setup-oracles.sh ] && tests/setup-oracles.sh
+if [ -x tests/setup-oracles.sh ]; then tests/setup-oracles.sh; fi
 cd "$dir" && ctest --output-on-failure -j"$(nproc)"

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 static hg_status get_int(const cJSON *root, const char *key, int64_t *out, const char *path, hg_error *err) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
@@ -143,11 +144,11 @@ hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err) {
 
 hg_status hg_config_load(const char *path, hg_config *out, hg_error *err) {
     char buf[4096];
-    size_t n = strlen(path);
-    if (n > 11 && !strcmp(path + n - 11, "config.json"))
-        snprintf(buf, sizeof buf, "%s", path);
-    else
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         snprintf(buf, sizeof buf, "%s/config.json", path);
+    else
+        snprintf(buf, sizeof buf, "%s", path);
     char *text;
     size_t len;
     hg_status st = hg_read_text_file(buf, 16u << 20, &text, &len, err);
