@@ -144,8 +144,8 @@ hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err) {
 
 hg_status hg_config_load(const char *path, hg_config *out, hg_error *err) {
     char buf[4096];
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         snprintf(buf, sizeof buf, "%s/config.json", path);
     else
         snprintf(buf, sizeof buf, "%s", path);
