@@ -44,6 +44,9 @@ bool cli_write_f32(const char *path, const float *x, size_t n);
 /* Read exactly n floats from path; false (with a message printed) otherwise. */
 bool cli_read_f32(const char *path, float *x, size_t n);
 
+/* Monotonic wall-clock seconds. */
+double cli_now(void);
+
 /* The default model directory (models/ of the source tree or next to the binary), or NULL. */
 const char *cli_default_model(void);
 
