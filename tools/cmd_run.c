@@ -80,7 +80,7 @@ typedef struct run_out {
 static bool on_token(void *user, int32_t id, int64_t steps, const float *logits) {
     run_out *r = user;
     (void)logits;
-    if (r->n == 0) r->t_first = (double)clock() / CLOCKS_PER_SEC;
+    if (r->n == 0) r->t_first = cli_now();
     r->ids[r->n] = id;
     r->steps[r->n] = steps;
     r->n++;
@@ -143,9 +143,9 @@ int cmd_run(int argc, char **argv) {
     gp.n_eos = o.n_eos;
     gp.sampler = o.smp;
     int64_t n_out = 0;
-    double t0 = (double)clock() / CLOCKS_PER_SEC;
+    double t0 = cli_now();
     if (hg_generate(ctx, prompt, n_prompt, &gp, on_token, &r, r.ids, &n_out, &err)) { rc = cli_fail_err(&err); goto out; }
-    double t1 = (double)clock() / CLOCKS_PER_SEC;
+    double t1 = cli_now();
     if (o.json) {
         printf("{\"prompt_ids\":[");
         for (int64_t i = 0; i < n_prompt; i++) printf("%s%d", i ? "," : "", prompt[i]);
