@@ -89,4 +89,29 @@ static inline int64_t hg_max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
 /* Monotonic wall clock in seconds. */
 double hg_time_s(void);
 
+
+/* ---- CPU features (src/base/cpu.c; owned by the kernels engineer) -------------------------------
+ * The one allowed global (style.md rule 11): probed once (cpuid + xgetbv), read-only afterwards.
+ * HG_CPU=scalar|avx2|avx512 in the environment forces a lower level (tests, fallback checks); a
+ * level above what the CPU supports is ignored. */
+typedef enum hg_cpu_level {
+    HG_CPU_SCALAR = 0, /* portable C */
+    HG_CPU_AVX2 = 1,   /* AVX2 + FMA + F16C */
+    HG_CPU_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI (BF16 reported separately) */
+    HG_CPU_LEVEL_COUNT
+} hg_cpu_level;
+
+typedef struct hg_cpu_info {
+    bool avx2, fma, f16c;                                  /* with OS support for ymm state */
+    bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni; /* with OS support for zmm state */
+    bool avx512bf16, amx_tile, amx_int8, amx_bf16;
+    hg_cpu_level best;  /* the highest level this CPU (and OS) supports */
+    hg_cpu_level level; /* the level kernels use: best, or lower if HG_CPU says so */
+} hg_cpu_info;
+
+/* The probed table (thread-safe: the first call probes under pthread_once). Never NULL. */
+const hg_cpu_info *hg_cpu_features(void);
+/* "scalar", "avx2", "avx512". */
+const char *hg_cpu_level_name(hg_cpu_level l);
+
 #endif /* HG_BASE_H */

@@ -54,13 +54,20 @@ hg_status hg_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, cons
     float *logits = buf, *latent = buf + V, *state = buf + V + h;
     memcpy(hist, prompt, (size_t)n_prompt * sizeof *hist);
     int64_t n_hist = n_prompt, n_gen = 0;
-    if ((st = hg_ctx_truncate(ctx, 0, err))) goto out;
+    /* prefix reuse: positions the context already holds with the same ids stay (a chat's earlier
+     * turns); the last prompt position is always recomputed, since its logits are needed */
+    int64_t keep = 0;
+    if (p.reuse_prefix && !p.init_state) {
+        const int64_t lim = hg_min_i64(ctx->n_past, n_prompt - 1);
+        while (keep < lim && ctx->ids[keep] == prompt[keep]) keep++;
+    }
+    if ((st = hg_ctx_truncate(ctx, keep, err))) goto out;
 
     hg_forward_params fp = {.n_steps = p.n_steps, .init_scale = p.init_scale, .seed = p.seed, .init_state = NULL};
     /* prompt: all but the last position without logits, then the last one (chunked = exact) */
-    if (n_prompt > 1) {
+    if (n_prompt - 1 > keep) {
         fp.init_state = p.init_state;
-        if ((st = hg_ctx_forward(ctx, prompt, n_prompt - 1, 0, &fp, NULL, NULL, err))) goto out;
+        if ((st = hg_ctx_forward(ctx, prompt + keep, n_prompt - 1 - keep, keep, &fp, NULL, NULL, err))) goto out;
         fp.seed = p.seed ^ 0x9e3779b97f4a7c15ull; /* a different stream for the last prompt row */
     }
     fp.init_state = p.init_state ? p.init_state + (n_prompt - 1) * h : NULL;

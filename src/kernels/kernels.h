@@ -22,6 +22,15 @@ void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst);
 void hg_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 /* In place: rotate adjacent pairs (x[2i], x[2i+1]) of each of n_head heads of size d by pos·inv_freq[i]. */
 void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq /* [d/2] */);
+/* The dispatched f32 vector helpers (AVX-512 / AVX2 / scalar, chosen once): hot loops such as
+ * attention fetch the table once and call through it. dot sums in SIMD lanes then a fixed tree, so
+ * it is deterministic but rounds differently from a sequential sum. */
+typedef struct hg_vec_ops {
+    float (*dot)(const float *a, const float *b, int64_t n);  /* Σ a[i]·b[i] */
+    void (*axpy)(float *y, float a, const float *x, int64_t n); /* y[n] += a·x[n] */
+} hg_vec_ops;
+const hg_vec_ops *hg_vec(void);
+
 /* out[n] = silu(g) ⊙ u */
 void hg_silu_mul(float *out, const float *g, const float *u, int64_t n);
 /* Numerically safe softmax in place over n values (max subtracted). */

@@ -1,34 +1,81 @@
 /*
- * matmul.c — y = x·Wᵀ for weights in any stored dtype: the scalar reference, and the threaded
- * portable path used when no SIMD variant is available.
+ * matmul.c — y = x·Wᵀ for weights in any stored dtype: the scalar reference, the portable (scalar)
+ * kernel table, and the dispatcher that picks a path from T and splits the work over threads.
  *
- * Workload: decode is T = 1 (a matrix-vector product, bound by reading W once), prefill is T up to
- * the context chunk (bound by FLOPs). The portable path walks W row by row and reuses each widened
- * row for all T inputs, so W is read once per call whatever T is. Dots accumulate in 8 independent
- * f32 lanes (vectorisable without reassociation), then in a fixed order: deterministic for any
- * thread count.
+ * Workload: decode is T = 1..8 positions (a matrix-vector product, bound by reading W once: Huginn's
+ * 3.5 G weights per token), prefill and batched verification are T up to the context chunk (128;
+ * bound by FLOPs). So hg_matmul has two paths:
+ *   - matrix-vector (T <= HG_MV_T, or no blocked kernel for this ISA/dtype): threads take blocks of
+ *     HG_MV_ROWS output rows; each streams its rows of W once and dots every row with all T inputs.
+ *     For Q8_0/Q4_0 weights x is quantized to Q8X once per call (master thread, HG_QX_PIECE elements
+ *     at a time into a stack buffer) so the ISA kernels can use integer dots, as ggml does.
+ *   - blocked (T > HG_MV_T, AVX-512): a K block of x is packed position-major once and shared by the
+ *     threads; each widens a group of W rows to f32 per K block and reuses it for every position
+ *     (matmul_avx512.c).
+ * Both split over output rows with a static schedule and never split a dot, so every y element is
+ * computed by one thread in an order that does not depend on the thread count.
+ *
+ * The scalar reference (hg_matmul_ref) widens each W row to f32 and sums in 8 lanes; quantized
+ * weights are dequantized exactly, activations stay f32. The SIMD quantized paths round x to 8 bits
+ * as well, so they differ from the reference by at most Σ|w|·d_x/2 per block (tests derive their
+ * tolerance from that bound).
  */
-#include "kernels/kernels.h"
+#include "kernels/dispatch.h"
 
+#include <math.h>
 #include <omp.h>
 
-void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst) {
+/* ---- reading weights as f32 ------------------------------------------------------------------- */
+
+/* dst[len] = elements [k0, k0+len) of row `row` of w as f32; for Q8_0/Q4_0, k0 and len are multiples
+ * of 32. */
+static void row_piece_f32(const hg_tensor *w, int64_t row, int64_t k0, int64_t len, float *dst) {
     const int64_t n = w->ne[1];
     switch (w->dtype) {
-    case HG_DTYPE_F32: memcpy(dst, (const float *)w->data + row * n, (size_t)n * sizeof(float)); break;
+    case HG_DTYPE_F32: memcpy(dst, (const float *)w->data + row * n + k0, (size_t)len * sizeof(float)); break;
     case HG_DTYPE_BF16: {
-        const uint16_t *p = (const uint16_t *)w->data + row * n;
-        for (int64_t i = 0; i < n; i++) dst[i] = hg_bf16_to_f32(p[i]);
+        const uint16_t *p = (const uint16_t *)w->data + row * n + k0;
+        for (int64_t i = 0; i < len; i++) dst[i] = hg_bf16_to_f32(p[i]);
         break;
     }
     case HG_DTYPE_F16: {
-        const uint16_t *p = (const uint16_t *)w->data + row * n;
-        for (int64_t i = 0; i < n; i++) dst[i] = hg_f16_to_f32(p[i]);
+        const uint16_t *p = (const uint16_t *)w->data + row * n + k0;
+        for (int64_t i = 0; i < len; i++) dst[i] = hg_f16_to_f32(p[i]);
         break;
     }
-    default: HG_ASSERT(!"hg_tensor_row_f32: dtype without a row reader");
+    case HG_DTYPE_Q8_0:
+        hg_dequantize_row_q8_0((const hg_block_q8_0 *)w->data + (row * n + k0) / HG_QK, dst, len);
+        break;
+    case HG_DTYPE_Q4_0:
+        hg_dequantize_row_q4_0((const hg_block_q4_0 *)w->data + (row * n + k0) / HG_QK, dst, len);
+        break;
+    default: HG_ASSERT(!"row_piece_f32: dtype without a row reader");
     }
 }
+
+void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst) {
+    HG_ASSERT(!(w->dtype == HG_DTYPE_Q8_0 || w->dtype == HG_DTYPE_Q4_0) || w->ne[1] % HG_QK == 0);
+    row_piece_f32(w, row, 0, w->ne[1], dst);
+}
+
+/* Q8X: Q8_0's rounding (scale max|x|/127, round to nearest) with an f32 scale and the sum of quants. */
+void hg_quantize_row_q8x(const float *x, hg_block_q8x *dst, int64_t n) {
+    HG_ASSERT(n % HG_QK == 0);
+    for (int64_t i = 0; i < n / HG_QK; i++, x += HG_QK) {
+        float amax = 0;
+        for (int j = 0; j < HG_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        int32_t s = 0;
+        for (int j = 0; j < HG_QK; j++) {
+            dst[i].qs[j] = (int8_t)roundf(x[j] * id);
+            s += dst[i].qs[j];
+        }
+        dst[i].d = d;
+        dst[i].s = s;
+    }
+}
+
+/* ---- the reference ---------------------------------------------------------------------------- */
 
 static float dot_f32(const float *a, const float *b, int64_t n) {
     float acc[8] = {0};
@@ -51,33 +98,95 @@ void hg_matmul_ref(float *y, const float *x, const hg_tensor *w, int64_t T) {
     hg_free(row);
 }
 
-/* Rows wider than this are widened and dotted in pieces of this many elements (stack buffer). */
+/* ---- the portable kernel table ---------------------------------------------------------------- */
+
+/* Rows are widened in pieces of this many elements (stack buffer; a multiple of 32). */
 #define HG_MATMUL_PIECE 4096
 
-void hg_matmul(float *y, const float *x, const hg_tensor *w, int64_t T) {
-    const int64_t n_out = w->ne[0], n_in = w->ne[1];
-    if (w->dtype == HG_DTYPE_F32) {
-        const float *W = w->data;
-#pragma omp parallel for schedule(static)
-        for (int64_t o = 0; o < n_out; o++)
-            for (int64_t t = 0; t < T; t++) y[t * n_out + o] = dot_f32(x + t * n_in, W + o * n_in, n_in);
-        return;
-    }
-    const size_t es = w->dtype == HG_DTYPE_F32 ? 4 : 2;
-#pragma omp parallel
-    {
-        float piece[HG_MATMUL_PIECE];
-#pragma omp for schedule(static)
-        for (int64_t o = 0; o < n_out; o++) {
-            for (int64_t t = 0; t < T; t++) y[t * n_out + o] = 0;
-            for (int64_t i0 = 0; i0 < n_in; i0 += HG_MATMUL_PIECE) {
-                int64_t len = hg_min_i64(HG_MATMUL_PIECE, n_in - i0);
-                hg_tensor sub = *w;
-                sub.ne[1] = len;
-                sub.data = (const uint8_t *)w->data + ((size_t)o * (size_t)n_in + (size_t)i0) * es;
-                hg_tensor_row_f32(&sub, 0, piece);
-                for (int64_t t = 0; t < T; t++) y[t * n_out + o] += dot_f32(x + t * n_in + i0, piece, len);
-            }
+/* Every dtype: widen a piece of the row, dot it with all T inputs; x stays f32 (mv_q8x = false). */
+static void mv_scalar(float *y, int64_t ldy, const void *xv, int64_t ldx, const hg_tensor *w, int64_t o0,
+                      int64_t o1, int64_t k0, int64_t n, int64_t T, bool acc) {
+    const float *x = xv;
+    float piece[HG_MATMUL_PIECE];
+    for (int64_t o = o0; o < o1; o++) {
+        if (!acc)
+            for (int64_t t = 0; t < T; t++) y[t * ldy + o] = 0;
+        for (int64_t i0 = 0; i0 < n; i0 += HG_MATMUL_PIECE) {
+            const int64_t len = hg_min_i64(HG_MATMUL_PIECE, n - i0);
+            row_piece_f32(w, o, k0 + i0, len, piece);
+            for (int64_t t = 0; t < T; t++) y[t * ldy + o] += dot_f32(x + t * ldx + i0, piece, len);
         }
     }
 }
+
+static void axpy_scalar(float *y, float a, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+const hg_kern_table hg_kern_scalar = {
+    .level = HG_CPU_SCALAR,
+    .mv = {mv_scalar, mv_scalar, mv_scalar, mv_scalar, mv_scalar},
+    .dot = dot_f32,
+    .axpy = axpy_scalar,
+};
+
+const hg_kern_table *hg_kern_level(hg_cpu_level l) {
+    if (l > hg_cpu_features()->best) return NULL;
+    switch (l) {
+#if defined(__x86_64__)
+    case HG_CPU_AVX512: return &hg_kern_avx512;
+    case HG_CPU_AVX2: return &hg_kern_avx2;
+#endif
+    default: return &hg_kern_scalar;
+    }
+}
+
+const hg_kern_table *hg_kern(void) { return hg_kern_level(hg_cpu_features()->level); }
+
+const hg_vec_ops *hg_vec(void) {
+    static const hg_vec_ops ops[HG_CPU_LEVEL_COUNT] = {
+        [HG_CPU_SCALAR] = {dot_f32, axpy_scalar},
+#if defined(__x86_64__)
+        [HG_CPU_AVX2] = {hg_vec_dot_avx2, hg_vec_axpy_avx2},
+        [HG_CPU_AVX512] = {hg_vec_dot_avx512, hg_vec_axpy_avx512},
+#endif
+    };
+    const hg_cpu_level l = hg_cpu_features()->level;
+    return ops[l].dot ? &ops[l] : &ops[HG_CPU_SCALAR];
+}
+
+/* ---- the dispatcher --------------------------------------------------------------------------- */
+
+void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_tensor *w, int64_t T) {
+    const int64_t n_out = w->ne[0], n_in = w->ne[1];
+    const hg_dtype dt = w->dtype;
+    HG_ASSERT(dt >= 0 && dt < HG_DTYPE_COUNT && k->mv[dt]);
+    if (T <= 0 || n_out <= 0) return;
+    const int64_t n_blk = (n_out + HG_MV_ROWS - 1) / HG_MV_ROWS;
+    if (T > HG_MV_T && k->gemm[dt]) {
+        k->gemm[dt](y, x, w, T);
+        return;
+    }
+    if (!k->mv_q8x[dt]) {
+#pragma omp parallel for schedule(static)
+        for (int64_t b = 0; b < n_blk; b++)
+            k->mv[dt](y, n_out, x, n_in, w, b * HG_MV_ROWS, hg_min_i64(n_out, (b + 1) * HG_MV_ROWS), 0, n_in, T,
+                      false);
+        return;
+    }
+    HG_ASSERT(n_in % HG_QK == 0);
+    hg_block_q8x qx[HG_MV_T * (HG_QX_PIECE / HG_QK)]; /* [Tg, len/32], 80 KiB */
+    for (int64_t t0 = 0; t0 < T; t0 += HG_MV_T) {
+        const int64_t Tg = hg_min_i64(HG_MV_T, T - t0);
+        for (int64_t k0 = 0; k0 < n_in; k0 += HG_QX_PIECE) {
+            const int64_t len = hg_min_i64(HG_QX_PIECE, n_in - k0), nb = len / HG_QK;
+            for (int64_t t = 0; t < Tg; t++) hg_quantize_row_q8x(x + (t0 + t) * n_in + k0, qx + t * nb, len);
+#pragma omp parallel for schedule(static)
+            for (int64_t b = 0; b < n_blk; b++)
+                k->mv[dt](y + t0 * n_out, n_out, qx, nb, w, b * HG_MV_ROWS, hg_min_i64(n_out, (b + 1) * HG_MV_ROWS),
+                          k0, len, Tg, k0 > 0);
+        }
+    }
+}
+
+void hg_matmul(float *y, const float *x, const hg_tensor *w, int64_t T) { hg_matmul_with(hg_kern(), y, x, w, T); }

@@ -48,7 +48,7 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
     /* every buffer size is small next to the cache (already allocated), so plain products are safe */
     size_t floats = (size_t)(d / 2) + (size_t)T * (size_t)(6 * h + 3 * h + 2 * I + I + 2 * h) +
                     (size_t)ctx->n_threads * (size_t)p.n_ctx;
-    size_t bytes = floats * sizeof(float) + (size_t)p.n_ctx * sizeof(int64_t) + 64;
+    size_t bytes = floats * sizeof(float) + (size_t)p.n_ctx * (sizeof(int64_t) + sizeof(int32_t)) + 64;
     ctx->scratch = hg_malloc(bytes);
     if (!ctx->scratch) {
         st = hg_err(err, HG_STATUS_NOMEM, "cannot allocate %zu bytes of scratch", bytes);
@@ -56,7 +56,8 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
     }
     int64_t *src = ctx->scratch; /* int64 first keeps it aligned */
     ctx->src = src;
-    float *f = (float *)(src + p.n_ctx);
+    ctx->ids = (int32_t *)(src + p.n_ctx);
+    float *f = (float *)(ctx->ids + p.n_ctx);
     ctx->inv_freq = f, f += d / 2;
     ctx->x = f, f += T * h;
     ctx->a = f, f += T * h;

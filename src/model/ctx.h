@@ -31,6 +31,7 @@ struct hg_ctx {
     float *s;         /* [chunk, h]  latent state (for hg_ctx_forward) */
     float *scores;    /* [n_threads, n_ctx] attention scores per thread */
     int64_t *src;     /* [n_ctx] cache lookup sources for the current slot */
+    int32_t *ids;     /* [n_ctx] the token at each position held (for prefix reuse) */
     void *scratch;    /* the owned block */
 };
 

@@ -23,6 +23,7 @@ static void attention(hg_ctx *ctx, int64_t slot, int64_t Tc, int64_t pos0) {
     const float scale = (float)(1.0 / sqrt((double)d));
     hg_kv_sources(&ctx->kv, slot, n, ctx->src, &ctx->rng);
     const int64_t *src = ctx->src;
+    const hg_vec_ops *vec = hg_vec(); /* SIMD dot/axpy over head_dim (kernels/) */
 #pragma omp parallel for schedule(static) collapse(2)
     for (int64_t i = 0; i < Tc; i++) {
         for (int64_t hh = 0; hh < H; hh++) {
@@ -35,9 +36,7 @@ static void attention(hg_ctx *ctx, int64_t slot, int64_t Tc, int64_t pos0) {
             for (int64_t kp = 0; kp <= p; kp++) {
                 if (src[kp] < 0) continue;
                 const float *k = hg_kv_k(&ctx->kv, src[kp], kp) + hh * d;
-                float dot = 0;
-                for (int64_t t = 0; t < d; t++) dot += q[t] * k[t];
-                sc[kp] = dot * scale;
+                sc[kp] = vec->dot(q, k, d) * scale;
                 if (sc[kp] > mx) mx = sc[kp];
                 m++;
             }
@@ -53,8 +52,7 @@ static void attention(hg_ctx *ctx, int64_t slot, int64_t Tc, int64_t pos0) {
             for (int64_t kp = 0; kp <= p; kp++) {
                 if (src[kp] < 0) continue;
                 const float *v = hg_kv_v(&ctx->kv, src[kp], kp) + hh * d;
-                const float w = sc[kp] * inv;
-                for (int64_t t = 0; t < d; t++) out[t] += w * v[t];
+                vec->axpy(out, sc[kp] * inv, v, d);
             }
         }
     }
@@ -142,6 +140,7 @@ hg_status hg_ctx_prelude(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos
             for (int64_t j = 0; j < h; j++) x[i * h + j] *= emb_scale;
         }
         if (p0 + Tc > ctx->n_past) ctx->n_past = p0 + Tc;
+        memcpy(ctx->ids + p0, ids + c0, (size_t)Tc * sizeof *ids);
         for (int64_t l = 0; l < c->n_layers_prelude; l++)
             if ((st = block_forward(ctx, hg_model_prelude(m, l), l, x, Tc, p0, err))) return st;
     }

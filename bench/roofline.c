@@ -1,0 +1,138 @@
+/*
+ * roofline.c — measures the ceilings of roofline.h. The ISA loops carry target attributes and are
+ * entered only when cpu.c reports the features; otherwise AVX2, otherwise plain C.
+ *
+ * Bandwidth: every thread streams its static share of a buffer far larger than the caches with
+ * 64-byte loads XORed into 8 independent registers (no FP, so no latency chain), best of several
+ * passes. FMA peak: 16 independent accumulator chains per thread (more than latency 4 x 2 ports), a
+ * multiply-add by a constant near 1 so the values stay finite; the result is consumed so the loop
+ * survives optimisation. `roofline` run alone prints all three.
+ */
+#include "roofline.h"
+
+#include "base/base.h"
+
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void *hg_roof_buffer(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes)) return NULL;
+    memset(p, 1, bytes); /* fault every page in */
+    return p;
+}
+
+__attribute__((target("avx512f"))) static uint64_t read_avx512(const uint8_t *p, size_t n) {
+    __m512i a[8];
+    for (int j = 0; j < 8; j++) a[j] = _mm512_setzero_si512();
+    for (size_t i = 0; i + 512 <= n; i += 512)
+        for (int j = 0; j < 8; j++) a[j] = _mm512_xor_si512(a[j], _mm512_load_si512((const void *)(p + i + 64 * j)));
+    for (int j = 1; j < 8; j++) a[0] = _mm512_xor_si512(a[0], a[j]);
+    return (uint64_t)_mm512_reduce_add_epi64(a[0]);
+}
+
+__attribute__((target("avx2"))) static uint64_t read_avx2(const uint8_t *p, size_t n) {
+    __m256i a[8];
+    for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_si256();
+    for (size_t i = 0; i + 256 <= n; i += 256)
+        for (int j = 0; j < 8; j++) a[j] = _mm256_xor_si256(a[j], _mm256_load_si256((const __m256i *)(p + i + 32 * j)));
+    for (int j = 1; j < 8; j++) a[0] = _mm256_xor_si256(a[0], a[j]);
+    return (uint64_t)_mm256_extract_epi64(a[0], 0);
+}
+
+static uint64_t read_scalar(const uint8_t *p, size_t n) {
+    uint64_t a[8] = {0};
+    for (size_t i = 0; i + 64 <= n; i += 64)
+        for (int j = 0; j < 8; j++) {
+            uint64_t v;
+            memcpy(&v, p + i + 8 * j, 8);
+            a[j] ^= v;
+        }
+    return a[0] ^ a[1] ^ a[2] ^ a[3] ^ a[4] ^ a[5] ^ a[6] ^ a[7];
+}
+
+double hg_roof_bandwidth(const void *buf, size_t bytes, int reps) {
+    const hg_cpu_info *c = hg_cpu_features();
+    double best = 0;
+    volatile uint64_t sink = 0;
+    for (int r = 0; r < reps; r++) {
+        uint64_t acc = 0;
+        const double t0 = hg_time_s();
+#pragma omp parallel reduction(^ : acc)
+        {
+            const size_t nth = (size_t)omp_get_num_threads(), ith = (size_t)omp_get_thread_num();
+            const size_t share = bytes / nth / 512 * 512;
+            const uint8_t *p = (const uint8_t *)buf + ith * share;
+            acc ^= c->avx512f ? read_avx512(p, share) : c->avx2 ? read_avx2(p, share) : read_scalar(p, share);
+        }
+        const double dt = hg_time_s() - t0;
+        sink ^= acc;
+        if ((double)bytes / dt > best) best = (double)bytes / dt;
+    }
+    (void)sink;
+    return best / 1e9;
+}
+
+#define FMA_ITERS 20000000L
+
+__attribute__((target("avx512f"))) static float fma_avx512(long iters) {
+    __m512 a[16];
+    const __m512 m = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (int j = 0; j < 16; j++) a[j] = _mm512_set1_ps((float)j);
+    for (long i = 0; i < iters; i++)
+        for (int j = 0; j < 16; j++) a[j] = _mm512_fmadd_ps(a[j], m, b);
+    for (int j = 1; j < 16; j++) a[0] = _mm512_add_ps(a[0], a[j]);
+    return _mm512_reduce_add_ps(a[0]);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_avx2(long iters) {
+    __m256 a[12];
+    const __m256 m = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+    for (int j = 0; j < 12; j++) a[j] = _mm256_set1_ps((float)j);
+    for (long i = 0; i < iters; i++)
+        for (int j = 0; j < 12; j++) a[j] = _mm256_fmadd_ps(a[j], m, b);
+    for (int j = 1; j < 12; j++) a[0] = _mm256_add_ps(a[0], a[j]);
+    float o[8];
+    _mm256_storeu_ps(o, a[0]);
+    return o[0];
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static float bf16_avx512(long iters) {
+    __m512 a[16];
+    const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3380); /* 1, ~6e-8 */
+    for (int j = 0; j < 16; j++) a[j] = _mm512_set1_ps((float)j);
+    for (long i = 0; i < iters; i++)
+        for (int j = 0; j < 16; j++) a[j] = _mm512_dpbf16_ps(a[j], x, y);
+    for (int j = 1; j < 16; j++) a[0] = _mm512_add_ps(a[0], a[j]);
+    return _mm512_reduce_add_ps(a[0]);
+}
+
+static double run_peak(int kind) {
+    const hg_cpu_info *c = hg_cpu_features();
+    volatile float sink = 0;
+    double flops = 0;
+    const double t0 = hg_time_s();
+#pragma omp parallel reduction(+ : flops)
+    {
+        float r = 0;
+        if (kind == 1) {
+            r = bf16_avx512(FMA_ITERS / 2);
+            flops = (double)(FMA_ITERS / 2) * 16 * 16 * 4;
+        } else if (c->avx512f) {
+            r = fma_avx512(FMA_ITERS);
+            flops = (double)FMA_ITERS * 16 * 16 * 2;
+        } else if (c->avx2 && c->fma) {
+            r = fma_avx2(FMA_ITERS);
+            flops = (double)FMA_ITERS * 12 * 8 * 2;
+        }
+#pragma omp critical
+        sink = sink + r;
+    }
+    const double dt = hg_time_s() - t0;
+    return flops / dt / 1e9;
+}
+
+double hg_roof_fma_peak(void) { return run_peak(0); }
+double hg_roof_bf16_peak(void) { return hg_cpu_features()->avx512bf16 ? run_peak(1) : 0.0; }

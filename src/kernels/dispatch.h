@@ -1,0 +1,72 @@
+/*
+ * dispatch.h — internal: the per-ISA kernel tables hg_matmul and the vector helpers pick from
+ * (style.md rule 13). One table per level (scalar, AVX2, AVX-512), each indexed by weight dtype;
+ * hg_kern() returns the table for the level hg_cpu_features() chose, once, at first use.
+ *
+ * Contract shared by every matmul entry (so the level only changes rounding, never the result's
+ * dependence on threads): each output element y[t, o] is computed entirely by one call, with an
+ * accumulation order that depends only on (n_in, the ISA, the path chosen from T) — never on o0/o1,
+ * on which rows share a call, or on the thread count.
+ */
+#ifndef HG_DISPATCH_H
+#define HG_DISPATCH_H
+
+#include "kernels/kernels.h"
+#include "kernels/quant.h"
+
+/* Activations for the integer dots of Q8_0/Q4_0 weights: x quantized like Q8_0 but with an f32 scale
+ * and the block's sum of quants (Q4_0 stores w+8, so its dot needs -8·Σq). Internal, never on disk. */
+typedef struct hg_block_q8x {
+    float d;          /* scale: x ≈ d · qs */
+    int32_t s;        /* Σ qs */
+    int8_t qs[HG_QK];
+} hg_block_q8x;
+_Static_assert(sizeof(hg_block_q8x) == 40, "hg_block_q8x is 40 bytes");
+
+/* Matrix-vector path: T <= HG_MV_T positions stream W once. */
+#define HG_MV_T 8
+/* Quantized activations are made this many elements at a time (stack buffer of HG_MV_T rows). */
+#define HG_QX_PIECE 8192
+/* Rows per parallel work item of the matrix-vector path. */
+#define HG_MV_ROWS 16
+
+/* y[t*ldy + o] (=, or += when acc) for o in [o0, o1), t in [0, T), over inputs [k0, k0+n) of W.
+ * Float dtypes: x is f32 [T, ldx], already offset to k0 by the caller (k0 locates W only).
+ * Quantized dtypes (vec_dot_type Q8X): x is hg_block_q8x [T, ldx blocks] for this piece; n % 32 == 0. */
+typedef void (*hg_mv_fn)(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0,
+                         int64_t o1, int64_t k0, int64_t n, int64_t T, bool acc);
+/* Blocked matrix-matrix: all of y[T, n_out] = x[T, n_in]·Wᵀ, x f32. Opens its own OpenMP region (it
+ * shares a packed block of x between the threads) and splits over output rows like the mv path. */
+typedef void (*hg_gemm_fn)(float *y, const float *x, const hg_tensor *w, int64_t T);
+
+typedef struct hg_kern_table {
+    hg_cpu_level level;
+    hg_mv_fn mv[HG_DTYPE_COUNT];
+    bool mv_q8x[HG_DTYPE_COUNT];    /* this mv takes Q8X activations (vec_dot_type) */
+    hg_gemm_fn gemm[HG_DTYPE_COUNT]; /* NULL: use mv in groups of HG_MV_T positions */
+    float (*dot)(const float *a, const float *b, int64_t n);
+    void (*axpy)(float *y, float a, const float *x, int64_t n); /* y += a·x */
+} hg_kern_table;
+
+/* The table for the chosen level. Never NULL. */
+const hg_kern_table *hg_kern(void);
+/* The table for a given level, or NULL when this CPU cannot run it (tests compare levels). */
+const hg_kern_table *hg_kern_level(hg_cpu_level l);
+
+/* Quantize x[n] (n % 32 == 0) to Q8X blocks; the scalar reference is the only version (cheap). */
+void hg_quantize_row_q8x(const float *x, hg_block_q8x *dst, int64_t n);
+
+/* hg_matmul on an explicit table (tests and bench time each level without touching HG_CPU). */
+void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_tensor *w, int64_t T);
+
+extern const hg_kern_table hg_kern_scalar;
+#if defined(__x86_64__)
+extern const hg_kern_table hg_kern_avx2;
+extern const hg_kern_table hg_kern_avx512;
+float hg_vec_dot_avx2(const float *a, const float *b, int64_t n);
+void hg_vec_axpy_avx2(float *y, float a, const float *x, int64_t n);
+float hg_vec_dot_avx512(const float *a, const float *b, int64_t n);
+void hg_vec_axpy_avx512(float *y, float a, const float *x, int64_t n);
+#endif
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * test_kernels.c — every kernel level this CPU can run (scalar, AVX2, AVX-512) against the scalar
+ * reference, for every weight dtype, at the lengths where tails hide bugs (style.md rule 17): outputs
+ * poisoned with NaN first, comparisons written so a NaN fails, results bit-identical for 1, 2 and 3
+ * threads. Also the Q8_0/Q4_0 block layouts against hand-computed ggml encodings.
+ *
+ * Tolerances are derived per element, in double:
+ *   f32 accumulation in another order: |Δ| <= 2·n·2⁻²⁴·Σ|x_k·w_k| (the γ_n bound of a dot product,
+ *   doubled because both sides round);
+ *   activations rounded to Q8X (integer dots): + Σ_blocks (Σ|w|) · d_x / 2, d_x = max|x_block| / 127.
+ */
+#include "harness.h"
+#include "kernels/dispatch.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+static hg_rng g_rng;
+
+static float frand(void) { return (float)(2.0 * hg_rng_uniform(&g_rng) - 1.0); }
+
+/* A weight tensor [n_out, n_in] of dtype dt from f32 values (owned buffer returned in *buf). */
+static hg_tensor make_w(hg_dtype dt, int64_t n_out, int64_t n_in, const float *src, void **buf) {
+    hg_tensor w;
+    memset(&w, 0, sizeof w);
+    w.dtype = dt;
+    w.n_dims = 2;
+    w.ne[0] = n_out;
+    w.ne[1] = n_in;
+    const int64_t n = n_out * n_in;
+    size_t bytes = dt == HG_DTYPE_F32 ? (size_t)n * 4
+                   : dt == HG_DTYPE_Q8_0 ? (size_t)(n / 32) * sizeof(hg_block_q8_0)
+                   : dt == HG_DTYPE_Q4_0 ? (size_t)(n / 32) * sizeof(hg_block_q4_0)
+                                         : (size_t)n * 2;
+    uint8_t *p = malloc(bytes + 1);
+    switch (dt) {
+    case HG_DTYPE_F32: memcpy(p, src, bytes); break;
+    case HG_DTYPE_BF16:
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)p)[i] = hg_f32_to_bf16(src[i]);
+        break;
+    case HG_DTYPE_F16:
+        for (int64_t i = 0; i < n; i++) ((uint16_t *)p)[i] = hg_f32_to_f16(src[i]);
+        break;
+    case HG_DTYPE_Q8_0: hg_quantize_row_q8_0(src, p, n); break;
+    case HG_DTYPE_Q4_0: hg_quantize_row_q4_0(src, p, n); break;
+    default: break;
+    }
+    w.data = p;
+    w.nbytes = bytes;
+    *buf = p;
+    return w;
+}
+
+/* Compare y (from table k) with the reference; tolerance per element as derived above. */
+static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int64_t n_in, int64_t T) {
+    float *wf = malloc((size_t)(n_out * n_in) * sizeof(float));
+    float *x = malloc((size_t)(T * n_in) * sizeof(float));
+    float *y = malloc((size_t)(T * n_out) * sizeof(float)), *yr = malloc((size_t)(T * n_out) * sizeof(float));
+    float *row = malloc((size_t)n_in * sizeof(float));
+    for (int64_t i = 0; i < n_out * n_in; i++) wf[i] = frand();
+    for (int64_t i = 0; i < T * n_in; i++) x[i] = frand() * 3.0f;
+    /* edge cases: an all-zero row (quantized scale 0), a row of one huge value */
+    if (n_out > 2) memset(wf + n_in, 0, (size_t)n_in * sizeof(float));
+    if (n_out > 3) wf[2 * n_in + n_in / 2] = 1000.0f;
+    void *buf;
+    hg_tensor w = make_w(dt, n_out, n_in, wf, &buf);
+    for (int64_t i = 0; i < T * n_out; i++) y[i] = yr[i] = NAN;
+    hg_matmul_ref(yr, x, &w, T);
+    hg_matmul_with(k, y, x, &w, T);
+    const bool qx = k->mv_q8x[dt] && (T <= HG_MV_T || !k->gemm[dt]);
+    double worst = 0;
+    int64_t where = -1;
+    bool bad = false;
+    for (int64_t o = 0; o < n_out; o++) {
+        hg_tensor_row_f32(&w, o, row);
+        for (int64_t t = 0; t < T; t++) {
+            const float *xt = x + t * n_in;
+            double tol = 0, s = 0;
+            for (int64_t i = 0; i < n_in; i++) s += fabs((double)xt[i] * (double)row[i]);
+            tol = 2.0 * (double)n_in * ldexp(1.0, -24) * s + 1e-30;
+            if (qx)
+                for (int64_t b = 0; b < n_in / 32; b++) {
+                    double ax = 0, aw = 0;
+                    for (int j = 0; j < 32; j++) {
+                        ax = fmax(ax, fabs((double)xt[b * 32 + j]));
+                        aw += fabs((double)row[b * 32 + j]);
+                    }
+                    tol += aw * (ax / 127.0) * 0.5 * (1.0 + 1e-6);
+                }
+            const double d = fabs((double)y[t * n_out + o] - (double)yr[t * n_out + o]);
+            if (!(d <= tol)) {
+                bad = true;
+                if (!(d / tol <= worst)) {
+                    worst = isnan(d) ? (double)INFINITY : d / tol;
+                    where = t * n_out + o;
+                }
+            }
+        }
+    }
+    hg_test_checks++;
+    if (bad) {
+        hg_test_failures++;
+        fprintf(stderr, "FAIL matmul %s %s n_out=%lld n_in=%lld T=%lld: |diff|/tol %.3g at [%lld] got %.9g want %.9g\n",
+                hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T, worst,
+                (long long)where, (double)y[where], (double)yr[where]);
+    }
+    /* thread-count independence: bitwise equal for 1, 2 and 3 threads */
+    float *y2 = malloc((size_t)(T * n_out) * sizeof(float));
+    for (int nt = 1; nt <= 3; nt++) {
+        omp_set_num_threads(nt);
+        for (int64_t i = 0; i < T * n_out; i++) y2[i] = NAN;
+        hg_matmul_with(k, y2, x, &w, T);
+        CHECK_MSG(!memcmp(y, y2, (size_t)(T * n_out) * sizeof(float)),
+                  "%s %s n_out=%lld n_in=%lld T=%lld differs with %d threads", hg_cpu_level_name(k->level),
+                  hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T, nt);
+    }
+    omp_set_num_threads(2);
+    free(y2);
+    free(buf);
+    free(wf);
+    free(x);
+    free(y);
+    free(yr);
+    free(row);
+}
+
+/* ---- quantization layouts --------------------------------------------------------------------- */
+
+static void test_quant_layout(void) {
+    float x[32], y[32];
+    for (int j = 0; j < 32; j++) x[j] = (float)(j - 16); /* max |x| = 16 at j = 0 (x = -16) */
+    hg_block_q8_0 q8;
+    hg_quantize_row_q8_0(x, &q8, 32);
+    CHECK(q8.d == hg_f32_to_f16(16.0f / 127.0f));
+    CHECK(q8.qs[0] == -127 && q8.qs[16] == 0 && q8.qs[31] == (int8_t)roundf(15.0f * 127.0f / 16.0f));
+    hg_block_q4_0 q4;
+    hg_quantize_row_q4_0(x, &q4, 32);
+    /* d = max/-8 = 2; q = trunc(x/2 + 8.5): x=-16 -> 0, x=-15 -> 1 (0.5+... = 1.0), x=0 -> 8, x=15 -> 16 -> 15 */
+    CHECK(q4.d == hg_f32_to_f16(2.0f));
+    CHECK((q4.qs[0] & 15) == 0 && (q4.qs[0] >> 4) == 8);   /* elements 0 (x=-16) and 16 (x=0) */
+    CHECK((q4.qs[1] & 15) == 1 && (q4.qs[15] >> 4) == 15); /* element 1 (x=-15: 1.0), element 31 (x=15) */
+    hg_dequantize_row_q4_0(&q4, y, 32);
+    CHECK(y[0] == -16.0f && y[16] == 0.0f && y[31] == 14.0f);
+    /* zero block: d = 0, quants 0 (Q4_0 stores 8), dequantizes to exact zeros */
+    float z[32] = {0};
+    hg_quantize_row_q8_0(z, &q8, 32);
+    hg_quantize_row_q4_0(z, &q4, 32);
+    CHECK(q8.d == 0 && q8.qs[5] == 0 && (q4.d & 0x7fff) == 0 && q4.qs[3] == 0x88); /* Q4_0: d = 0/-8 = -0, as in ggml */
+    /* round trip error: |x - deq| <= d/2 for Q8_0, <= |d| for Q4_0 (the clamped code) */
+    float big[32 * 40], deq[32 * 40];
+    for (int i = 0; i < 32 * 40; i++) big[i] = frand() * (float)(1 + i % 7);
+    hg_block_q8_0 b8[40];
+    hg_block_q4_0 b4[40];
+    hg_quantize_row_q8_0(big, b8, 32 * 40);
+    for (int i = 0; i < 32 * 40; i++) deq[i] = NAN;
+    hg_dequantize_row_q8_0(b8, deq, 32 * 40);
+    bool ok = true;
+    for (int i = 0; i < 32 * 40; i++)
+        if (!(fabsf(big[i] - deq[i]) <= 0.5f * hg_f16_to_f32(b8[i / 32].d) * 1.01f + 1e-3f * fabsf(big[i]))) ok = false;
+    CHECK_MSG(ok, "Q8_0 round trip exceeds d/2 (+ fp16 scale rounding)");
+    hg_quantize_row_q4_0(big, b4, 32 * 40);
+    for (int i = 0; i < 32 * 40; i++) deq[i] = NAN;
+    hg_dequantize_row_q4_0(b4, deq, 32 * 40);
+    ok = true;
+    for (int i = 0; i < 32 * 40; i++)
+        if (!(fabsf(big[i] - deq[i]) <= fabsf(hg_f16_to_f32(b4[i / 32].d)) * 1.01f + 1e-3f * fabsf(big[i]))) ok = false;
+    CHECK_MSG(ok, "Q4_0 round trip exceeds |d|");
+}
+
+/* ---- vector helpers --------------------------------------------------------------------------- */
+
+static void test_vec(const hg_kern_table *k, int64_t n) {
+    float *a = malloc((size_t)(n + 1) * sizeof(float)), *b = malloc((size_t)(n + 1) * sizeof(float));
+    float *y = malloc((size_t)(n + 1) * sizeof(float)), *yr = malloc((size_t)(n + 1) * sizeof(float));
+    double s = 0, exact = 0;
+    for (int64_t i = 0; i < n; i++) {
+        a[i] = frand();
+        b[i] = frand();
+        y[i] = yr[i] = frand();
+        s += fabs((double)a[i] * (double)b[i]);
+        exact += (double)a[i] * (double)b[i];
+    }
+    a[n] = b[n] = y[n] = yr[n] = NAN; /* one past the end: must be neither read into a result nor written */
+    const float d = k->dot(a, b, n);
+    CHECK_MSG(fabs((double)d - exact) <= 2.0 * (double)n * ldexp(1.0, -24) * s, "%s dot n=%lld: %g vs %g",
+              hg_cpu_level_name(k->level), (long long)n, (double)d, exact);
+    k->axpy(y, 0.75f, a, n);
+    hg_kern_scalar.axpy(yr, 0.75f, a, n);
+    bool ok = isnan(y[n]);
+    for (int64_t i = 0; i < n; i++) ok = ok && fabsf(y[i] - yr[i]) <= 2e-7f * (fabsf(yr[i]) + 1.0f);
+    CHECK_MSG(ok, "%s axpy n=%lld", hg_cpu_level_name(k->level), (long long)n);
+    free(a);
+    free(b);
+    free(y);
+    free(yr);
+}
+
+int main(void) {
+    hg_rng_seed(&g_rng, 1234);
+    const hg_cpu_info *ci = hg_cpu_features();
+    fprintf(stderr, "cpu: best %s, using %s (avx512bf16 %d, amx %d)\n", hg_cpu_level_name(ci->best),
+            hg_cpu_level_name(ci->level), ci->avx512bf16, ci->amx_tile);
+    CHECK(ci->level <= ci->best);
+    CHECK(hg_kern()->level == ci->level);
+    test_quant_layout();
+
+    static const int64_t lens[] = {1, 2, 3, 5, 7, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129, 255, 257, 1023};
+    static const int64_t qlens[] = {32, 64, 96, 160, 1024, 8192 + 96};
+    static const int64_t touts[] = {1, 2, 3, 5, 7, 13, 17, 37};
+    static const int64_t Ts[] = {1, 2, 3, 4, 5, 8, 9, 13, 33, 131};
+    omp_set_num_threads(2);
+    for (int l = 0; l < HG_CPU_LEVEL_COUNT; l++) {
+        const hg_kern_table *k = hg_kern_level((hg_cpu_level)l);
+        if (!k) {
+            fprintf(stderr, "  (level %s not supported here: skipped)\n", hg_cpu_level_name((hg_cpu_level)l));
+            continue;
+        }
+        const int before = hg_test_failures;
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) test_vec(k, lens[i]);
+        for (int dt = 0; dt < HG_DTYPE_COUNT; dt++) {
+            const bool q = dt == HG_DTYPE_Q8_0 || dt == HG_DTYPE_Q4_0;
+            const int64_t *L = q ? qlens : lens;
+            const size_t nl = q ? sizeof qlens / sizeof qlens[0] : sizeof lens / sizeof lens[0];
+            for (size_t i = 0; i < nl; i++) {
+                const int64_t n_out = touts[i % 8], T = Ts[i % 10];
+                check_matmul(k, (hg_dtype)dt, n_out, L[i], T);
+                check_matmul(k, (hg_dtype)dt, touts[(i + 3) % 8], L[i], Ts[(i + 5) % 10]);
+            }
+            /* every T against one shape that has row, lane and K-block tails */
+            for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) check_matmul(k, (hg_dtype)dt, 29, q ? 288 : 275, Ts[i]);
+        }
+        fprintf(stderr, "  %s level: %s\n", hg_cpu_level_name(k->level),
+                hg_test_failures == before ? "all kernels match the reference" : "FAILURES");
+    }
+    return hg_test_finish("test_kernels");
+}
