@@ -222,6 +222,7 @@ typedef struct hg_generate_params {
     const int32_t *eos_ids;   /* extra stop ids (65504, 65505, 65508 always stop) */
     int64_t n_eos;
     hg_sampler_params sampler;
+    bool reuse_prefix;        /* keep the cache of positions whose ids equal the prompt's (chat turns) */
 } hg_generate_params;
 
 HG_API hg_generate_params hg_generate_default_params(void);
@@ -232,7 +233,8 @@ typedef bool (*hg_token_callback)(void *user, int32_t id, int64_t steps, const f
 
 /* Prefill `prompt` in one call, then generate one token at a time through the cache, as the
  * reference's generate_minimal does. Writes up to max_new_tokens ids to out_ids (stop token kept)
- * and their count to *n_out. The context is reset first; it must have n_ctx >= n_prompt + max_new_tokens. */
+ * and their count to *n_out. The context is reset first (with reuse_prefix, only back to the longest
+ * prefix of `prompt` it already holds); it must have n_ctx >= n_prompt + max_new_tokens. */
 HG_API hg_status hg_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *p,
                              hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out, hg_error *err);
 
@@ -347,6 +349,103 @@ HG_API hg_status hg_chat_render(const hg_tokenizer *tok, const hg_chat_msg *msgs
 HG_API hg_status hg_chat_encode(hg_tokenizer *tok, const hg_chat_msg *msgs, size_t n_msgs,
                                 bool add_generation_prompt, int32_t **ids, int64_t *n_ids, hg_error *err);
 /* HG-TOKENIZER-API-END */
+
+/* ================================================================================================
+ * Training (src/train/; docs/training.md, training-recipe.md)
+ * ================================================================================================ */
+/* HG-TRAIN-API-BEGIN */
+/* A trainer owns an f32 copy of a model's parameters, their gradients and the optimizer state
+ * (Adam-atan2 with update clipping and running init, decoupled decay; training-recipe.md §6), and
+ * the activation buffers for micro-batches of `rows` × `seq_len` tokens. Not thread-safe (one thread
+ * at a time per trainer; the kernels use OpenMP inside). */
+typedef struct hg_trainer hg_trainer;
+
+typedef struct hg_train_params {
+    int64_t rows;            /* sequences per micro-batch */
+    int64_t seq_len;         /* T: tokens per sequence (a data row holds T + 1 tokens) */
+    int64_t accum;           /* micro-batches per optimizer step (gradient accumulation) */
+    int64_t max_steps;       /* optimizer steps of the schedule (S) */
+    int64_t warmup, cooldown; /* trapezoid schedule, in optimizer steps */
+    double lr, beta1, beta2, eps, weight_decay, grad_clip;
+    bool update_clipping;
+    int64_t mean_recurrence; /* r̄ of the sampler; 0 = the model config's */
+    int64_t backprop_depth;  /* k of the sampler; 0 = the model config's mean_backprop_depth */
+    int64_t fixed_n, fixed_k; /* >= 0: use this (n, k) every micro-batch instead of sampling (tests, baseline) */
+    float init_scale;        /* initial state: 1 = the reference's random like-init, 0 = zeros */
+    uint64_t seed;           /* sampler and initial states (model init has its own seed) */
+} hg_train_params;
+
+HG_API hg_train_params hg_train_default_params(void);
+
+/* A trainer for a new model with random "takase" initialisation (seed `init_seed`). */
+HG_API hg_status hg_trainer_init_random(const hg_config *cfg, const hg_train_params *p, uint64_t init_seed,
+                                        hg_trainer **out, hg_error *err);
+/* A trainer starting from a checkpoint directory (config.json + safetensors). If the directory also
+ * holds optimizer.safetensors and trainer_state.json (written by hg_trainer_save), the optimizer
+ * state, step counters and data cursor are restored too, so training continues bit-identically; p
+ * then only supplies what the saved state lacks (the saved schedule and sampler settings win). */
+HG_API hg_status hg_trainer_load(const char *dir, const hg_train_params *p, hg_trainer **out, hg_error *err);
+HG_API void hg_trainer_free(hg_trainer *tr);
+
+typedef struct hg_train_stats {
+    double loss;          /* mean CE over the labelled targets of the step (all micro-batches, all ranks) */
+    double grad_norm;     /* global L2 norm before clipping */
+    double lr;            /* learning rate used */
+    int64_t n_tokens;     /* labelled targets in the step */
+    int64_t depth_n, depth_k; /* (n, k) of the last micro-batch */
+    bool skipped;         /* non-finite gradient: no update was made */
+} hg_train_stats;
+
+/* Data-parallel hook: sum `n` doubles/floats across ranks in place (MPI_Allreduce with MPI_SUM). NULL
+ * for a single process. Called once per optimizer step for the gradients and once for the counts. */
+typedef struct hg_train_comm {
+    void (*sum_f32)(void *user, float *buf, int64_t n);
+    void (*sum_f64)(void *user, double *buf, int64_t n);
+    void *user;
+} hg_train_comm;
+
+/* One optimizer step over `accum` micro-batches. tokens [accum·rows, T+1] (inputs tokens[:, :T],
+ * targets tokens[:, 1:]); mask [same] or NULL: mask[r][t+1] == 0 excludes target t from the loss.
+ * The objective is the mean CE over every labelled target of the global batch (all micro-batches
+ * and ranks), so accumulation and data parallelism give the same update as one big batch. One
+ * (n, k) is drawn per micro-batch from (seed, micro-batch counter): identical on every rank.
+ * On failure nothing is updated. */
+HG_API hg_status hg_trainer_step(hg_trainer *tr, const int32_t *tokens, const uint8_t *mask, const hg_train_comm *comm,
+                                 hg_train_stats *stats, hg_error *err);
+/* Mean CE of rows [n_rows ≤ rows, T+1] at a fixed depth r (no gradient; zero initial state when
+ * init_scale is 0, else a fixed-seed random one). Also returns the exact-match accuracy of masked
+ * targets (greedy argmax) in *acc when not NULL. */
+HG_API hg_status hg_trainer_eval(hg_trainer *tr, const int32_t *tokens, const uint8_t *mask, int64_t n_rows, int64_t r,
+                                 double *loss, double *acc, hg_error *err);
+/* Loss and gradients of one sequence at a fixed (n, k) with a zero initial state (huginn grad):
+ * ids/labels [T] (-100 = ignored), T ≤ seq_len. Gradients are replaced, not accumulated; read them
+ * with hg_trainer_tensor. */
+HG_API hg_status hg_trainer_grad(hg_trainer *tr, const int32_t *ids, const int32_t *labels, int64_t T, int64_t n,
+                                 int64_t k, double *loss, hg_error *err);
+/* Tensor i (0 ≤ i < hg_trainer_n_tensors) : its official name, element count, and pointers (owned by
+ * the trainer) to its parameters and gradient, f32, row-major in the stored shape. */
+HG_API int64_t hg_trainer_n_tensors(const hg_trainer *tr);
+HG_API const char *hg_trainer_tensor(const hg_trainer *tr, int64_t i, int64_t *n, float **param, float **grad);
+HG_API const hg_config *hg_trainer_config(const hg_trainer *tr);
+HG_API int64_t hg_trainer_step_count(const hg_trainer *tr); /* optimizer steps taken */
+/* A free counter saved with the checkpoint (the data loader's position). */
+HG_API uint64_t hg_trainer_cursor(const hg_trainer *tr);
+HG_API void hg_trainer_set_cursor(hg_trainer *tr, uint64_t cursor);
+
+/* Save a checkpoint as out_dir/step-NNNNNNNN (config.json, model.safetensors in F32, tokenizer.json
+ * copied from `tokenizer` when not NULL, optimizer.safetensors, trainer_state.json), then point the
+ * symlink out_dir/latest at it, keeping the `keep` newest step directories. The directory is built
+ * under a temporary name, synced, and renamed; `latest` is replaced by an atomic rename, so a crash
+ * at any moment leaves `latest` naming a complete checkpoint. `huginn run -m out_dir/latest` loads it. */
+HG_API hg_status hg_trainer_save(hg_trainer *tr, const char *out_dir, const char *tokenizer, int keep, hg_error *err);
+
+/* The demo task (issue 6): "variable chains" such as `k=3;a=k;z=1;d=a;?d=` (answer 3, hops 2).
+ * Writes problem `index` of the stream `seed` (hops VAR=VAR links, `distractors` unrelated
+ * statements, shuffled) NUL-terminated to buf[cap] and its answer digit to *answer. Returns the
+ * prompt length, or -1 when hops + 1 + distractors > 26 or cap is too small. Pure function. */
+HG_API int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, char *buf, size_t cap,
+                            char *answer);
+/* HG-TRAIN-API-END */
 
 #ifdef __cplusplus
 }

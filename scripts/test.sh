@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 type="${1:-Release}"
 HG_CMAKE_ARGS="-DHG_WERROR=ON" scripts/setup.sh "$type"
 dir=build; [ "$type" != Release ] && dir="build-$(echo "$type" | tr A-Z a-z)"
-if [ -x tests/setup-oracles.sh ]; then tests/setup-oracles.sh; fi
+if [ -x tests/setup-oracles.sh ]; then tests/setup-oracles.sh || echo "test.sh: oracle setup failed; the differential tests will say so" >&2; fi
 cd "$dir" && ctest --output-on-failure -j"$(nproc)"

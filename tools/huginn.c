@@ -12,12 +12,20 @@ int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 /* HG-CMD-DECL (one line per subcommand; keep sorted by file) */
+int cmd_grad(int argc, char **argv);     /* cmd_grad.c */
+int cmd_train(int argc, char **argv);    /* cmd_train.c */
+int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
+int cmd_detokenize(int argc, char **argv); /* cmd_tokenize.c */
 
 static const hg_cmd k_cmds[] = {
     {"run", cmd_run, "generate text or ids with a model"},
     {"forward", cmd_forward, "one fixed-depth forward pass; raw logits/latents"},
     {"info", cmd_info, "print a model's config, size and KV-cache bytes"},
     {"init", cmd_init, "write a random-weight checkpoint in the Hugging Face layout"},
+    {"tokenize", cmd_tokenize, "text on stdin -> JSON array of token ids"},
+    {"detokenize", cmd_detokenize, "JSON array of ids on stdin -> text"},
+    {"grad", cmd_grad, "loss and gradients of one sequence (truncated backprop), raw f32 per tensor"},
+    {"train", cmd_train, "train a recurrent-depth model (recipe of training-recipe.md) from a JSON config"},
     /* HG-CMD-TABLE */
 };
 

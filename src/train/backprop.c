@@ -1,0 +1,277 @@
+/*
+ * backprop.c — the ops of the forward pass (model.md) in the form training needs (whole micro-batch
+ * at once, intermediate values kept) and their backward. Each backward is derived in a comment next
+ * to it and checked by finite differences in double (tests/test_train_fd.c).
+ *
+ * Matrix products go through hg_matmul (kernels.h: y = x·Wᵀ) so that the SIMD kernels another file
+ * provides speed up training too: dX = dY·W is hg_matmul with Wᵀ, and dW = dYᵀ·X is hg_matmul of
+ * the transposes (dYᵀ as rows, Xᵀ as the "weight"). The transposes are O(N·(in+out)) copies next to
+ * an O(N·in·out) product. The rejected alternative, a hand-written outer-product kernel for dW, would
+ * need its own SIMD versions to keep up.
+ *
+ * Reductions over positions (dW of RMSNorm, the q/k bias) run in a fixed serial order in double, so
+ * gradients do not depend on the thread count.
+ */
+#include "train/train.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <omp.h>
+
+/* ---- linear ------------------------------------------------------------------------------------- */
+
+static hg_tensor as_tensor(const float *W, int64_t rows, int64_t cols) {
+    hg_tensor t = {.dtype = HG_DTYPE_F32, .n_dims = 2, .ne = {rows, cols, 1, 1}, .data = W,
+                   .nbytes = (size_t)(rows * cols) * sizeof(float)};
+    return t;
+}
+
+void hg_tmm(float *y, const float *x, const float *W, int64_t N, int64_t in, int64_t out) {
+    hg_tensor t = as_tensor(W, out, in);
+    hg_matmul(y, x, &t, N);
+}
+
+/* dst[cols, rows] = srcᵀ for src [rows, cols] (tiles keep both sides in cache). */
+static void transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r0 = 0; r0 < rows; r0 += 32)
+        for (int64_t c0 = 0; c0 < cols; c0 += 32)
+            for (int64_t r = r0; r < r0 + 32 && r < rows; r++)
+                for (int64_t c = c0; c < c0 + 32 && c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
+/* y = x·Wᵀ  ⇒  dx = dy·W  (dx[n,i] = Σ_o dy[n,o] W[o,i])  and  dW = dyᵀ·x  (dW[o,i] = Σ_n dy[n,o] x[n,i]). */
+void hg_tmm_backward(float *dx, bool dx_accumulate, float *dW, const float *dy, const float *x, const float *W,
+                     int64_t N, int64_t in, int64_t out, float *scratch) {
+    if (dx) {
+        float *Wt = scratch, *tmp = scratch + in * out; /* [in, out], [N, in] */
+        transpose(Wt, W, out, in);
+        hg_tensor t = as_tensor(Wt, in, out);
+        if (dx_accumulate) {
+            hg_matmul(tmp, dy, &t, N);
+            for (int64_t i = 0; i < N * in; i++) dx[i] += tmp[i];
+        } else {
+            hg_matmul(dx, dy, &t, N);
+        }
+    }
+    if (dW) {
+        float *dyT = scratch, *xT = scratch + N * out, *tmp = xT + N * in; /* [out,N], [in,N], [out,in] */
+        transpose(dyT, dy, N, out);
+        transpose(xT, x, N, in);
+        hg_tensor t = as_tensor(xT, in, N);
+        hg_matmul(tmp, dyT, &t, out);
+        for (int64_t i = 0; i < out * in; i++) dW[i] += tmp[i];
+    }
+}
+
+/* ---- RMSNorm ------------------------------------------------------------------------------------ */
+
+void hg_trmsnorm(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t h, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + n * h;
+        double ss = 0;
+        for (int64_t i = 0; i < h; i++) ss += (double)xr[i] * (double)xr[i];
+        /* the same arithmetic as hg_rmsnorm (inference), so forward values match it bit for bit */
+        const float r = (float)(1.0 / sqrt(ss / (double)h + (double)eps));
+        rstd[n] = r;
+        for (int64_t i = 0; i < h; i++) y[n * h + i] = (xr[i] * r) * w[i];
+    }
+}
+
+/* y_i = x_i·r·w_i with r = (mean(x²)+eps)^(-1/2), ∂r/∂x_j = −r³·x_j/h:
+ *   dx_j = r·w_j·dy_j − (r³/h)·x_j·Σ_i dy_i·w_i·x_i        dw_i += Σ_n dy_i·x_i·r */
+void hg_trmsnorm_backward(float *dx, bool dx_accumulate, float *dw, const float *dy, const float *x,
+                          const float *rstd, const float *w, int64_t N, int64_t h) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + n * h, *g = dy + n * h;
+        const double r = rstd[n];
+        double dot = 0;
+        for (int64_t i = 0; i < h; i++) dot += (double)g[i] * (double)w[i] * (double)xr[i];
+        const double c = r * r * r * dot / (double)h;
+        float *o = dx + n * h;
+        for (int64_t i = 0; i < h; i++) {
+            const float v = (float)(r * (double)w[i] * (double)g[i] - c * (double)xr[i]);
+            o[i] = dx_accumulate ? o[i] + v : v;
+        }
+    }
+    if (!dw) return;
+    for (int64_t i = 0; i < h; i++) {
+        double acc = 0;
+        for (int64_t n = 0; n < N; n++) acc += (double)dy[n * h + i] * (double)x[n * h + i] * (double)rstd[n];
+        dw[i] += (float)acc;
+    }
+}
+
+/* ---- RoPE ---------------------------------------------------------------------------------------- */
+
+/* Forward is hg_rope row by row (identical numbers to inference). A rotation's inverse is its
+ * transpose, so the backward of y = R(θ)x is dx = R(−θ)dy: (dy0·c + dy1·s, −dy0·s + dy1·c). */
+void hg_trope(float *x, int64_t stride, int64_t N, int64_t T, int64_t n_head, int64_t d, const float *inv_freq,
+              bool inverse) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        float *row = x + n * stride;
+        const int64_t pos = n % T;
+        if (!inverse) {
+            hg_rope(row, n_head, d, pos, inv_freq);
+            continue;
+        }
+        for (int64_t i = 0; i < d / 2; i++) {
+            const float ang = (float)pos * inv_freq[i];
+            const float c = cosf(ang), s = sinf(ang);
+            for (int64_t hh = 0; hh < n_head; hh++) {
+                float *p = row + hh * d + 2 * i;
+                const float a = p[0], b = p[1];
+                p[0] = a * c + b * s;
+                p[1] = b * c - a * s;
+            }
+        }
+    }
+}
+
+/* ---- causal attention ------------------------------------------------------------------------------ */
+
+void hg_tattn(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t d) {
+    const int64_t h = H * d;
+    const float scale = (float)(1.0 / sqrt((double)d));
+#pragma omp parallel for schedule(static) collapse(2)
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t hh = 0; hh < H; hh++) {
+            for (int64_t i = 0; i < T; i++) {
+                const float *q = qkv + (b * T + i) * 3 * h + hh * d;
+                float *p = prob + ((b * H + hh) * T + i) * T;
+                float mx = -INFINITY;
+                for (int64_t j = 0; j <= i; j++) {
+                    const float *k = qkv + (b * T + j) * 3 * h + h + hh * d;
+                    float dot = 0;
+                    for (int64_t t = 0; t < d; t++) dot += q[t] * k[t];
+                    p[j] = dot * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                double sum = 0;
+                for (int64_t j = 0; j <= i; j++) {
+                    p[j] = expf(p[j] - mx);
+                    sum += (double)p[j];
+                }
+                const float inv = (float)(1.0 / sum);
+                float *o = out + (b * T + i) * h + hh * d;
+                for (int64_t t = 0; t < d; t++) o[t] = 0;
+                for (int64_t j = 0; j <= i; j++) {
+                    p[j] *= inv;
+                    const float *v = qkv + (b * T + j) * 3 * h + 2 * h + hh * d;
+                    for (int64_t t = 0; t < d; t++) o[t] += p[j] * v[t];
+                }
+                for (int64_t j = i + 1; j < T; j++) p[j] = 0;
+            }
+        }
+    }
+}
+
+/* o_i = Σ_j p_ij v_j, p_i = softmax_j(s_ij), s_ij = q_i·k_j/√d (j ≤ i):
+ *   dv_j += p_ij do_i;   dp_ij = do_i·v_j;   ds_ij = p_ij (dp_ij − Σ_l p_il dp_il);
+ *   dq_i += ds_ij k_j /√d;   dk_j += ds_ij q_i /√d.
+ * Each (row, head) pair owns its slice of dqkv, so threads never write the same element. */
+void hg_tattn_backward(float *dqkv, const float *dout, const float *prob, const float *qkv, int64_t B, int64_t T,
+                       int64_t H, int64_t d) {
+    const int64_t h = H * d;
+    const float scale = (float)(1.0 / sqrt((double)d));
+#pragma omp parallel for schedule(static) collapse(2)
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t hh = 0; hh < H; hh++) {
+            for (int64_t i = 0; i < T; i++)
+                for (int64_t part = 0; part < 3; part++)
+                    memset(dqkv + (b * T + i) * 3 * h + part * h + hh * d, 0, (size_t)d * sizeof(float));
+            for (int64_t i = 0; i < T; i++) {
+                const float *p = prob + ((b * H + hh) * T + i) * T;
+                const float *g = dout + (b * T + i) * h + hh * d;
+                const float *q = qkv + (b * T + i) * 3 * h + hh * d;
+                float *dq = dqkv + (b * T + i) * 3 * h + hh * d;
+                double sdot = 0;
+                for (int64_t j = 0; j <= i; j++) {
+                    const float *v = qkv + (b * T + j) * 3 * h + 2 * h + hh * d;
+                    float dp = 0;
+                    for (int64_t t = 0; t < d; t++) dp += g[t] * v[t];
+                    sdot += (double)p[j] * (double)dp;
+                }
+                for (int64_t j = 0; j <= i; j++) {
+                    const float *k = qkv + (b * T + j) * 3 * h + h + hh * d;
+                    const float *v = k + h;
+                    float *dk = dqkv + (b * T + j) * 3 * h + h + hh * d, *dv = dk + h;
+                    float dp = 0;
+                    for (int64_t t = 0; t < d; t++) dp += g[t] * v[t];
+                    const float ds = p[j] * (dp - (float)sdot) * scale;
+                    for (int64_t t = 0; t < d; t++) {
+                        dq[t] += ds * k[t];
+                        dk[t] += ds * q[t];
+                        dv[t] += p[j] * g[t];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- gated MLP activation ------------------------------------------------------------------------- */
+
+void hg_tswiglu(float *act, const float *fc, int64_t N, int64_t I) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) hg_silu_mul(act + n * I, fc + n * 2 * I, fc + n * 2 * I + I, I);
+}
+
+/* a = silu(g)·u, silu(g) = g·σ(g), silu'(g) = σ(g)·(1 + g·(1 − σ(g))):  du = da·silu(g), dg = da·u·silu'(g). */
+void hg_tswiglu_backward(float *dfc, const float *dact, const float *fc, int64_t N, int64_t I) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        const float *g = fc + n * 2 * I, *u = g + I, *da = dact + n * I;
+        float *dg = dfc + n * 2 * I, *du = dg + I;
+        for (int64_t i = 0; i < I; i++) {
+            const float sg = 1.0f / (1.0f + expf(-g[i]));
+            du[i] = da[i] * g[i] * sg;
+            dg[i] = da[i] * u[i] * sg * (1.0f + g[i] * (1.0f - sg));
+        }
+    }
+}
+
+/* ---- cross entropy ---------------------------------------------------------------------------------- */
+
+/* loss_n = logsumexp(z_n) − z_n[y_n];  ∂loss_n/∂z_n = softmax(z_n) − onehot(y_n). Per-row losses are
+ * summed serially in double so the total is independent of the thread count. */
+double hg_tcross_entropy(const float *logits, const int32_t *labels, int64_t N, int64_t V, float *dlogits,
+                         float scale, int64_t *n_labelled) {
+    double total = 0;
+    int64_t cnt = 0;
+    for (int64_t n0 = 0; n0 < N; n0 += 256) {
+        const int64_t n1 = hg_min_i64(N, n0 + 256);
+        double part[256];
+#pragma omp parallel for schedule(static)
+        for (int64_t n = n0; n < n1; n++) {
+            const float *z = logits + n * V;
+            float *dz = dlogits ? dlogits + n * V : NULL;
+            part[n - n0] = 0;
+            if (labels[n] < 0) {
+                if (dz) memset(dz, 0, (size_t)V * sizeof(float));
+                continue;
+            }
+            float mx = z[0];
+            for (int64_t i = 1; i < V; i++)
+                if (z[i] > mx) mx = z[i];
+            double sum = 0;
+            for (int64_t i = 0; i < V; i++) sum += exp((double)z[i] - (double)mx);
+            const double lse = (double)mx + log(sum);
+            part[n - n0] = lse - (double)z[labels[n]];
+            if (dz) {
+                for (int64_t i = 0; i < V; i++) dz[i] = (float)exp((double)z[i] - lse) * scale;
+                dz[labels[n]] -= scale;
+            }
+        }
+        for (int64_t n = n0; n < n1; n++)
+            if (labels[n] >= 0) {
+                total += part[n - n0];
+                cnt++;
+            }
+    }
+    *n_labelled = cnt;
+    return total;
+}

@@ -1,0 +1,374 @@
+/*
+ * step.c — one micro-batch of training: the forward pass of model.md over B rows of T tokens that
+ * keeps what the backward needs, the loss, and the backward with truncated backpropagation through
+ * the recurrence (training-recipe.md §3):
+ *
+ *     e = prelude(√h·wte[ids])                     activations kept
+ *     s = s0;  n_nograd × s = core(A·[s; e])       activations NOT kept (one scratch set is reused)
+ *     k_grad × s = core(A·[s; e])                  activations kept per iteration
+ *     logits = ln_f(coda(ln_f(s)))·wteᵀ ;  loss = Σ CE over labelled positions
+ *
+ * Backward walks the same list in reverse. The state entering the first gradient iteration is a
+ * constant (its gradient is dropped), e receives one contribution per gradient iteration, the core
+ * and the adapter sum theirs over the k iterations, ln_f gets both uses, and wte gets the head part
+ * plus the scattered embedding part (×√h): the tied embedding is one tensor, so both land in it.
+ *
+ * Memory: activations for P + k·R + C layer applications, each ≈ (10h + 3I + H·T) floats per token,
+ * allocated once in hg_tstep_init. No-grad iterations run through the very same layer code (into the
+ * scratch set), so a split (n, k) gives bit-identical losses to (n + k, 0).
+ *
+ * Also here: the recurrence sampler and the like-init random state (both seeded per micro-batch).
+ */
+#include "train/train.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+
+/* ---- buffers -------------------------------------------------------------------------------------- */
+
+typedef struct lact {   /* one layer application; all [N, ...] */
+    float *x_in;        /* [N, h]  block input */
+    float *rs;          /* [4, N]  1/rms of the four norms */
+    float *a1;          /* [N, h]  norm_1 output */
+    float *qkv;         /* [N, 3h] after q/k bias and RoPE */
+    float *prob;        /* [B, H, T, T] attention probabilities */
+    float *att;         /* [N, h]  attention output, heads concatenated */
+    float *r1;          /* [N, h]  x_in + attn.proj(att) */
+    float *x1;          /* [N, h]  norm_2(r1) */
+    float *a3;          /* [N, h]  norm_3(x1) */
+    float *fc;          /* [N, 2I] gate | up */
+    float *act;         /* [N, I]  silu(gate)·up */
+    float *r2;          /* [N, h]  x1 + mlp.proj(act) */
+} lact;
+
+struct hg_tstep {
+    const hg_tlayout *L;
+    int64_t B, T, N, max_k, n_apps;
+    hg_tview pv, gv;    /* params / grads views, re-pointed each call */
+    float *inv_freq;    /* [d/2] */
+    lact *apps;         /* [P + max_k·R + C] kept activations */
+    lact ng;            /* scratch for no-grad iterations */
+    float *emb;         /* [N, h] √h·wte[ids] */
+    float *e;           /* [N, h] prelude output */
+    float *s;           /* [N, h] state */
+    float *cat;         /* [max(1,max_k), N, 2h] adapter inputs [s; e] per gradient iteration */
+    float *sfin;        /* [N, h] final state (ln_f input) */
+    float *rsf;         /* [2, N] 1/rms of the two ln_f uses */
+    float *z;           /* [N, h] ln_f(sfin) = coda input */
+    float *cout;        /* [N, h] coda output */
+    float *xf;          /* [N, h] ln_f(cout) = head input */
+    float *logits;      /* [N, V] */
+    float *dlogits;     /* [N, V] */
+    float *d0, *d1, *d2, *de, *tmp; /* [N, h] each */
+    float *dqkv;        /* [N, 3h] */
+    float *dfc;         /* [N, 2I] */
+    float *dact;        /* [N, I] */
+    float *dcat;        /* [N, 2h] */
+    float *mm;          /* hg_tmm_backward scratch */
+    float *block;       /* the one owned allocation */
+};
+
+static int64_t lact_floats(const hg_config *c, int64_t N, int64_t T) {
+    const int64_t h = c->n_embd, I = c->intermediate_size;
+    return N * (10 * h + 3 * I + 4 + c->n_head * T);
+}
+
+static void lact_carve(lact *a, float **f, const hg_config *c, int64_t N, int64_t T) {
+    const int64_t h = c->n_embd, I = c->intermediate_size;
+    a->x_in = *f, *f += N * h;
+    a->rs = *f, *f += 4 * N;
+    a->a1 = *f, *f += N * h;
+    a->qkv = *f, *f += N * 3 * h;
+    a->prob = *f, *f += N * c->n_head * T;
+    a->att = *f, *f += N * h;
+    a->r1 = *f, *f += N * h;
+    a->x1 = *f, *f += N * h;
+    a->a3 = *f, *f += N * h;
+    a->fc = *f, *f += N * 2 * I;
+    a->act = *f, *f += N * I;
+    a->r2 = *f, *f += N * h;
+}
+
+hg_status hg_tstep_init(const hg_tlayout *L, int64_t B, int64_t T, int64_t max_k, hg_tstep **out, hg_error *err) {
+    const hg_config *c = &L->cfg;
+    if (B <= 0 || T <= 0 || max_k < 0 || T > c->block_size)
+        return hg_err(err, HG_STATUS_BAD_ARG, "trainer: need rows > 0 and 0 < T <= block_size (%lld), got %lld x %lld",
+                      (long long)c->block_size, (long long)B, (long long)T);
+    if (B > (1 << 20) || T > (1 << 20) || max_k > 4096)
+        return hg_err(err, HG_STATUS_LIMIT, "trainer: batch shape too large");
+    const int64_t h = c->n_embd, I = c->intermediate_size, V = c->vocab_size, N = B * T;
+    const int64_t n_apps = c->n_layers_prelude + max_k * c->n_layers_core + c->n_layers_coda;
+    const int64_t kc = max_k > 0 ? max_k : 1;
+    const int64_t wide = hg_max_i64(hg_max_i64(3 * h, 2 * I), hg_max_i64(V, 2 * h));
+    const int64_t mm = N * (wide + h + I) + wide * hg_max_i64(hg_max_i64(h, I), 2 * h);
+    const double total = (double)(n_apps + 1) * (double)lact_floats(c, N, T) +
+                         (double)N * (double)(h * 13 + 2 + 2 * h * kc + 2 * V + 3 * h + 2 * I + I + 2 * h) +
+                         (double)mm + (double)(h / 2);
+    if (total * 4.0 > 64.0 * (1u << 30))
+        return hg_err(err, HG_STATUS_LIMIT, "trainer: %lld x %lld tokens with %lld gradient iterations need %.1f GB of activations",
+                      (long long)B, (long long)T, (long long)max_k, total * 4.0 / 1e9);
+    hg_tstep *s = hg_calloc(1, sizeof *s);
+    if (!s) return hg_err(err, HG_STATUS_NOMEM, "trainer: out of memory");
+    s->L = L, s->B = B, s->T = T, s->N = N, s->max_k = max_k, s->n_apps = n_apps;
+    s->apps = hg_calloc((size_t)(n_apps > 0 ? n_apps : 1), sizeof *s->apps);
+    s->block = hg_malloc((size_t)total * sizeof(float));
+    hg_status st = HG_OK;
+    if (!s->apps || !s->block) {
+        st = hg_err(err, HG_STATUS_NOMEM, "trainer: out of memory for %.1f MB of activations", total * 4.0 / 1e6);
+        goto fail;
+    }
+    if ((st = hg_tview_init(&s->pv, L, s->block, err)) || (st = hg_tview_init(&s->gv, L, s->block, err))) goto fail;
+    float *f = s->block;
+    s->inv_freq = f, f += h / 2;
+    for (int64_t i = 0; i < n_apps; i++) lact_carve(&s->apps[i], &f, c, N, T);
+    lact_carve(&s->ng, &f, c, N, T);
+    s->emb = f, f += N * h;
+    s->e = f, f += N * h;
+    s->s = f, f += N * h;
+    s->cat = f, f += kc * N * 2 * h;
+    s->sfin = f, f += N * h;
+    s->rsf = f, f += 2 * N;
+    s->z = f, f += N * h;
+    s->cout = f, f += N * h;
+    s->xf = f, f += N * h;
+    s->logits = f, f += N * V;
+    s->dlogits = f, f += N * V;
+    s->d0 = f, f += N * h;
+    s->d1 = f, f += N * h;
+    s->d2 = f, f += N * h;
+    s->de = f, f += N * h;
+    s->tmp = f, f += N * h;
+    s->dqkv = f, f += N * 3 * h;
+    s->dfc = f, f += N * 2 * I;
+    s->dact = f, f += N * I;
+    s->dcat = f, f += N * 2 * h;
+    s->mm = f, f += mm;
+    HG_ASSERT((double)(f - s->block) <= total);
+    const int64_t d = c->head_dim;
+    for (int64_t i = 0; i < d / 2; i++) { /* as the inference context: exponent formed in f32 */
+        const float ex = (float)(2 * i) / (float)d;
+        s->inv_freq[i] = (float)(1.0 / pow(c->rope_base, (double)ex));
+    }
+    *out = s;
+    return HG_OK;
+fail:
+    hg_tstep_free(s);
+    return st;
+}
+
+void hg_tstep_free(hg_tstep *s) {
+    if (!s) return;
+    hg_tview_free(&s->pv);
+    hg_tview_free(&s->gv);
+    hg_free(s->apps);
+    hg_free(s->block);
+    hg_free(s);
+}
+
+/* ---- one sandwich block ------------------------------------------------------------------------- */
+
+static void block_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float *x, float *y) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N;
+    const float eps = c->norm_eps;
+    if (A->x_in != x) memcpy(A->x_in, x, (size_t)(N * h) * sizeof(float));
+    hg_trmsnorm(A->a1, A->rs, A->x_in, W->norm[0], N, h, eps);
+    hg_tmm(A->qkv, A->a1, W->wqkv, N, h, 3 * h);
+    if (W->qk_bias) /* q/k bias before RoPE (model.md) */
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t j = 0; j < 2 * h; j++) A->qkv[n * 3 * h + j] += W->qk_bias[j];
+    hg_trope(A->qkv, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, false);
+    hg_trope(A->qkv + h, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, false);
+    hg_tattn(A->att, A->prob, A->qkv, s->B, s->T, c->n_head, c->head_dim);
+    hg_tmm(s->tmp, A->att, W->attn_proj, N, h, h);
+    for (int64_t i = 0; i < N * h; i++) A->r1[i] = A->x_in[i] + s->tmp[i];
+    hg_trmsnorm(A->x1, A->rs + N, A->r1, W->norm[1], N, h, eps);
+    hg_trmsnorm(A->a3, A->rs + 2 * N, A->x1, W->norm[2], N, h, eps);
+    hg_tmm(A->fc, A->a3, W->fc, N, h, 2 * I);
+    hg_tswiglu(A->act, A->fc, N, I);
+    hg_tmm(s->tmp, A->act, W->mlp_proj, N, I, h);
+    for (int64_t i = 0; i < N * h; i++) A->r2[i] = A->x1[i] + s->tmp[i];
+    hg_trmsnorm(y, A->rs + 3 * N, A->r2, W->norm[3], N, h, eps);
+}
+
+/* dy [N,h] -> dx [N,h] (dx may be dy), accumulating the layer's parameter gradients into G. */
+static void block_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const lact *A, const float *dy, float *dx) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N;
+    float *dA = s->d1, *dB = s->d2;
+    hg_trmsnorm_backward(dB, false, G->norm[3], dy, A->r2, A->rs + 3 * N, W->norm[3], N, h); /* dr2 */
+    hg_tmm_backward(s->dact, false, G->mlp_proj, dB, A->act, W->mlp_proj, N, I, h, s->mm);
+    hg_tswiglu_backward(s->dfc, s->dact, A->fc, N, I);
+    hg_tmm_backward(dA, false, G->fc, s->dfc, A->a3, W->fc, N, h, 2 * I, s->mm);            /* da3 */
+    hg_trmsnorm_backward(dB, true, G->norm[2], dA, A->x1, A->rs + 2 * N, W->norm[2], N, h);  /* dx1 = dr2 + … */
+    hg_trmsnorm_backward(dA, false, G->norm[1], dB, A->r1, A->rs + N, W->norm[1], N, h);     /* dr1 */
+    hg_tmm_backward(s->tmp, false, G->attn_proj, dA, A->att, W->attn_proj, N, h, h, s->mm);  /* datt */
+    hg_tattn_backward(s->dqkv, s->tmp, A->prob, A->qkv, s->B, s->T, c->n_head, c->head_dim);
+    hg_trope(s->dqkv, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, true);
+    hg_trope(s->dqkv + h, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, true);
+    if (G->qk_bias)
+        for (int64_t j = 0; j < 2 * h; j++) {
+            double acc = 0;
+            for (int64_t n = 0; n < N; n++) acc += (double)s->dqkv[n * 3 * h + j];
+            G->qk_bias[j] += (float)acc;
+        }
+    hg_tmm_backward(dB, false, G->wqkv, s->dqkv, A->a1, W->wqkv, N, h, 3 * h, s->mm);        /* da1 */
+    if (dx != dA) memcpy(dx, dA, (size_t)(N * h) * sizeof(float));                           /* dx = dr1 + … */
+    hg_trmsnorm_backward(dx, true, G->norm[0], dB, A->x_in, A->rs, W->norm[0], N, h);
+}
+
+/* ---- the core iteration ------------------------------------------------------------------------- */
+
+/* s <- core(A·[s; e]) with activations into apps[first..first+R) (or the scratch set when NULL). */
+static void core_forward(hg_tstep *s, float *cat, lact *apps) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, N = s->N;
+    for (int64_t n = 0; n < N; n++) { /* adapter input: concat(state, embedding), state first */
+        memcpy(cat + n * 2 * h, s->s + n * h, (size_t)h * sizeof(float));
+        memcpy(cat + n * 2 * h + h, s->e + n * h, (size_t)h * sizeof(float));
+    }
+    hg_tmm(s->s, cat, s->pv.adapter, N, 2 * h, h);
+    for (int64_t j = 0; j < c->n_layers_core; j++) {
+        const hg_tlayer *W = &s->pv.layers[c->n_layers_prelude + j];
+        block_forward(s, W, apps ? &apps[j] : &s->ng, s->s, s->s);
+    }
+}
+
+/* ---- the step --------------------------------------------------------------------------------------- */
+
+hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_tstep_args *a, double *loss_sum,
+                       int64_t *n_labelled, hg_error *err) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, V = c->vocab_size, P = c->n_layers_prelude, R = c->n_layers_core;
+    const int64_t C = c->n_layers_coda;
+    if (a->B != s->B || a->T != s->T)
+        return hg_err(err, HG_STATUS_BAD_ARG, "trainer: micro-batch %lld x %lld does not match the buffers (%lld x %lld)",
+                      (long long)a->B, (long long)a->T, (long long)s->B, (long long)s->T);
+    if (a->n_nograd < 0 || a->k_grad < 0 || a->k_grad > s->max_k)
+        return hg_err(err, HG_STATUS_BAD_ARG, "trainer: gradient iterations %lld outside 0..%lld (no-grad %lld)",
+                      (long long)a->k_grad, (long long)s->max_k, (long long)a->n_nograd);
+    if (a->backward && !grads) return hg_err(err, HG_STATUS_BAD_ARG, "trainer: backward needs a gradient buffer");
+    const int64_t N = s->N;
+    for (int64_t n = 0; n < N; n++) {
+        if (a->ids[n] < 0 || a->ids[n] >= V)
+            return hg_err(err, HG_STATUS_BAD_INPUT, "trainer: token id %d at index %lld is outside the vocabulary (0..%lld)",
+                          a->ids[n], (long long)n, (long long)(V - 1));
+        if (a->labels[n] != -100 && (a->labels[n] < 0 || a->labels[n] >= V))
+            return hg_err(err, HG_STATUS_BAD_INPUT, "trainer: label %d at index %lld is neither -100 nor a token id",
+                          a->labels[n], (long long)n);
+    }
+    /* the views only read params through these pointers */
+    hg_tview_point(&s->pv, s->L, (float *)(uintptr_t)params);
+    if (grads) hg_tview_point(&s->gv, s->L, grads);
+    const float eps = c->norm_eps;
+    const int64_t k = a->k_grad;
+
+    /* embedding ×√h (the reference multiplies by the f32-rounded sqrt(h)) and the prelude */
+    const float emb_scale = (float)sqrt((double)h);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t j = 0; j < h; j++) s->emb[n * h + j] = s->pv.wte[(int64_t)a->ids[n] * h + j] * emb_scale;
+    const float *x = s->emb;
+    for (int64_t l = 0; l < P; l++) {
+        float *y = l + 1 < P ? s->apps[l + 1].x_in : s->e;
+        block_forward(s, &s->pv.layers[l], &s->apps[l], x, y);
+        x = y;
+    }
+    if (P == 0) memcpy(s->e, s->emb, (size_t)(N * h) * sizeof(float));
+
+    /* recurrence: n without gradient, then k with */
+    if (a->s0) memcpy(s->s, a->s0, (size_t)(N * h) * sizeof(float));
+    else memset(s->s, 0, (size_t)(N * h) * sizeof(float));
+    for (int64_t it = 0; it < a->n_nograd; it++) core_forward(s, s->cat, NULL);
+    if (a->state_out) memcpy(a->state_out, s->s, (size_t)(N * h) * sizeof(float));
+    for (int64_t it = 0; it < k; it++) core_forward(s, s->cat + it * N * 2 * h, &s->apps[P + it * R]);
+    memcpy(s->sfin, s->s, (size_t)(N * h) * sizeof(float));
+
+    /* ln_f, coda, ln_f again (model.md "coda"), tied head */
+    hg_trmsnorm(s->z, s->rsf, s->sfin, s->pv.ln_f, N, h, eps);
+    const int64_t c0 = P + k * R;
+    x = s->z;
+    for (int64_t l = 0; l < C; l++) {
+        float *y = l + 1 < C ? s->apps[c0 + l + 1].x_in : s->cout;
+        block_forward(s, &s->pv.layers[P + R + l], &s->apps[c0 + l], x, y);
+        x = y;
+    }
+    if (C == 0) memcpy(s->cout, s->z, (size_t)(N * h) * sizeof(float));
+    hg_trmsnorm(s->xf, s->rsf + N, s->cout, s->pv.ln_f, N, h, eps);
+    hg_tmm(s->logits, s->xf, s->pv.wte, N, h, V);
+    if (a->logits_out) memcpy(a->logits_out, s->logits, (size_t)(N * V) * sizeof(float));
+    *loss_sum = hg_tcross_entropy(s->logits, a->labels, N, V, a->backward ? s->dlogits : NULL, a->grad_scale, n_labelled);
+    if (!a->backward) return HG_OK;
+
+    /* ---- backward ---- */
+    hg_tmm_backward(s->d0, false, s->gv.wte, s->dlogits, s->xf, s->pv.wte, N, h, V, s->mm); /* head part of wte */
+    hg_trmsnorm_backward(s->de, false, s->gv.ln_f, s->d0, s->cout, s->rsf + N, s->pv.ln_f, N, h);
+    memcpy(s->d0, s->de, (size_t)(N * h) * sizeof(float));
+    for (int64_t l = C - 1; l >= 0; l--)
+        block_backward(s, &s->pv.layers[P + R + l], &s->gv.layers[P + R + l], &s->apps[c0 + l], s->d0, s->d0);
+    hg_trmsnorm_backward(s->de, false, s->gv.ln_f, s->d0, s->sfin, s->rsf, s->pv.ln_f, N, h); /* ds */
+    memcpy(s->d0, s->de, (size_t)(N * h) * sizeof(float));
+    memset(s->de, 0, (size_t)(N * h) * sizeof(float));
+    for (int64_t it = k - 1; it >= 0; it--) {
+        for (int64_t j = R - 1; j >= 0; j--)
+            block_backward(s, &s->pv.layers[P + j], &s->gv.layers[P + j], &s->apps[P + it * R + j], s->d0, s->d0);
+        hg_tmm_backward(s->dcat, false, s->gv.adapter, s->d0, s->cat + it * N * 2 * h, s->pv.adapter, N, 2 * h, h,
+                        s->mm);
+        for (int64_t n = 0; n < N; n++) /* [ds; de] = dcat: the state part flows on, e's part accumulates */
+            for (int64_t j = 0; j < h; j++) {
+                s->d0[n * h + j] = s->dcat[n * 2 * h + j];
+                s->de[n * h + j] += s->dcat[n * 2 * h + h + j];
+            }
+    }
+    /* d0 now holds the gradient of the detached initial state: dropped (training-recipe.md §3) */
+    if (k == 0) return HG_OK; /* e did not reach the output */
+    for (int64_t l = P - 1; l >= 0; l--) block_backward(s, &s->pv.layers[l], &s->gv.layers[l], &s->apps[l], s->de, s->de);
+    for (int64_t n = 0; n < N; n++) { /* embedding part of the tied wte, serial: ids may repeat */
+        float *g = s->gv.wte + (int64_t)a->ids[n] * h;
+        for (int64_t j = 0; j < h; j++) g[j] += s->de[n * h + j] * emb_scale;
+    }
+    return HG_OK;
+}
+
+/* ---- recurrence sampler and initial state ------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t seed, uint64_t counter) {
+    return seed ^ (0x9e3779b97f4a7c15ull * (counter + 1)) ^ 0xd1b54a32d192ed03ull;
+}
+
+/* Poisson(λ) by Knuth's product of uniforms, in pieces of λ ≤ 30 (a sum of Poissons is Poisson),
+ * exact for any λ at O(λ) cost — λ is a few dozen here. */
+static int64_t poisson(hg_rng *r, double lambda) {
+    int64_t total = 0;
+    while (lambda > 0) {
+        const double part = lambda > 30 ? 30 : lambda;
+        lambda -= part;
+        const double L = exp(-part);
+        double p = 1;
+        int64_t k = -1;
+        do {
+            k++;
+            p *= hg_rng_uniform(r);
+        } while (p > L);
+        total += k;
+    }
+    return total;
+}
+
+void hg_sample_depth(uint64_t seed, uint64_t counter, int64_t mean_r, int64_t mean_k, int64_t *n, int64_t *k) {
+    hg_rng r;
+    hg_rng_seed(&r, mix(seed, counter));
+    const double sigma = 0.5, mu = log((double)(mean_r > 0 ? mean_r : 1)) - sigma * sigma / 2;
+    double lambda = exp(mu + sigma * hg_rng_normal(&r));
+    if (lambda > 1e5) lambda = 1e5; /* a >10-sigma draw; keeps the cost bounded */
+    const int64_t total = poisson(&r, lambda) + 1;
+    *k = hg_min_i64(mean_k, total);
+    *n = total - *k;
+}
+
+void hg_tstate_init(float *s, int64_t N, int64_t h, uint64_t seed, uint64_t counter) {
+    hg_rng r;
+    hg_rng_seed(&r, mix(seed ^ 0x5851f42d4c957f2dull, counter));
+    const double std = sqrt(2.0 / (5.0 * (double)h));
+    const float scale = (float)sqrt((double)h);
+    for (int64_t i = 0; i < N * h; i++) s[i] = (float)hg_rng_trunc_normal(&r, std, -3 * std, 3 * std) * scale;
+}
