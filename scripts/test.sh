@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 type="${1:-Release}"
 HG_CMAKE_ARGS="-DHG_WERROR=ON" scripts/setup.sh "$type"
 dir=build; [ "$type" != Release ] && dir="build-$(echo "$type" | tr A-Z a-z)"
-if [ -x tests/setup-oracles.sh ]; then tests/setup-oracles.sh || echo "test.sh: oracle setup failed; the differential tests will say so" >&2; fi
+for o in tests/setup-oracles.sh tests/setup-gguf-oracle.sh; do
+  "$o" || echo "test.sh: $o failed; the tests that need it will say so" >&2
+done
 cd "$dir" && ctest --output-on-failure -j"$(nproc)"

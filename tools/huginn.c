@@ -14,6 +14,8 @@ int cmd_init(int argc, char **argv);
 /* HG-CMD-DECL (one line per subcommand; keep sorted by file) */
 int cmd_grad(int argc, char **argv);     /* cmd_grad.c */
 int cmd_train(int argc, char **argv);    /* cmd_train.c */
+int cmd_convert(int argc, char **argv);  /* cmd_convert.c */
+int cmd_quantize(int argc, char **argv); /* cmd_quantize.c */
 int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
 int cmd_detokenize(int argc, char **argv); /* cmd_tokenize.c */
 
@@ -24,6 +26,8 @@ static const hg_cmd k_cmds[] = {
     {"init", cmd_init, "write a random-weight checkpoint in the Hugging Face layout"},
     {"tokenize", cmd_tokenize, "text on stdin -> JSON array of token ids"},
     {"detokenize", cmd_detokenize, "JSON array of ids on stdin -> text"},
+    {"convert", cmd_convert, "Hugging Face checkpoint -> GGUF (f32/f16/bf16, tokenizer embedded)"},
+    {"quantize", cmd_quantize, "model -> GGUF with Q8_0/Q4_0/F16/BF16/F32 matrices"},
     {"grad", cmd_grad, "loss and gradients of one sequence (truncated backprop), raw f32 per tensor"},
     {"train", cmd_train, "train a recurrent-depth model (recipe of training-recipe.md) from a JSON config"},
     /* HG-CMD-TABLE */

@@ -9,6 +9,7 @@
  * computed. With tied embeddings a stored `lm_head.weight` is checked and then ignored, as the
  * reference's tie_weights() does.
  */
+#include "io/gguf.h"
 #include "model/model.h"
 
 #include <cjson/cJSON.h>
@@ -46,6 +47,7 @@ void hg_model_free(hg_model *m) {
     hg_free(m->layers);
     hg_free(m->small);
     hg_free(m->owned_weights);
+    hg_gguf_free(m->gguf); /* a GGUF-backed model's open file (load_gguf.c) */
     hg_free(m->path);
     hg_free(m);
 }
