@@ -11,6 +11,10 @@
 
 #include "model/model.h"
 
+/* Below this many multiply-adds a kernel runs on the calling thread: a parallel region's fork and
+ * barrier (microseconds; far more on oversubscribed cores) would cost more than the work. */
+#define HG_PAR_MIN_MACS 262144.0
+
 /* y[T, n_out] = x[T, n_in] · Wᵀ, W = w [n_out, n_in] in its stored dtype. x and y must not alias. */
 void hg_matmul(float *y, const float *x, const hg_tensor *w, int64_t T);
 /* The scalar reference of hg_matmul (single thread): the spec SIMD variants are tested against. */

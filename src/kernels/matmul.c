@@ -167,8 +167,10 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
         k->gemm[dt](y, x, w, T);
         return;
     }
+    /* a parallel region costs microseconds (more when cores are shared); small products run on one */
+    const bool par = (double)n_out * (double)n_in * (double)T >= HG_PAR_MIN_MACS;
     if (!k->mv_q8x[dt]) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
         for (int64_t b = 0; b < n_blk; b++)
             k->mv[dt](y, n_out, x, n_in, w, b * HG_MV_ROWS, hg_min_i64(n_out, (b + 1) * HG_MV_ROWS), 0, n_in, T,
                       false);
@@ -181,7 +183,7 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
         for (int64_t k0 = 0; k0 < n_in; k0 += HG_QX_PIECE) {
             const int64_t len = hg_min_i64(HG_QX_PIECE, n_in - k0), nb = len / HG_QK;
             for (int64_t t = 0; t < Tg; t++) hg_quantize_row_q8x(x + (t0 + t) * n_in + k0, qx + t * nb, len);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
             for (int64_t b = 0; b < n_blk; b++)
                 k->mv[dt](y + t0 * n_out, n_out, qx, nb, w, b * HG_MV_ROWS, hg_min_i64(n_out, (b + 1) * HG_MV_ROWS),
                           k0, len, Tg, k0 > 0);

@@ -345,7 +345,7 @@ static void gemm_avx512(float *y, const float *x, const hg_tensor *w, int64_t T)
     float xp[GEMM_KC * GEMM_TB] __attribute__((aligned(64))); /* [kc, Tp] shared by the team */
     for (int64_t t0 = 0; t0 < T; t0 += GEMM_TB) {
         const int64_t Tb = hg_min_i64(GEMM_TB, T - t0), Tp = (Tb + 15) / 16 * 16;
-#pragma omp parallel
+#pragma omp parallel if ((double)n_out * (double)n_in * (double)Tb >= HG_PAR_MIN_MACS)
         {
             float wp[GEMM_R * GEMM_KC] __attribute__((aligned(64))); /* [R, KC] this thread's W rows */
             for (int64_t k0 = 0; k0 < n_in; k0 += GEMM_KC) {

@@ -24,7 +24,8 @@ static void attention(hg_ctx *ctx, int64_t slot, int64_t Tc, int64_t pos0) {
     hg_kv_sources(&ctx->kv, slot, n, ctx->src, &ctx->rng);
     const int64_t *src = ctx->src;
     const hg_vec_ops *vec = hg_vec(); /* SIMD dot/axpy over head_dim (kernels/) */
-#pragma omp parallel for schedule(static) collapse(2)
+    const bool par = (double)Tc * (double)n * (double)h >= HG_PAR_MIN_MACS;
+#pragma omp parallel for schedule(static) collapse(2) if (par)
     for (int64_t i = 0; i < Tc; i++) {
         for (int64_t hh = 0; hh < H; hh++) {
             float *sc = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->n_ctx;
