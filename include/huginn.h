@@ -239,6 +239,163 @@ HG_API hg_status hg_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_promp
                              hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out, hg_error *err);
 
 /* ================================================================================================
+ * Test-time compute: adaptive exit, warm start, self-speculative decoding, parallel sampler
+ * (docs/test-time.md; test-time-features.md §3-§7). Loops of src/generate/ over the three stage
+ * functions, hg_ctx_truncate and the sampler: they reset the context (hg_ctx_truncate(ctx, 0)) and
+ * use its KV-cache strategy (hg_ctx_params.kv_cache). The context needs slots for every depth used
+ * (max_steps >= n_steps, draft_steps, inner_steps). Not thread-safe per context.
+ * ================================================================================================ */
+
+/* Per-token exit criteria (test-time-features.md §3.2). Every check compares with the previous check. */
+typedef enum hg_exit_criterion {
+    HG_EXIT_NONE = 0,         /* never exit: n_steps iterations for every token */
+    HG_EXIT_ENTROPY_DIFF,     /* |H_t - H_prev| < thr; runs the coda at every check; auto 1e-3 */
+    HG_EXIT_LATENT_DIFF,      /* ||s_t - s_prev|| / ||s_t|| < thr (mean over the call's positions); auto 0.03 */
+    HG_EXIT_KL,               /* KL(p_prev || p_t) < thr; p_prev starts uniform; auto 1e-3 */
+    HG_EXIT_MINP_KL,          /* KL after min-p smoothing (p < 0.1 max p -> 1/V, renormalised); auto 1e-5 */
+    HG_EXIT_ARGMAX_STABILITY, /* consecutive checks with an unchanged argmax >= thr; auto 5 */
+    HG_EXIT_COSINE,           /* 1 - cos(s_t, s_prev) < thr (mean over positions); auto 1e-3 */
+    HG_EXIT_COUNT
+} hg_exit_criterion;
+
+/* Which state a warm-started token starts from (test-time-features.md §5). */
+typedef enum hg_warm_state {
+    HG_WARM_STATE_DEFAULT = 0, /* the reference's default of the loop: raw for hg_generate_adaptive */
+    HG_WARM_STATE_RAW,         /* the previous token's final recurrent state (adaptive loop of the reference) */
+    HG_WARM_STATE_NORMALIZED,  /* ln_f of it, the `latent_states` output (generate_minimal; hg_generate) */
+} hg_warm_state;
+
+/* "entropy-diff", "latent-diff", "kl", "minp-kl", "argmax-stability", "cosine", "none". Returns
+ * HG_STATUS_BAD_ARG naming the accepted values for anything else. */
+HG_API hg_status hg_exit_criterion_parse(const char *name, hg_exit_criterion *out, hg_error *err);
+HG_API const char *hg_exit_criterion_name(hg_exit_criterion c);
+/* The reference's "auto" threshold of a criterion (0 for none). */
+HG_API double hg_exit_auto_threshold(hg_exit_criterion c);
+
+typedef struct hg_adaptive_params {
+    hg_exit_criterion criterion; /* default HG_EXIT_NONE */
+    double threshold;            /* NAN (default) = auto, the reference's value for the criterion */
+    int64_t min_steps;           /* no check before iteration min_steps (0-based t < min_steps); default 0 */
+    int64_t check_every;         /* check when (t - min_steps) % check_every == 0; default 1 */
+    bool no_exit_in_prefill;     /* the prompt call runs all n_steps; default false */
+    hg_warm_state warm_state;    /* with hg_generate_params.continuous; default raw (the reference's) */
+} hg_adaptive_params;
+
+HG_API hg_adaptive_params hg_adaptive_default_params(void);
+
+/* What a test-time loop reports. Arrays are caller-owned and optional (NULL = not wanted); each holds
+ * one entry per generated token (capacity: see each loop). Counters are always filled. */
+typedef struct hg_ttc_report {
+    int64_t *steps;        /* [cap] core iterations that produced each token (parallel: iterations its
+                              position received) */
+    float *exit_values;    /* [cap] the exit value of the token's last check; NaN when none was made */
+    float *trace;          /* [trace_cap] every check's value, token after token (adaptive only) */
+    int64_t trace_cap;
+    int64_t n_trace;       /* out: checks made (values beyond trace_cap are counted, not stored) */
+    /* counters (out) */
+    int64_t n_tokens;      /* tokens returned */
+    int64_t core_passes;   /* hg_ctx_core_step calls */
+    int64_t core_iterations; /* sum over calls of positions x 1 iteration (work in position-iterations) */
+    int64_t coda_calls;
+    int64_t draft_tokens, accepted_tokens, verify_calls; /* speculative */
+    int64_t outer_steps, tokens_processed, cache_clears, standing_waves; /* parallel sampler */
+} hg_ttc_report;
+
+/* Generation with per-token adaptive exit, as the reference's generate_with_adaptive_compute (batch 1):
+ * the prompt is one group (it exits as a whole), then one token per call; each token iterates up to
+ * gp->n_steps times and exits when the criterion says so; the coda's logits at exit choose the token.
+ * With gp->continuous every token after the prompt starts from the previous token's state (ap->warm_state).
+ * HG_EXIT_NONE gives fixed depth (with a raw warm start: the reference's adaptive loop without exit).
+ * out_ids [gp->max_new_tokens]; rep arrays [gp->max_new_tokens]. Needs n_ctx >= n_prompt + max_new_tokens. */
+HG_API hg_status hg_generate_adaptive(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt,
+                                      const hg_generate_params *gp, const hg_adaptive_params *ap,
+                                      hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out,
+                                      hg_ttc_report *rep, hg_error *err);
+
+typedef struct hg_speculative_params {
+    int64_t draft_steps;    /* iterations of a draft token; default 32 (the reference's) */
+    int64_t lookahead;      /* drafts per round; default 8 */
+    float verify_threshold; /* >= 1: a draft passes when it is the verifier's argmax; < 1: when
+                               p_verify(draft) >= threshold * max p_verify; default 1 */
+} hg_speculative_params;
+
+HG_API hg_speculative_params hg_speculative_default_params(void);
+
+/* Self-speculative decoding (generate_speculative): prefill at gp->n_steps, then rounds of `lookahead`
+ * drafts at draft_steps, their KV dropped, one verifying call at gp->n_steps over [last accepted, drafts
+ * 1..L-1], the longest passing prefix accepted plus, on a failure, the verifier's token. Greedy output
+ * equals hg_generate at gp->n_steps. Like the reference it may return up to max_new_tokens + lookahead - 1
+ * tokens: out_ids and rep arrays need that capacity. gp->continuous is refused (HG_STATUS_UNSUPPORTED):
+ * the reference's one-position warm state cannot feed the multi-position verifying call.
+ * Needs n_ctx >= n_prompt + max_new_tokens + lookahead. */
+HG_API hg_status hg_generate_speculative(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt,
+                                         const hg_generate_params *gp, const hg_speculative_params *sp,
+                                         hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out,
+                                         hg_ttc_report *rep, hg_error *err);
+
+/* Freeze rules of the parallel sampler (test-time-features.md §7). */
+typedef enum hg_freeze_rule {
+    HG_FREEZE_LATENT_DIFF = 0,     /* relative state change < exit_t */
+    HG_FREEZE_LATENT_ACCEL_1,      /* ||Δ_t - Δ_{t-1}|| / ||s_t|| < exit_t */
+    HG_FREEZE_LATENT_ACCEL_2,      /* the same over three aligned steps, / (||s_t|| + 1e-6) */
+    HG_FREEZE_TOKEN_STABILITY,     /* token unchanged for more than n_steps / inner_steps outer steps */
+    HG_FREEZE_FIXED,               /* headway tokens per outer step after n_steps / inner_steps steps */
+    HG_FREEZE_COUNT
+} hg_freeze_rule;
+
+/* "latent-diff", "latent-acceleration-1", "latent-acceleration-2", "token-stability", "fixed". */
+HG_API hg_status hg_freeze_rule_parse(const char *name, hg_freeze_rule *out, hg_error *err);
+HG_API const char *hg_freeze_rule_name(hg_freeze_rule r);
+
+/* What one outer step of the parallel sampler did (for tracing and tests; the reference's "tablets"). */
+typedef struct hg_parallel_step {
+    int64_t step;          /* outer step, from 0 */
+    int64_t cache_index;   /* first active position (KV held before the step) */
+    int64_t n_active;      /* active positions iterated this step */
+    int64_t n_frozen;      /* frozen tokens (prompt included) after the step */
+    int64_t n_past;        /* KV positions kept after the step's cache clearing */
+    int64_t n_active_next; /* active states carried to the next step */
+    bool froze;            /* the freeze rule (or a mature-front commit) froze something */
+    bool standing;         /* the wavefront was full (a standing wave) */
+} hg_parallel_step;
+typedef void (*hg_parallel_step_fn)(void *user, const hg_parallel_step *s);
+
+typedef struct hg_parallel_params {
+    int64_t inner_steps;     /* r': core iterations per outer step on every active position; default 4 */
+    int64_t max_wavefront;   /* most active positions (0 = unbounded); default 128 */
+    int64_t headway;         /* positions appended per outer step; default 1 */
+    float exit_t;            /* freeze threshold of the latent rules; default 0.03 */
+    hg_freeze_rule freeze;   /* default latent-diff */
+    float state_noise;       /* β: weight of fresh noise mixed into active states; default 0.5 */
+    bool dampened_mixer;     /* β / (1 + iterations the position already had); default true */
+    bool sqrt_mixer;         /* s·sqrt(1-β) + ξ·sqrt(β) instead of s(1-β) + ξβ; default false */
+    float ema_embeds;        /* η: smoothing of re-embedded prelude outputs; default 0.1 */
+    bool full_prefill;       /* prefill the prompt at gp->n_steps; default true */
+    int64_t max_outer_steps; /* safety cap; default 4096 */
+    bool commit_mature_front; /* a full wavefront that froze nothing commits its oldest position and that
+                                 position's prediction once it received gp->n_steps iterations (the
+                                 reference spins instead; with max_wavefront 1 and inner_steps = n_steps
+                                 this makes the sampler plain generation); default true */
+    hg_parallel_step_fn on_step; /* called after every outer step, or NULL (default) */
+    void *on_step_user;
+} hg_parallel_params;
+
+HG_API hg_parallel_params hg_parallel_default_params(void);
+
+/* The diffusion-style parallel sampler of arXiv 2510.14961 (generate_diffusion_style, batch 1). gp gives
+ * n_steps (prefill depth, the reference total depth), max_new_tokens, init_scale/seed, continuous (new
+ * positions start from copies of the last states), stop ids and the sampler. Returns the frozen tokens
+ * after the prompt; a step can freeze several, so out_ids and rep arrays need max_new_tokens + the
+ * wavefront (max_wavefront, or n_ctx when 0) + headway entries. rep->steps gets, per token, the core
+ * iterations of the position that predicted it (prefill: n_steps). Generation also stops when the
+ * active window reaches the end of the context. The reference's default cache is latest-m4-compress-s4
+ * (set it on the context); the context needs slots for max(n_steps, inner_steps) iterations. */
+HG_API hg_status hg_generate_parallel(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt,
+                                      const hg_generate_params *gp, const hg_parallel_params *pp,
+                                      hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out,
+                                      hg_ttc_report *rep, hg_error *err);
+
+/* ================================================================================================
  * Random checkpoints
  * ================================================================================================ */
 

@@ -8,6 +8,7 @@
  * --json prints one object: {"prompt_ids":[...], "generated":[{"id","text","steps"}...], "stats":{...}}.
  */
 #include "cli.h"
+#include "run_modes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,21 @@ typedef struct run_opts {
     int64_t n_eos;
     hg_sampler_params smp;
     bool warm, json;
+    run_ttc_opts ttc; /* test-time modes (run_modes.h) */
 } run_opts;
 
 static int usage(void) {
     fprintf(stderr,
             "usage: huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT) [-n N] [--steps R] [--init-scale S] [--seed N]\n"
             "                  [--state FILE] [--eos ID] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
-            "                  [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [-c N_CTX] [--threads N] [--json]\n");
+            "                  [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [-c N_CTX] [--threads N] [--json]\n"
+            "  test-time modes (docs/test-time.md):\n"
+            "    --exit CRITERION [--exit-threshold X|auto] [--min-steps N] [--check-every N] [--no-exit-in-prefill]\n"
+            "    --warm-start [--warm-state normalized|raw]\n"
+            "    --draft-steps D --lookahead L [--verify-threshold X]\n"
+            "    --parallel [--inner-steps N] [--max-wavefront N] [--headway N] [--exit-t X] [--freeze RULE]\n"
+            "               [--state-noise X] [--ema-embeds X] [--dampened-mixer on|off] [--sqrt-mixer on|off]\n"
+            "               [--full-prefill on|off] [--max-outer-steps N] [--mature-commit on|off]\n");
     return 1;
 }
 
@@ -39,6 +48,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), -1;
         if (!strcmp(a, "--warm-start")) { o->warm = true; continue; }
         if (!strcmp(a, "--json")) { o->json = true; continue; }
+        { int t = run_modes_parse(argc, argv, &i, &o->ttc); if (t < 0) return 1; if (t > 0) continue; }
         if (!(v = cli_next(argc, argv, &i))) return 1;
         if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--ids")) o->ids = v;
@@ -98,8 +108,10 @@ int cmd_run(int argc, char **argv) {
     o.init_scale = 1.0f;
     o.smp = hg_sampler_default_params();
     o.smp.temperature = 0.7f;
+    run_modes_init(&o.ttc);
     int prc = parse(argc, argv, &o);
     if (prc) return prc < 0 ? 0 : prc;
+    if (run_modes_check(&o.ttc, o.warm)) return 1;
     if (!o.model) o.model = cli_default_model();
     if (!o.model) return cli_fail("run: no -m MODEL given and no model in models/default");
     if (!o.ids && !o.prompt) return usage();
@@ -123,6 +135,7 @@ int cmd_run(int argc, char **argv) {
     cp.max_steps = o.steps > 0 ? o.steps : 1;
     cp.kv_cache = o.kv;
     cp.n_threads = (int)o.threads;
+    run_modes_ctx_params(&o.ttc, &cp, n_prompt, o.n_new, o.steps);
     if (hg_ctx_init(m, &cp, &ctx, &err)) { rc = cli_fail_err(&err); goto out; }
     if (o.state) {
         state = malloc((size_t)(n_prompt * c->n_embd) * sizeof(float));
@@ -144,6 +157,7 @@ int cmd_run(int argc, char **argv) {
     gp.sampler = o.smp;
     int64_t n_out = 0;
     double t0 = cli_now();
+    if (run_modes_active(&o.ttc, o.warm)) { rc = run_modes_generate(ctx, prompt, n_prompt, &gp, &o.ttc, o.json); goto out; }
     if (hg_generate(ctx, prompt, n_prompt, &gp, on_token, &r, r.ids, &n_out, &err)) { rc = cli_fail_err(&err); goto out; }
     double t1 = cli_now();
     if (o.json) {

@@ -1,0 +1,40 @@
+/*
+ * run_modes.h — the test-time modes of `huginn run` (docs/test-time.md): per-token adaptive exit,
+ * warm start with a chosen state, self-speculative decoding and the parallel (diffusion) sampler.
+ * cmd_run.c parses its own options and hands every option it does not know to run_modes_parse; when a
+ * mode is active, run_modes_generate runs it and prints its output (text or --json with per-token
+ * steps and exit values, and the mode's statistics).
+ */
+#ifndef HG_RUN_MODES_H
+#define HG_RUN_MODES_H
+
+#include "cli.h"
+
+typedef struct run_ttc_opts {
+    hg_adaptive_params ad;
+    const char *exit;          /* --exit CRITERION, or NULL */
+    const char *warm_state;    /* --warm-state normalized|raw, or NULL */
+    bool adaptive_knob;        /* --exit-threshold/--min-steps/--check-every/--no-exit-in-prefill given */
+    hg_speculative_params sp;
+    bool speculative;          /* --draft-steps or --lookahead given */
+    bool verify_given;
+    hg_parallel_params par;
+    bool parallel;             /* --parallel */
+    bool parallel_knob;        /* any parallel knob given */
+} run_ttc_opts;
+
+void run_modes_init(run_ttc_opts *t);
+/* Try argv[*i] as a test-time option: 1 = consumed (*i advanced past its value), 0 = not one of
+ * ours, -1 = bad value (message printed). */
+int run_modes_parse(int argc, char **argv, int *i, run_ttc_opts *t);
+/* Check the combination with --warm-start and --kv-cache; 0 or 1 (message printed). */
+int run_modes_check(run_ttc_opts *t, bool warm);
+/* Whether generation goes through run_modes_generate (any mode, or a raw warm start). */
+bool run_modes_active(const run_ttc_opts *t, bool warm);
+/* Adjust the context for the mode: iteration budget, context length, default cache strategy. */
+void run_modes_ctx_params(const run_ttc_opts *t, hg_ctx_params *cp, int64_t n_prompt, int64_t n_new, int64_t steps);
+/* Run the mode and print its result; returns the exit code. */
+int run_modes_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *gp,
+                       const run_ttc_opts *t, bool json);
+
+#endif
