@@ -505,6 +505,9 @@ HG_API hg_status hg_chat_render(const hg_tokenizer *tok, const hg_chat_msg *msgs
  * the model card does after apply_chat_template. Ownership and failure as hg_tokenizer_encode. */
 HG_API hg_status hg_chat_encode(hg_tokenizer *tok, const hg_chat_msg *msgs, size_t n_msgs,
                                 bool add_generation_prompt, int32_t **ids, int64_t *n_ids, hg_error *err);
+/* The tokenizer of a model: tokenizer.json (+ tokenizer_config.json) of its directory, or the one a
+ * GGUF carries (tokenizer.huggingface.json). HG_STATUS_IO / UNSUPPORTED when the model has none. */
+HG_API hg_status hg_model_tokenizer(const hg_model *m, hg_tokenizer **out, hg_error *err);
 /* HG-TOKENIZER-API-END */
 
 /* ================================================================================================

@@ -44,6 +44,8 @@ bool cli_write_f32(const char *path, const float *x, size_t n);
 /* Read exactly n floats from path; false (with a message printed) otherwise. */
 bool cli_read_f32(const char *path, float *x, size_t n);
 
+static inline int64_t hg_min_i64_cli(int64_t a, int64_t b) { return a < b ? a : b; }
+
 /* Monotonic wall-clock seconds. */
 double cli_now(void);
 

@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "run_modes.h"
+#include "run_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,20 +17,20 @@
 #include <time.h>
 
 typedef struct run_opts {
-    const char *model, *ids, *prompt, *state, *kv;
+    const char *model, *ids, *prompt, *state, *kv, *system;
     int64_t n_new, steps, n_ctx, threads;
     float init_scale;
     uint64_t seed;
     int32_t eos[16];
     int64_t n_eos;
     hg_sampler_params smp;
-    bool warm, json;
+    bool warm, json, chat, no_bos;
     run_ttc_opts ttc; /* test-time modes (run_modes.h) */
 } run_opts;
 
 static int usage(void) {
     fprintf(stderr,
-            "usage: huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT) [-n N] [--steps R] [--init-scale S] [--seed N]\n"
+            "usage: huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT [--no-bos] | --chat -p TEXT [--system TEXT]) [-n N] [--steps R] [--init-scale S] [--seed N]\n"
             "                  [--state FILE] [--eos ID] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
             "                  [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [-c N_CTX] [--threads N] [--json]\n"
             "  test-time modes (docs/test-time.md):\n"
@@ -48,12 +49,15 @@ static int parse(int argc, char **argv, run_opts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), -1;
         if (!strcmp(a, "--warm-start")) { o->warm = true; continue; }
         if (!strcmp(a, "--json")) { o->json = true; continue; }
+        if (!strcmp(a, "--chat")) { o->chat = true; continue; }
+        if (!strcmp(a, "--no-bos")) { o->no_bos = true; continue; }
         { int t = run_modes_parse(argc, argv, &i, &o->ttc); if (t < 0) return 1; if (t > 0) continue; }
         if (!(v = cli_next(argc, argv, &i))) return 1;
         if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--ids")) o->ids = v;
         else if (!strcmp(a, "-p")) o->prompt = v;
         else if (!strcmp(a, "--state")) o->state = v;
+        else if (!strcmp(a, "--system")) o->system = v;
         else if (!strcmp(a, "--kv-cache")) o->kv = v;
         else if (!strcmp(a, "-n")) { if (!cli_parse_i64(v, &o->n_new) || o->n_new < 0) return cli_fail("-n needs an integer >= 0"); }
         else if (!strcmp(a, "--steps")) { if (!cli_parse_i64(v, &o->steps) || o->steps < 0) return cli_fail("--steps needs an integer >= 0"); }
@@ -81,6 +85,9 @@ static int parse(int argc, char **argv, run_opts *o) {
 
 typedef struct run_out {
     const run_opts *o;
+    run_text *text;
+    char *pieces;     /* every token's text piece, NUL-separated (for --json) */
+    size_t pieces_len, pieces_cap;
     int64_t n;
     int32_t *ids;     /* [n_new] generated ids */
     int64_t *steps;   /* [n_new] iterations per token */
@@ -94,9 +101,22 @@ static bool on_token(void *user, int32_t id, int64_t steps, const float *logits)
     r->ids[r->n] = id;
     r->steps[r->n] = steps;
     r->n++;
-    if (!r->o->json) {
+    run_text_push(r->text, id, r->o->json ? NULL : stdout);
+    if (!r->text->tok && !r->o->json) {
         printf("%s%d", r->n > 1 ? " " : "", id);
         fflush(stdout);
+    }
+    if (r->o->json) { /* keep the piece: NUL-separated */
+        size_t need = r->pieces_len + r->text->piece_len + 1;
+        if (need > r->pieces_cap) {
+            size_t cap = need * 2;
+            char *p = realloc(r->pieces, cap);
+            if (!p) return false;
+            r->pieces = p, r->pieces_cap = cap;
+        }
+        memcpy(r->pieces + r->pieces_len, r->text->piece ? r->text->piece : "", r->text->piece_len);
+        r->pieces_len += r->text->piece_len;
+        r->pieces[r->pieces_len++] = 0;
     }
     return true;
 }
@@ -114,20 +134,30 @@ int cmd_run(int argc, char **argv) {
     if (run_modes_check(&o.ttc, o.warm)) return 1;
     if (!o.model) o.model = cli_default_model();
     if (!o.model) return cli_fail("run: no -m MODEL given and no model in models/default");
-    if (!o.ids && !o.prompt) return usage();
-    if (o.prompt && !o.ids) return cli_fail("run: -p needs a tokenizer, which this build does not have yet; use --ids");
+    if (!o.ids == !o.prompt) return o.ids ? cli_fail("run: give --ids or -p, not both") : usage();
+    if (o.chat && !o.prompt) return cli_fail("run: --chat needs -p TEXT (the user's message)");
+    if (o.system && !o.chat) return cli_fail("run: --system needs --chat");
 
     int rc = 1;
     hg_model *m = NULL;
     hg_ctx *ctx = NULL;
     int32_t *prompt = NULL;
     float *state = NULL;
-    run_out r = {&o, 0, NULL, NULL, 0};
+    run_text text = {0};
+    run_out r = {&o, &text, NULL, 0, 0, 0, NULL, NULL, 0};
     int64_t n_prompt = 0;
     hg_error err = {0};
-    if (!cli_parse_ids(o.ids, &prompt, &n_prompt)) return cli_fail("--ids must be a comma-separated list of token ids");
+    if (o.ids && !cli_parse_ids(o.ids, &prompt, &n_prompt)) return cli_fail("--ids must be a comma-separated list of token ids");
     if (hg_model_load(o.model, NULL, &m, &err)) { rc = cli_fail_err(&err); goto out; }
     const hg_config *c = hg_model_config(m);
+    if (run_text_open(&text, m, o.prompt != NULL)) goto out;
+    if (o.chat) {
+        hg_chat_msg msgs[2] = {{"system", o.system}, {"user", o.prompt}};
+        if (run_text_chat(&text, o.system ? msgs : msgs + 1, o.system ? 2 : 1, &prompt, &n_prompt)) goto out;
+    } else if (o.prompt && run_text_prompt(&text, o.prompt, o.no_bos, &prompt, &n_prompt)) {
+        goto out;
+    }
+    if (text.tok && hg_tokenizer_eos_id(text.tok) >= 0 && o.n_eos < 16) o.eos[o.n_eos++] = hg_tokenizer_eos_id(text.tok);
     if (o.steps < 0) o.steps = c->mean_recurrence;
     hg_ctx_params cp = hg_ctx_default_params();
     cp.n_ctx = o.n_ctx ? o.n_ctx : n_prompt + o.n_new;
@@ -157,22 +187,35 @@ int cmd_run(int argc, char **argv) {
     gp.sampler = o.smp;
     int64_t n_out = 0;
     double t0 = cli_now();
-    if (run_modes_active(&o.ttc, o.warm)) { rc = run_modes_generate(ctx, prompt, n_prompt, &gp, &o.ttc, o.json); goto out; }
+    if (run_modes_active(&o.ttc, o.warm)) { rc = run_modes_generate(ctx, prompt, n_prompt, &gp, &o.ttc, &text, o.json); goto out; }
     if (hg_generate(ctx, prompt, n_prompt, &gp, on_token, &r, r.ids, &n_out, &err)) { rc = cli_fail_err(&err); goto out; }
     double t1 = cli_now();
     if (o.json) {
         printf("{\"prompt_ids\":[");
         for (int64_t i = 0; i < n_prompt; i++) printf("%s%d", i ? "," : "", prompt[i]);
         printf("],\"generated\":[");
-        for (int64_t i = 0; i < r.n; i++) printf("%s{\"id\":%d,\"text\":null,\"steps\":%lld}", i ? "," : "", r.ids[i], (long long)r.steps[i]);
+        const char *piece = r.pieces;
+        for (int64_t i = 0; i < r.n; i++) {
+            printf("%s{\"id\":%d,\"text\":", i ? "," : "", r.ids[i]);
+            if (text.tok && piece) {
+                size_t len = strlen(piece);
+                run_text_json_string(stdout, piece, len);
+                piece += len + 1;
+            } else {
+                printf("null");
+            }
+            printf(",\"steps\":%lld}", (long long)r.steps[i]);
+        }
         printf("],\"stats\":{\"n_prompt\":%lld,\"n_generated\":%lld,\"steps\":%lld,\"prefill_s\":%.6f,\"decode_s\":%.6f}}\n",
                (long long)n_prompt, (long long)r.n, (long long)o.steps, r.t_first - t0, t1 - r.t_first);
     } else {
+        run_text_flush(&text, stdout);
         printf("\n");
     }
     rc = 0;
 out:
-    free(prompt), free(state), free(r.ids), free(r.steps);
+    free(prompt), free(state), free(r.ids), free(r.steps), free(r.pieces);
+    run_text_close(&text);
     hg_ctx_free(ctx);
     hg_model_free(m);
     return rc;

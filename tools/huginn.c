@@ -30,6 +30,7 @@ static const hg_cmd k_cmds[] = {
     {"quantize", cmd_quantize, "model -> GGUF with Q8_0/Q4_0/F16/BF16/F32 matrices"},
     {"grad", cmd_grad, "loss and gradients of one sequence (truncated backprop), raw f32 per tensor"},
     {"train", cmd_train, "train a recurrent-depth model (recipe of training-recipe.md) from a JSON config"},
+    {"chat", cmd_chat, "interactive chat in the model's chat format (KV cache kept between turns)"},
     /* HG-CMD-TABLE */
 };
 

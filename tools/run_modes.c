@@ -155,7 +155,7 @@ static void print_value(float v) {
 }
 
 int run_modes_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *gp,
-                       const run_ttc_opts *t, bool json) {
+                       const run_ttc_opts *t, run_text *text, bool json) {
     const int64_t cap = gp->max_new_tokens + 1 + (t->speculative ? t->sp.lookahead : 0) +
                         (t->parallel ? t->par.headway + (t->par.max_wavefront > 0 ? t->par.max_wavefront : hg_ctx_n_ctx(ctx)) : 0);
     int32_t *ids = malloc((size_t)cap * sizeof *ids);
@@ -194,7 +194,11 @@ int run_modes_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, con
         for (int64_t i = 0; i < n_prompt; i++) printf("%s%d", i ? "," : "", prompt[i]);
         printf("],\"mode\":\"%s\",\"generated\":[", mode);
         for (int64_t i = 0; i < n; i++) {
-            printf("%s{\"id\":%d,\"text\":null,\"steps\":%lld,\"exit_value\":", i ? "," : "", ids[i], (long long)steps[i]);
+            printf("%s{\"id\":%d,\"text\":", i ? "," : "", ids[i]);
+            run_text_push(text, ids[i], NULL);
+            if (text->tok) run_text_json_string(stdout, text->piece, text->piece_len);
+            else printf("null");
+            printf(",\"steps\":%lld,\"exit_value\":", (long long)steps[i]);
             print_value(vals[i]);
             printf("}");
         }
@@ -220,7 +224,11 @@ int run_modes_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, con
         }
         printf("}}\n");
     } else {
-        for (int64_t i = 0; i < n; i++) printf("%s%d", i ? " " : "", ids[i]);
+        for (int64_t i = 0; i < n; i++) {
+            if (text->tok) run_text_push(text, ids[i], stdout);
+            else printf("%s%d", i ? " " : "", ids[i]);
+        }
+        run_text_flush(text, stdout);
         printf("\n");
         fprintf(stderr, "huginn: %s: %lld tokens, %.2f iterations/token, %.3f s\n", mode, (long long)n,
                 n ? (double)rep.core_iterations / (double)n : 0.0, secs);

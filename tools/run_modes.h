@@ -9,6 +9,7 @@
 #define HG_RUN_MODES_H
 
 #include "cli.h"
+#include "run_text.h"
 
 typedef struct run_ttc_opts {
     hg_adaptive_params ad;
@@ -35,6 +36,6 @@ bool run_modes_active(const run_ttc_opts *t, bool warm);
 void run_modes_ctx_params(const run_ttc_opts *t, hg_ctx_params *cp, int64_t n_prompt, int64_t n_new, int64_t steps);
 /* Run the mode and print its result; returns the exit code. */
 int run_modes_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *gp,
-                       const run_ttc_opts *t, bool json);
+                       const run_ttc_opts *t, run_text *text, bool json);
 
 #endif
