@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 int hg_test_failures = 0;
 int hg_test_checks = 0;
@@ -83,4 +84,29 @@ const char *hg_tmp_dir(const char *name) {
 int hg_test_finish(const char *name) {
     fprintf(stderr, "%s: %d checks, %d failed\n", name, hg_test_checks, hg_test_failures);
     return hg_test_failures ? 1 : 0;
+}
+
+const char *hg_huginn(void) {
+    const char *h = getenv("HUGINN");
+    return h ? h : "huginn";
+}
+
+int hg_run_capture(const char *cmd, char **out) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t cap = 1 << 16, n = 0, k;
+    char *buf = malloc(cap);
+    while (buf && (k = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += k;
+        if (cap - n < 1024) {
+            char *b2 = realloc(buf, cap *= 2);
+            if (!b2) break;
+            buf = b2;
+        }
+    }
+    if (buf) buf[n] = 0;
+    int st = pclose(p);
+    if (out) *out = buf;
+    else free(buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -43,6 +43,11 @@ void *hg_read_file(const char *path, size_t *len);
 const char *hg_data_path(const char *rel);
 /* A per-test scratch directory (env HG_TEST_TMP/name), created. */
 const char *hg_tmp_dir(const char *name);
+/* The huginn command under test (env HUGINN, else `huginn` on PATH). */
+const char *hg_huginn(void);
+/* Run a shell command; its stdout goes to *out (malloc'ed, NUL-terminated) when out != NULL.
+ * Returns the exit code, -1 if it did not exit normally. */
+int hg_run_capture(const char *cmd, char **out);
 /* Print a summary and return the process exit code. */
 int hg_test_finish(const char *name);
 

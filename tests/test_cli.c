@@ -10,30 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
-static const char *huginn(void) {
-    const char *h = getenv("HUGINN");
-    return h ? h : "huginn";
-}
-
-/* Run a shell command; capture stdout into *out (malloc'ed) when out != NULL; return exit code. */
-static int run(const char *cmd, char **out) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while ((k = fread(buf + n, 1, cap - n - 1, p)) > 0) {
-        n += k;
-        if (cap - n < 1024) buf = realloc(buf, cap *= 2);
-    }
-    buf[n] = 0;
-    int st = pclose(p);
-    if (out) *out = buf;
-    else free(buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static char *ids_arg(const cJSON *arr) {
     static char buf[8192];
@@ -63,9 +40,9 @@ int main(void) {
         const cJSON *in = cJSON_GetObjectItem(dec, "inputs");
         snprintf(p1, sizeof p1, "%s/%s.logits", tmp, model);
         snprintf(p2, sizeof p2, "%s/%s.latents", tmp, model);
-        snprintf(cmd, sizeof cmd, "%s forward -m %s --ids %s --steps 8 --prefill 10 --logits %s --latents %s", huginn(),
+        snprintf(cmd, sizeof cmd, "%s forward -m %s --ids %s --steps 8 --prefill 10 --logits %s --latents %s", hg_huginn(),
                  golden_model_dir(model), ids_arg(cJSON_GetObjectItem(in, "input_ids")), p1, p2);
-        CHECK_MSG(run(cmd, NULL) == 0, "%s", cmd);
+        CHECK_MSG(hg_run_capture(cmd, NULL) == 0, "%s", cmd);
         char label[256];
         snprintf(label, sizeof label, "cli %s forward --prefill 10 logits", model);
         check_file(label, p1, model, cJSON_GetObjectItem(cJSON_GetObjectItem(dec, "outputs"), "logits"));
@@ -77,9 +54,9 @@ int main(void) {
         char state[4096];
         snprintf(state, sizeof state, "%s/golden/%s", golden_model_dir(model),
                  cJSON_GetObjectItem(cJSON_GetObjectItem(fin, "input_states"), "file")->valuestring);
-        snprintf(cmd, sizeof cmd, "%s forward -m %s --ids %s --steps 4 --state %s --logits %s", huginn(),
+        snprintf(cmd, sizeof cmd, "%s forward -m %s --ids %s --steps 4 --state %s --logits %s", hg_huginn(),
                  golden_model_dir(model), ids_arg(cJSON_GetObjectItem(fin, "input_ids")), state, p1);
-        CHECK_MSG(run(cmd, NULL) == 0, "%s", cmd);
+        CHECK_MSG(hg_run_capture(cmd, NULL) == 0, "%s", cmd);
         snprintf(label, sizeof label, "cli %s forward --state logits", model);
         check_file(label, p1, model, cJSON_GetObjectItem(cJSON_GetObjectItem(fs, "outputs"), "logits"));
 
@@ -91,11 +68,11 @@ int main(void) {
             if (cJSON_IsNumber(cJSON_GetObjectItem(gi, "eos_token_id")))
                 snprintf(extra, sizeof extra, "--eos %d", (int)cJSON_GetObjectItem(gi, "eos_token_id")->valuedouble);
             if (cJSON_IsTrue(cJSON_GetObjectItem(gi, "continuous_compute"))) strcat(extra, " --warm-start");
-            snprintf(cmd, sizeof cmd, "%s run -m %s --ids %s --steps 8 --init-scale 0 --temp 0 -n %d %s --json", huginn(),
+            snprintf(cmd, sizeof cmd, "%s run -m %s --ids %s --steps 8 --init-scale 0 --temp 0 -n %d %s --json", hg_huginn(),
                      golden_model_dir(model), ids_arg(cJSON_GetObjectItem(gi, "input_ids")),
                      (int)cJSON_GetObjectItem(gi, "max_new_tokens")->valuedouble, extra);
             char *out = NULL;
-            CHECK_MSG(run(cmd, &out) == 0, "%s", cmd);
+            CHECK_MSG(hg_run_capture(cmd, &out) == 0, "%s", cmd);
             cJSON *j = cJSON_Parse(out);
             CHECK_MSG(j != NULL, "run --json printed invalid JSON: %s", out);
             const cJSON *want = cJSON_GetObjectItem(gc, "generated");
@@ -115,16 +92,16 @@ int main(void) {
     }
     /* init: deterministic from the seed, loadable, runnable */
     snprintf(cmd, sizeof cmd, "%s init --config %s -o %s/init_a --seed 7 --dtype bf16 2>/dev/null && %s init --config %s -o %s/init_b --seed 7 --dtype bf16 2>/dev/null && cmp %s/init_a/model.safetensors %s/init_b/model.safetensors",
-             huginn(), golden_model_dir("small-sharded"), tmp, huginn(), golden_model_dir("small-sharded"), tmp, tmp, tmp);
-    CHECK_MSG(run(cmd, NULL) == 0, "init twice with one seed gives identical files");
+             hg_huginn(), golden_model_dir("small-sharded"), tmp, hg_huginn(), golden_model_dir("small-sharded"), tmp, tmp, tmp);
+    CHECK_MSG(hg_run_capture(cmd, NULL) == 0, "init twice with one seed gives identical files");
     snprintf(cmd, sizeof cmd, "%s init --config %s -o %s/init_c --seed 8 2>/dev/null && ! cmp -s %s/init_a/model.safetensors %s/init_c/model.safetensors",
-             huginn(), golden_model_dir("small-sharded"), tmp, tmp, tmp);
-    CHECK_MSG(run(cmd, NULL) == 0, "another seed gives other weights");
-    snprintf(cmd, sizeof cmd, "%s forward -m %s/init_a --ids 1,2,3 --steps 2 --logits %s/init.logits", huginn(), tmp, tmp);
-    CHECK_MSG(run(cmd, NULL) == 0, "%s", cmd);
-    snprintf(cmd, sizeof cmd, "%s info -m %s/init_a --json", huginn(), tmp);
+             hg_huginn(), golden_model_dir("small-sharded"), tmp, tmp, tmp);
+    CHECK_MSG(hg_run_capture(cmd, NULL) == 0, "another seed gives other weights");
+    snprintf(cmd, sizeof cmd, "%s forward -m %s/init_a --ids 1,2,3 --steps 2 --logits %s/init.logits", hg_huginn(), tmp, tmp);
+    CHECK_MSG(hg_run_capture(cmd, NULL) == 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd, "%s info -m %s/init_a --json", hg_huginn(), tmp);
     char *out = NULL;
-    CHECK(run(cmd, &out) == 0);
+    CHECK(hg_run_capture(cmd, &out) == 0);
     cJSON *j = cJSON_Parse(out);
     CHECK_MSG(j && (int64_t)cJSON_GetObjectItem(j, "n_params")->valuedouble == 1006176, "info --json: %s", out);
     cJSON_Delete(j);
@@ -146,9 +123,9 @@ int main(void) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char c2[4096];
         snprintf(c2, sizeof c2, bad[i], golden_model_dir("tiny"));
-        snprintf(cmd, sizeof cmd, "%s %s 2>&1 >/dev/null", huginn(), c2);
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1 >/dev/null", hg_huginn(), c2);
         char *msg = NULL;
-        int rc = run(cmd, &msg);
+        int rc = hg_run_capture(cmd, &msg);
         CHECK_MSG(rc == 1 && strstr(msg, "huginn") != NULL, "`%s`: exit %d, stderr `%s`", c2, rc, msg);
         if (rc == 1) fprintf(stderr, "  ok bad input `%s` -> %s", c2, msg);
         free(msg);

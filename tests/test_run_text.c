@@ -12,28 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
-static const char *huginn(void) {
-    const char *h = getenv("HUGINN");
-    return h ? h : "huginn";
-}
-
-static int run(const char *cmd, char **out) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t cap = 1 << 16, n = 0, k;
-    char *buf = malloc(cap);
-    while ((k = fread(buf + n, 1, cap - n - 1, p)) > 0) {
-        n += k;
-        if (cap - n < 1024) buf = realloc(buf, cap *= 2);
-    }
-    buf[n] = 0;
-    int st = pclose(p);
-    if (out) *out = buf;
-    else free(buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static bool ids_equal(const cJSON *arr, const int32_t *ids, int64_t n) {
     if (cJSON_GetArraySize(arr) != n) return false;
@@ -76,9 +55,9 @@ int main(void) {
     fclose(f);
     snprintf(cmd, sizeof cmd,
              "%s init --config %s/cfg.json -o %s --dtype bf16 --seed 3 2>/dev/null && gzip -dc %s > %s/tokenizer.json && cp %s %s/",
-             huginn(), tmp, model, hg_data_path("tokenizers/huginn_style/tokenizer.json.gz"), model,
+             hg_huginn(), tmp, model, hg_data_path("tokenizers/huginn_style/tokenizer.json.gz"), model,
              hg_data_path("tokenizers/huginn_style/tokenizer_config.json"), model);
-    CHECK_MSG(run(cmd, NULL) == 0, "%s", cmd);
+    CHECK_MSG(hg_run_capture(cmd, NULL) == 0, "%s", cmd);
 
     hg_tokenizer *tok = NULL;
     hg_error err = {0};
@@ -95,8 +74,8 @@ int main(void) {
     memcpy(want + 1, enc, (size_t)ne * sizeof *want);
 
     char *out = NULL;
-    snprintf(cmd, sizeof cmd, "%s run -m %s -p '%s' -n 12 --steps 2 --temp 0 --init-scale 0 --json", huginn(), model, text);
-    CHECK_MSG(run(cmd, &out) == 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd, "%s run -m %s -p '%s' -n 12 --steps 2 --temp 0 --init-scale 0 --json", hg_huginn(), model, text);
+    CHECK_MSG(hg_run_capture(cmd, &out) == 0, "%s", cmd);
     cJSON *j = cJSON_Parse(out);
     CHECK_MSG(j != NULL, "not JSON: %s", out);
     CHECK_MSG(ids_equal(cJSON_GetObjectItem(j, "prompt_ids"), want, ne + 1), "-p ids differ from BOS + encode: %s", out);
@@ -128,8 +107,8 @@ int main(void) {
     free(out);
 
     /* plain output: the decode without special tokens */
-    snprintf(cmd, sizeof cmd, "%s run -m %s -p '%s' -n 12 --steps 2 --temp 0 --init-scale 0", huginn(), model, text);
-    CHECK(run(cmd, &out) == 0);
+    snprintf(cmd, sizeof cmd, "%s run -m %s -p '%s' -n 12 --steps 2 --temp 0 --init-scale 0", hg_huginn(), model, text);
+    CHECK(hg_run_capture(cmd, &out) == 0);
     char *dec2 = NULL;
     size_t dl2 = 0;
     CHECK(hg_tokenizer_decode(tok, gids, ng, true, &dec2, &dl2, &err) == HG_OK);
@@ -149,8 +128,8 @@ int main(void) {
         cJSON *g = chat_golden(chats[c].golden);
         CHECK_MSG(g != NULL, "chat golden %s", chats[c].golden);
         if (!g) continue;
-        snprintf(cmd, sizeof cmd, "%s run -m %s %s -n 3 --steps 1 --temp 0 --init-scale 0 --json", huginn(), model, chats[c].args);
-        CHECK_MSG(run(cmd, &out) == 0, "%s", cmd);
+        snprintf(cmd, sizeof cmd, "%s run -m %s %s -n 3 --steps 1 --temp 0 --init-scale 0 --json", hg_huginn(), model, chats[c].args);
+        CHECK_MSG(hg_run_capture(cmd, &out) == 0, "%s", cmd);
         cJSON *r = cJSON_Parse(out);
         int64_t n;
         const cJSON *gi = cJSON_GetObjectItem(g, "ids");
@@ -166,8 +145,8 @@ int main(void) {
 
     /* interactive chat: two turns on stdin; the second reuses the first turn's cache */
     snprintf(cmd, sizeof cmd, "printf 'What is 2+2?\\nAnd 3+3?\\n' | %s chat -m %s -n 4 --steps 1 --temp 0 --init-scale 0 2>&1 >/dev/null",
-             huginn(), model);
-    CHECK_MSG(run(cmd, &out) == 0, "%s", cmd);
+             hg_huginn(), model);
+    CHECK_MSG(hg_run_capture(cmd, &out) == 0, "%s", cmd);
     {
         long p1 = 0, r1 = -1, p2 = 0, r2 = 0;
         char *second = out ? strchr(out + 1, '[') : NULL;
@@ -185,13 +164,13 @@ int main(void) {
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
         char a[4096];
         snprintf(a, sizeof a, bad[b], model);
-        snprintf(cmd, sizeof cmd, "%s %s 2>&1 >/dev/null", huginn(), a);
-        int rc = run(cmd, &out);
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1 >/dev/null", hg_huginn(), a);
+        int rc = hg_run_capture(cmd, &out);
         CHECK_MSG(rc == 1 && strstr(out, "huginn"), "`%s`: exit %d `%s`", a, rc, out);
         free(out);
     }
-    snprintf(cmd, sizeof cmd, "%s run -m %s -p hi 2>&1 >/dev/null", huginn(), hg_data_path("golden_model/tiny"));
-    CHECK(run(cmd, &out) == 1 && strstr(out, "tokenizer"));
+    snprintf(cmd, sizeof cmd, "%s run -m %s -p hi 2>&1 >/dev/null", hg_huginn(), hg_data_path("golden_model/tiny"));
+    CHECK(hg_run_capture(cmd, &out) == 1 && strstr(out, "tokenizer"));
     free(out);
     hg_tokenizer_mem_free(enc);
     free(want), free(gids), free(cat);
