@@ -1,4 +1,7 @@
-/* roofline_main.c — `roofline`: print this machine's measured ceilings (roofline.h). */
+/* roofline_main.c — `roofline`: print this machine's measured ceilings (roofline.h).
+ *   roofline                 bandwidth, FP32 FMA and BF16 dot peaks, as a table
+ *   roofline --json          the same as one JSON object (bench/run.sh computes its ratios from it)
+ *   roofline --bandwidth     only the bandwidth (1 s): run.sh measures it right beside each timing */
 #include "roofline.h"
 
 #include "base/base.h"
@@ -6,18 +9,39 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-int main(void) {
+int main(int argc, char **argv) {
+    bool json = false, bw_only = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if (!strcmp(argv[i], "--bandwidth")) bw_only = true;
+        else {
+            fprintf(stderr, "usage: roofline [--json] [--bandwidth]\n");
+            return 1;
+        }
+    }
     const size_t bytes = (size_t)1 << 30;
     void *buf = hg_roof_buffer(bytes);
     if (!buf) {
         fprintf(stderr, "roofline: cannot allocate %zu bytes\n", bytes);
         return 1;
     }
-    printf("threads %d, cpu level %s\n", omp_get_max_threads(), hg_cpu_level_name(hg_cpu_features()->level));
-    printf("memory read bandwidth  %8.1f GB/s\n", hg_roof_bandwidth(buf, bytes, 5));
-    printf("FP32 FMA peak          %8.1f GFLOP/s\n", hg_roof_fma_peak());
-    printf("BF16 dot peak          %8.1f GFLOP/s\n", hg_roof_bf16_peak());
+    const double bw = hg_roof_bandwidth(buf, bytes, bw_only ? 3 : 5);
+    const double fma = bw_only ? 0 : hg_roof_fma_peak(), bf16 = bw_only ? 0 : hg_roof_bf16_peak();
+    if (json) {
+        printf("{\"threads\":%d,\"level\":\"%s\",\"bandwidth_GBps\":%.3f", omp_get_max_threads(),
+               hg_cpu_level_name(hg_cpu_features()->level), bw);
+        if (!bw_only) printf(",\"fma_GFLOPs\":%.3f,\"bf16_GFLOPs\":%.3f", fma, bf16);
+        printf("}\n");
+    } else {
+        printf("threads %d, cpu level %s\n", omp_get_max_threads(), hg_cpu_level_name(hg_cpu_features()->level));
+        printf("memory read bandwidth  %8.1f GB/s\n", bw);
+        if (!bw_only) {
+            printf("FP32 FMA peak          %8.1f GFLOP/s\n", fma);
+            printf("BF16 dot peak          %8.1f GFLOP/s\n", bf16);
+        }
+    }
     free(buf);
     return 0;
 }

@@ -6,39 +6,68 @@
 # checkpoint.
 #
 #   bench/run.sh [BUILD_DIR] [--quick]       (BUILD_DIR defaults to build; built if needed, -j2)
+#   HG_BENCH_SKIP_KERNELS=1 skips the kernel tables (engine and PyTorch only).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 quick=${2:-}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target roofline bench_kernels >/dev/null
+# Waiting OpenMP threads sleep instead of spinning unless the caller says otherwise: on a shared
+# machine (more runnable threads than cores) a spinning thread burns the slice its busy sibling
+# needs, and every one of the ~4 parallel regions per layer then waits a scheduler quantum; measured
+# on the 2-core host at load 6: decode 0.34 GB/s spinning vs 4.0 GB/s passive (docs/kernels.md).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== roofline"
 "$build/bench/roofline"
-echo
-echo "== kernels, best level"
-"$build/bench/bench_kernels" $quick
-for lvl in avx2 scalar; do
+if [ -z "${HG_BENCH_SKIP_KERNELS:-}" ]; then
   echo
-  echo "== kernels, HG_CPU=$lvl (fallback path)"
-  HG_CPU=$lvl "$build/bench/bench_kernels" --quick
-done
+  echo "== kernels, best level"
+  "$build/bench/bench_kernels" $quick
+  for lvl in avx2 scalar; do
+    echo
+    echo "== kernels, HG_CPU=$lvl (fallback path)"
+    HG_CPU=$lvl "$build/bench/bench_kernels" --quick
+  done
+fi
 
-# ---- whole engine vs the official PyTorch code (needs `huginn init` + `huginn bench`) -------------
+# ---- whole engine: bf16, Q8_0 and Q4_0 weights, batch 8, and the official PyTorch code ------------
+# Every ratio is printed in this one run: decode GB/s over the bandwidth measured right before it,
+# prefill GFLOP/s over the FP32 FMA peak, batch-8 aggregate over batch 1 (same positions), and
+# tokens/s over the official code's on the same config. The machine may be shared: the load average
+# is printed beside each figure.
+#   HG_BENCH_STEPS (32), HG_BENCH_PROMPT (128), HG_BENCH_GEN (16) size the engine runs.
 if cmake --build "$build" -j2 --target huginn_cli >/dev/null 2>&1 && "$build/huginn" bench --help >/dev/null 2>&1; then
+  steps=${HG_BENCH_STEPS:-32}; prompt=${HG_BENCH_PROMPT:-128}; gen=${HG_BENCH_GEN:-16}
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   cat >"$tmp/config.json" <<'JSON'
-{"n_embd": 1024, "num_attention_heads": 8, "num_key_value_heads": 8, "intermediate_size": 3584,
- "vocab_size": 65536, "n_layers_in_prelude": 2, "n_layers_in_recurrent_block": 4,
- "n_layers_in_coda": 2, "block_size": 4096, "rope_base": 50000, "norm_eps": 1e-6,
- "tie_embeddings": true, "mean_recurrence": 32, "qk_bias": true}
+{"name": "bench-1024", "architectures": ["RavenForCausalLM"], "model_type": "huginn_raven",
+ "n_embd": 1024, "num_attention_heads": 8, "num_key_value_heads": 8, "intermediate_size": 3584,
+ "vocab_size": 65536, "padding_multiple": 4096, "n_layers_in_prelude": 2, "n_layers_in_recurrent_block": 4,
+ "n_layers_in_coda": 2, "block_size": 4096, "rope_base": 50000, "norm_eps": 1e-6, "tie_embeddings": true,
+ "mean_recurrence": 32, "mean_backprop_depth": 8, "qk_bias": true, "bias": false,
+ "architecture_class_name": "RecurrentGPT", "block_class_name": "SandwichBlock",
+ "norm_class_name": "RMSNorm_llama", "mlp_class_name": "GatedMLP", "nonlin_name": "SiLU",
+ "injection_type": "linear", "state_init": "like-init", "sampling_scheme": "poisson-lognormal-filling",
+ "init_strategy": "takase", "init_orthogonal": false, "activation_checkpoint_impl": "per-iteration",
+ "torch_dtype": "bfloat16"}
 JSON
-  "$build/huginn" init --config "$tmp/config.json" -o "$tmp/model" --dtype bf16 --seed 1
+  "$build/huginn" init --config "$tmp/config.json" -o "$tmp/bf16" --dtype bf16 --seed 1 >/dev/null
+  "$build/huginn" quantize -m "$tmp/bf16" -o "$tmp/q8_0.gguf" --type q8_0 >/dev/null
+  "$build/huginn" quantize -m "$tmp/bf16" -o "$tmp/q4_0.gguf" --type q4_0 >/dev/null
+  "$build/bench/roofline" --json >"$tmp/roof.json"
   echo
-  echo "== huginn bench (1024-wide model, r=32)"
-  "$build/huginn" bench -m "$tmp/model" --steps 32 --prompt 128 --gen 32 --batch 1 --json | tee "$tmp/hg1.json"
-  "$build/huginn" bench -m "$tmp/model" --steps 32 --prompt 128 --gen 32 --batch 8 --json | tee "$tmp/hg8.json"
+  echo "== huginn bench, 1024-wide model, r=$steps, prompt $prompt, $gen decoded tokens (load $(cut -d' ' -f1 /proc/loadavg))"
+  for w in bf16 q8_0 q4_0; do
+    m="$tmp/$w"; [ "$w" = bf16 ] || m="$tmp/$w.gguf"
+    batch=1; [ "$w" = bf16 ] && batch=8
+    "$build/bench/roofline" --bandwidth --json >"$tmp/bw_$w.json"
+    "$build/huginn" bench -m "$m" --steps "$steps" --prompt "$prompt" --gen "$gen" --batch "$batch" --json >"$tmp/hg_$w.json"
+    echo "load $(cut -d' ' -f1 /proc/loadavg)" >"$tmp/load_$w.txt"
+  done
   if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     off="$tmp/official"
     mkdir -p "$off"
@@ -46,14 +75,44 @@ JSON
     for f in recpre/raven_modeling_minimal.py recpre/raven_config_minimal.py recpre/raven_config_minimal.json; do
       git --git-dir="$repo" show "HEAD:$f" >"$off/$(basename "$f")"
     done
-    echo
-    echo "== official PyTorch code, same config (its own seeded random weights: speed does not depend on them)"
+    echo "== official PyTorch code, same shape (its own seeded random weights, f32: speed does not depend on values)"
     /usr/bin/python3 /work/shared/reference/make_golden.py --official-dir "$off" bench \
-      --config-json "$(tr -d '\n' <"$tmp/config.json")" --steps 32 --prompt-len 128 --decode-tokens 16 \
-      --threads 2 --repeat 1 | tee "$tmp/torch.json"
+      --config-json '{"n_embd": 1024, "num_attention_heads": 8, "num_key_value_heads": 8, "intermediate_size": 3584, "vocab_size": 65536, "n_layers_in_prelude": 2, "n_layers_in_recurrent_block": 4, "n_layers_in_coda": 2, "qk_bias": true}' \
+      --steps "$steps" --prompt-len "$prompt" --decode-tokens "$gen" --threads "$(nproc)" --repeat 1 | tee "$tmp/torch.txt"
   else
     echo "(python3-torch not installed: apt-get install -y python3-torch python3-numpy for the PyTorch comparison)"
   fi
+  /usr/bin/python3 - "$tmp" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+J = lambda f: json.load(open(os.path.join(d, f)))
+roof = J("roof.json")
+print(f"\nroofline: {roof['bandwidth_GBps']:.1f} GB/s read, FP32 FMA {roof['fma_GFLOPs']:.1f} GFLOP/s, "
+      f"{roof['threads']} threads, {roof['level']}")
+print(f"{'weights':8} {'prefill tok/s':>13} {'GFLOP/s':>8} {'%FMA':>6} {'decode tok/s':>12} {'GB/s':>7} "
+      f"{'bw GB/s':>8} {'%bw':>6}  load")
+hg = {}
+for w in ("bf16", "q8_0", "q4_0"):
+    r, bw = J(f"hg_{w}.json"), J(f"bw_{w}.json")["bandwidth_GBps"]
+    hg[w] = r
+    load = open(os.path.join(d, f"load_{w}.txt")).read().split()[1]
+    print(f"{w:8} {r['prefill_tokens_per_s']:13.2f} {r['prefill_GFLOPs']:8.1f} "
+          f"{100 * r['prefill_GFLOPs'] / roof['fma_GFLOPs']:5.1f}% {r['decode_tokens_per_s']:12.3f} "
+          f"{r['decode_GBps']:7.2f} {bw:8.2f} {100 * r['decode_GBps'] / bw:5.1f}%  {load}")
+b = hg["bf16"]
+print(f"batch {b['batch']} (bf16): {b['batch_tokens_per_s']:.3f} tok/s aggregate vs {b['batch1_tokens_per_s']:.3f} "
+      f"for one sequence = {b['batch_speedup']:.2f}x")
+tp = os.path.join(d, "torch.txt")
+if os.path.exists(tp):
+    t = [json.loads(l) for l in open(tp) if l.startswith("{")][-1]
+    for w in ("bf16", "q8_0", "q4_0"):
+        r = hg[w]
+        print(f"vs PyTorch ({w}): decode {r['decode_tokens_per_s'] / t['decode_tok_s']:.2f}x "
+              f"({r['decode_tokens_per_s']:.3f} vs {t['decode_tok_s']:.3f} tok/s), prefill "
+              f"{r['prefill_tokens_per_s'] / t['prefill_tok_s']:.2f}x ({r['prefill_tokens_per_s']:.2f} vs "
+              f"{t['prefill_tok_s']:.2f} tok/s)")
+print("JSON:", json.dumps({"roofline": roof, "huginn": hg}))
+PY
 else
   echo
   echo "(no \`huginn bench\` subcommand in this build: engine-level and PyTorch comparisons skipped)"

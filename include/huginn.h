@@ -127,6 +127,9 @@ typedef struct hg_ctx_params {
     int64_t max_steps;   /* core iterations the cache has slots for (strategy `full`); 0 = mean_recurrence */
     const char *kv_cache; /* cache strategy string (test-time-features.md §4); NULL or "full" */
     int n_threads;       /* 0 = all cores */
+    hg_dtype kv_type;    /* KV-cache entries: HG_DTYPE_F32 (default, exact), F16 or BF16 (half the bytes;
+                            rounded to nearest-even on write; F16 overflows to inf beyond ±65504). Any
+                            other type: hg_ctx_init returns HG_STATUS_BAD_ARG. */
 } hg_ctx_params;
 
 HG_API hg_ctx_params hg_ctx_default_params(void);
@@ -142,6 +145,11 @@ HG_API int64_t hg_ctx_kv_bytes(const hg_ctx *ctx);
  * and an iteration budget of max_steps (f32 entries). */
 HG_API hg_status hg_model_kv_bytes_per_token(const hg_model *model, const char *kv_cache, int64_t max_steps,
                                              int64_t *bytes, hg_error *err);
+/* The same for entries of kv_type (F32, F16 or BF16; HG_STATUS_BAD_ARG for others). */
+HG_API hg_status hg_model_kv_bytes_per_token_typed(const hg_model *model, const char *kv_cache, int64_t max_steps,
+                                                   hg_dtype kv_type, int64_t *bytes, hg_error *err);
+/* Parse "f32", "f16" or "bf16" (KV-cache entry types); HG_STATUS_BAD_ARG naming them otherwise. */
+HG_API hg_status hg_kv_type_parse(const char *name, hg_dtype *out, hg_error *err);
 /* Positions currently held in the cache (the next position to write is hg_ctx_n_past). */
 HG_API int64_t hg_ctx_n_past(const hg_ctx *ctx);
 HG_API int64_t hg_ctx_n_ctx(const hg_ctx *ctx);
@@ -394,6 +402,53 @@ HG_API hg_status hg_generate_parallel(hg_ctx *ctx, const int32_t *prompt, int64_
                                       const hg_generate_params *gp, const hg_parallel_params *pp,
                                       hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out,
                                       hg_ttc_report *rep, hg_error *err);
+
+/* ================================================================================================
+ * Batch: several sequences decoded together (src/model/batch.c)
+ * ================================================================================================ */
+
+/* N contexts of one model (each its own KV cache, position and prefix) advanced together: every
+ * weight matrix is read once per call for all N sequences, attention stays per sequence. Decode is
+ * bound by reading the weights, so N sequences cost little more than one (docs/kernels.md). Not
+ * thread-safe per batch; the model may be shared. */
+typedef struct hg_batch hg_batch;
+
+typedef struct hg_batch_params {
+    int64_t n_seq;     /* N, 1..64 */
+    hg_ctx_params ctx; /* every sequence's context (n_ctx, max_steps, kv_cache, kv_type, n_threads) */
+} hg_batch_params;
+
+HG_API hg_batch_params hg_batch_default_params(void);
+/* Create N contexts and the batch scratch (all allocation happens here). *out set only on success;
+ * free with hg_batch_free (which frees the contexts). */
+HG_API hg_status hg_batch_init(const hg_model *model, const hg_batch_params *params, hg_batch **out, hg_error *err);
+HG_API void hg_batch_free(hg_batch *b);
+HG_API int64_t hg_batch_n_seq(const hg_batch *b);
+/* Sequence i's context, owned by the batch (NULL when i is out of range): prefill a prompt with
+ * hg_ctx_forward on it, inspect or truncate it; hg_batch_decode continues from its hg_ctx_n_past. */
+HG_API hg_ctx *hg_batch_ctx(hg_batch *b, int64_t i);
+/* Append one token to every sequence i with ids[i] >= 0 (ids[i] < 0: sequence i is idle and untouched)
+ * at its position hg_ctx_n_past, through prelude, p->n_steps core iterations and coda; sequence i's
+ * initial state is drawn as hg_ctx_forward on its context alone would draw it with p (the same seed
+ * for every sequence), or read from p->init_state[i] ([N,h] when not NULL). logits[i] ([N,V]) and
+ * latents[i] ([N,h]) receive the rows of active sequences; idle rows are left as they were (either
+ * array may be NULL). For N <= 8 each sequence's results are bit-identical to hg_ctx_forward on it
+ * alone; above, within f32 rounding.
+ * Every argument and capacity (ids < vocab_size, a free position, KV slots for n_steps) is checked
+ * before anything is written: on failure no sequence has changed. */
+HG_API hg_status hg_batch_decode(hg_batch *b, const int32_t *ids /* [N] */, const hg_forward_params *p,
+                                 float *latents /* [N,h] or NULL */, float *logits /* [N,V] or NULL */,
+                                 hg_error *err);
+/* hg_generate for N prompts at once: each context is reset, prompt i is prefilled on its own context,
+ * then tokens are decoded with hg_batch_decode until every sequence stopped (stop ids, max_new_tokens).
+ * Sequence i's tokens equal hg_generate(prompt i, gp) when N <= 8 (same seeds, one sampler per
+ * sequence with gp->sampler). Writes out_ids[i * max_new_tokens + j] and n_out[i] ([N]). init_state
+ * and reuse_prefix are refused (HG_STATUS_UNSUPPORTED), as is init_scale > 0 with prompts of length 1
+ * mixed with longer ones. No callback: the caller reads the ids afterwards. */
+HG_API hg_status hg_generate_batch(hg_batch *b, const int32_t *const *prompts /* [N] */,
+                                   const int64_t *n_prompt /* [N] */, const hg_generate_params *gp,
+                                   int32_t *out_ids /* [N, max_new_tokens] */, int64_t *n_out /* [N] */,
+                                   hg_error *err);
 
 /* ================================================================================================
  * Random checkpoints

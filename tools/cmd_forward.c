@@ -2,7 +2,8 @@
  * cmd_forward.c — `huginn forward`: one fixed-depth pass over given ids, raw f32 outputs
  * (design.md): logits [T,V] and latents [T,h] (= ln_f of the final state).
  *   huginn forward -m MODEL --ids 1,2,3 --steps R [--init-scale S] [--seed N] [--state FILE]
- *                  [--prefill N] [--kv-cache STRATEGY] [--logits OUT.bin] [--latents OUT.bin] [--threads N]
+ *                  [--prefill N] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [--logits OUT.bin] [--latents OUT.bin]
+ *                  [--threads N]
  * --prefill N feeds the first N ids in one call and the rest one id per call through the KV cache.
  */
 #include "cli.h"
@@ -13,12 +14,14 @@
 
 static int usage(void) {
     fprintf(stderr, "usage: huginn forward -m MODEL --ids 1,2,3 --steps R [--init-scale S] [--seed N] [--state FILE]\n"
-                    "                      [--prefill N] [--kv-cache STRATEGY] [--logits OUT.bin] [--latents OUT.bin] [--threads N]\n");
+                    "                      [--prefill N] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [--logits OUT.bin]\n"
+                    "                      [--latents OUT.bin] [--threads N]\n");
     return 1;
 }
 
 int cmd_forward(int argc, char **argv) {
     const char *model = NULL, *ids_s = NULL, *state_path = NULL, *kv = NULL, *out_logits = NULL, *out_lat = NULL;
+    hg_dtype kv_type = HG_DTYPE_F32;
     int64_t steps = -1, prefill = -1, threads = 0;
     float init_scale = 0.0f;
     uint64_t seed = 0;
@@ -29,6 +32,12 @@ int cmd_forward(int argc, char **argv) {
         if (!strcmp(a, "--ids")) { if (!(ids_s = cli_next(argc, argv, &i))) return 1; continue; }
         if (!strcmp(a, "--state")) { if (!(state_path = cli_next(argc, argv, &i))) return 1; continue; }
         if (!strcmp(a, "--kv-cache")) { if (!(kv = cli_next(argc, argv, &i))) return 1; continue; }
+        if (!strcmp(a, "--kv-type")) {
+            hg_error e = {0};
+            if (!(v = cli_next(argc, argv, &i))) return 1;
+            if (hg_kv_type_parse(v, &kv_type, &e)) return cli_fail_err(&e);
+            continue;
+        }
         if (!strcmp(a, "--logits")) { if (!(out_logits = cli_next(argc, argv, &i))) return 1; continue; }
         if (!strcmp(a, "--latents")) { if (!(out_lat = cli_next(argc, argv, &i))) return 1; continue; }
         if (!strcmp(a, "--steps")) {
@@ -71,6 +80,7 @@ int cmd_forward(int argc, char **argv) {
     cp.n_ctx = T;
     cp.max_steps = steps > 0 ? steps : 1;
     cp.kv_cache = kv;
+    cp.kv_type = kv_type;
     cp.n_threads = (int)threads;
     if (T > c->block_size) { rc = cli_fail("%lld ids exceed the model's block_size %lld", (long long)T, (long long)c->block_size); goto out; }
     if (hg_ctx_init(m, &cp, &ctx, &err)) { rc = cli_fail_err(&err); goto out; }

@@ -39,9 +39,11 @@ int cmd_info(int argc, char **argv) {
     if (steps == 0) steps = c->mean_recurrence > 0 ? c->mean_recurrence : 1;
     static const char *strategies[] = {"full", "compress-s4", "compress-s8", "compress-s16", "compress-s32", "compress-r4", "compress-anchor"};
     const int ns = (int)(sizeof strategies / sizeof strategies[0]);
-    int64_t kv[8] = {0};
+    int64_t kv[8] = {0}, kv16[8] = {0}; /* f32 entries; f16/bf16 entries (--kv-type) */
     for (int s = 0; s < ns; s++)
-        if (hg_model_kv_bytes_per_token(m, strategies[s], steps, &kv[s], &err)) return hg_model_free(m), cli_fail_err(&err);
+        if (hg_model_kv_bytes_per_token(m, strategies[s], steps, &kv[s], &err) ||
+            hg_model_kv_bytes_per_token_typed(m, strategies[s], steps, HG_DTYPE_BF16, &kv16[s], &err))
+            return hg_model_free(m), cli_fail_err(&err);
     if (json) {
         printf("{\"path\":\"%s\",\"n_embd\":%lld,\"n_head\":%lld,\"head_dim\":%lld,\"intermediate_size\":%lld,"
                "\"vocab_size\":%lld,\"n_layers_prelude\":%lld,\"n_layers_core\":%lld,\"n_layers_coda\":%lld,"
@@ -54,6 +56,8 @@ int cmd_info(int argc, char **argv) {
                c->tie_embeddings ? "true" : "false", (long long)hg_model_n_params(m), (long long)hg_model_n_bytes(m),
                (long long)steps);
         for (int s = 0; s < ns; s++) printf("%s\"%s\":%lld", s ? "," : "", strategies[s], (long long)kv[s]);
+        printf("},\"kv_bytes_per_token_bf16\":{");
+        for (int s = 0; s < ns; s++) printf("%s\"%s\":%lld", s ? "," : "", strategies[s], (long long)kv16[s]);
         printf("}}\n");
     } else {
         printf("model            %s\n", hg_model_path(m));
@@ -70,8 +74,8 @@ int cmd_info(int argc, char **argv) {
                (long long)(c->n_layers_prelude + c->n_layers_core * steps + c->n_layers_coda), (long long)steps);
         printf("KV bytes/token at r = %lld (f32 entries):\n", (long long)steps);
         for (int s = 0; s < ns; s++)
-            printf("  %-16s %12lld  (%.2f MB, %.1fx less than full)\n", strategies[s], (long long)kv[s],
-                   (double)kv[s] / 1e6, (double)kv[0] / (double)kv[s]);
+            printf("  %-16s %12lld  (%.2f MB, %.1fx less than full; f16/bf16 entries: %lld)\n", strategies[s],
+                   (long long)kv[s], (double)kv[s] / 1e6, (double)kv[0] / (double)kv[s], (long long)kv16[s]);
     }
     hg_model_free(m);
     return 0;

@@ -2,7 +2,8 @@
  * cmd_run.c — `huginn run`: generate with a model (design.md "Command line contract").
  *   huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT | --chat) [-n N] [--steps R] [--init-scale S] [--seed N]
  *              [--state FILE] [--eos ID]... [--temp T] [--top-k K] [--top-p P] [--min-p P]
- *              [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [-c N_CTX] [--threads N] [--json]
+ *              [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [-c N_CTX]
+ *              [--threads N] [--json]
  * Without -m the model shipped in models/default is used. Defaults follow the reference: r =
  * mean_recurrence, init-scale 1.0, temperature 0.7 (its shipped generation config); --temp 0 is greedy.
  * --json prints one object: {"prompt_ids":[...], "generated":[{"id","text","steps"}...], "stats":{...}}.
@@ -24,6 +25,7 @@ typedef struct run_opts {
     int32_t eos[16];
     int64_t n_eos;
     hg_sampler_params smp;
+    hg_dtype kv_type; /* --kv-type (0 = f32) */
     bool warm, json, chat, no_bos;
     run_ttc_opts ttc; /* test-time modes (run_modes.h) */
 } run_opts;
@@ -32,7 +34,8 @@ static int usage(void) {
     fprintf(stderr,
             "usage: huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT [--no-bos] | --chat -p TEXT [--system TEXT]) [-n N] [--steps R] [--init-scale S] [--seed N]\n"
             "                  [--state FILE] [--eos ID] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
-            "                  [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [-c N_CTX] [--threads N] [--json]\n"
+            "                  [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [-c N_CTX]\n"
+            "                  [--threads N] [--json]\n"
             "  test-time modes (docs/test-time.md):\n"
             "    --exit CRITERION [--exit-threshold X|auto] [--min-steps N] [--check-every N] [--no-exit-in-prefill]\n"
             "    --warm-start [--warm-state normalized|raw]\n"
@@ -59,6 +62,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "--state")) o->state = v;
         else if (!strcmp(a, "--system")) o->system = v;
         else if (!strcmp(a, "--kv-cache")) o->kv = v;
+        else if (!strcmp(a, "--kv-type")) { hg_error e = {0}; if (hg_kv_type_parse(v, &o->kv_type, &e)) return cli_fail_err(&e); }
         else if (!strcmp(a, "-n")) { if (!cli_parse_i64(v, &o->n_new) || o->n_new < 0) return cli_fail("-n needs an integer >= 0"); }
         else if (!strcmp(a, "--steps")) { if (!cli_parse_i64(v, &o->steps) || o->steps < 0) return cli_fail("--steps needs an integer >= 0"); }
         else if (!strcmp(a, "-c")) { if (!cli_parse_i64(v, &o->n_ctx) || o->n_ctx < 1) return cli_fail("-c needs a positive integer"); }
@@ -164,6 +168,7 @@ int cmd_run(int argc, char **argv) {
     if (cp.n_ctx > c->block_size) { rc = cli_fail("prompt + new tokens (%lld) exceed the model's block_size %lld", (long long)cp.n_ctx, (long long)c->block_size); goto out; }
     cp.max_steps = o.steps > 0 ? o.steps : 1;
     cp.kv_cache = o.kv;
+    cp.kv_type = o.kv_type;
     cp.n_threads = (int)o.threads;
     run_modes_ctx_params(&o.ttc, &cp, n_prompt, o.n_new, o.steps);
     if (hg_ctx_init(m, &cp, &ctx, &err)) { rc = cli_fail_err(&err); goto out; }

@@ -12,6 +12,7 @@ int cmd_forward(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 /* HG-CMD-DECL (one line per subcommand; keep sorted by file) */
+int cmd_bench(int argc, char **argv);    /* cmd_bench.c */
 int cmd_grad(int argc, char **argv);     /* cmd_grad.c */
 int cmd_train(int argc, char **argv);    /* cmd_train.c */
 int cmd_convert(int argc, char **argv);  /* cmd_convert.c */
@@ -31,6 +32,7 @@ static const hg_cmd k_cmds[] = {
     {"grad", cmd_grad, "loss and gradients of one sequence (truncated backprop), raw f32 per tensor"},
     {"train", cmd_train, "train a recurrent-depth model (recipe of training-recipe.md) from a JSON config"},
     {"chat", cmd_chat, "interactive chat in the model's chat format (KV cache kept between turns)"},
+    {"bench", cmd_bench, "prefill / decode / batch speed of a model (tokens/s, GB/s, GFLOP/s)"},
     /* HG-CMD-TABLE */
 };
 

@@ -67,6 +67,17 @@ float hg_vec_dot_avx2(const float *a, const float *b, int64_t n);
 void hg_vec_axpy_avx2(float *y, float a, const float *x, int64_t n);
 float hg_vec_dot_avx512(const float *a, const float *b, int64_t n);
 void hg_vec_axpy_avx512(float *y, float a, const float *x, int64_t n);
+float hg_vec_dot_f16_avx2(const float *a, const void *b, int64_t n);
+float hg_vec_dot_bf16_avx2(const float *a, const void *b, int64_t n);
+void hg_vec_axpy_f16_avx2(float *y, float a, const void *x, int64_t n);
+void hg_vec_axpy_bf16_avx2(float *y, float a, const void *x, int64_t n);
+float hg_vec_dot_f16_avx512(const float *a, const void *b, int64_t n);
+float hg_vec_dot_bf16_avx512(const float *a, const void *b, int64_t n);
+void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n);
+void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n);
 #endif
+
+/* The vector helpers of a given level, or NULL when this CPU cannot run it (tests compare levels). */
+const hg_vec_ops *hg_vec_level(hg_cpu_level l);
 
 #endif

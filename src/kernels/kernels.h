@@ -32,6 +32,10 @@ void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_
 typedef struct hg_vec_ops {
     float (*dot)(const float *a, const float *b, int64_t n);  /* Σ a[i]·b[i] */
     void (*axpy)(float *y, float a, const float *x, int64_t n); /* y[n] += a·x[n] */
+    /* The same with the second operand stored as KV-cache entries of dtype [F32 | F16 | BF16] (index =
+     * hg_dtype), widened to f32 element by element; [HG_DTYPE_F32] is dot / axpy themselves. */
+    float (*dot_kv[HG_DTYPE_BF16 + 1])(const float *a, const void *b, int64_t n);
+    void (*axpy_kv[HG_DTYPE_BF16 + 1])(float *y, float a, const void *x, int64_t n);
 } hg_vec_ops;
 const hg_vec_ops *hg_vec(void);
 

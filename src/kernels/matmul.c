@@ -123,6 +123,39 @@ static void axpy_scalar(float *y, float a, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+/* KV-cache operands stored as f16 / bf16: the references widen each element exactly (both formats
+ * are subsets of f32) and then do what dot_f32 / axpy_scalar do, in the same order. */
+static inline float kv_at(hg_dtype dt, const void *p, int64_t i) {
+    const uint16_t u = ((const uint16_t *)p)[i];
+    return dt == HG_DTYPE_BF16 ? hg_bf16_to_f32(u) : hg_f16_to_f32(u);
+}
+static inline float dot_kv_ref(hg_dtype dt, const float *a, const void *b, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * kv_at(dt, b, i + k);
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++) s += a[i] * kv_at(dt, b, i);
+    return s;
+}
+static float dot_f16_scalar(const float *a, const void *b, int64_t n) { return dot_kv_ref(HG_DTYPE_F16, a, b, n); }
+static float dot_bf16_scalar(const float *a, const void *b, int64_t n) { return dot_kv_ref(HG_DTYPE_BF16, a, b, n); }
+static void axpy_f16_scalar(float *y, float a, const void *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * kv_at(HG_DTYPE_F16, x, i);
+}
+static void axpy_bf16_scalar(float *y, float a, const void *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * kv_at(HG_DTYPE_BF16, x, i);
+}
+/* f32 entries through the void-pointer signature of dot_kv / axpy_kv */
+static float dot_f32_kv(const float *a, const void *b, int64_t n) { return dot_f32(a, b, n); }
+static void axpy_f32_kv(float *y, float a, const void *x, int64_t n) { axpy_scalar(y, a, x, n); }
+#if defined(__x86_64__)
+static float dot_f32_kv_avx2(const float *a, const void *b, int64_t n) { return hg_vec_dot_avx2(a, b, n); }
+static void axpy_f32_kv_avx2(float *y, float a, const void *x, int64_t n) { hg_vec_axpy_avx2(y, a, x, n); }
+static float dot_f32_kv_avx512(const float *a, const void *b, int64_t n) { return hg_vec_dot_avx512(a, b, n); }
+static void axpy_f32_kv_avx512(float *y, float a, const void *x, int64_t n) { hg_vec_axpy_avx512(y, a, x, n); }
+#endif
+
 const hg_kern_table hg_kern_scalar = {
     .level = HG_CPU_SCALAR,
     .mv = {mv_scalar, mv_scalar, mv_scalar, mv_scalar, mv_scalar},
@@ -143,17 +176,24 @@ const hg_kern_table *hg_kern_level(hg_cpu_level l) {
 
 const hg_kern_table *hg_kern(void) { return hg_kern_level(hg_cpu_features()->level); }
 
-const hg_vec_ops *hg_vec(void) {
-    static const hg_vec_ops ops[HG_CPU_LEVEL_COUNT] = {
-        [HG_CPU_SCALAR] = {dot_f32, axpy_scalar},
+static const hg_vec_ops k_vec_ops[HG_CPU_LEVEL_COUNT] = {
+    [HG_CPU_SCALAR] = {dot_f32, axpy_scalar, {dot_f32_kv, dot_f16_scalar, dot_bf16_scalar},
+                       {axpy_f32_kv, axpy_f16_scalar, axpy_bf16_scalar}},
 #if defined(__x86_64__)
-        [HG_CPU_AVX2] = {hg_vec_dot_avx2, hg_vec_axpy_avx2},
-        [HG_CPU_AVX512] = {hg_vec_dot_avx512, hg_vec_axpy_avx512},
+    [HG_CPU_AVX2] = {hg_vec_dot_avx2, hg_vec_axpy_avx2, {dot_f32_kv_avx2, hg_vec_dot_f16_avx2, hg_vec_dot_bf16_avx2},
+                     {axpy_f32_kv_avx2, hg_vec_axpy_f16_avx2, hg_vec_axpy_bf16_avx2}},
+    [HG_CPU_AVX512] = {hg_vec_dot_avx512, hg_vec_axpy_avx512,
+                       {dot_f32_kv_avx512, hg_vec_dot_f16_avx512, hg_vec_dot_bf16_avx512},
+                       {axpy_f32_kv_avx512, hg_vec_axpy_f16_avx512, hg_vec_axpy_bf16_avx512}},
 #endif
-    };
-    const hg_cpu_level l = hg_cpu_features()->level;
-    return ops[l].dot ? &ops[l] : &ops[HG_CPU_SCALAR];
+};
+
+const hg_vec_ops *hg_vec_level(hg_cpu_level l) {
+    if ((int)l < 0 || (int)l >= (int)HG_CPU_LEVEL_COUNT || l > hg_cpu_features()->best) return NULL;
+    return k_vec_ops[l].dot ? &k_vec_ops[l] : &k_vec_ops[HG_CPU_SCALAR];
 }
+
+const hg_vec_ops *hg_vec(void) { return hg_vec_level(hg_cpu_features()->level); }
 
 /* ---- the dispatcher --------------------------------------------------------------------------- */
 

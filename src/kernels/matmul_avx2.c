@@ -224,6 +224,30 @@ void hg_vec_axpy_avx2(float *y, float a, const float *x, int64_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* The same with the second operand a KV-cache entry stored in dt (F16 / BF16), widened by load_w8 /
+ * w_at; the tail is summed after the lanes, as in hg_vec_dot_avx2. */
+HG_INLINE float dot_kv(hg_dtype dt, const float *a, const void *b, int64_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_w8(dt, b, i), acc);
+    float tail = 0;
+    for (; i < n; i++) tail += a[i] * w_at(dt, b, i);
+    return hsum8(acc) + tail;
+}
+
+HG_INLINE void axpy_kv(hg_dtype dt, float *y, float a, const void *x, int64_t n) {
+    const __m256 av = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, load_w8(dt, x, i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * w_at(dt, x, i);
+}
+
+float hg_vec_dot_f16_avx2(const float *a, const void *b, int64_t n) { return dot_kv(HG_DTYPE_F16, a, b, n); }
+float hg_vec_dot_bf16_avx2(const float *a, const void *b, int64_t n) { return dot_kv(HG_DTYPE_BF16, a, b, n); }
+void hg_vec_axpy_f16_avx2(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_F16, y, a, x, n); }
+void hg_vec_axpy_bf16_avx2(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
+
 const hg_kern_table hg_kern_avx2 = {
     .level = HG_CPU_AVX2,
     .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16, [HG_DTYPE_Q8_0] = mv_q8_0,

@@ -389,6 +389,35 @@ void hg_vec_axpy_avx512(float *y, float a, const float *x, int64_t n) {
     }
 }
 
+/* The same with the second operand a KV-cache entry stored in dt (F16 / BF16), widened in registers
+ * by load_w16: the KV cache is read at 2 bytes per element, compute stays f32. */
+HG_INLINE float dot_kv(hg_dtype dt, const float *a, const void *b, int64_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load_w16(dt, b, i, 0xffff), acc);
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), load_w16(dt, b, i, m), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+HG_INLINE void axpy_kv(hg_dtype dt, float *y, float a, const void *x, int64_t n) {
+    const __m512 av = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, load_w16(dt, x, i, 0xffff), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, load_w16(dt, x, i, m), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+float hg_vec_dot_f16_avx512(const float *a, const void *b, int64_t n) { return dot_kv(HG_DTYPE_F16, a, b, n); }
+float hg_vec_dot_bf16_avx512(const float *a, const void *b, int64_t n) { return dot_kv(HG_DTYPE_BF16, a, b, n); }
+void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_F16, y, a, x, n); }
+void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
+
 const hg_kern_table hg_kern_avx512 = {
     .level = HG_CPU_AVX512,
     .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16, [HG_DTYPE_Q8_0] = mv_q8_0,

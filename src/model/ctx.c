@@ -1,6 +1,6 @@
 /*
- * ctx.c — creating and resetting contexts (ctx.h): the KV cache sized by strategy, context length
- * and iteration budget, the RoPE frequency table, and one block of scratch carved into named buffers.
+ * ctx.c — creating and resetting contexts (ctx.h): the KV cache sized by strategy, context length,
+ * iteration budget and entry type (f32 / f16 / bf16), the RoPE frequency table, and one block of scratch carved into named buffers.
  */
 #include "model/ctx.h"
 
@@ -8,7 +8,7 @@
 #include <omp.h>
 
 hg_ctx_params hg_ctx_default_params(void) {
-    hg_ctx_params p = {.n_ctx = 0, .max_steps = 0, .kv_cache = NULL, .n_threads = 0};
+    hg_ctx_params p = {.n_ctx = 0, .max_steps = 0, .kv_cache = NULL, .n_threads = 0, .kv_type = HG_DTYPE_F32};
     return p;
 }
 
@@ -42,7 +42,7 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
     ctx->n_threads = p.n_threads ? p.n_threads : omp_get_num_procs();
     ctx->chunk = hg_min_i64(p.n_ctx, 128);
     hg_rng_seed(&ctx->rng, 0x5eed);
-    if ((st = hg_kv_init(&ctx->kv, &strat, c, p.n_ctx, p.max_steps, err))) goto fail;
+    if ((st = hg_kv_init_type(&ctx->kv, &strat, c, p.n_ctx, p.max_steps, p.kv_type, err))) goto fail;
 
     const int64_t h = c->n_embd, I = c->intermediate_size, d = c->head_dim, T = ctx->chunk;
     /* every buffer size is small next to the cache (already allocated), so plain products are safe */
@@ -83,7 +83,7 @@ fail:
 }
 
 int64_t hg_ctx_kv_bytes_per_token(const hg_ctx *ctx) {
-    return ctx->kv.n_slots * ctx->kv.width * 2 * (int64_t)sizeof(float);
+    return ctx->kv.n_slots * ctx->kv.width * 2 * (int64_t)ctx->kv.esize;
 }
 int64_t hg_ctx_kv_bytes(const hg_ctx *ctx) { return hg_ctx_kv_bytes_per_token(ctx) * ctx->n_ctx; }
 int64_t hg_ctx_n_past(const hg_ctx *ctx) { return ctx->n_past; }
@@ -98,12 +98,32 @@ hg_status hg_ctx_truncate(hg_ctx *ctx, int64_t n_keep, hg_error *err) {
     return HG_OK;
 }
 
-hg_status hg_model_kv_bytes_per_token(const hg_model *model, const char *kv_cache, int64_t max_steps,
-                                      int64_t *bytes, hg_error *err) {
+hg_status hg_model_kv_bytes_per_token_typed(const hg_model *model, const char *kv_cache, int64_t max_steps,
+                                            hg_dtype kv_type, int64_t *bytes, hg_error *err) {
     hg_kv_strategy strat;
     hg_status st = hg_kv_strategy_parse(kv_cache, &strat, err);
     if (st) return st;
     if (max_steps <= 0) return hg_err(err, HG_STATUS_BAD_ARG, "max_steps must be positive");
-    *bytes = hg_kv_n_slots(&strat, &model->cfg, max_steps) * model->cfg.n_embd * 2 * (int64_t)sizeof(float);
+    const size_t esize = hg_kv_type_size(kv_type);
+    if (!esize) return hg_err(err, HG_STATUS_BAD_ARG, "KV-cache type %s is not supported", hg_dtype_name(kv_type));
+    *bytes = hg_kv_n_slots(&strat, &model->cfg, max_steps) * model->cfg.n_embd * 2 * (int64_t)esize;
     return HG_OK;
+}
+
+hg_status hg_model_kv_bytes_per_token(const hg_model *model, const char *kv_cache, int64_t max_steps,
+                                      int64_t *bytes, hg_error *err) {
+    return hg_model_kv_bytes_per_token_typed(model, kv_cache, max_steps, HG_DTYPE_F32, bytes, err);
+}
+
+hg_status hg_kv_type_parse(const char *name, hg_dtype *out, hg_error *err) {
+    static const struct {
+        const char *name;
+        hg_dtype t;
+    } types[] = {{"f32", HG_DTYPE_F32}, {"f16", HG_DTYPE_F16}, {"bf16", HG_DTYPE_BF16}};
+    for (size_t i = 0; name && i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(name, types[i].name)) {
+            *out = types[i].t;
+            return HG_OK;
+        }
+    return hg_err(err, HG_STATUS_BAD_ARG, "unknown KV-cache type `%s` (expected f32, f16 or bf16)", name ? name : "");
 }

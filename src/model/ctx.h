@@ -35,4 +35,25 @@ struct hg_ctx {
     void *scratch;    /* the owned block */
 };
 
+/* Rows [row0, row0+T) of a multi-row block call are positions [pos0, pos0+T) of `ctx` (its KV cache,
+ * RoPE table, lookup buffers). A context's own stage calls use one segment; a batch one per sequence. */
+typedef struct hg_seg {
+    hg_ctx *ctx;
+    int64_t row0, T, pos0;
+} hg_seg;
+#define HG_MAX_SEGS 64 /* segments per block call (the most sequences of a batch) */
+
+/* Activation scratch of a block call over `rows` rows: a, att, o [rows, h], qkv [rows, 3h],
+ * fc [rows, 2I], act [rows, I]. */
+typedef struct hg_work {
+    float *a, *qkv, *att, *o, *fc, *act;
+} hg_work;
+
+/* One sandwich block (model.md) on x[rows, h] in place at logical KV slot `logical`: norms and
+ * matmuls over all rows together, K/V written and attention done per segment (segments ordered by
+ * row0, distinct contexts, same model, sum of T = rows). HG_STATUS_LIMIT when a context has no
+ * slot for `logical`, before anything is written. */
+hg_status hg_block_forward(const hg_work *w, const hg_layer *L, int64_t logical, float *x, int64_t rows,
+                           const hg_seg *segs, int64_t n_segs, hg_error *err);
+
 #endif

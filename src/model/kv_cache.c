@@ -78,9 +78,24 @@ int64_t hg_kv_n_slots(const hg_kv_strategy *s, const hg_config *c, int64_t max_s
     return c->n_layers_prelude + core_slots(s, c->n_layers_core, max_steps) + c->n_layers_coda;
 }
 
-hg_status hg_kv_init(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c, int64_t n_ctx, int64_t max_steps,
-                     hg_error *err) {
+size_t hg_kv_type_size(hg_dtype type) {
+    switch (type) {
+    case HG_DTYPE_F32: return 4;
+    case HG_DTYPE_F16:
+    case HG_DTYPE_BF16: return 2;
+    default: return 0;
+    }
+}
+
+hg_status hg_kv_init_type(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c, int64_t n_ctx, int64_t max_steps,
+                          hg_dtype type, hg_error *err) {
     memset(kv, 0, sizeof *kv);
+    const size_t esize = hg_kv_type_size(type);
+    if (!esize)
+        return hg_err(err, HG_STATUS_BAD_ARG, "KV-cache type %s is not supported (use f32, f16 or bf16)",
+                      hg_dtype_name(type));
+    kv->type = type;
+    kv->esize = esize;
     kv->strat = *s;
     kv->P = c->n_layers_prelude;
     kv->R = c->n_layers_core;
@@ -92,7 +107,7 @@ hg_status hg_kv_init(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c, int
     kv->width = c->n_embd;
     size_t n_entries, n_floats, n_bytes;
     if (!hg_mul_ok((size_t)kv->n_slots, (size_t)n_ctx, &n_entries) ||
-        !hg_mul_ok(n_entries, (size_t)kv->width, &n_floats) || !hg_mul_ok(n_floats, sizeof(float), &n_bytes))
+        !hg_mul_ok(n_entries, (size_t)kv->width, &n_floats) || !hg_mul_ok(n_floats, esize, &n_bytes))
         return hg_err(err, HG_STATUS_LIMIT, "KV cache of %lld slots x %lld positions overflows", (long long)kv->n_slots,
                       (long long)n_ctx);
     kv->k = hg_malloc(n_bytes);
@@ -101,11 +116,17 @@ hg_status hg_kv_init(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c, int
     if (!kv->k || !kv->v || !kv->written) {
         hg_kv_free(kv);
         return hg_err(err, HG_STATUS_NOMEM,
-                      "cannot allocate the KV cache: %lld slots x %lld positions x %lld floats x 2 = %.2f GB "
-                      "(lower the context with -c or use a compressing --kv-cache strategy)",
-                      (long long)kv->n_slots, (long long)n_ctx, (long long)kv->width, 2.0 * (double)n_bytes / 1e9);
+                      "cannot allocate the KV cache: %lld slots x %lld positions x %lld %s x 2 = %.2f GB "
+                      "(lower the context with -c, use --kv-type bf16 or a compressing --kv-cache strategy)",
+                      (long long)kv->n_slots, (long long)n_ctx, (long long)kv->width, hg_dtype_name(type),
+                      2.0 * (double)n_bytes / 1e9);
     }
     return HG_OK;
+}
+
+hg_status hg_kv_init(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c, int64_t n_ctx, int64_t max_steps,
+                     hg_error *err) {
+    return hg_kv_init_type(kv, s, c, n_ctx, max_steps, HG_DTYPE_F32, err);
 }
 
 void hg_kv_free(hg_kv *kv) {
@@ -138,6 +159,27 @@ int64_t hg_kv_phys(const hg_kv *kv, int64_t logical) {
         return kv->P + 8 * kv->R + (c - 8 * kv->R) % kv->R;
     }
     return -1;
+}
+
+void hg_kv_store(hg_kv *kv, int64_t slot, int64_t pos, const float *k, const float *v) {
+    const size_t at = (size_t)slot * (size_t)kv->n_ctx + (size_t)pos, w = (size_t)kv->width;
+    switch (kv->type) {
+    case HG_DTYPE_F16: {
+        uint16_t *kd = (uint16_t *)kv->k + at * w, *vd = (uint16_t *)kv->v + at * w;
+        for (size_t i = 0; i < w; i++) kd[i] = hg_f32_to_f16(k[i]), vd[i] = hg_f32_to_f16(v[i]);
+        break;
+    }
+    case HG_DTYPE_BF16: {
+        uint16_t *kd = (uint16_t *)kv->k + at * w, *vd = (uint16_t *)kv->v + at * w;
+        for (size_t i = 0; i < w; i++) kd[i] = hg_f32_to_bf16(k[i]), vd[i] = hg_f32_to_bf16(v[i]);
+        break;
+    }
+    default:
+        memcpy((float *)kv->k + at * w, k, w * sizeof(float));
+        memcpy((float *)kv->v + at * w, v, w * sizeof(float));
+        break;
+    }
+    kv->written[at] = 1;
 }
 
 static inline bool has(const hg_kv *kv, int64_t slot, int64_t pos) {

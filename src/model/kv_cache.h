@@ -9,6 +9,9 @@
  * slot (it exited early and never wrote it): skip it (full, skip), or take the same core layer's entry
  * of another iteration (latest, available, always-last, randomized).
  * Each (physical slot, position) entry holds K and V rows of width h and a written flag.
+ * Entries are stored in F32, F16 or BF16 (hg_ctx_params.kv_type): rows are rounded to nearest-even
+ * when written (hg_kv_store) and widened element by element when attention reads them
+ * (hg_vec_ops.dot_kv / axpy_kv), so a 16-bit cache halves the bytes decode attention reads.
  */
 #ifndef HG_KV_CACHE_H
 #define HG_KV_CACHE_H
@@ -38,7 +41,9 @@ typedef struct hg_kv {
     int64_t n_core;      /* physical core slots */
     int64_t n_slots;     /* physical slots: P + n_core + C */
     int64_t n_ctx, width;
-    float *k, *v;        /* [n_slots, n_ctx, width] each (owned) */
+    hg_dtype type;       /* entry type: F32, F16 or BF16 */
+    size_t esize;        /* bytes per element of `type` */
+    void *k, *v;         /* [n_slots, n_ctx, width] each, in `type` (owned) */
     uint8_t *written;    /* [n_slots, n_ctx] (owned) */
 } hg_kv;
 
@@ -49,17 +54,27 @@ hg_status hg_kv_strategy_parse(const char *s, hg_kv_strategy *out, hg_error *err
 /* Physical slots of a strategy for a model at max_steps iterations. */
 int64_t hg_kv_n_slots(const hg_kv_strategy *s, const hg_config *c, int64_t max_steps);
 
+/* Bytes per element of a KV entry type; 0 for a type the cache cannot hold (only F32, F16, BF16). */
+size_t hg_kv_type_size(hg_dtype type);
+
+/* Allocate the cache; type must be F32, F16 or BF16 (HG_STATUS_BAD_ARG otherwise). */
+hg_status hg_kv_init_type(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c, int64_t n_ctx, int64_t max_steps,
+                          hg_dtype type, hg_error *err);
+/* The same with f32 entries. */
 hg_status hg_kv_init(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c, int64_t n_ctx, int64_t max_steps,
                      hg_error *err);
 void hg_kv_free(hg_kv *kv);
 /* Physical slot of a logical one; -1 if the strategy has no slot for it (more steps than allocated). */
 int64_t hg_kv_phys(const hg_kv *kv, int64_t logical);
-static inline float *hg_kv_k(const hg_kv *kv, int64_t slot, int64_t pos) {
-    return kv->k + ((size_t)slot * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->width;
+/* The K / V row [width] of an entry, in kv->type. */
+static inline const void *hg_kv_k(const hg_kv *kv, int64_t slot, int64_t pos) {
+    return (const uint8_t *)kv->k + ((size_t)slot * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->width * kv->esize;
 }
-static inline float *hg_kv_v(const hg_kv *kv, int64_t slot, int64_t pos) {
-    return kv->v + ((size_t)slot * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->width;
+static inline const void *hg_kv_v(const hg_kv *kv, int64_t slot, int64_t pos) {
+    return (const uint8_t *)kv->v + ((size_t)slot * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->width * kv->esize;
 }
+/* Write the entry (slot, pos) from f32 rows k[width], v[width] (converted to kv->type) and mark it. */
+void hg_kv_store(hg_kv *kv, int64_t slot, int64_t pos, const float *k, const float *v);
 /* For attention at physical slot `slot` over positions [0, n): src[q] = physical slot to read
  * position q from, or -1 to leave it out. rng is used only by the randomized rule. */
 void hg_kv_sources(const hg_kv *kv, int64_t slot, int64_t n, int64_t *src /* [n] */, hg_rng *rng);

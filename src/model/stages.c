@@ -6,6 +6,8 @@
  * Every stage works on T consecutive positions [pos0, pos0+T) in chunks of ctx->chunk; each layer
  * application writes its K/V into the physical slot its logical slot maps to, then attends over the
  * sources the cache's lookup rule gives for earlier positions plus the chunk's own, causally.
+ * hg_block_forward takes its rows as segments of sequences (ctx.h) so that batch.c can run the same
+ * block on one row from each of N contexts: matmuls over all rows, attention per segment.
  */
 #include "model/ctx.h"
 #include "kernels/kernels.h"
@@ -16,28 +18,49 @@
 
 /* ---- attention over the cache --------------------------------------------------------------- */
 
-static void attention(hg_ctx *ctx, int64_t slot, int64_t Tc, int64_t pos0) {
-    const hg_config *c = &ctx->model->cfg;
+/* The segment holding row r (segments are few: 1 for a context, one per sequence for a batch). */
+static inline const hg_seg *seg_of(const hg_seg *segs, int64_t n_segs, int64_t r) {
+    int64_t i = 0;
+    while (i + 1 < n_segs && r >= segs[i + 1].row0) i++;
+    return &segs[i];
+}
+
+/* att[rows, h] = softmax(q·Kᵀ/√d)·V per head, each row over its own sequence's cache at `logical`'s
+ * slot. qkv is [rows, 3h]; every segment's K/V rows are already stored. */
+static void attention(const hg_seg *segs, int64_t n_segs, int64_t rows, const int64_t *slots, const float *qkv,
+                      float *att) {
+    const hg_config *c = &segs[0].ctx->model->cfg;
     const int64_t h = c->n_embd, H = c->n_head, d = c->head_dim;
-    const int64_t n = pos0 + Tc; /* positions visible to the last query */
     const float scale = (float)(1.0 / sqrt((double)d));
-    hg_kv_sources(&ctx->kv, slot, n, ctx->src, &ctx->rng);
-    const int64_t *src = ctx->src;
+    double work = 0;
+    for (int64_t g = 0; g < n_segs; g++) {
+        hg_ctx *ctx = segs[g].ctx;
+        const int64_t n = segs[g].pos0 + segs[g].T; /* positions visible to the segment's last query */
+        hg_kv_sources(&ctx->kv, slots[g], n, ctx->src, &ctx->rng);
+        work += (double)segs[g].T * (double)n * (double)h;
+    }
     const hg_vec_ops *vec = hg_vec(); /* SIMD dot/axpy over head_dim (kernels/) */
-    const bool par = (double)Tc * (double)n * (double)h >= HG_PAR_MIN_MACS;
+    const bool par = work >= HG_PAR_MIN_MACS;
 #pragma omp parallel for schedule(static) collapse(2) if (par)
-    for (int64_t i = 0; i < Tc; i++) {
+    for (int64_t r = 0; r < rows; r++) {
         for (int64_t hh = 0; hh < H; hh++) {
+            const hg_seg *sg = seg_of(segs, n_segs, r);
+            const hg_ctx *ctx = sg->ctx;
+            const hg_kv *kv = &ctx->kv;
+            const int64_t *src = ctx->src;
+            /* entries are read in the cache's type, widened in registers (kv_cache.h) */
+            float (*const dot)(const float *, const void *, int64_t) = vec->dot_kv[kv->type];
+            void (*const axpy)(float *, float, const void *, int64_t) = vec->axpy_kv[kv->type];
+            const size_t off = (size_t)(hh * d) * kv->esize;
             float *sc = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->n_ctx;
-            const float *q = ctx->qkv + i * 3 * h + hh * d;
-            float *out = ctx->att + i * h + hh * d;
-            const int64_t p = pos0 + i;
+            const float *q = qkv + r * 3 * h + hh * d;
+            float *out = att + r * h + hh * d;
+            const int64_t p = sg->pos0 + (r - sg->row0);
             int64_t m = 0;
             float mx = -INFINITY;
             for (int64_t kp = 0; kp <= p; kp++) {
                 if (src[kp] < 0) continue;
-                const float *k = hg_kv_k(&ctx->kv, src[kp], kp) + hh * d;
-                sc[kp] = vec->dot(q, k, d) * scale;
+                sc[kp] = dot(q, (const uint8_t *)hg_kv_k(kv, src[kp], kp) + off, d) * scale;
                 if (sc[kp] > mx) mx = sc[kp];
                 m++;
             }
@@ -52,53 +75,67 @@ static void attention(hg_ctx *ctx, int64_t slot, int64_t Tc, int64_t pos0) {
             const float inv = (float)(1.0 / sum);
             for (int64_t kp = 0; kp <= p; kp++) {
                 if (src[kp] < 0) continue;
-                const float *v = hg_kv_v(&ctx->kv, src[kp], kp) + hh * d;
-                vec->axpy(out, sc[kp] * inv, v, d);
+                axpy(out, sc[kp] * inv, (const uint8_t *)hg_kv_v(kv, src[kp], kp) + off, d);
             }
         }
     }
 }
 
-/* ---- one sandwich block on x[Tc, h] in place -------------------------------------------------- */
+/* ---- one sandwich block on x[rows, h] in place ------------------------------------------------ */
 
-static hg_status block_forward(hg_ctx *ctx, const hg_layer *L, int64_t logical, float *x, int64_t Tc, int64_t pos0,
-                               hg_error *err) {
-    const hg_config *c = &ctx->model->cfg;
+hg_status hg_block_forward(const hg_work *w, const hg_layer *L, int64_t logical, float *x, int64_t rows,
+                           const hg_seg *segs, int64_t n_segs, hg_error *err) {
+    const hg_config *c = &segs[0].ctx->model->cfg;
     const int64_t h = c->n_embd, H = c->n_head, d = c->head_dim, I = c->intermediate_size;
     const float eps = c->norm_eps;
-    const int64_t slot = hg_kv_phys(&ctx->kv, logical);
-    if (slot < 0)
-        return hg_err(err, HG_STATUS_LIMIT,
-                      "the KV cache has no slot for layer-step %lld: the context was made for %lld iterations "
-                      "(raise max_steps / --steps)",
-                      (long long)logical, (long long)ctx->kv.max_steps);
-    float *a = ctx->a, *qkv = ctx->qkv;
-    for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[0], h, eps);
-    hg_matmul(qkv, a, &L->wqkv, Tc);
-    for (int64_t i = 0; i < Tc; i++) {
-        float *q = qkv + i * 3 * h, *k = q + h, *v = q + 2 * h;
-        if (L->qk_bias)
-            for (int64_t j = 0; j < h; j++) {
-                q[j] += L->qk_bias[j];
-                k[j] += L->qk_bias[h + j];
-            }
-        hg_rope(q, H, d, pos0 + i, ctx->inv_freq);
-        hg_rope(k, H, d, pos0 + i, ctx->inv_freq);
-        memcpy(hg_kv_k(&ctx->kv, slot, pos0 + i), k, (size_t)h * sizeof(float));
-        memcpy(hg_kv_v(&ctx->kv, slot, pos0 + i), v, (size_t)h * sizeof(float));
-        ctx->kv.written[(size_t)slot * (size_t)ctx->kv.n_ctx + (size_t)(pos0 + i)] = 1;
+    int64_t slots[HG_MAX_SEGS];
+    HG_ASSERT(n_segs >= 1 && n_segs <= HG_MAX_SEGS);
+    for (int64_t g = 0; g < n_segs; g++) {
+        slots[g] = hg_kv_phys(&segs[g].ctx->kv, logical);
+        if (slots[g] < 0)
+            return hg_err(err, HG_STATUS_LIMIT,
+                          "the KV cache has no slot for layer-step %lld: the context was made for %lld iterations "
+                          "(raise max_steps / --steps)",
+                          (long long)logical, (long long)segs[g].ctx->kv.max_steps);
     }
-    attention(ctx, slot, Tc, pos0);
-    hg_matmul(ctx->o, ctx->att, &L->attn_proj, Tc);
-    for (int64_t i = 0; i < Tc * h; i++) x[i] += ctx->o[i];
-    for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[1], h, eps);
-    for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[2], h, eps);
-    hg_matmul(ctx->fc, a, &L->fc, Tc);
-    for (int64_t i = 0; i < Tc; i++) hg_silu_mul(ctx->act + i * I, ctx->fc + i * 2 * I, ctx->fc + i * 2 * I + I, I);
-    hg_matmul(ctx->o, ctx->act, &L->mlp_proj, Tc);
-    for (int64_t i = 0; i < Tc * h; i++) x[i] += ctx->o[i];
-    for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[3], h, eps);
+    float *a = w->a, *qkv = w->qkv;
+    /* the weight matrices meet all rows at once (one read of W for every sequence of a batch) */
+    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[0], h, eps);
+    hg_matmul(qkv, a, &L->wqkv, rows);
+    for (int64_t g = 0; g < n_segs; g++) {
+        hg_ctx *ctx = segs[g].ctx;
+        for (int64_t i = 0; i < segs[g].T; i++) {
+            const int64_t pos = segs[g].pos0 + i;
+            float *q = qkv + (segs[g].row0 + i) * 3 * h, *k = q + h, *v = q + 2 * h;
+            if (L->qk_bias)
+                for (int64_t j = 0; j < h; j++) {
+                    q[j] += L->qk_bias[j];
+                    k[j] += L->qk_bias[h + j];
+                }
+            hg_rope(q, H, d, pos, ctx->inv_freq);
+            hg_rope(k, H, d, pos, ctx->inv_freq);
+            hg_kv_store(&ctx->kv, slots[g], pos, k, v);
+        }
+    }
+    attention(segs, n_segs, rows, slots, qkv, w->att);
+    hg_matmul(w->o, w->att, &L->attn_proj, rows);
+    for (int64_t i = 0; i < rows * h; i++) x[i] += w->o[i];
+    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[1], h, eps);
+    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[2], h, eps);
+    hg_matmul(w->fc, a, &L->fc, rows);
+    for (int64_t i = 0; i < rows; i++) hg_silu_mul(w->act + i * I, w->fc + i * 2 * I, w->fc + i * 2 * I + I, I);
+    hg_matmul(w->o, w->act, &L->mlp_proj, rows);
+    for (int64_t i = 0; i < rows * h; i++) x[i] += w->o[i];
+    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[3], h, eps);
     return HG_OK;
+}
+
+/* One context's chunk of Tc positions from pos0: a single segment on the context's own scratch. */
+static hg_status block_forward(hg_ctx *ctx, const hg_layer *L, int64_t logical, float *x, int64_t Tc, int64_t pos0,
+                               hg_error *err) {
+    const hg_work w = {ctx->a, ctx->qkv, ctx->att, ctx->o, ctx->fc, ctx->act};
+    const hg_seg seg = {ctx, 0, Tc, pos0};
+    return hg_block_forward(&w, L, logical, x, Tc, &seg, 1, err);
 }
 
 /* ---- argument checks shared by the stages ----------------------------------------------------- */
