@@ -660,6 +660,44 @@ HG_API hg_status hg_trainer_save(hg_trainer *tr, const char *out_dir, const char
  * prompt length, or -1 when hops + 1 + distractors > 26 or cap is too small. Pure function. */
 HG_API int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, char *buf, size_t cap,
                             char *answer);
+/* ---- token shards (training-recipe.md §5.3; format in src/train/shard.c) -------------------------
+ * Packing: documents (already tokenized, with their bos/eos) go into a block; before each document
+ * is added, a block holding >= row_len tokens is emitted as one row of its first row_len tokens and
+ * the rest is discarded ("keep_all": cut into full rows instead, remainder kept). finish emits a
+ * complete row still pending and drops the unfinished rest. Every row starts at a document start
+ * (keep_all: or continues a document at a row boundary). emit gets row_len tokens; an error it
+ * returns stops the packer and is returned. Not thread-safe per handle. */
+typedef struct hg_packer hg_packer;
+typedef hg_status (*hg_pack_emit)(void *user, const int32_t *row, int64_t row_len, hg_error *err);
+HG_API hg_status hg_packer_init(int64_t row_len, bool keep_all, hg_packer **out, hg_error *err);
+HG_API hg_status hg_packer_add(hg_packer *p, const int32_t *doc, int64_t n, hg_pack_emit emit, void *user,
+                               hg_error *err);
+HG_API hg_status hg_packer_finish(hg_packer *p, hg_pack_emit emit, void *user, hg_error *err);
+HG_API void hg_packer_free(hg_packer *p);
+
+/* A shard file: magic "HGSHARD", version 1, rows of row_len int32 ids < n_vocab. The writer builds
+ * PATH.tmp and renames it on close (abort removes it), so PATH is complete or absent. Rows with an id
+ * outside [0, n_vocab) are refused (HG_STATUS_BAD_INPUT). */
+typedef struct hg_shard_writer hg_shard_writer;
+HG_API hg_status hg_shard_writer_open(const char *path, int64_t row_len, int32_t n_vocab, int32_t bos, int32_t eos,
+                                      hg_shard_writer **out, hg_error *err);
+HG_API hg_status hg_shard_writer_row(hg_shard_writer *w, const int32_t *row /* [row_len] */, hg_error *err);
+HG_API int64_t hg_shard_writer_rows(const hg_shard_writer *w);
+/* Finish and rename; frees w on every path (NULL: no-op). */
+HG_API hg_status hg_shard_writer_close(hg_shard_writer *w, hg_error *err);
+HG_API void hg_shard_writer_abort(hg_shard_writer *w);
+
+/* Streaming reader: the header is validated against the file size on open (HG_STATUS_BAD_FILE for a
+ * wrong magic or a truncated file, HG_STATUS_UNSUPPORTED for another version); rows are read on
+ * demand with pread, nothing else is kept in memory. hg_shard_read copies rows cursor .. cursor+n-1
+ * (modulo n_rows: epochs wrap) into rows [n, row_len], validating every id. */
+typedef struct hg_shard hg_shard;
+HG_API hg_status hg_shard_open(const char *path, hg_shard **out, hg_error *err);
+HG_API void hg_shard_close(hg_shard *s);
+HG_API int64_t hg_shard_rows(const hg_shard *s);
+HG_API int64_t hg_shard_row_len(const hg_shard *s);
+HG_API int32_t hg_shard_vocab(const hg_shard *s);
+HG_API hg_status hg_shard_read(hg_shard *s, uint64_t cursor, int64_t n, int32_t *rows, hg_error *err);
 /* HG-TRAIN-API-END */
 
 #ifdef __cplusplus

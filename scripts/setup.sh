@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [Release|Debug|Sanitize]   (run as root, or with sudo available)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS="build-essential cmake pkg-config libcjson-dev libpcre2-dev libutf8proc-dev"
+PKGS="build-essential cmake pkg-config libcjson-dev libpcre2-dev libutf8proc-dev libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -8,21 +8,50 @@
  * per row: <bos> prompt answer <eos> padded with <pad>; only the answer and <eos> are targets. The
  * trainer's data cursor is the index of the next problem, so --resume regenerates the same stream.
  * Token ids are bytes (0..255) plus <bos> 256, <eos> 257, <pad> 258; vocabulary 264.
+ * With data.shard (written by `huginn tokenize-data`, rows of seq_len + 1 tokens) the rows come from
+ * the shard instead, every target counts, the cursor is the next row (epochs wrap) and evaluation
+ * reads data.val_shard when given.
+ *
+ * Data parallel (built with MPI, HG_HAVE_MPI): run under mpirun; every rank holds the whole model,
+ * takes its own `rows` rows of each step (global rows cur + rank·rows·accum ...), and the trainer sums
+ * gradients and target counts with MPI_Allreduce through hg_train_comm, so a step equals one process
+ * with size× the rows. The sampler seed and the init seed are broadcast from rank 0, so every rank
+ * draws the same depth (n, k) and starts from the same weights. Only rank 0 prints, evaluates, logs
+ * and saves. (Random initial states are drawn per rank from the same stream: with init_scale 0 the
+ * update is exactly that of one process with the doubled batch; with noise it is the same in law.)
  */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#ifdef HG_HAVE_MPI
+#include <mpi.h>
+
+static void mpi_sum_f32(void *user, float *buf, int64_t n) {
+    (void)user;
+    for (int64_t at = 0; at < n; at += 1 << 30) /* MPI counts are int */
+        MPI_Allreduce(MPI_IN_PLACE, buf + at, (int)(n - at < (1 << 30) ? n - at : 1 << 30), MPI_FLOAT, MPI_SUM,
+                      MPI_COMM_WORLD);
+}
+static void mpi_sum_f64(void *user, double *buf, int64_t n) {
+    (void)user;
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+#endif
+
 enum { TOK_BOS = 256, TOK_EOS = 257, TOK_PAD = 258, VOCAB = 264 };
 
 typedef struct chain_cfg {
-    int min_hops, max_hops, distractors;
+    int min_hops, max_hops;
+    int distractors, max_distractors; /* per problem: drawn from [distractors, max_distractors] */
+    int queries;                      /* queries per training row (1 = the task's own format) */
     uint64_t seed;
 } chain_cfg;
 
@@ -37,36 +66,68 @@ static double num(const cJSON *o, const char *k, double def) {
     return cJSON_IsNumber(it) ? it->valuedouble : def;
 }
 
-/* Row [T+1] tokens + mask for problem `index` with `hops` (−1: drawn from the config's range); the
- * answer is always a target, <eos> only when eos_target. */
+/* The digit variable `v` resolves to in the statements of prompt[len] ("x=y;...;?q="), or 0. */
+static char resolve_var(const char *prompt, int len, char v) {
+    char rhs[26] = {0};
+    for (int i = 0; i + 3 < len && prompt[i] != '?'; i += 4) rhs[prompt[i] - 'a'] = prompt[i + 2];
+    for (int hops = 0; hops <= 26 && v >= 'a' && v <= 'z'; hops++) v = rhs[v - 'a'];
+    return v >= '0' && v <= '9' ? v : 0;
+}
+
+/* Row [T+1] tokens + mask for problem `index` with `hops` (−1: drawn from the config's range):
+ * <bos> prompt answer [;?x= answer]... <eos> <pad>...; the answers are targets, <eos> only when
+ * eos_target. With queries > 1 (training only), the row goes on with further queries about other
+ * variables of the same statements (drawn from the index), each answer a target: more supervised
+ * tokens per row for the same statements, and the first query is exactly the task's format. */
 static bool make_row(const chain_cfg *c, uint64_t seed, uint64_t index, int hops, int64_t T, int32_t *tok,
-                     uint8_t *mask, bool eos_target) {
+                     uint8_t *mask, bool eos_target, int queries) {
     if (hops < 0) hops = c->min_hops + (int)(index % (uint64_t)(c->max_hops - c->min_hops + 1));
+    /* the distractor count comes from a hash of the index, so it does not move in step with hops */
+    uint64_t z = (index + 0x632be59bd9b4e019ull) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+    const int dist = c->distractors + (int)((z >> 33) % (uint64_t)(c->max_distractors - c->distractors + 1));
     char buf[160], ans;
-    int len = hg_chain_problem(seed, index, hops, c->distractors, buf, sizeof buf, &ans);
-    if (len < 0 || len + 3 > T + 1) return false;
+    int len = hg_chain_problem(seed, index, hops, dist, buf, sizeof buf, &ans);
+    if (len < 0 || len + 3 + 5 * (queries - 1) > T + 1) return false;
+    memset(mask, 0, (size_t)(T + 1));
     int64_t k = 0;
     tok[k++] = TOK_BOS;
     for (int i = 0; i < len; i++) tok[k++] = (unsigned char)buf[i];
+    mask[k] = 1;
     tok[k++] = (unsigned char)ans;
+    const int n_stmt = (len - 3) / 4;
+    for (int q = 1; q < queries; q++) {
+        z = (z ^ (z >> 29)) * 0x94d049bb133111ebull + (uint64_t)q;
+        const char v = buf[4 * (int)((z >> 35) % (uint64_t)n_stmt)]; /* the variable of a random statement */
+        const char a = resolve_var(buf, len, v);
+        if (!a) return false;
+        tok[k++] = ';', tok[k++] = '?', tok[k++] = (unsigned char)v, tok[k++] = '=';
+        mask[k] = 1;
+        tok[k++] = (unsigned char)a;
+    }
+    mask[k] = eos_target;
     tok[k++] = TOK_EOS;
-    memset(mask, 0, (size_t)(T + 1));
-    mask[k - 2] = 1;
-    mask[k - 1] = eos_target;
     while (k < T + 1) tok[k++] = TOK_PAD;
     return true;
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: huginn train CONFIG.json [--resume]   (keys: docs/training.md)\n");
+    fprintf(stderr, "usage: huginn train CONFIG.json [--resume] [--stop-after N]   (keys: docs/training.md)\n"
+                    "  --stop-after N: take at most N steps in this invocation, then save (the schedule still\n"
+                    "                  runs to max_steps; continue with --resume)\n");
     return 1;
 }
 
-int cmd_train(int argc, char **argv) {
+static int train_main(int argc, char **argv, int rank, int size, const hg_train_comm *comm) {
     const char *cfg_path = NULL;
     bool resume = false;
+    int64_t stop_after = INT64_MAX;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--resume")) resume = true;
+        else if (!strcmp(argv[i], "--stop-after")) {
+            const char *v = cli_next(argc, argv, &i);
+            if (!v || !cli_parse_i64(v, &stop_after) || stop_after < 1) return cli_fail("--stop-after: need N >= 1");
+        }
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return usage(), 0;
         else if (!cfg_path && argv[i][0] != '-') cfg_path = argv[i];
         else return cli_fail("train: unknown option `%s`", argv[i]), usage();
@@ -85,11 +146,13 @@ int cmd_train(int argc, char **argv) {
     const cJSON *jd = cJSON_GetObjectItemCaseSensitive(root, "data");
     const cJSON *jo = cJSON_GetObjectItemCaseSensitive(root, "out_dir");
     const cJSON *jtok = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
+    const cJSON *jinit = cJSON_GetObjectItemCaseSensitive(root, "init_from");
     int rc = 1;
     hg_trainer *tr = NULL;
     FILE *log = NULL;
     int32_t *tok = NULL;
     uint8_t *mask = NULL;
+    hg_shard *shard = NULL, *val_shard = NULL;
     if (!cJSON_IsString(jo)) {
         cli_fail("%s: `out_dir` (string) is required", cfg_path);
         goto out;
@@ -125,11 +188,26 @@ int cmd_train(int argc, char **argv) {
     p.fixed_k = (int64_t)num(jt, "fixed_k", -1);
     p.init_scale = (float)num(jt, "init_scale", 1.0);
     p.seed = (uint64_t)num(jt, "seed", 514229);
-    const uint64_t init_seed = (uint64_t)num(jt, "init_seed", 233);
+    uint64_t init_seed = (uint64_t)num(jt, "init_seed", 233);
+#ifdef HG_HAVE_MPI
+    if (size > 1) { /* every rank samples the same depths and starts from the same weights */
+        uint64_t seeds[2] = {p.seed, init_seed};
+        MPI_Bcast(seeds, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+        p.seed = seeds[0], init_seed = seeds[1];
+    }
+#endif
     chain_cfg cc = {.min_hops = (int)num(jd, "min_hops", 1), .max_hops = (int)num(jd, "max_hops", 4),
                     .distractors = (int)num(jd, "distractors", 3), .seed = (uint64_t)num(jd, "seed", 7)};
-    if (cc.min_hops < 0 || cc.max_hops < cc.min_hops || cc.max_hops + 1 + cc.distractors > 26) {
-        cli_fail("%s: data needs 0 <= min_hops <= max_hops and max_hops + 1 + distractors <= 26", cfg_path);
+    cc.max_distractors = (int)num(jd, "max_distractors", cc.distractors);
+    cc.queries = (int)num(jd, "queries", 1);
+    if (cc.queries < 1 || cc.queries > 16) {
+        cli_fail("%s: data.queries must be in 1..16", cfg_path);
+        goto out;
+    }
+    if (cc.min_hops < 0 || cc.max_hops < cc.min_hops || cc.distractors < 0 || cc.max_distractors < cc.distractors ||
+        cc.max_hops + 1 + cc.max_distractors > 26) {
+        cli_fail("%s: data needs 0 <= min_hops <= max_hops, 0 <= distractors <= max_distractors and "
+                 "max_hops + 1 + max_distractors <= 26", cfg_path);
         goto out;
     }
     const int64_t eval_every = (int64_t)num(root, "eval_every", 100), save_every = (int64_t)num(root, "save_every", 200);
@@ -142,11 +220,35 @@ int cmd_train(int argc, char **argv) {
             if (cJSON_IsNumber(e) && e->valuedouble >= 0) depths[n_depths++] = (int64_t)e->valuedouble;
     }
     hg_error err = {0};
+    const cJSON *jsh = cJSON_GetObjectItemCaseSensitive(jd, "shard"), *jval = cJSON_GetObjectItemCaseSensitive(jd, "val_shard");
+    if (cJSON_IsString(jsh)) {
+        if (hg_shard_open(jsh->valuestring, &shard, &err) ||
+            (cJSON_IsString(jval) && hg_shard_open(jval->valuestring, &val_shard, &err))) {
+            rc = cli_fail_err(&err);
+            goto out;
+        }
+        for (hg_shard *sh = shard; sh; sh = sh == shard ? val_shard : NULL)
+            if (hg_shard_row_len(sh) != p.seq_len + 1 || hg_shard_vocab(sh) > VOCAB) {
+                cli_fail("%s: rows of %lld tokens with ids < %d; this run needs seq_len + 1 = %lld and ids < %d", cfg_path,
+                         (long long)hg_shard_row_len(sh), hg_shard_vocab(sh), (long long)p.seq_len + 1, VOCAB);
+                goto out;
+            }
+    }
     char latest[4096];
     snprintf(latest, sizeof latest, "%s/latest", out);
     if (resume) {
         if (hg_trainer_load(latest, &p, &tr, &err)) {
             rc = cli_fail_err(&err);
+            goto out;
+        }
+    } else if (cJSON_IsString(jinit)) { /* continue from a model's weights: new optimizer and schedule */
+        if (hg_trainer_load(jinit->valuestring, &p, &tr, &err)) {
+            rc = cli_fail_err(&err);
+            goto out;
+        }
+        if (hg_trainer_step_count(tr) != 0) {
+            cli_fail("%s: init_from `%s` holds trainer state; use --resume to continue a run, or point init_from "
+                     "at a directory with only config.json and model.safetensors", cfg_path, jinit->valuestring);
             goto out;
         }
     } else if (hg_trainer_init_random(&c, &p, init_seed, &tr, &err)) {
@@ -160,11 +262,11 @@ int cmd_train(int argc, char **argv) {
         cli_fail("out of memory");
         goto out;
     }
-    if (mkdir(out, 0777) != 0) { /* exists is fine */
+    if (rank == 0 && mkdir(out, 0777) != 0) { /* exists is fine */
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/log.csv", out);
-    log = fopen(path, resume ? "a" : "w");
+    log = rank == 0 ? fopen(path, resume ? "a" : "w") : fopen("/dev/null", "w");
     if (!log) {
         cli_fail("%s: cannot write", path);
         goto out;
@@ -176,26 +278,36 @@ int cmd_train(int argc, char **argv) {
         hg_trainer_tensor(tr, i, &n, NULL, NULL);
         n_params += n;
     }
-    printf("huginn train: %lld parameters, %lld rows x %lld tokens per step, %lld steps -> %s\n", (long long)n_params,
-           (long long)rows, (long long)T, (long long)p.max_steps, out);
+    if (rank == 0)
+        printf("huginn train: %lld parameters, %lld rows x %lld tokens per step%s, %lld steps -> %s\n",
+               (long long)n_params, (long long)(rows * size), (long long)T, size > 1 ? " (all ranks)" : "",
+               (long long)p.max_steps, out);
     const double t0 = now_s();
     const int64_t step0 = hg_trainer_step_count(tr);
     int64_t tokens_done = 0;
-    while (hg_trainer_step_count(tr) < p.max_steps) {
-        uint64_t cur = hg_trainer_cursor(tr);
-        for (int64_t r = 0; r < rows; r++)
-            if (!make_row(&cc, cc.seed, cur + (uint64_t)r, -1, T, tok + r * (T + 1), mask + r * (T + 1), true)) {
-                cli_fail("a problem does not fit in seq_len %lld: raise train.seq_len", (long long)T);
+    while (hg_trainer_step_count(tr) < p.max_steps && hg_trainer_step_count(tr) - step0 < stop_after) {
+        const uint64_t cur = hg_trainer_cursor(tr), mine = cur + (uint64_t)(rank * rows);
+        if (shard) {
+            if (hg_shard_read(shard, mine, rows, tok, &err)) {
+                rc = cli_fail_err(&err);
                 goto out;
             }
-        hg_trainer_set_cursor(tr, cur + (uint64_t)rows);
+        } else
+            for (int64_t r = 0; r < rows; r++)
+                if (!make_row(&cc, cc.seed, mine + (uint64_t)r, -1, T, tok + r * (T + 1), mask + r * (T + 1), true,
+                              cc.queries)) {
+                    cli_fail("a problem does not fit in seq_len %lld: raise train.seq_len", (long long)T);
+                    goto out;
+                }
+        hg_trainer_set_cursor(tr, cur + (uint64_t)(rows * size));
         hg_train_stats st;
-        if (hg_trainer_step(tr, tok, mask, NULL, &st, &err)) {
+        if (hg_trainer_step(tr, tok, shard ? NULL : mask, comm, &st, &err)) {
             rc = cli_fail_err(&err);
             goto out;
         }
         const int64_t step = hg_trainer_step_count(tr);
-        tokens_done += rows * T;
+        tokens_done += rows * size * T;
+        if (rank != 0) continue; /* rank 0 reports, evaluates and saves */
         const double el = now_s() - t0, tps = (double)tokens_done / el;
         const double eta = el / (double)(step - step0) * (double)(p.max_steps - step);
         fprintf(log, "train,%lld,%.6f,%.5f,%.3g,%lld,%lld,%.1f,%.2f,,,\n", (long long)step, st.loss, st.grad_norm,
@@ -204,17 +316,23 @@ int cmd_train(int argc, char **argv) {
             printf("step %6lld  loss %.4f  |g| %.3f  lr %.2e  depth n=%lld k=%lld  %.0f tok/s  ETA %.0fs%s\n",
                    (long long)step, st.loss, st.grad_norm, st.lr, (long long)st.depth_n, (long long)st.depth_k, tps,
                    eta, st.skipped ? "  (skipped: non-finite gradient)" : "");
-        if ((eval_every > 0 && step % eval_every == 0) || step == p.max_steps) {
+        if (((eval_every > 0 && step % eval_every == 0) || step == p.max_steps) && (!shard || val_shard)) {
             for (int64_t di = 0; di < n_depths; di++) {
                 double ls = 0, ac = 0;
                 int64_t nb = 0;
                 for (int64_t e0 = 0; e0 < eval_rows; e0 += p.rows, nb++) {
                     const int64_t nr = eval_rows - e0 < p.rows ? eval_rows - e0 : p.rows;
-                    for (int64_t r = 0; r < nr; r++) /* held-out stream: a different seed */
-                        make_row(&cc, cc.seed ^ 0x5eedfeedull, (uint64_t)(e0 + r), -1, T, tok + r * (T + 1),
-                                 mask + r * (T + 1), false); /* accuracy of the answer digit only */
+                    if (val_shard) { /* next-token loss and accuracy over every target */
+                        if (hg_shard_read(val_shard, (uint64_t)e0, nr, tok, &err)) {
+                            rc = cli_fail_err(&err);
+                            goto out;
+                        }
+                    } else
+                        for (int64_t r = 0; r < nr; r++) /* held-out stream: a different seed */
+                            make_row(&cc, cc.seed ^ 0x5eedfeedull, (uint64_t)(e0 + r), -1, T, tok + r * (T + 1),
+                                     mask + r * (T + 1), false, 1); /* accuracy of the (one) answer only */
                     double l, a;
-                    if (hg_trainer_eval(tr, tok, mask, nr, depths[di], &l, &a, &err)) {
+                    if (hg_trainer_eval(tr, tok, val_shard ? NULL : mask, nr, depths[di], &l, &a, &err)) {
                         rc = cli_fail_err(&err);
                         goto out;
                     }
@@ -227,7 +345,8 @@ int cmd_train(int argc, char **argv) {
             }
             fflush(log);
         }
-        if ((save_every > 0 && step % save_every == 0) || step == p.max_steps) {
+        const bool stopping = step - step0 >= stop_after;
+        if ((save_every > 0 && step % save_every == 0) || step == p.max_steps || stopping) {
             if (hg_trainer_save(tr, out, cJSON_IsString(jtok) ? jtok->valuestring : NULL, 2, &err)) {
                 rc = cli_fail_err(&err);
                 goto out;
@@ -238,8 +357,30 @@ int cmd_train(int argc, char **argv) {
     rc = 0;
 out:
     if (log) fclose(log);
+    hg_shard_close(shard), hg_shard_close(val_shard);
     free(tok), free(mask);
     hg_trainer_free(tr);
     cJSON_Delete(root);
     return rc;
+}
+
+int cmd_train(int argc, char **argv) {
+#ifdef HG_HAVE_MPI
+    /* MPI only when a launcher started us (Open MPI / PMI / PMIx set these): a plain `huginn train`
+     * stays a plain process (no MPI start-up cost, and none of libmpi's unreleased allocations) */
+    if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE") && !getenv("PMIX_RANK"))
+        return train_main(argc, argv, 0, 1, NULL);
+    int inited = 0, rank = 0, size = 1;
+    MPI_Initialized(&inited);
+    if (!inited) MPI_Init(NULL, NULL);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    const hg_train_comm comm = {.sum_f32 = mpi_sum_f32, .sum_f64 = mpi_sum_f64, .user = NULL};
+    int rc = train_main(argc, argv, rank, size, size > 1 ? &comm : NULL);
+    if (rc != 0 && size > 1) MPI_Abort(MPI_COMM_WORLD, rc); /* the other ranks would wait in an all-reduce */
+    if (!inited) MPI_Finalize();
+    return rc;
+#else
+    return train_main(argc, argv, 0, 1, NULL);
+#endif
 }

@@ -15,6 +15,8 @@ int cmd_init(int argc, char **argv);
 int cmd_bench(int argc, char **argv);    /* cmd_bench.c */
 int cmd_grad(int argc, char **argv);     /* cmd_grad.c */
 int cmd_train(int argc, char **argv);    /* cmd_train.c */
+int cmd_eval_chains(int argc, char **argv); /* cmd_eval_chains.c */
+int cmd_tokenize_data(int argc, char **argv); /* cmd_tokenize_data.c */
 int cmd_convert(int argc, char **argv);  /* cmd_convert.c */
 int cmd_quantize(int argc, char **argv); /* cmd_quantize.c */
 int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
@@ -32,6 +34,8 @@ static const hg_cmd k_cmds[] = {
     {"grad", cmd_grad, "loss and gradients of one sequence (truncated backprop), raw f32 per tensor"},
     {"train", cmd_train, "train a recurrent-depth model (recipe of training-recipe.md) from a JSON config"},
     {"chat", cmd_chat, "interactive chat in the model's chat format (KV cache kept between turns)"},
+    {"eval-chains", cmd_eval_chains, "accuracy on held-out variable-chain problems vs test-time iterations"},
+    {"tokenize-data", cmd_tokenize_data, "text files -> packed token shards for training"},
     {"bench", cmd_bench, "prefill / decode / batch speed of a model (tokens/s, GB/s, GFLOP/s)"},
     /* HG-CMD-TABLE */
 };

@@ -222,7 +222,7 @@ hg_status hg_trainer_save(hg_trainer *tr, const char *out_dir, const char *token
         goto out;
     }
     static const char *files[] = {"config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json",
-                                  "tokenizer.json"};
+                                  "tokenizer.json", "tokenizer_config.json"};
     snprintf(p, sizeof p, "%s/%s", tmp, files[0]);
     if ((st = write_file(p, cfg, strlen(cfg), err))) goto out;
     snprintf(p, sizeof p, "%s/%s", tmp, files[1]);
@@ -238,6 +238,19 @@ hg_status hg_trainer_save(hg_trainer *tr, const char *out_dir, const char *token
         snprintf(p, sizeof p, "%s/%s", tmp, files[4]);
         if ((st = write_file(p, tok, len, err))) goto out;
         n_files = 5;
+        /* tokenizer_config.json beside it names bos/eos (`huginn run -p` prepends bos): copied too */
+        char side[4096];
+        const char *slash = strrchr(tokenizer, '/');
+        const int dir_len = slash ? (int)(slash - tokenizer + 1) : 0;
+        snprintf(side, sizeof side, "%.*stokenizer_config.json", dir_len, tokenizer);
+        struct stat cs;
+        if (stat(side, &cs) == 0) {
+            hg_free(tok), tok = NULL;
+            if ((st = hg_read_text_file(side, 16u << 20, &tok, &len, err))) goto out;
+            snprintf(p, sizeof p, "%s/%s", tmp, files[5]);
+            if ((st = write_file(p, tok, len, err))) goto out;
+            n_files = 6;
+        }
     }
     for (int i = 0; i < n_files; i++) {
         snprintf(p, sizeof p, "%s/%s", tmp, files[i]);

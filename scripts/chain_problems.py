@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""chain_problems.py — held-out "variable chain" problems for `huginn eval-chains`.
+
+Written independently of the trainer's generator (src/train/chains.c): a different algorithm (the
+chain and the distractors are built as a dependency forest, then rendered), a different random
+generator (Python's Mersenne Twister) and its own seed, so the evaluation does not share a code path
+or a random stream with training.
+
+Output: one problem per line, `HOPS<TAB>PROMPT<TAB>ANSWER`, e.g. `2\tk=3;a=k;z=1;d=a;?d=\t3`: the
+statements VAR=DIGIT or VAR=VAR over distinct lowercase letters, joined by `;`, shuffled, then
+`;?VAR=`; HOPS is the number of VAR=VAR links between the queried variable and its digit.
+
+usage: chain_problems.py --hops 1-10 --n 100 --distractors 2[-4] --seed 20250611 > problems.tsv
+"""
+import argparse
+import random
+import string
+import sys
+
+
+def parse_range(text):
+    lo, _, hi = text.partition("-")
+    lo = int(lo)
+    hi = int(hi) if hi else lo
+    if lo < 0 or hi < lo:
+        raise argparse.ArgumentTypeError(f"bad range `{text}`")
+    return lo, hi
+
+
+def problem(rng, hops, n_distractors):
+    names = rng.sample(string.ascii_lowercase, hops + 1 + n_distractors)
+    chain, others = names[: hops + 1], names[hops + 1:]
+    answer = str(rng.randrange(10))
+    rhs = {chain[0]: answer}
+    for prev, var in zip(chain, chain[1:]):
+        rhs[var] = prev
+    # Distractors form their own forest: each is a digit or points at a distractor defined before it
+    # in this list, so none of them reaches the queried chain and there are no cycles.
+    for i, var in enumerate(others):
+        if i and rng.random() < 0.5:
+            rhs[var] = rng.choice(others[:i])
+        else:
+            rhs[var] = str(rng.randrange(10))
+    statements = [f"{v}={rhs[v]}" for v in names]
+    rng.shuffle(statements)
+    return ";".join(statements) + f";?{chain[-1]}=", answer
+
+
+def resolve(prompt):
+    """Follow the query through the statements: the check that every written problem is right."""
+    body, _, query = prompt.rpartition(";?")
+    table = dict(s.split("=") for s in body.split(";"))
+    var, hops = query.rstrip("="), 0
+    while not table[var].isdigit():
+        var, hops = table[var], hops + 1
+    return table[var], hops
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hops", type=parse_range, default=(1, 8))
+    ap.add_argument("--n", type=int, default=100, help="problems per hop count")
+    ap.add_argument("--distractors", type=parse_range, default=(2, 2))
+    ap.add_argument("--seed", type=int, default=20250611)
+    a = ap.parse_args()
+    if a.hops[1] + 1 + a.distractors[1] > 26:
+        sys.exit("chain_problems.py: hops + 1 + distractors must be <= 26")
+    rng = random.Random(a.seed)
+    out = sys.stdout
+    for hops in range(a.hops[0], a.hops[1] + 1):
+        for _ in range(a.n):
+            prompt, answer = problem(rng, hops, rng.randint(*a.distractors))
+            assert resolve(prompt) == (answer, hops)
+            out.write(f"{hops}\t{prompt}\t{answer}\n")
+
+
+if __name__ == "__main__":
+    main()

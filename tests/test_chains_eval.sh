@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# test_chains_eval.sh — `huginn eval-chains` predicts what fixed-depth forwards predict. It runs all
+# depths in one pass per problem (core steps one at a time, the coda read at each requested r); its
+# --predictions output (greedy id per problem and depth) must equal the argmax of the last row of an
+# independent `huginn forward --steps r` on <bos> + the prompt's bytes, zero initial state on both
+# sides. The model is the golden tiny random-weight checkpoint (its predictions change with r, unlike
+# a model that ignores depth) with the chain tokenizer beside it. Also: the CSV has one row per
+# (hops, r) and its counts agree with the predictions; malformed input fails.
+set -euo pipefail
+: "${HUGINN:?}" "${HG_TEST_TMP:?}" "${HG_SOURCE_DIR:?}" "${HG_TEST_DATA:?}"
+dir="$HG_TEST_TMP/chains_eval"
+rm -rf "$dir"; mkdir -p "$dir/model"
+cp "$HG_TEST_DATA/golden_model/tiny/config.json" "$HG_TEST_DATA/golden_model/tiny/model.safetensors" "$dir/model/"
+python3 "$HG_SOURCE_DIR/scripts/make_chain_tokenizer.py" "$dir/model"
+model="$dir/model"
+export OMP_NUM_THREADS=1
+python3 "$HG_SOURCE_DIR/scripts/chain_problems.py" --hops 1-4 --n 2 --distractors 2 --seed 5 > "$dir/p.tsv"
+"$HUGINN" eval-chains -m "$model" --problems "$dir/p.tsv" --steps 1,3,5 --init-scale 0 --csv "$dir/out.csv" \
+  --predictions "$dir/pred.tsv" > "$dir/eval.log" || { cat "$dir/eval.log"; echo "FAIL: eval-chains"; exit 1; }
+fail=0
+[ "$(tail -n +2 "$dir/out.csv" | wc -l)" -eq 12 ] || { echo "FAIL: expected 12 CSV rows"; fail=1; }
+[ "$(wc -l < "$dir/pred.tsv")" -eq 24 ] || { echo "FAIL: expected 24 predictions"; fail=1; }
+V=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$model/config.json")
+i=0
+while IFS=$'\t' read -r hops prompt answer; do
+  i=$((i + 1))
+  ids=$(python3 -c 'import sys; print(",".join(["256"] + [str(b) for b in sys.argv[1].encode()]))' "$prompt")
+  for r in 1 3 5; do
+    "$HUGINN" forward -m "$model" --ids "$ids" --steps $r --init-scale 0 --logits "$dir/l.bin" > /dev/null
+    want=$(python3 -c '
+import struct, sys
+V = int(sys.argv[2]); data = open(sys.argv[1], "rb").read()
+row = struct.unpack("<%df" % V, data[-4 * V:])
+print(max(range(V), key=lambda j: (row[j], -j)))' "$dir/l.bin" "$V")
+    got=$(awk -F'\t' -v i=$i -v r=$r '$1 == i && $2 == r { print $3 }' "$dir/pred.tsv")
+    [ "$got" = "$want" ] || { echo "FAIL: problem $i r $r: eval-chains predicts $got, forward $want"; fail=1; }
+  done
+done < "$dir/p.tsv"
+# the predictions must not be all alike (a depth-blind or constant result would make this test weak)
+[ "$(cut -f3 "$dir/pred.tsv" | sort -u | wc -l)" -ge 3 ] || { echo "FAIL: predictions barely vary"; fail=1; }
+# CSV counts = predictions that equal the answer
+awk -F'\t' 'NR == FNR { if ($3 == $4) c[$2]++; next } FNR > 1 { split($0, f, ","); s[f[3]] += f[5] }
+  END { for (r in s) if (s[r] != c[r] + 0) { print "FAIL: r", r, "CSV", s[r], "predictions", c[r] + 0; bad = 1 } exit bad }' \
+  "$dir/pred.tsv" "$dir/out.csv" || fail=1
+printf '1\tno-answer-column\n' > "$dir/bad.tsv"
+if "$HUGINN" eval-chains -m "$model" --problems "$dir/bad.tsv" > /dev/null 2>&1; then echo "FAIL: malformed file accepted"; fail=1; fi
+if "$HUGINN" eval-chains -m "$model" --problems "$dir/p.tsv" --steps 4,2 > /dev/null 2>&1; then echo "FAIL: decreasing --steps accepted"; fail=1; fi
+[ $fail -eq 0 ] && echo ok
+exit $fail
