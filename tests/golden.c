@@ -1,6 +1,7 @@
 /* golden.c — implementation of golden.h. */
 #include "golden.h"
 #include "harness.h"
+#include "huginn.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -70,4 +71,26 @@ int32_t *golden_ints(const cJSON *arr, int64_t *n) {
     for (const cJSON *e = arr ? arr->child : NULL; e; e = e->next) a[i++] = (int32_t)e->valuedouble;
     *n = k;
     return a;
+}
+
+int64_t golden_num(const cJSON *o, const char *k) { return (int64_t)cJSON_GetObjectItemCaseSensitive(o, k)->valuedouble; }
+const cJSON *golden_item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+
+hg_ctx *golden_ctx(hg_model *m, int64_t max_steps, const char *kv) {
+    hg_ctx_params cp = hg_ctx_default_params();
+    cp.n_ctx = 64;
+    cp.max_steps = max_steps > 0 ? max_steps : 1;
+    cp.kv_cache = kv;
+    hg_ctx *ctx = NULL;
+    hg_error err = {0};
+    if (hg_ctx_init(m, &cp, &ctx, &err)) fprintf(stderr, "ctx: %s\n", err.msg);
+    return ctx;
+}
+
+bool golden_collect_token(void *user, int32_t id, int64_t steps, const float *logits) {
+    golden_collect *c = user;
+    (void)id, (void)steps;
+    if (c->n < c->max && logits) memcpy(c->logits + c->n * c->V, logits, (size_t)c->V * sizeof(float));
+    c->n++;
+    return true;
 }

@@ -17,30 +17,18 @@
 
 #define TOL 1e-4
 
-static int64_t num(const cJSON *o, const char *k) { return (int64_t)cJSON_GetObjectItemCaseSensitive(o, k)->valuedouble; }
-static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
-static hg_ctx *make_ctx(hg_model *m, int64_t max_steps, const char *kv) {
-    hg_ctx_params cp = hg_ctx_default_params();
-    cp.n_ctx = 64;
-    cp.max_steps = max_steps > 0 ? max_steps : 1;
-    cp.kv_cache = kv;
-    hg_ctx *ctx = NULL;
-    hg_error err = {0};
-    if (hg_ctx_init(m, &cp, &ctx, &err)) fprintf(stderr, "ctx: %s\n", err.msg);
-    return ctx;
-}
 
 static void run_forward(const char *model, hg_model *m, const cJSON *cs) {
-    const char *name = item(cs, "name")->valuestring;
-    const cJSON *in = item(cs, "inputs"), *out = item(cs, "outputs");
+    const char *name = golden_item(cs, "name")->valuestring;
+    const cJSON *in = golden_item(cs, "inputs"), *out = golden_item(cs, "outputs");
     int64_t T;
-    int32_t *ids = golden_ints(item(in, "input_ids"), &T);
-    const int64_t r = num(in, "num_steps"), h = hg_model_config(m)->n_embd, V = hg_model_config(m)->vocab_size;
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    const int64_t r = golden_num(in, "num_steps"), h = hg_model_config(m)->n_embd, V = hg_model_config(m)->vocab_size;
     float *init = NULL;
     size_t n;
-    if (item(in, "input_states")) init = golden_floats(model, item(in, "input_states"), &n);
-    hg_ctx *ctx = make_ctx(m, r, "full");
+    if (golden_item(in, "input_states")) init = golden_floats(model, golden_item(in, "input_states"), &n);
+    hg_ctx *ctx = golden_ctx(m, r, "full");
     float *logits = malloc((size_t)(T * V) * sizeof(float)), *lat = malloc((size_t)(T * h) * sizeof(float));
     for (int64_t i = 0; i < T * V; i++) logits[i] = NAN; /* poison: unwritten rows fail */
     for (int64_t i = 0; i < T * h; i++) lat[i] = NAN;
@@ -51,12 +39,12 @@ static void run_forward(const char *model, hg_model *m, const cJSON *cs) {
     hg_error err = {0};
     hg_status st = hg_ctx_forward(ctx, ids, T, 0, &fp, lat, logits, &err);
     CHECK_MSG(st == HG_OK, "%s/%s: %s", model, name, err.msg);
-    float *wl = golden_floats(model, item(out, "logits"), &n);
+    float *wl = golden_floats(model, golden_item(out, "logits"), &n);
     char label[256];
     snprintf(label, sizeof label, "%s/%s logits", model, name);
     CHECK(n == (size_t)(T * V));
     hg_check_close(label, logits, wl, n, TOL);
-    float *wa = golden_floats(model, item(out, "latent_states"), &n);
+    float *wa = golden_floats(model, golden_item(out, "latent_states"), &n);
     snprintf(label, sizeof label, "%s/%s latents", model, name);
     hg_check_close(label, lat, wa, n, TOL);
     free(wl), free(wa), free(logits), free(lat), free(ids), free(init);
@@ -64,12 +52,12 @@ static void run_forward(const char *model, hg_model *m, const cJSON *cs) {
 }
 
 static void run_decode(const char *model, hg_model *m, const cJSON *cs) {
-    const char *name = item(cs, "name")->valuestring;
-    const cJSON *in = item(cs, "inputs"), *out = item(cs, "outputs");
+    const char *name = golden_item(cs, "name")->valuestring;
+    const cJSON *in = golden_item(cs, "inputs"), *out = golden_item(cs, "outputs");
     int64_t T;
-    int32_t *ids = golden_ints(item(in, "input_ids"), &T);
-    const int64_t r = num(in, "num_steps"), h = hg_model_config(m)->n_embd, V = hg_model_config(m)->vocab_size;
-    hg_ctx *ctx = make_ctx(m, r, item(in, "lookup_strategy")->valuestring);
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    const int64_t r = golden_num(in, "num_steps"), h = hg_model_config(m)->n_embd, V = hg_model_config(m)->vocab_size;
+    hg_ctx *ctx = golden_ctx(m, r, golden_item(in, "lookup_strategy")->valuestring);
     CHECK_MSG(ctx != NULL, "%s/%s: no context", model, name);
     if (!ctx) return;
     float *logits = malloc((size_t)(T * V) * sizeof(float)), *lat = malloc((size_t)(T * h) * sizeof(float));
@@ -77,7 +65,7 @@ static void run_decode(const char *model, hg_model *m, const cJSON *cs) {
     for (int64_t i = 0; i < T * h; i++) lat[i] = NAN;
     hg_forward_params fp = hg_forward_default_params();
     fp.n_steps = r;
-    for (const cJSON *ch = item(in, "chunks")->child; ch; ch = ch->next) {
+    for (const cJSON *ch = golden_item(in, "chunks")->child; ch; ch = ch->next) {
         int64_t a = (int64_t)ch->child->valuedouble, b = (int64_t)ch->child->next->valuedouble;
         hg_error err = {0};
         hg_status st = hg_ctx_forward(ctx, ids + a, b - a, a, &fp, lat + a * h, logits + a * V, &err);
@@ -85,65 +73,53 @@ static void run_decode(const char *model, hg_model *m, const cJSON *cs) {
     }
     size_t n;
     char label[256];
-    float *wl = golden_floats(model, item(out, "logits"), &n);
+    float *wl = golden_floats(model, golden_item(out, "logits"), &n);
     snprintf(label, sizeof label, "%s/%s logits", model, name);
     hg_check_close(label, logits, wl, n, TOL);
-    float *wa = golden_floats(model, item(out, "latent_states"), &n);
+    float *wa = golden_floats(model, golden_item(out, "latent_states"), &n);
     snprintf(label, sizeof label, "%s/%s latents", model, name);
     hg_check_close(label, lat, wa, n, TOL);
     free(wl), free(wa), free(logits), free(lat), free(ids);
     hg_ctx_free(ctx);
 }
 
-typedef struct {
-    float *logits; /* [max, V] */
-    int64_t n, V, max;
-} collect;
-
-static bool on_token(void *user, int32_t id, int64_t steps, const float *logits) {
-    collect *c = user;
-    (void)id, (void)steps;
-    if (c->n < c->max) memcpy(c->logits + c->n * c->V, logits, (size_t)c->V * sizeof(float));
-    c->n++;
-    return true;
-}
 
 static void run_generate(const char *model, hg_model *m, const cJSON *cs) {
-    const char *name = item(cs, "name")->valuestring;
-    const cJSON *in = item(cs, "inputs"), *out = item(cs, "outputs");
+    const char *name = golden_item(cs, "name")->valuestring;
+    const cJSON *in = golden_item(cs, "inputs"), *out = golden_item(cs, "outputs");
     int64_t T, n_want;
-    int32_t *ids = golden_ints(item(in, "input_ids"), &T);
-    int32_t *want = golden_ints(item(cs, "generated"), &n_want);
-    const int64_t r = num(in, "num_steps"), V = hg_model_config(m)->vocab_size;
-    hg_ctx *ctx = make_ctx(m, r, "full");
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    int32_t *want = golden_ints(golden_item(cs, "generated"), &n_want);
+    const int64_t r = golden_num(in, "num_steps"), V = hg_model_config(m)->vocab_size;
+    hg_ctx *ctx = golden_ctx(m, r, "full");
     hg_generate_params gp = hg_generate_default_params();
     gp.n_steps = r;
-    gp.max_new_tokens = num(in, "max_new_tokens");
+    gp.max_new_tokens = golden_num(in, "max_new_tokens");
     gp.init_scale = 0;
-    gp.continuous = cJSON_IsTrue(item(in, "continuous_compute"));
+    gp.continuous = cJSON_IsTrue(golden_item(in, "continuous_compute"));
     size_t n;
     float *init = NULL;
-    if (item(in, "initial_state")) {
-        init = golden_floats(model, item(in, "initial_state"), &n);
+    if (golden_item(in, "initial_state")) {
+        init = golden_floats(model, golden_item(in, "initial_state"), &n);
         gp.init_state = init;
     }
     int32_t eos = 0;
-    if (cJSON_IsNumber(item(in, "eos_token_id"))) {
-        eos = (int32_t)num(in, "eos_token_id");
+    if (cJSON_IsNumber(golden_item(in, "eos_token_id"))) {
+        eos = (int32_t)golden_num(in, "eos_token_id");
         gp.eos_ids = &eos;
         gp.n_eos = 1;
     }
-    collect col = {malloc((size_t)(gp.max_new_tokens * V) * sizeof(float)), 0, V, gp.max_new_tokens};
+    golden_collect col = {malloc((size_t)(gp.max_new_tokens * V) * sizeof(float)), 0, V, gp.max_new_tokens};
     int32_t *got = malloc((size_t)gp.max_new_tokens * sizeof *got);
     int64_t n_got = 0;
     hg_error err = {0};
-    hg_status st = hg_generate(ctx, ids, T, &gp, on_token, &col, got, &n_got, &err);
+    hg_status st = hg_generate(ctx, ids, T, &gp, golden_collect_token, &col, got, &n_got, &err);
     CHECK_MSG(st == HG_OK, "%s/%s: %s", model, name, err.msg);
     CHECK_MSG(n_got == n_want, "%s/%s: %lld tokens, want %lld", model, name, (long long)n_got, (long long)n_want);
     bool same = n_got == n_want;
     for (int64_t i = 0; same && i < n_got; i++) same = got[i] == want[i];
     CHECK_MSG(same, "%s/%s: generated ids differ", model, name);
-    float *wl = golden_floats(model, item(out, "step_logits"), &n);
+    float *wl = golden_floats(model, golden_item(out, "step_logits"), &n);
     char label[256];
     snprintf(label, sizeof label, "%s/%s step_logits", model, name);
     if (n == (size_t)(n_got * V)) hg_check_close(label, col.logits, wl, n, TOL);
@@ -155,21 +131,21 @@ static void run_generate(const char *model, hg_model *m, const cJSON *cs) {
 /* train_step: the forward of (n, k) = (3, 2) computes the same values as 5 steps; the loss is the
  * mean cross-entropy over labelled positions (no shift inside, -100 ignored). */
 static void run_train_forward(const char *model, hg_model *m, const cJSON *cs) {
-    const char *name = item(cs, "name")->valuestring;
-    const cJSON *in = item(cs, "inputs"), *out = item(cs, "outputs");
+    const char *name = golden_item(cs, "name")->valuestring;
+    const cJSON *in = golden_item(cs, "inputs"), *out = golden_item(cs, "outputs");
     int64_t T, nl;
-    int32_t *ids = golden_ints(item(in, "input_ids"), &T);
-    int32_t *labels = golden_ints(item(in, "labels"), &nl);
-    const int64_t r = num(in, "num_steps_no_grad") + num(in, "num_steps_with_grad");
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    int32_t *labels = golden_ints(golden_item(in, "labels"), &nl);
+    const int64_t r = golden_num(in, "num_steps_no_grad") + golden_num(in, "num_steps_with_grad");
     const int64_t V = hg_model_config(m)->vocab_size;
-    hg_ctx *ctx = make_ctx(m, r, "full");
+    hg_ctx *ctx = golden_ctx(m, r, "full");
     float *logits = malloc((size_t)(T * V) * sizeof(float));
     hg_forward_params fp = hg_forward_default_params();
     fp.n_steps = r;
     hg_error err = {0};
     CHECK(hg_ctx_forward(ctx, ids, T, 0, &fp, NULL, logits, &err) == HG_OK);
     size_t n;
-    float *wl = golden_floats(model, item(out, "logits"), &n);
+    float *wl = golden_floats(model, golden_item(out, "logits"), &n);
     char label[256];
     snprintf(label, sizeof label, "%s/%s logits", model, name);
     hg_check_close(label, logits, wl, n, TOL);
@@ -184,7 +160,7 @@ static void run_train_forward(const char *model, hg_model *m, const cJSON *cs) {
         loss += (mx + log(s)) - (double)l[labels[t]];
         cnt++;
     }
-    float got = (float)(loss / (double)cnt), want = (float)item(cs, "loss")->valuedouble;
+    float got = (float)(loss / (double)cnt), want = (float)golden_item(cs, "loss")->valuedouble;
     snprintf(label, sizeof label, "%s/%s loss", model, name);
     hg_check_close(label, &got, &want, 1, TOL);
     free(wl), free(logits), free(ids), free(labels);
@@ -206,8 +182,8 @@ int main(void) {
             continue;
         }
         int n_cases = 0;
-        for (const cJSON *cs = item(man, "cases")->child; cs; cs = cs->next) {
-            const char *kind = item(cs, "kind")->valuestring;
+        for (const cJSON *cs = golden_item(man, "cases")->child; cs; cs = cs->next) {
+            const char *kind = golden_item(cs, "kind")->valuestring;
             if (!strcmp(kind, "forward")) run_forward(model, m, cs), n_cases++;
             else if (!strcmp(kind, "kv_cache_decode")) run_decode(model, m, cs), n_cases++;
             else if (!strcmp(kind, "generate")) run_generate(model, m, cs), n_cases++;

@@ -22,9 +22,6 @@
 
 #define TOL_GOLDEN 1e-4
 
-static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
-static int64_t num(const cJSON *o, const char *k) { return (int64_t)item(o, k)->valuedouble; }
-
 static hg_model *load(const char *path, bool use_mmap) {
     hg_model_params p = hg_model_default_params();
     p.use_mmap = use_mmap;
@@ -63,38 +60,25 @@ static void forward(hg_model *m, const int32_t *ids, int64_t T, int64_t r, const
     hg_ctx_free(ctx);
 }
 
-typedef struct collect {
-    float *logits; /* [max, V] */
-    int64_t n, V, max;
-} collect;
-
-static bool on_token(void *user, int32_t id, int64_t steps, const float *logits) {
-    collect *c = user;
-    (void)id, (void)steps;
-    if (c->n < c->max) memcpy(c->logits + c->n * c->V, logits, (size_t)c->V * sizeof(float));
-    c->n++;
-    return true;
-}
-
 /* Greedy generation of generate_r8: ids into out [max_new], step logits into logits [max_new, V]. */
 static int64_t generate(hg_model *m, const cJSON *cs, int32_t *out, float *logits) {
-    const cJSON *in = item(cs, "inputs");
+    const cJSON *in = golden_item(cs, "inputs");
     int64_t T;
-    int32_t *ids = golden_ints(item(in, "input_ids"), &T);
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
     hg_ctx_params cp = hg_ctx_default_params();
     cp.n_ctx = 64;
-    cp.max_steps = num(in, "num_steps");
+    cp.max_steps = golden_num(in, "num_steps");
     hg_ctx *ctx = NULL;
     hg_error err = {0};
     CHECK_MSG(hg_ctx_init(m, &cp, &ctx, &err) == HG_OK, "ctx: %s", err.msg);
     hg_generate_params gp = hg_generate_default_params();
-    gp.n_steps = num(in, "num_steps");
-    gp.max_new_tokens = num(in, "max_new_tokens");
+    gp.n_steps = golden_num(in, "num_steps");
+    gp.max_new_tokens = golden_num(in, "max_new_tokens");
     gp.init_scale = 0;
     gp.sampler.temperature = 0;
-    collect col = {logits, 0, hg_model_config(m)->vocab_size, gp.max_new_tokens};
+    golden_collect col = {logits, 0, hg_model_config(m)->vocab_size, gp.max_new_tokens};
     int64_t n = 0;
-    if (ctx) CHECK_MSG(hg_generate(ctx, ids, T, &gp, on_token, &col, out, &n, &err) == HG_OK, "generate: %s", err.msg);
+    if (ctx) CHECK_MSG(hg_generate(ctx, ids, T, &gp, golden_collect_token, &col, out, &n, &err) == HG_OK, "generate: %s", err.msg);
     hg_ctx_free(ctx);
     free(ids);
     return n;
@@ -106,39 +90,39 @@ static void check_model(const char *model, hg_model *hf, hg_model *gg, bool bitw
     const hg_config *c = hg_model_config(hf);
     const int64_t V = c->vocab_size, h = c->n_embd;
     int n_cases = 0;
-    for (const cJSON *cs = item(man, "cases")->child; cs; cs = cs->next) {
-        const char *kind = item(cs, "kind")->valuestring, *name = item(cs, "name")->valuestring;
+    for (const cJSON *cs = golden_item(man, "cases")->child; cs; cs = cs->next) {
+        const char *kind = golden_item(cs, "kind")->valuestring, *name = golden_item(cs, "name")->valuestring;
         char label[256];
         if (!strcmp(kind, "forward")) {
-            const cJSON *in = item(cs, "inputs"), *out = item(cs, "outputs");
+            const cJSON *in = golden_item(cs, "inputs"), *out = golden_item(cs, "outputs");
             int64_t T;
             size_t n;
-            int32_t *ids = golden_ints(item(in, "input_ids"), &T);
-            float *init = item(in, "input_states") ? golden_floats(model, item(in, "input_states"), &n) : NULL;
+            int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+            float *init = golden_item(in, "input_states") ? golden_floats(model, golden_item(in, "input_states"), &n) : NULL;
             float *l1 = malloc((size_t)(T * V) * 4), *l2 = malloc((size_t)(T * V) * 4);
             float *a1 = malloc((size_t)(T * h) * 4), *a2 = malloc((size_t)(T * h) * 4);
-            forward(gg, ids, T, num(in, "num_steps"), init, l2, a2);
+            forward(gg, ids, T, golden_num(in, "num_steps"), init, l2, a2);
             if (bitwise) {
-                forward(hf, ids, T, num(in, "num_steps"), init, l1, a1);
+                forward(hf, ids, T, golden_num(in, "num_steps"), init, l1, a1);
                 CHECK_MSG(!memcmp(l1, l2, (size_t)(T * V) * 4), "%s/%s: GGUF logits differ from HF bits", model, name);
                 CHECK_MSG(!memcmp(a1, a2, (size_t)(T * h) * 4), "%s/%s: GGUF latents differ from HF bits", model, name);
             }
-            float *wl = golden_floats(model, item(out, "logits"), &n);
+            float *wl = golden_floats(model, golden_item(out, "logits"), &n);
             snprintf(label, sizeof label, "%s/%s gguf logits", model, name);
             CHECK(n == (size_t)(T * V));
             if (n == (size_t)(T * V)) hg_check_close(label, l2, wl, n, TOL_GOLDEN);
             free(wl);
-            wl = golden_floats(model, item(out, "latent_states"), &n);
+            wl = golden_floats(model, golden_item(out, "latent_states"), &n);
             snprintf(label, sizeof label, "%s/%s gguf latents", model, name);
             if (n == (size_t)(T * h)) hg_check_close(label, a2, wl, n, TOL_GOLDEN);
             free(wl), free(l1), free(l2), free(a1), free(a2), free(ids), free(init);
             n_cases++;
         } else if (!strcmp(name, "generate_r8")) {
-            const int64_t max = num(item(cs, "inputs"), "max_new_tokens");
+            const int64_t max = golden_num(golden_item(cs, "inputs"), "max_new_tokens");
             int32_t *i1 = calloc((size_t)max, 4), *i2 = calloc((size_t)max, 4);
             float *l1 = malloc((size_t)(max * V) * 4), *l2 = malloc((size_t)(max * V) * 4);
             int64_t n_want, n2 = generate(gg, cs, i2, l2);
-            int32_t *want = golden_ints(item(cs, "generated"), &n_want);
+            int32_t *want = golden_ints(golden_item(cs, "generated"), &n_want);
             CHECK_MSG(n2 == n_want && !memcmp(i2, want, (size_t)n_want * 4), "%s/generate_r8: GGUF tokens differ", model);
             if (bitwise) {
                 int64_t n1 = generate(hf, cs, i1, l1);
@@ -146,7 +130,7 @@ static void check_model(const char *model, hg_model *hf, hg_model *gg, bool bitw
                           model);
             }
             size_t n;
-            float *wl = golden_floats(model, item(item(cs, "outputs"), "step_logits"), &n);
+            float *wl = golden_floats(model, golden_item(golden_item(cs, "outputs"), "step_logits"), &n);
             snprintf(label, sizeof label, "%s/generate_r8 gguf step_logits", model);
             if (n == (size_t)(n2 * V)) hg_check_close(label, l2, wl, n, TOL_GOLDEN);
             free(wl), free(want), free(i1), free(i2), free(l1), free(l2);
@@ -208,7 +192,7 @@ static void check_quantized(const char *model, hg_model *hf, const char *dir, co
     const cJSON *cs = golden_case(man, "generate_r8");
     CHECK_MSG(cs != NULL, "%s: no generate_r8 case", model);
     if (!cs) return;
-    const int64_t V = hg_model_config(hf)->vocab_size, max = num(item(cs, "inputs"), "max_new_tokens");
+    const int64_t V = hg_model_config(hf)->vocab_size, max = golden_num(golden_item(cs, "inputs"), "max_new_tokens");
     char path[1024];
     int32_t *ids_f = calloc((size_t)max, 4), *ids_q = calloc((size_t)max, 4);
     float *lf = malloc((size_t)(max * V) * 4), *lq = malloc((size_t)(max * V) * 4);

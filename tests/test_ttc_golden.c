@@ -24,32 +24,8 @@
 
 #define TOL 1e-4
 
-static int64_t num(const cJSON *o, const char *k) { return (int64_t)cJSON_GetObjectItemCaseSensitive(o, k)->valuedouble; }
-static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
-static hg_ctx *make_ctx(hg_model *m, int64_t max_steps, const char *kv) {
-    hg_ctx_params cp = hg_ctx_default_params();
-    cp.n_ctx = 64;
-    cp.max_steps = max_steps > 0 ? max_steps : 1;
-    cp.kv_cache = kv;
-    hg_ctx *ctx = NULL;
-    hg_error err = {0};
-    if (hg_ctx_init(m, &cp, &ctx, &err)) fprintf(stderr, "ctx: %s\n", err.msg);
-    return ctx;
-}
 
-typedef struct {
-    float *logits; /* [max, V] */
-    int64_t n, V, max;
-} collect;
-
-static bool on_token(void *user, int32_t id, int64_t steps, const float *logits) {
-    collect *c = user;
-    (void)id, (void)steps;
-    if (c->n < c->max) memcpy(c->logits + c->n * c->V, logits, (size_t)c->V * sizeof(float));
-    c->n++;
-    return true;
-}
 
 static bool same_ids(const int32_t *a, int64_t na, const int32_t *b, int64_t nb) {
     if (na != nb) return false;
@@ -61,29 +37,29 @@ static bool same_ids(const int32_t *a, int64_t na, const int32_t *b, int64_t nb)
 /* ---- adaptive_generate ------------------------------------------------------------------------ */
 
 static void run_adaptive(const char *model, hg_model *m, const cJSON *cs) {
-    const char *name = item(cs, "name")->valuestring;
-    const cJSON *in = item(cs, "inputs"), *out = item(cs, "outputs");
+    const char *name = golden_item(cs, "name")->valuestring;
+    const cJSON *in = golden_item(cs, "inputs"), *out = golden_item(cs, "outputs");
     int64_t T, n_want, n_steps_want;
-    int32_t *ids = golden_ints(item(in, "input_ids"), &T);
-    int32_t *want = golden_ints(item(cs, "generated"), &n_want);
-    int32_t *want_steps = golden_ints(item(cs, "steps_per_token"), &n_steps_want);
-    const int64_t r = num(in, "max_steps"), V = hg_model_config(m)->vocab_size, n_new = num(in, "max_new_tokens");
-    hg_ctx *ctx = make_ctx(m, r, item(in, "cache_lookup_strategy")->valuestring);
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    int32_t *want = golden_ints(golden_item(cs, "generated"), &n_want);
+    int32_t *want_steps = golden_ints(golden_item(cs, "steps_per_token"), &n_steps_want);
+    const int64_t r = golden_num(in, "max_steps"), V = hg_model_config(m)->vocab_size, n_new = golden_num(in, "max_new_tokens");
+    hg_ctx *ctx = golden_ctx(m, r, golden_item(in, "cache_lookup_strategy")->valuestring);
     hg_generate_params gp = hg_generate_default_params();
     gp.n_steps = r;
     gp.max_new_tokens = n_new;
-    gp.init_scale = (float)item(in, "init_scale")->valuedouble;
+    gp.init_scale = (float)golden_item(in, "init_scale")->valuedouble;
     hg_adaptive_params ap = hg_adaptive_default_params();
     hg_error err = {0};
-    CHECK(hg_exit_criterion_parse(item(in, "criterion")->valuestring, &ap.criterion, &err) == HG_OK);
-    ap.threshold = item(in, "exit_threshold")->valuedouble;
-    ap.min_steps = num(in, "min_steps");
-    ap.check_every = num(in, "check_criterion_every_n_steps");
-    ap.no_exit_in_prefill = cJSON_IsTrue(item(in, "do_not_exit_in_prefill"));
+    CHECK(hg_exit_criterion_parse(golden_item(in, "criterion")->valuestring, &ap.criterion, &err) == HG_OK);
+    ap.threshold = golden_item(in, "exit_threshold")->valuedouble;
+    ap.min_steps = golden_num(in, "min_steps");
+    ap.check_every = golden_num(in, "check_criterion_every_n_steps");
+    ap.no_exit_in_prefill = cJSON_IsTrue(golden_item(in, "do_not_exit_in_prefill"));
 
     size_t n_vals;
-    float *want_vals = golden_floats(model, item(cs, "exit_values"), &n_vals);
-    collect col = {malloc((size_t)(n_new * V) * sizeof(float)), 0, V, n_new};
+    float *want_vals = golden_floats(model, golden_item(cs, "exit_values"), &n_vals);
+    golden_collect col = {malloc((size_t)(n_new * V) * sizeof(float)), 0, V, n_new};
     int32_t *got = malloc((size_t)n_new * sizeof *got);
     int64_t *steps = malloc((size_t)n_new * sizeof *steps);
     float *last_vals = malloc((size_t)n_new * sizeof *last_vals);
@@ -91,7 +67,7 @@ static void run_adaptive(const char *model, hg_model *m, const cJSON *cs) {
     for (size_t i = 0; i < n_vals + 64; i++) trace[i] = INFINITY; /* poison */
     hg_ttc_report rep = {.steps = steps, .exit_values = last_vals, .trace = trace, .trace_cap = (int64_t)n_vals + 64};
     int64_t n_got = 0;
-    hg_status st = hg_generate_adaptive(ctx, ids, T, &gp, &ap, on_token, &col, got, &n_got, &rep, &err);
+    hg_status st = hg_generate_adaptive(ctx, ids, T, &gp, &ap, golden_collect_token, &col, got, &n_got, &rep, &err);
     CHECK_MSG(st == HG_OK, "%s/%s: %s", model, name, err.msg);
     CHECK_MSG(same_ids(got, n_got, want, n_want), "%s/%s: generated ids differ", model, name);
     bool steps_ok = n_got == n_steps_want && rep.n_tokens == n_got;
@@ -126,7 +102,7 @@ static void run_adaptive(const char *model, hg_model *m, const cJSON *cs) {
                   model, name, (long long)i);
     }
     size_t n;
-    float *wl = golden_floats(model, item(out, "final_logits"), &n);
+    float *wl = golden_floats(model, golden_item(out, "final_logits"), &n);
     char label[256];
     snprintf(label, sizeof label, "%s/%s final_logits", model, name);
     if (n == (size_t)(n_got * V)) hg_check_close(label, col.logits, wl, n, TOL);
@@ -139,15 +115,15 @@ static void run_adaptive(const char *model, hg_model *m, const cJSON *cs) {
 /* ---- warm start: the continuous generate goldens through the adaptive loop ----------------------- */
 
 static void run_warm(const char *model, hg_model *m, const cJSON *cs) {
-    const char *name = item(cs, "name")->valuestring;
-    const cJSON *in = item(cs, "inputs"), *out = item(cs, "outputs");
-    if (!cJSON_IsTrue(item(in, "continuous_compute"))) return;
+    const char *name = golden_item(cs, "name")->valuestring;
+    const cJSON *in = golden_item(cs, "inputs"), *out = golden_item(cs, "outputs");
+    if (!cJSON_IsTrue(golden_item(in, "continuous_compute"))) return;
     int64_t T, n_want;
-    int32_t *ids = golden_ints(item(in, "input_ids"), &T);
-    int32_t *want = golden_ints(item(cs, "generated"), &n_want);
-    const int64_t r = num(in, "num_steps"), V = hg_model_config(m)->vocab_size, n_new = num(in, "max_new_tokens");
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    int32_t *want = golden_ints(golden_item(cs, "generated"), &n_want);
+    const int64_t r = golden_num(in, "num_steps"), V = hg_model_config(m)->vocab_size, n_new = golden_num(in, "max_new_tokens");
     size_t n;
-    float *init = golden_floats(model, item(in, "initial_state"), &n);
+    float *init = golden_floats(model, golden_item(in, "initial_state"), &n);
     hg_generate_params gp = hg_generate_default_params();
     gp.n_steps = r;
     gp.max_new_tokens = n_new;
@@ -156,16 +132,16 @@ static void run_warm(const char *model, hg_model *m, const cJSON *cs) {
     gp.continuous = true;
     hg_adaptive_params ap = hg_adaptive_default_params();
     ap.warm_state = HG_WARM_STATE_NORMALIZED;
-    float *wl = golden_floats(model, item(out, "step_logits"), &n);
+    float *wl = golden_floats(model, golden_item(out, "step_logits"), &n);
     char label[256];
 
-    collect col = {malloc((size_t)(n_new * V) * sizeof(float)), 0, V, n_new};
+    golden_collect col = {malloc((size_t)(n_new * V) * sizeof(float)), 0, V, n_new};
     int32_t *got = malloc((size_t)n_new * sizeof *got), *got_raw = malloc((size_t)n_new * sizeof *got);
     int64_t *steps = malloc((size_t)n_new * sizeof *steps), n_got = 0, n_raw = 0;
     hg_ttc_report rep = {.steps = steps};
     hg_error err = {0};
-    hg_ctx *ctx = make_ctx(m, r, "full");
-    hg_status st = hg_generate_adaptive(ctx, ids, T, &gp, &ap, on_token, &col, got, &n_got, &rep, &err);
+    hg_ctx *ctx = golden_ctx(m, r, "full");
+    hg_status st = hg_generate_adaptive(ctx, ids, T, &gp, &ap, golden_collect_token, &col, got, &n_got, &rep, &err);
     CHECK_MSG(st == HG_OK, "%s/%s: %s", model, name, err.msg);
     CHECK_MSG(same_ids(got, n_got, want, n_want), "%s/%s (normalized warm start): ids differ", model, name);
     for (int64_t i = 0; i < n_got; i++) CHECK(steps[i] == r);
@@ -177,7 +153,7 @@ static void run_warm(const char *model, hg_model *m, const cJSON *cs) {
      * and give logits different from the normalised variant after the first token */
     ap.warm_state = HG_WARM_STATE_DEFAULT;
     col.n = 0;
-    st = hg_generate_adaptive(ctx, ids, T, &gp, &ap, on_token, &col, got_raw, &n_raw, NULL, &err);
+    st = hg_generate_adaptive(ctx, ids, T, &gp, &ap, golden_collect_token, &col, got_raw, &n_raw, NULL, &err);
     CHECK_MSG(st == HG_OK, "%s/%s raw: %s", model, name, err.msg);
     CHECK(n_raw == n_new);
     if (n_raw >= 2) {
@@ -194,35 +170,35 @@ static void run_warm(const char *model, hg_model *m, const cJSON *cs) {
 /* ---- speculative_generate ---------------------------------------------------------------------- */
 
 static void run_speculative(const char *model, hg_model *m, const cJSON *cs) {
-    const char *name = item(cs, "name")->valuestring;
-    const cJSON *in = item(cs, "inputs");
+    const char *name = golden_item(cs, "name")->valuestring;
+    const cJSON *in = golden_item(cs, "inputs");
     int64_t T, n_want;
-    int32_t *ids = golden_ints(item(in, "input_ids"), &T);
-    int32_t *want = golden_ints(item(cs, "generated"), &n_want);
-    const int64_t r = num(in, "num_steps");
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    int32_t *want = golden_ints(golden_item(cs, "generated"), &n_want);
+    const int64_t r = golden_num(in, "num_steps");
     hg_generate_params gp = hg_generate_default_params();
     gp.n_steps = r;
-    gp.max_new_tokens = num(in, "max_new_tokens");
+    gp.max_new_tokens = golden_num(in, "max_new_tokens");
     gp.init_scale = 0;
     hg_speculative_params sp = hg_speculative_default_params();
-    sp.draft_steps = num(in, "draft_steps");
-    sp.lookahead = num(in, "lookahead_for_draft");
-    sp.verify_threshold = (float)item(in, "verification_threshold")->valuedouble;
+    sp.draft_steps = golden_num(in, "draft_steps");
+    sp.lookahead = golden_num(in, "lookahead_for_draft");
+    sp.verify_threshold = (float)golden_item(in, "verification_threshold")->valuedouble;
     const int64_t cap = gp.max_new_tokens + sp.lookahead;
     int32_t *got = malloc((size_t)cap * sizeof *got);
     int64_t *steps = malloc((size_t)cap * sizeof *steps), n_got = 0;
     hg_ttc_report rep = {.steps = steps};
     hg_error err = {0};
-    hg_ctx *ctx = make_ctx(m, r, item(in, "cache_lookup_strategy")->valuestring);
+    hg_ctx *ctx = golden_ctx(m, r, golden_item(in, "cache_lookup_strategy")->valuestring);
     hg_status st = hg_generate_speculative(ctx, ids, T, &gp, &sp, NULL, NULL, got, &n_got, &rep, &err);
     CHECK_MSG(st == HG_OK, "%s/%s: %s", model, name, err.msg);
     CHECK_MSG(same_ids(got, n_got, want, n_want), "%s/%s: generated ids differ (%lld vs %lld tokens)", model, name,
               (long long)n_got, (long long)n_want);
     /* the call trace: draft calls have num_steps = draft_steps and one position, verify calls L positions */
     int64_t n_draft = 0, n_verify = 0;
-    for (const cJSON *fc = item(cs, "forward_calls")->child; fc; fc = fc->next) {
-        if (fc == item(cs, "forward_calls")->child) continue; /* the prefill */
-        if (num(fc, "num_steps") == sp.draft_steps && cJSON_GetArraySize(item(fc, "input_ids")) == 1) n_draft++;
+    for (const cJSON *fc = golden_item(cs, "forward_calls")->child; fc; fc = fc->next) {
+        if (fc == golden_item(cs, "forward_calls")->child) continue; /* the prefill */
+        if (golden_num(fc, "num_steps") == sp.draft_steps && cJSON_GetArraySize(golden_item(fc, "input_ids")) == 1) n_draft++;
         else n_verify++;
     }
     CHECK_MSG(rep.draft_tokens == n_draft && rep.verify_calls == n_verify,
@@ -233,7 +209,7 @@ static void run_speculative(const char *model, hg_model *m, const cJSON *cs) {
     g2.max_new_tokens = n_got;
     int32_t *plain = malloc((size_t)n_got * sizeof *plain);
     int64_t n_plain = 0;
-    hg_ctx *ctx2 = make_ctx(m, r, "full");
+    hg_ctx *ctx2 = golden_ctx(m, r, "full");
     CHECK(hg_generate(ctx2, ids, T, &g2, NULL, NULL, plain, &n_plain, &err) == HG_OK);
     CHECK_MSG(same_ids(got, n_got, plain, n_plain), "%s/%s: differs from plain greedy decoding", model, name);
     free(plain), free(got), free(steps), free(want), free(ids);
@@ -256,11 +232,11 @@ int main(void) {
             cJSON_Delete(man);
             continue;
         }
-        for (const cJSON *cs = item(man, "cases")->child; cs; cs = cs->next) {
-            const char *kind = item(cs, "kind")->valuestring;
+        for (const cJSON *cs = golden_item(man, "cases")->child; cs; cs = cs->next) {
+            const char *kind = golden_item(cs, "kind")->valuestring;
             if (!strcmp(kind, "adaptive_generate")) run_adaptive(model, m, cs), n_adaptive++;
             else if (!strcmp(kind, "speculative_generate")) run_speculative(model, m, cs), n_spec++;
-            else if (!strcmp(kind, "generate") && cJSON_IsTrue(item(item(cs, "inputs"), "continuous_compute")))
+            else if (!strcmp(kind, "generate") && cJSON_IsTrue(golden_item(golden_item(cs, "inputs"), "continuous_compute")))
                 run_warm(model, m, cs), n_warm++;
         }
         hg_model_free(m);
