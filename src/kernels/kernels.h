@@ -22,8 +22,13 @@ void hg_matmul_ref(float *y, const float *x, const hg_tensor *w, int64_t T);
 /* dst[n_in] = row `row` of w widened to f32. */
 void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst);
 
+/* dst[n] = the first n stored elements of w widened to f32 (a small vector: norm, bias). */
+void hg_tensor_widen(const hg_tensor *w, float *dst, int64_t n);
+
 /* y[n] = x / sqrt(mean(x²) + eps) ⊙ w, one row (x and y may alias). Sum of squares in double. */
 void hg_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
+/* inv_freq[d/2] = 1 / base^(2i/d), exponent formed in f32 as the reference's precompute_freqs_cis. */
+void hg_rope_inv_freq(float *inv_freq, int64_t d, double base);
 /* In place: rotate adjacent pairs (x[2i], x[2i+1]) of each of n_head heads of size d by pos·inv_freq[i]. */
 void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq /* [d/2] */);
 /* The dispatched f32 vector helpers (AVX-512 / AVX2 / scalar, chosen once): hot loops such as

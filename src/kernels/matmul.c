@@ -77,6 +77,12 @@ void hg_quantize_row_q8x(const float *x, hg_block_q8x *dst, int64_t n) {
 
 /* ---- the reference ---------------------------------------------------------------------------- */
 
+void hg_tensor_widen(const hg_tensor *w, float *dst, int64_t n) {
+    hg_tensor row = *w;
+    row.ne[1] = n;
+    hg_tensor_row_f32(&row, 0, dst);
+}
+
 static float dot_f32(const float *a, const float *b, int64_t n) {
     float acc[8] = {0};
     int64_t i = 0;

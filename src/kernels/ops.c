@@ -15,6 +15,13 @@ void hg_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) 
     for (int64_t i = 0; i < n; i++) y[i] = (x[i] * r) * w[i];
 }
 
+void hg_rope_inv_freq(float *inv_freq, int64_t d, double base) {
+    for (int64_t i = 0; i < d / 2; i++) {
+        const float ex = (float)(2 * i) / (float)d;
+        inv_freq[i] = (float)(1.0 / pow(base, (double)ex));
+    }
+}
+
 void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq) {
     for (int64_t i = 0; i < d / 2; i++) {
         /* the reference forms the angle as an f32 product t * inv_freq (precompute_freqs_cis) */

@@ -158,6 +158,13 @@ hg_status hg_config_load(const char *path, hg_config *out, hg_error *err) {
     return st;
 }
 
+int64_t hg_config_n_params(const hg_config *c) {
+    const int64_t h = c->n_embd, I = c->intermediate_size, V = c->vocab_size;
+    const int64_t nl = c->n_layers_prelude + c->n_layers_core + c->n_layers_coda;
+    const int64_t per = 4 * h + (c->qk_bias ? 2 * h : 0) + 3 * h * h + h * h + 2 * I * h + h * I;
+    return nl * per + V * h + 2 * h * h + h + (c->tie_embeddings ? 0 : V * h);
+}
+
 hg_config hg_config_huginn_0125(void) {
     hg_config c = {0};
     c.n_embd = 5280;

@@ -3,6 +3,7 @@
  * iteration budget and entry type (f32 / f16 / bf16), the RoPE frequency table, and one block of scratch carved into named buffers.
  */
 #include "model/ctx.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <omp.h>
@@ -70,11 +71,7 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
     ctx->act = f, f += T * I;
     ctx->cat = f, f += T * 2 * h;
     ctx->scores = f;
-    /* inv_freq in f32 as the reference: 1 / base^(arange(0, d, 2) / d), exponent formed in f32 */
-    for (int64_t i = 0; i < d / 2; i++) {
-        float ex = (float)(2 * i) / (float)d;
-        ctx->inv_freq[i] = (float)(1.0 / pow(c->rope_base, (double)ex));
-    }
+    hg_rope_inv_freq(ctx->inv_freq, d, c->rope_base);
     *out = ctx;
     return HG_OK;
 fail:

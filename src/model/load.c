@@ -11,6 +11,7 @@
  */
 #include "io/gguf.h"
 #include "model/model.h"
+#include "kernels/kernels.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -100,19 +101,6 @@ static hg_status bind(hg_model *m, const char *name, int n_dims, int64_t d0, int
     return HG_OK;
 }
 
-/* Widen a small stored vector (any float dtype) into dst[n] f32. */
-static void widen(const hg_tensor *t, float *dst, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        if (t->dtype == HG_DTYPE_F32)
-            memcpy(&dst[i], (const uint8_t *)t->data + 4 * i, 4);
-        else {
-            uint16_t u;
-            memcpy(&u, (const uint8_t *)t->data + 2 * i, 2);
-            dst[i] = t->dtype == HG_DTYPE_BF16 ? hg_bf16_to_f32(u) : hg_f16_to_f32(u);
-        }
-    }
-}
-
 /* qk_bias is stored [2, 1, H, d]: check that exact shape. */
 static hg_status bind_qk_bias(hg_model *m, const char *name, float *dst, hg_error *err) {
     const hg_config *c = &m->cfg;
@@ -128,7 +116,7 @@ static hg_status bind_qk_bias(hg_model *m, const char *name, float *dst, hg_erro
     else
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: tensor %s has dtype %s; weights must be F32, BF16 or F16",
                       m->path, name, hg_st_dtype_name(t->dtype));
-    widen(&tmp, dst, 2 * c->n_embd);
+    hg_tensor_widen(&tmp, dst, 2 * c->n_embd);
     return HG_OK;
 }
 
@@ -244,7 +232,7 @@ static hg_status bind_all(hg_model *m, hg_error *err) {
     hg_tensor tmp;
     float *lnf = m->small + (size_t)nl * per_layer;
     if ((st = bind(m, "transformer.ln_f.weight", 1, h, 0, &tmp, err))) return st;
-    widen(&tmp, lnf, h);
+    hg_tensor_widen(&tmp, lnf, h);
     m->ln_f = lnf;
     if (find_any(m, "lm_head.weight") || !c->tie_embeddings) {
         if ((st = bind(m, "lm_head.weight", 2, V, h, &m->lm_head, err))) return st;
@@ -263,7 +251,7 @@ static hg_status bind_all(hg_model *m, hg_error *err) {
                 char part[32];
                 snprintf(part, sizeof part, "norm_%d.weight", k + 1);
                 if ((st = bind(m, NAME(part), 1, h, 0, &tmp, err))) return st;
-                widen(&tmp, blk + k * h, h);
+                hg_tensor_widen(&tmp, blk + k * h, h);
                 L->norm[k] = blk + k * h;
             }
             if (c->qk_bias) {
@@ -277,9 +265,8 @@ static hg_status bind_all(hg_model *m, hg_error *err) {
 #undef NAME
         }
     }
-    /* parameter count (tied embeddings once) and stored bytes of what we use */
-    int64_t per = 4 * h + (c->qk_bias ? 2 * h : 0) + 3 * h * h + h * h + 2 * I * h + h * I;
-    m->n_params = nl * per + V * h + 2 * h * h + h + (c->tie_embeddings ? 0 : V * h);
+    /* stored bytes of what we use */
+    m->n_params = hg_config_n_params(c);
     m->n_bytes = 0;
     for (int i = 0; i < m->n_files; i++)
         for (int64_t k = 0; k < m->files[i].n_tensors; k++)

@@ -11,6 +11,7 @@
  */
 #include "io/gguf_model.h"
 #include "model/model.h"
+#include "kernels/kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,15 +144,7 @@ static hg_status widen(const hg_model *m, const char *name, const hg_tensor *t, 
     if (t->dtype != HG_DTYPE_F32 && t->dtype != HG_DTYPE_F16 && t->dtype != HG_DTYPE_BF16)
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: tensor %s is %s; norms and biases must be F32, F16 or BF16",
                       m->path, name, hg_dtype_name(t->dtype));
-    for (int64_t i = 0; i < n; i++) {
-        if (t->dtype == HG_DTYPE_F32) {
-            memcpy(&dst[i], (const uint8_t *)t->data + 4 * i, 4);
-        } else {
-            uint16_t u;
-            memcpy(&u, (const uint8_t *)t->data + 2 * i, 2);
-            dst[i] = t->dtype == HG_DTYPE_BF16 ? hg_bf16_to_f32(u) : hg_f16_to_f32(u);
-        }
-    }
+    hg_tensor_widen(t, dst, n);
     return HG_OK;
 }
 
@@ -210,8 +203,7 @@ static hg_status bind_all(hg_model *m, hg_error *err) {
         }
     }
     /* parameter count (tied embeddings once) as load.c; bytes of the tensors used, as stored */
-    const int64_t per = 4 * h + (c->qk_bias ? 2 * h : 0) + 3 * h * h + h * h + 2 * I * h + h * I;
-    m->n_params = nl * per + V * h + 2 * h * h + h + (c->tie_embeddings ? 0 : V * h);
+    m->n_params = hg_config_n_params(c);
     m->n_bytes = 0;
     for (int64_t i = 0; i < g->n_tensors; i++)
         if (!(c->tie_embeddings && !strcmp(g->tensors[i].name, HG_GGUF_OUTPUT)))

@@ -57,6 +57,8 @@ static inline int64_t hg_model_n_layers(const hg_model *m) {
 hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_config *out, hg_error *err);
 /* Check the config's values are usable (positive sizes, h divisible by heads, even head_dim, ...). */
 hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err);
+/* Parameters of a model with this config (tied embeddings counted once). */
+int64_t hg_config_n_params(const hg_config *c);
 /* Write config.json text in the official key order (hg_free the result). */
 char *hg_config_to_json(const hg_config *c, const char *name);
 

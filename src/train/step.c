@@ -144,11 +144,7 @@ hg_status hg_tstep_init(const hg_tlayout *L, int64_t B, int64_t T, int64_t max_k
     s->dcat = f, f += N * 2 * h;
     s->mm = f, f += mm;
     HG_ASSERT((double)(f - s->block) <= total);
-    const int64_t d = c->head_dim;
-    for (int64_t i = 0; i < d / 2; i++) { /* as the inference context: exponent formed in f32 */
-        const float ex = (float)(2 * i) / (float)d;
-        s->inv_freq[i] = (float)(1.0 / pow(c->rope_base, (double)ex));
-    }
+    hg_rope_inv_freq(s->inv_freq, c->head_dim, c->rope_base); /* the inference context's table */
     *out = s;
     return HG_OK;
 fail:
