@@ -6,7 +6,7 @@
  * 64-byte loads XORed into 8 independent registers (no FP, so no latency chain), best of several
  * passes. FMA peak: 16 independent accumulator chains per thread (more than latency 4 x 2 ports), a
  * multiply-add by a constant near 1 so the values stay finite; the result is consumed so the loop
- * survives optimisation. `roofline` run alone prints all three.
+ * survives optimisation; best of several short passes, like the bandwidth. `roofline` run alone prints all three.
  */
 #include "roofline.h"
 
@@ -109,29 +109,39 @@ __attribute__((target("avx512f,avx512bf16"))) static float bf16_avx512(long iter
     return _mm512_reduce_add_ps(a[0]);
 }
 
+/* Best of PEAK_REPS short passes: one long pass on a shared host measures the other jobs as much as
+ * the core (a descheduled thread stretches the whole region's wall time), as the bandwidth probe's
+ * best-of-passes already avoids. */
+#define PEAK_REPS 7
+
 static double run_peak(int kind) {
     const hg_cpu_info *c = hg_cpu_features();
     volatile float sink = 0;
-    double flops = 0;
-    const double t0 = hg_time_s();
+    const long iters = FMA_ITERS / 8;
+    double best = 0;
+    for (int rep = 0; rep < PEAK_REPS; rep++) {
+        double flops = 0;
+        const double t0 = hg_time_s();
 #pragma omp parallel reduction(+ : flops)
-    {
-        float r = 0;
-        if (kind == 1) {
-            r = bf16_avx512(FMA_ITERS / 2);
-            flops = (double)(FMA_ITERS / 2) * 16 * 16 * 4;
-        } else if (c->avx512f) {
-            r = fma_avx512(FMA_ITERS);
-            flops = (double)FMA_ITERS * 16 * 16 * 2;
-        } else if (c->avx2 && c->fma) {
-            r = fma_avx2(FMA_ITERS);
-            flops = (double)FMA_ITERS * 12 * 8 * 2;
-        }
+        {
+            float r = 0;
+            if (kind == 1) {
+                r = bf16_avx512(iters / 2);
+                flops = (double)(iters / 2) * 16 * 16 * 4;
+            } else if (c->avx512f) {
+                r = fma_avx512(iters);
+                flops = (double)iters * 16 * 16 * 2;
+            } else if (c->avx2 && c->fma) {
+                r = fma_avx2(iters);
+                flops = (double)iters * 12 * 8 * 2;
+            }
 #pragma omp critical
-        sink = sink + r;
+            sink = sink + r;
+        }
+        const double rate = flops / (hg_time_s() - t0) / 1e9;
+        if (rate > best) best = rate;
     }
-    const double dt = hg_time_s() - t0;
-    return flops / dt / 1e9;
+    return best;
 }
 
 double hg_roof_fma_peak(void) { return run_peak(0); }

@@ -8,6 +8,9 @@
  *   f32 accumulation in another order: |Δ| <= 2·n·2⁻²⁴·Σ|x_k·w_k| (the γ_n bound of a dot product,
  *   doubled because both sides round);
  *   activations rounded to Q8X (integer dots): + Σ_blocks (Σ|w|) · d_x / 2, d_x = max|x_block| / 127.
+ * The blocked kernels (T > 8) promise more: each element is the sequential FMA chain
+ * acc = fmaf(w_k, x_k, acc) over k = 0..n-1 from +0, so they must equal that chain bit for bit
+ * (whatever the tiling, K blocks, row group or level: AVX2 and AVX-512 agree exactly).
  */
 #include "harness.h"
 #include "kernels/dispatch.h"
@@ -98,6 +101,20 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
             }
         }
     }
+    /* the blocked path: bit-identical to the sequential FMA chain over the widened row */
+    int64_t chain_bad = 0, chain_at = -1;
+    if (T > HG_MV_T && k->gemm[dt])
+        for (int64_t o = 0; o < n_out; o++) {
+            hg_tensor_row_f32(&w, o, row);
+            for (int64_t t = 0; t < T; t++) {
+                float acc = 0.0f;
+                for (int64_t i = 0; i < n_in; i++) acc = fmaf(row[i], x[t * n_in + i], acc);
+                if (memcmp(&acc, y + t * n_out + o, sizeof acc) && chain_bad++ == 0) chain_at = t * n_out + o;
+            }
+        }
+    CHECK_MSG(chain_bad == 0, "%s %s n_out=%lld n_in=%lld T=%lld: %lld elements differ from the FMA chain at [%lld]",
+              hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T,
+              (long long)chain_bad, (long long)chain_at);
     hg_test_checks++;
     if (bad) {
         hg_test_failures++;
@@ -204,6 +221,13 @@ int main(void) {
     CHECK(ci->level <= ci->best);
     CHECK(hg_kern()->level == ci->level);
     test_quant_layout();
+#if defined(__x86_64__)
+    /* the AVX2 level has a blocked kernel for every dtype AVX-512 has one for (T > 8 must not fall
+     * back to the matrix-vector path there) */
+    for (int dt = 0; dt < HG_DTYPE_COUNT; dt++)
+        CHECK_MSG(!hg_kern_avx512.gemm[dt] || hg_kern_avx2.gemm[dt], "avx2 has no gemm for %s",
+                  hg_dtype_name((hg_dtype)dt));
+#endif
 
     static const int64_t lens[] = {1, 2, 3, 5, 7, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129, 255, 257, 1023};
     static const int64_t qlens[] = {32, 64, 96, 160, 1024, 8192 + 96};
@@ -229,6 +253,20 @@ int main(void) {
             }
             /* every T against one shape that has row, lane and K-block tails */
             for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) check_matmul(k, (hg_dtype)dt, 29, q ? 288 : 275, Ts[i]);
+            /* the blocked path: T leaving every remainder of the AVX2 6-position tile (9 = 6+3, 13, 17 =
+             * 12+5, 31, 33, 100 = 96+4; 0 from 131 = 66+65 above) and passes of at most 128 (257 = 86+86+85),
+             * row counts around the 16-row group (16, 17, 31, 50, 83) and K blocks of 256 with tails
+             * (float n_in 1, 7, 257, 531; quantized 32 .. 544). Half the products (50 x 531 x 31 ...) cross
+             * HG_PAR_MIN_MACS, so the 1/2/3-thread check in check_matmul splits 1 to 6 row groups unevenly
+             * over the team (some threads get none). */
+            static const int64_t gT[] = {9, 13, 17, 31, 33, 100, 257};
+            static const int64_t gout[] = {16, 17, 31, 50, 83};
+            static const int64_t gin[] = {1, 7, 257, 531}, gqin[] = {32, 256, 288, 544};
+            for (size_t i = 0; i < sizeof gT / sizeof gT[0]; i++)
+                for (size_t j = 0; j < 4; j++) {
+                    const int64_t n_in = q ? gqin[(i + j) % 4] : gin[(i + j) % 4];
+                    check_matmul(k, (hg_dtype)dt, gout[(i + 2 * j) % 5], n_in, gT[i]);
+                }
         }
         fprintf(stderr, "  %s level: %s\n", hg_cpu_level_name(k->level),
                 hg_test_failures == before ? "all kernels match the reference" : "FAILURES");

@@ -9,9 +9,9 @@
  *     HG_MV_ROWS output rows; each streams its rows of W once and dots every row with all T inputs.
  *     For Q8_0/Q4_0 weights x is quantized to Q8X once per call (master thread, HG_QX_PIECE elements
  *     at a time into a stack buffer) so the ISA kernels can use integer dots, as ggml does.
- *   - blocked (T > HG_MV_T, AVX-512): a K block of x is packed position-major once and shared by the
- *     threads; each widens a group of W rows to f32 per K block and reuses it for every position
- *     (matmul_avx512.c).
+ *   - blocked (T > HG_MV_T, AVX-512 and AVX2): every thread widens a group of W rows to f32 per K
+ *     block and reuses it for every position; AVX-512 packs x position-major once for the team
+ *     (matmul_avx512.c), AVX2 runs a 16-row × 6-position tile on x as it lies (matmul_avx2.c).
  * Both split over output rows with a static schedule and never split a dot, so every y element is
  * computed by one thread in an order that does not depend on the thread count.
  *

@@ -2,17 +2,32 @@
  * matmul_avx2.c — the AVX2 + FMA + F16C kernel table, for x86-64 CPUs without AVX-512 (compiled with
  * -mavx2 -mfma -mf16c, chosen at run time). Scalar twins: mv_scalar and dot_f32 in matmul.c.
  *
- * Same plan as matmul_avx512.c's matrix-vector path, at 8 lanes: rows of W are widened in registers
- * and meet every position (2 rows x 4 positions, or 1 row x 8, fits the 16 ymm registers); the
- * elements past the last multiple of 8 run in a scalar tail, added after the lane sum. Quantized rows
- * use vpmaddubsw + vpmaddwd (ggml's AVX2 integer dot); no 16-bit overflow is possible because both
- * operands are at most 127 in magnitude (Q4_0: 15 · 127). There is no blocked kernel at this level:
- * for T > 8 the dispatcher runs this path over groups of positions, each row of W staying in L1/L2
- * between the groups of one row block.
+ * Matrix-vector (decode, T <= 8): the plan of matmul_avx512.c at 8 lanes: rows of W are widened in
+ * registers and meet every position (2 rows x 4 positions, or 1 row x 8, fits the 16 ymm registers);
+ * the elements past the last multiple of 8 run in a scalar tail, added after the lane sum. Quantized
+ * rows use vpmaddubsw + vpmaddwd (ggml's AVX2 integer dot); no 16-bit overflow is possible because
+ * both operands are at most 127 in magnitude (Q4_0: 15 · 127).
+ *
+ * Blocked (prefill / verification, T > 8): lanes run along output rows, not along positions as in the
+ * AVX-512 kernel. Per K block of 256 inputs a thread widens 16 W rows to f32 and transposes them into
+ * wp[k][16] (8x8 register transposes; quantized rows dequantized exactly, (float)q·d as the reference),
+ * then runs a 16 x 6 register tile over all positions: per k two aligned loads of wp, six broadcasts of
+ * x straight from its [T, n_in] rows, 12 FMAs. 12 accumulators + 2 weight vectors + 1 broadcast = 15
+ * of the 16 ymm registers; 8 loads per 12 FMAs stays under the load ports (2-3 per cycle) while the 2
+ * FMA ports are the limit. Every y element is a sequential FMA chain over k (the partial tile goes
+ * back to y between K blocks, exactly, as f32), so a result depends neither on the tiling nor on the
+ * thread count — and is bit-identical to the AVX-512 blocked kernel's (same chain, same rounding).
+ * Why lanes along rows: y is [T, n_out], so a tile row of 16 outputs is a contiguous (masked at the
+ * n_out tail) load/store, x needs no packing, and threads share nothing (no barrier per K block).
+ * Lanes along positions (the AVX-512 choice) would need a team-packed transposed x and, without AVX2
+ * scatters, a transpose of every partial tile to and from y per K block; the price here is the W
+ * transpose, ~0.4 shuffles per weight element, amortized over the T positions (~4 cycles of FMAs
+ * per element at T = 64).
  */
 #include "kernels/dispatch.h"
 
 #include <immintrin.h>
+#include <omp.h>
 
 #define HG_INLINE static inline __attribute__((always_inline))
 
@@ -205,6 +220,185 @@ static void mv_q4_0(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_
     mv_q(HG_DTYPE_Q4_0, y, ldy, x, ldx, w, o0, o1, k0, n, T, acc);
 }
 
+/* ---- blocked matrix-matrix -------------------------------------------------------------------- */
+
+#define GEMM_KC 256 /* inputs per K block: wp is 16 KiB (L1), the K slice of x at most 128 KiB (L2) */
+#define GEMM_TB 128 /* positions per pass (the context chunk) */
+#define GEMM_R 16   /* W rows per group: two ymm of outputs */
+#define GEMM_TG 6   /* positions per register tile */
+
+/* Elements [k, k+8) of the row at `row` (its first element) as f32, the values hg_tensor_row_f32
+ * gives. Quantized: `row` is the row's first block, k % 8 == 0, so the 8 never straddle a block. */
+HG_INLINE __m256 widen8(hg_dtype dt, const void *row, int64_t k) {
+    if (dt == HG_DTYPE_Q8_0) {
+        const hg_block_q8_0 *q = (const hg_block_q8_0 *)row + k / HG_QK;
+        const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q->qs + k % HG_QK)));
+        return _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(_cvtsh_ss(q->d)));
+    }
+    if (dt == HG_DTYPE_Q4_0) { /* element j < 16: low nibble of qs[j]; j >= 16: high nibble of qs[j-16] */
+        const hg_block_q4_0 *q = (const hg_block_q4_0 *)row + k / HG_QK;
+        const int64_t j = k % HG_QK;
+        __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q->qs + (j & 15))));
+        v = j < 16 ? _mm256_and_si256(v, _mm256_set1_epi32(15)) : _mm256_srli_epi32(v, 4);
+        v = _mm256_sub_epi32(v, _mm256_set1_epi32(8));
+        return _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_set1_ps(_cvtsh_ss(q->d)));
+    }
+    return load_w8(dt, row, k);
+}
+
+/* In place: v[r] lane j  ->  v[j] lane r. Unpack pairs, then quads, then swap 128-bit halves. */
+HG_INLINE void transpose8(__m256 v[8]) {
+    __m256 a[8], b[8];
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 8; i += 2) {
+        a[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);     /* r_i k0 r_i+1 k0 r_i k1 r_i+1 k1 | k4, k5 */
+        a[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]); /* k2, k3 | k6, k7 */
+    }
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 8; i += 4) {
+        b[i] = _mm256_shuffle_ps(a[i], a[i + 2], 0x44);     /* r_i..r_i+3 at k0 | k4 */
+        b[i + 1] = _mm256_shuffle_ps(a[i], a[i + 2], 0xee); /* k1 | k5 */
+        b[i + 2] = _mm256_shuffle_ps(a[i + 1], a[i + 3], 0x44); /* k2 | k6 */
+        b[i + 3] = _mm256_shuffle_ps(a[i + 1], a[i + 3], 0xee); /* k3 | k7 */
+    }
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 4; i++) {
+        v[i] = _mm256_permute2f128_ps(b[i], b[i + 4], 0x20);
+        v[i + 4] = _mm256_permute2f128_ps(b[i], b[i + 4], 0x31);
+    }
+}
+
+/* wp[k][r] = W[o0 + r][k0 + k] as f32 for k < kc rounded up to 8 (zeros past kc), r < 16 (zeros for
+ * r >= R). Float dtypes: any kc, the last partial 8 read element by element; quantized: kc % 32 == 0. */
+HG_INLINE void pack_w(hg_dtype dt, const hg_tensor *w, int64_t o0, int64_t R, int64_t k0, int64_t kc, float *wp) {
+    const int64_t n = w->ne[1];
+    const size_t rb = dt == HG_DTYPE_Q8_0   ? (size_t)(n / HG_QK) * sizeof(hg_block_q8_0)
+                      : dt == HG_DTYPE_Q4_0 ? (size_t)(n / HG_QK) * sizeof(hg_block_q4_0)
+                                            : (size_t)n * elem_bytes(dt);
+    const uint8_t *base = (const uint8_t *)w->data + (size_t)o0 * rb;
+    for (int64_t h = 0; h < GEMM_R; h += 8)
+        for (int64_t k = 0; k < kc; k += 8) {
+            __m256 v[8];
+            _Pragma("GCC unroll 8")
+            for (int r = 0; r < 8; r++) {
+                if (h + r >= R) {
+                    v[r] = _mm256_setzero_ps();
+                    continue;
+                }
+                const void *row = base + (size_t)(h + r) * rb;
+                if (dt == HG_DTYPE_Q8_0 || dt == HG_DTYPE_Q4_0 || k + 8 <= kc) v[r] = widen8(dt, row, k0 + k);
+                else {
+                    float tail[8] = {0};
+                    for (int64_t j = 0; j < kc - k; j++) tail[j] = w_at(dt, row, k0 + k + j);
+                    v[r] = _mm256_loadu_ps(tail);
+                }
+            }
+            transpose8(v);
+            _Pragma("GCC unroll 8")
+            for (int j = 0; j < 8; j++) _mm256_store_ps(wp + (k + j) * GEMM_R + h, v[j]);
+        }
+}
+
+/* y[t][r] (+)= Σ_k x[t][k] · wp[k][r] for t < TG, r < 16; y and x already point at (t, o0) and (t, k0).
+ * Rows past the group's end are masked (m0, m1) unless the group is full. */
+HG_INLINE void gemm_tile(int TG, float *y, int64_t ldy, const float *x, int64_t ldx, const float *wp, int64_t kc,
+                         bool full, __m256i m0, __m256i m1, bool first) {
+    __m256 acc[GEMM_TG][2];
+    _Pragma("GCC unroll 8")
+    for (int t = 0; t < TG; t++) {
+        float *yt = y + t * ldy;
+        if (first) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+        else if (full) {
+            acc[t][0] = _mm256_loadu_ps(yt);
+            acc[t][1] = _mm256_loadu_ps(yt + 8);
+        } else {
+            acc[t][0] = _mm256_maskload_ps(yt, m0);
+            acc[t][1] = _mm256_maskload_ps(yt + 8, m1);
+        }
+    }
+    for (int64_t k = 0; k < kc; k++) {
+        const __m256 w0 = _mm256_load_ps(wp + k * GEMM_R), w1 = _mm256_load_ps(wp + k * GEMM_R + 8);
+        _Pragma("GCC unroll 8")
+        for (int t = 0; t < TG; t++) {
+            const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k);
+            acc[t][0] = _mm256_fmadd_ps(w0, xb, acc[t][0]);
+            acc[t][1] = _mm256_fmadd_ps(w1, xb, acc[t][1]);
+        }
+    }
+    _Pragma("GCC unroll 8")
+    for (int t = 0; t < TG; t++) {
+        float *yt = y + t * ldy;
+        if (full) {
+            _mm256_storeu_ps(yt, acc[t][0]);
+            _mm256_storeu_ps(yt + 8, acc[t][1]);
+        } else {
+            _mm256_maskstore_ps(yt, m0, acc[t][0]);
+            _mm256_maskstore_ps(yt + 8, m1, acc[t][1]);
+        }
+    }
+}
+
+/* One group of R <= 16 rows (packed in wp) against Tb positions, in tiles of 6 then the rest. */
+static void gemm_group(float *y, int64_t ldy, const float *x, int64_t ldx, const float *wp, int64_t kc, int64_t R,
+                       int64_t Tb, bool first) {
+    const bool full = R == GEMM_R;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), rr = _mm256_set1_epi32((int32_t)R);
+    const __m256i m0 = _mm256_cmpgt_epi32(rr, lane); /* lane r on when r < R */
+    const __m256i m1 = _mm256_cmpgt_epi32(rr, _mm256_add_epi32(lane, _mm256_set1_epi32(8)));
+    int64_t t = 0;
+    for (; t + GEMM_TG <= Tb; t += GEMM_TG)
+        gemm_tile(GEMM_TG, y + t * ldy, ldy, x + t * ldx, ldx, wp, kc, full, m0, m1, first);
+    float *yt = y + t * ldy;
+    const float *xt = x + t * ldx;
+    switch (Tb - t) {
+    case 5: gemm_tile(5, yt, ldy, xt, ldx, wp, kc, full, m0, m1, first); break;
+    case 4: gemm_tile(4, yt, ldy, xt, ldx, wp, kc, full, m0, m1, first); break;
+    case 3: gemm_tile(3, yt, ldy, xt, ldx, wp, kc, full, m0, m1, first); break;
+    case 2: gemm_tile(2, yt, ldy, xt, ldx, wp, kc, full, m0, m1, first); break;
+    case 1: gemm_tile(1, yt, ldy, xt, ldx, wp, kc, full, m0, m1, first); break;
+    default: break;
+    }
+}
+
+static void pack_w_any(const hg_tensor *w, int64_t o0, int64_t R, int64_t k0, int64_t kc, float *wp) {
+    switch (w->dtype) {
+    case HG_DTYPE_BF16: pack_w(HG_DTYPE_BF16, w, o0, R, k0, kc, wp); break;
+    case HG_DTYPE_F16: pack_w(HG_DTYPE_F16, w, o0, R, k0, kc, wp); break;
+    case HG_DTYPE_Q8_0: pack_w(HG_DTYPE_Q8_0, w, o0, R, k0, kc, wp); break;
+    case HG_DTYPE_Q4_0: pack_w(HG_DTYPE_Q4_0, w, o0, R, k0, kc, wp); break;
+    default: pack_w(HG_DTYPE_F32, w, o0, R, k0, kc, wp); break;
+    }
+}
+
+/* Threads take contiguous ranges of 16-row groups and never meet: x is only read, each y element
+ * belongs to one group. The loops run K block outside row groups so the K slice of x (Tb x 256)
+ * stays in L2 while W is read once per pass. */
+static void gemm_avx2(float *y, const float *x, const hg_tensor *w, int64_t T) {
+    const int64_t n_out = w->ne[0], n_in = w->ne[1];
+    HG_ASSERT(!(w->dtype == HG_DTYPE_Q8_0 || w->dtype == HG_DTYPE_Q4_0) || n_in % HG_QK == 0);
+    _Static_assert(GEMM_KC % HG_QK == 0, "K blocks must hold whole quant blocks");
+    /* passes of at most GEMM_TB positions, of equal size (131 = 66 + 65, not 128 + 3: W is read once
+     * per pass, so a short last pass would cost nearly a full one) */
+    const int64_t n_grp = (n_out + GEMM_R - 1) / GEMM_R, n_pass = (T + GEMM_TB - 1) / GEMM_TB;
+#pragma omp parallel if ((double)n_out * (double)n_in * (double)T >= HG_PAR_MIN_MACS)
+    {
+        float wp[GEMM_KC * GEMM_R] __attribute__((aligned(32))); /* [KC, 16] this thread's W rows, transposed */
+        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
+        const int64_t g0 = n_grp * it / nt, g1 = n_grp * (it + 1) / nt;
+        for (int64_t c = 0; c < n_pass; c++) {
+            const int64_t t0 = T * c / n_pass, Tb = T * (c + 1) / n_pass - t0;
+            for (int64_t k0 = 0; k0 < n_in; k0 += GEMM_KC) {
+                const int64_t kc = hg_min_i64(GEMM_KC, n_in - k0);
+                for (int64_t g = g0; g < g1; g++) {
+                    const int64_t o0 = g * GEMM_R, R = hg_min_i64(GEMM_R, n_out - o0);
+                    pack_w_any(w, o0, R, k0, kc, wp);
+                    gemm_group(y + t0 * n_out + o0, n_out, x + t0 * n_in + k0, n_in, wp, kc, R, Tb, k0 == 0);
+                }
+            }
+        }
+    }
+}
+
 /* ---- vector helpers for attention ------------------------------------------------------------- */
 
 float hg_vec_dot_avx2(const float *a, const float *b, int64_t n) {
@@ -253,6 +447,8 @@ const hg_kern_table hg_kern_avx2 = {
     .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16, [HG_DTYPE_Q8_0] = mv_q8_0,
            [HG_DTYPE_Q4_0] = mv_q4_0},
     .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},
+    .gemm = {[HG_DTYPE_F32] = gemm_avx2, [HG_DTYPE_F16] = gemm_avx2, [HG_DTYPE_BF16] = gemm_avx2,
+             [HG_DTYPE_Q8_0] = gemm_avx2, [HG_DTYPE_Q4_0] = gemm_avx2},
     .dot = hg_vec_dot_avx2,
     .axpy = hg_vec_axpy_avx2,
 };
