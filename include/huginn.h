@@ -617,6 +617,7 @@ typedef struct hg_train_comm {
     void (*sum_f32)(void *user, float *buf, int64_t n);
     void (*sum_f64)(void *user, double *buf, int64_t n);
     void *user;
+    int rank; /* this process's index: its rows' random initial states come from their own stream */
 } hg_train_comm;
 
 /* One optimizer step over `accum` micro-batches. tokens [accum·rows, T+1] (inputs tokens[:, :T],

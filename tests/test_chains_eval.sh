@@ -4,14 +4,14 @@
 # --predictions output (greedy id per problem and depth) must equal the argmax of the last row of an
 # independent `huginn forward --steps r` on <bos> + the prompt's bytes, zero initial state on both
 # sides. The model is the golden tiny random-weight checkpoint (its predictions change with r, unlike
-# a model that ignores depth) with the chain tokenizer beside it. Also: the CSV has one row per
+# a model that ignores depth) with the byte-level chain tokenizer beside it (its vocabulary fits the model). Also: the CSV has one row per
 # (hops, r) and its counts agree with the predictions; malformed input fails.
 set -euo pipefail
 : "${HUGINN:?}" "${HG_TEST_TMP:?}" "${HG_SOURCE_DIR:?}" "${HG_TEST_DATA:?}"
 dir="$HG_TEST_TMP/chains_eval"
 rm -rf "$dir"; mkdir -p "$dir/model"
 cp "$HG_TEST_DATA/golden_model/tiny/config.json" "$HG_TEST_DATA/golden_model/tiny/model.safetensors" "$dir/model/"
-python3 "$HG_SOURCE_DIR/scripts/make_chain_tokenizer.py" "$dir/model"
+python3 "$HG_SOURCE_DIR/scripts/make_chain_tokenizer.py" --bytes "$dir/model"
 model="$dir/model"
 export OMP_NUM_THREADS=1
 python3 "$HG_SOURCE_DIR/scripts/chain_problems.py" --hops 1-4 --n 2 --distractors 2 --seed 5 > "$dir/p.tsv"

@@ -6,7 +6,9 @@
  *   2. the saved directory is a Hugging Face checkpoint the inference loader accepts, with the
  *      trainer's exact weights;
  *   3. kill during save loses nothing: a child process trains and saves in a loop and is SIGKILLed at
- *      varying moments; afterwards `latest` always loads and equals a fresh run of that many steps.
+ *      varying moments; afterwards `latest` always loads and equals a fresh run of that many steps;
+ *   4. data-parallel ranks draw their rows' random initial states from their own streams: rank 0 is
+ *      the single-process run bit for bit, rank 1 (same rows, same depth) gets another loss.
  */
 #include "harness.h"
 #include "huginn.h"
@@ -153,12 +155,37 @@ static void kill_test(const char *dir) {
     CHECK(seen_max > 0);
 }
 
+static void no_sum_f32(void *user, float *buf, int64_t n) { (void)user, (void)buf, (void)n; }
+static void no_sum_f64(void *user, double *buf, int64_t n) { (void)user, (void)buf, (void)n; }
+
+static void rank_stream_test(void) {
+    const hg_config c = tiny_config();
+    const hg_train_params p = tparams();
+    hg_error err = {0};
+    double loss[3] = {0};
+    int32_t tok[2 * ROWS * (SEQ + 1)];
+    uint8_t mask[2 * ROWS * (SEQ + 1)];
+    batch(0, tok, mask);
+    for (int i = 0; i < 3; i++) { /* no comm; rank 0 of one; rank 1 of one (sums are identities) */
+        const hg_train_comm comm = {.sum_f32 = no_sum_f32, .sum_f64 = no_sum_f64, .user = NULL, .rank = i - 1};
+        hg_trainer *tr = NULL;
+        CHECK(hg_trainer_init_random(&c, &p, 233, &tr, &err) == HG_OK);
+        hg_train_stats st = {0};
+        CHECK_MSG(tr && hg_trainer_step(tr, tok, mask, i ? &comm : NULL, &st, &err) == HG_OK, "%s", err.msg);
+        loss[i] = st.loss;
+        hg_trainer_free(tr);
+    }
+    CHECK_MSG(loss[0] == loss[1], "rank 0 %.9g vs single process %.9g", loss[1], loss[0]);
+    CHECK_MSG(loss[2] != loss[1], "rank 1 drew rank 0's initial states (loss %.9g)", loss[2]);
+}
+
 int main(void) {
     char cmd[4200];
     const char *d1 = hg_tmp_dir("train_ckpt_resume"), *d2 = hg_tmp_dir("train_ckpt_kill");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'/* '%s'/* '%s'/.[a-z]* '%s'/.[a-z]*", d1, d2, d1, d2);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
     resume_test(d1);
+    rank_stream_test();
     kill_test(d2);
     return hg_test_finish("test_train_ckpt");
 }

@@ -7,7 +7,10 @@
  * Data source here: the variable-chain task, generated on the fly from (seed, index), one problem
  * per row: <bos> prompt answer <eos> padded with <pad>; only the answer and <eos> are targets. The
  * trainer's data cursor is the index of the next problem, so --resume regenerates the same stream.
- * Token ids are bytes (0..255) plus <bos> 256, <eos> 257, <pad> 258; vocabulary 264.
+ * Token ids: with a `tokenizer` in the config, the row's pieces are encoded with it (the prompt as
+ * `huginn run -p` and eval-chains encode it, then the answer and each further query separately) and
+ * <bos>/<eos>/<pad> are its ids; the model's vocabulary is the tokenizer's, rounded up to a multiple
+ * of 8 (at least 264). Without one, ids are bytes (0..255) plus <bos> 256, <eos> 257, <pad> 258.
  * With data.shard (written by `huginn tokenize-data`, rows of seq_len + 1 tokens) the rows come from
  * the shard instead, every target counts, the cursor is the next row (epochs wrap) and evaluation
  * reads data.val_shard when given.
@@ -17,8 +20,9 @@
  * gradients and target counts with MPI_Allreduce through hg_train_comm, so a step equals one process
  * with size× the rows. The sampler seed and the init seed are broadcast from rank 0, so every rank
  * draws the same depth (n, k) and starts from the same weights. Only rank 0 prints, evaluates, logs
- * and saves. (Random initial states are drawn per rank from the same stream: with init_scale 0 the
- * update is exactly that of one process with the doubled batch; with noise it is the same in law.)
+ * and saves. (Random initial states come from a stream per rank, rank 0's being the single-process
+ * one: with init_scale 0 the update is exactly that of one process with the doubled batch; with noise
+ * it is the same in law.)
  */
 #include "cli.h"
 
@@ -49,6 +53,8 @@ static void mpi_sum_f64(void *user, double *buf, int64_t n) {
 enum { TOK_BOS = 256, TOK_EOS = 257, TOK_PAD = 258, VOCAB = 264 };
 
 typedef struct chain_cfg {
+    hg_tokenizer *tok;                /* NULL: byte ids */
+    int32_t bos, eos, pad;
     int min_hops, max_hops;
     int distractors, max_distractors; /* per problem: drawn from [distractors, max_distractors] */
     int queries;                      /* queries per training row (1 = the task's own format) */
@@ -79,6 +85,32 @@ static char resolve_var(const char *prompt, int len, char v) {
  * eos_target. With queries > 1 (training only), the row goes on with further queries about other
  * variables of the same statements (drawn from the index), each answer a target: more supervised
  * tokens per row for the same statements, and the first query is exactly the task's format. */
+/* Appends the ids of text[0..n) at tok[*k], mask 0 (the caller marks targets), within cap; false if
+ * it does not fit or does not encode. */
+static bool put_text(const chain_cfg *c, const char *text, int n, int32_t *tok, int64_t *k, int64_t cap) {
+    if (!c->tok) {
+        if (*k + n > cap) return false;
+        for (int i = 0; i < n; i++) tok[(*k)++] = (unsigned char)text[i];
+        return true;
+    }
+    int32_t *ids = NULL;
+    int64_t n_ids = 0;
+    hg_error err = {0};
+    if (hg_tokenizer_encode(c->tok, text, (size_t)n, false, &ids, &n_ids, &err) || *k + n_ids > cap) {
+        hg_tokenizer_mem_free(ids);
+        return false;
+    }
+    for (int64_t i = 0; i < n_ids; i++) tok[(*k)++] = ids[i];
+    hg_tokenizer_mem_free(ids);
+    return true;
+}
+
+/* Row [T+1] tokens + mask for problem `index` with `hops` (−1: drawn from the config's range):
+ * <bos> prompt answer [;?x= answer]... <eos> <pad>...; the answers are targets, <eos> only when
+ * eos_target. With queries > 1 (training only), the row goes on with further queries about other
+ * variables of the same statements (drawn from the index), each answer a target: more supervised
+ * tokens per row for the same statements, and the first query is exactly the task's format. Every
+ * answer must be one token. */
 static bool make_row(const chain_cfg *c, uint64_t seed, uint64_t index, int hops, int64_t T, int32_t *tok,
                      uint8_t *mask, bool eos_target, int queries) {
     if (hops < 0) hops = c->min_hops + (int)(index % (uint64_t)(c->max_hops - c->min_hops + 1));
@@ -88,26 +120,29 @@ static bool make_row(const chain_cfg *c, uint64_t seed, uint64_t index, int hops
     const int dist = c->distractors + (int)((z >> 33) % (uint64_t)(c->max_distractors - c->distractors + 1));
     char buf[160], ans;
     int len = hg_chain_problem(seed, index, hops, dist, buf, sizeof buf, &ans);
-    if (len < 0 || len + 3 + 5 * (queries - 1) > T + 1) return false;
+    if (len < 0) return false;
     memset(mask, 0, (size_t)(T + 1));
     int64_t k = 0;
-    tok[k++] = TOK_BOS;
-    for (int i = 0; i < len; i++) tok[k++] = (unsigned char)buf[i];
-    mask[k] = 1;
-    tok[k++] = (unsigned char)ans;
+    const int64_t cap = T; /* room for <eos> */
+    tok[k++] = c->bos;
+    if (!put_text(c, buf, len, tok, &k, cap)) return false;
+    int64_t at = k;
+    if (!put_text(c, &ans, 1, tok, &k, cap) || k != at + 1) return false;
+    mask[at] = 1;
     const int n_stmt = (len - 3) / 4;
     for (int q = 1; q < queries; q++) {
         z = (z ^ (z >> 29)) * 0x94d049bb133111ebull + (uint64_t)q;
         const char v = buf[4 * (int)((z >> 35) % (uint64_t)n_stmt)]; /* the variable of a random statement */
         const char a = resolve_var(buf, len, v);
-        if (!a) return false;
-        tok[k++] = ';', tok[k++] = '?', tok[k++] = (unsigned char)v, tok[k++] = '=';
-        mask[k] = 1;
-        tok[k++] = (unsigned char)a;
+        const char ask[4] = {';', '?', v, '='};
+        if (!a || !put_text(c, ask, 4, tok, &k, cap)) return false;
+        at = k;
+        if (!put_text(c, &a, 1, tok, &k, cap) || k != at + 1) return false;
+        mask[at] = 1;
     }
     mask[k] = eos_target;
-    tok[k++] = TOK_EOS;
-    while (k < T + 1) tok[k++] = TOK_PAD;
+    tok[k++] = c->eos;
+    while (k < T + 1) tok[k++] = c->pad;
     return true;
 }
 
@@ -148,6 +183,8 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
     const cJSON *jtok = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
     const cJSON *jinit = cJSON_GetObjectItemCaseSensitive(root, "init_from");
     int rc = 1;
+    chain_cfg cc = {.bos = TOK_BOS, .eos = TOK_EOS, .pad = TOK_PAD};
+    hg_error err = {0};
     hg_trainer *tr = NULL;
     FILE *log = NULL;
     int32_t *tok = NULL;
@@ -164,6 +201,19 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
     c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
     c.intermediate_size = (int64_t)num(jm, "intermediate_size", 3 * (double)c.n_embd);
     c.vocab_size = VOCAB;
+    if (cJSON_IsString(jtok)) { /* the rows are encoded with it, and the vocabulary is its */
+        if (hg_tokenizer_load(jtok->valuestring, &cc.tok, &err)) {
+            rc = cli_fail_err(&err);
+            goto out;
+        }
+        const int32_t nv = hg_tokenizer_n_vocab(cc.tok), pad = hg_tokenizer_token_to_id(cc.tok, "<pad>");
+        cc.bos = hg_tokenizer_bos_id(cc.tok), cc.eos = hg_tokenizer_eos_id(cc.tok), cc.pad = pad >= 0 ? pad : cc.eos;
+        if (cc.bos < 0 || cc.eos < 0) {
+            cli_fail("%s: the tokenizer `%s` needs bos and eos tokens (tokenizer_config.json)", cfg_path, jtok->valuestring);
+            goto out;
+        }
+        c.vocab_size = nv <= VOCAB ? VOCAB : (nv + 7) / 8 * 8;
+    }
     c.n_layers_prelude = (int64_t)num(jm, "n_layers_prelude", 1);
     c.n_layers_core = (int64_t)num(jm, "n_layers_core", 2);
     c.n_layers_coda = (int64_t)num(jm, "n_layers_coda", 1);
@@ -196,8 +246,8 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
         p.seed = seeds[0], init_seed = seeds[1];
     }
 #endif
-    chain_cfg cc = {.min_hops = (int)num(jd, "min_hops", 1), .max_hops = (int)num(jd, "max_hops", 4),
-                    .distractors = (int)num(jd, "distractors", 3), .seed = (uint64_t)num(jd, "seed", 7)};
+    cc.min_hops = (int)num(jd, "min_hops", 1), cc.max_hops = (int)num(jd, "max_hops", 4);
+    cc.distractors = (int)num(jd, "distractors", 3), cc.seed = (uint64_t)num(jd, "seed", 7);
     cc.max_distractors = (int)num(jd, "max_distractors", cc.distractors);
     cc.queries = (int)num(jd, "queries", 1);
     if (cc.queries < 1 || cc.queries > 16) {
@@ -219,7 +269,6 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
         for (const cJSON *e = jdep->child; e && n_depths < 16; e = e->next)
             if (cJSON_IsNumber(e) && e->valuedouble >= 0) depths[n_depths++] = (int64_t)e->valuedouble;
     }
-    hg_error err = {0};
     const cJSON *jsh = cJSON_GetObjectItemCaseSensitive(jd, "shard"), *jval = cJSON_GetObjectItemCaseSensitive(jd, "val_shard");
     if (cJSON_IsString(jsh)) {
         if (hg_shard_open(jsh->valuestring, &shard, &err) ||
@@ -228,9 +277,9 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
             goto out;
         }
         for (hg_shard *sh = shard; sh; sh = sh == shard ? val_shard : NULL)
-            if (hg_shard_row_len(sh) != p.seq_len + 1 || hg_shard_vocab(sh) > VOCAB) {
+            if (hg_shard_row_len(sh) != p.seq_len + 1 || hg_shard_vocab(sh) > c.vocab_size) {
                 cli_fail("%s: rows of %lld tokens with ids < %d; this run needs seq_len + 1 = %lld and ids < %d", cfg_path,
-                         (long long)hg_shard_row_len(sh), hg_shard_vocab(sh), (long long)p.seq_len + 1, VOCAB);
+                         (long long)hg_shard_row_len(sh), hg_shard_vocab(sh), (long long)p.seq_len + 1, (int)c.vocab_size);
                 goto out;
             }
     }
@@ -358,6 +407,7 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
 out:
     if (log) fclose(log);
     hg_shard_close(shard), hg_shard_close(val_shard);
+    hg_tokenizer_free(cc.tok);
     free(tok), free(mask);
     hg_trainer_free(tr);
     cJSON_Delete(root);
@@ -375,7 +425,7 @@ int cmd_train(int argc, char **argv) {
     if (!inited) MPI_Init(NULL, NULL);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    const hg_train_comm comm = {.sum_f32 = mpi_sum_f32, .sum_f64 = mpi_sum_f64, .user = NULL};
+    const hg_train_comm comm = {.sum_f32 = mpi_sum_f32, .sum_f64 = mpi_sum_f64, .user = NULL, .rank = rank};
     int rc = train_main(argc, argv, rank, size, size > 1 ? &comm : NULL);
     if (rc != 0 && size > 1) MPI_Abort(MPI_COMM_WORLD, rc); /* the other ranks would wait in an all-reduce */
     if (!inited) MPI_Finalize();

@@ -65,7 +65,8 @@ struct hg_tstep {
     float *dact;        /* [N, I] */
     float *dcat;        /* [N, 2h] */
     float *mm;          /* hg_tmm_backward scratch */
-    float *block;       /* the one owned allocation */
+    int32_t *hsel;      /* [2, N] the head's rows: labels, then positions (labelled targets only) */
+    float *block;       /* the float allocation */
 };
 
 static int64_t lact_floats(const hg_config *c, int64_t N, int64_t T) {
@@ -112,8 +113,9 @@ hg_status hg_tstep_init(const hg_tlayout *L, int64_t B, int64_t T, int64_t max_k
     s->L = L, s->B = B, s->T = T, s->N = N, s->max_k = max_k, s->n_apps = n_apps;
     s->apps = hg_calloc((size_t)(n_apps > 0 ? n_apps : 1), sizeof *s->apps);
     s->block = hg_malloc((size_t)total * sizeof(float));
+    s->hsel = hg_malloc((size_t)(2 * N) * sizeof(int32_t));
     hg_status st = HG_OK;
-    if (!s->apps || !s->block) {
+    if (!s->apps || !s->block || !s->hsel) {
         st = hg_err(err, HG_STATUS_NOMEM, "trainer: out of memory for %.1f MB of activations", total * 4.0 / 1e6);
         goto fail;
     }
@@ -158,6 +160,7 @@ void hg_tstep_free(hg_tstep *s) {
     hg_tview_free(&s->gv);
     hg_free(s->apps);
     hg_free(s->block);
+    hg_free(s->hsel);
     hg_free(s);
 }
 
@@ -290,13 +293,29 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
     }
     if (C == 0) memcpy(s->cout, s->z, (size_t)(N * h) * sizeof(float));
     hg_trmsnorm(s->xf, s->rsf + N, s->cout, s->pv.ln_f, N, h, eps);
-    hg_tmm(s->logits, s->xf, s->pv.wte, N, h, V);
+    /* The head and the loss run only on the rows with a labelled target, unless the caller wants every
+     * logit: with masked tasks most rows have none, and the head is V·h MACs per row (the rows that
+     * remain see exactly the same operations). */
+    int64_t Nh = 0;
+    for (int64_t n = 0; n < N && !a->logits_out; n++)
+        if (a->labels[n] != -100) s->hsel[Nh] = a->labels[n], s->hsel[N + Nh] = (int32_t)n, Nh++;
+    const bool compact = Nh > 0 && Nh < N;
+    if (compact)
+        for (int64_t i = 0; i < Nh; i++) memcpy(s->d1 + i * h, s->xf + (int64_t)s->hsel[N + i] * h, (size_t)h * sizeof(float));
+    else Nh = N;
+    const float *hx = compact ? s->d1 : s->xf; /* d1 is free until the backward's first block */
+    hg_tmm(s->logits, hx, s->pv.wte, Nh, h, V);
     if (a->logits_out) memcpy(a->logits_out, s->logits, (size_t)(N * V) * sizeof(float));
-    *loss_sum = hg_tcross_entropy(s->logits, a->labels, N, V, a->backward ? s->dlogits : NULL, a->grad_scale, n_labelled);
+    *loss_sum = hg_tcross_entropy(s->logits, compact ? s->hsel : a->labels, Nh, V, a->backward ? s->dlogits : NULL,
+                                  a->grad_scale, n_labelled);
     if (!a->backward) return HG_OK;
 
     /* ---- backward ---- */
-    hg_tmm_backward(s->d0, false, s->gv.wte, s->dlogits, s->xf, s->pv.wte, N, h, V, s->mm); /* head part of wte */
+    hg_tmm_backward(compact ? s->tmp : s->d0, false, s->gv.wte, s->dlogits, hx, s->pv.wte, Nh, h, V, s->mm); /* head part of wte */
+    if (compact) { /* rows without a target get no gradient from the head */
+        memset(s->d0, 0, (size_t)(N * h) * sizeof(float));
+        for (int64_t i = 0; i < Nh; i++) memcpy(s->d0 + (int64_t)s->hsel[N + i] * h, s->tmp + i * h, (size_t)h * sizeof(float));
+    }
     hg_trmsnorm_backward(s->de, false, s->gv.ln_f, s->d0, s->cout, s->rsf + N, s->pv.ln_f, N, h);
     memcpy(s->d0, s->de, (size_t)(N * h) * sizeof(float));
     for (int64_t l = C - 1; l >= 0; l--)

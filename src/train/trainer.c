@@ -148,7 +148,9 @@ hg_status hg_trainer_step(hg_trainer *tr, const int32_t *tokens, const uint8_t *
         if (p->fixed_k >= 0) n = p->fixed_n, k = p->fixed_k;
         else hg_sample_depth(p->seed, tr->micro, p->mean_recurrence, p->backprop_depth, &n, &k);
         if (p->init_scale > 0) {
-            hg_tstate_init(tr->s0, N, h, p->seed, tr->micro);
+            /* rank 0 keeps the single-process stream; every other rank's rows get their own */
+            const uint64_t rank = comm ? (uint64_t)comm->rank : 0;
+            hg_tstate_init(tr->s0, N, h, p->seed ^ (rank * 0x9e3779b97f4a7c15ull), tr->micro);
             if (p->init_scale != 1.0f)
                 for (int64_t i = 0; i < N * h; i++) tr->s0[i] *= p->init_scale;
         }

@@ -168,6 +168,19 @@ function variants(goldens) {
   return v;
 }
 
+// Text in the chain task's alphabet: statements `x=y;`, queries `?x=`, and fragments and noise that
+// stop or break the statement merges of the chain tokenizer (models/default).
+function chainString() {
+  const L = 'abcdefghijklmnopqrstuvwxyz', V = L + '0123456789', pieces = [];
+  const m = 1 + Math.floor(R() * 12);
+  for (let i = 0; i < m; i++) {
+    const q = R(), x = L[Math.floor(R() * 26)], y = V[Math.floor(R() * 36)];
+    pieces.push(q < 0.55 ? x + '=' + y + ';' : q < 0.7 ? '?' + x + '=' : q < 0.8 ? x + '=' + y
+      : q < 0.9 ? '=;?'[Math.floor(R() * 3)] + V[Math.floor(R() * 36)] : pick(WORDS));
+  }
+  return pieces.join(R() < 0.8 ? '' : ' ');
+}
+
 async function run() {
   R = rng(SEED);
   fs.mkdirSync(outDir, { recursive: true });
@@ -175,6 +188,9 @@ async function run() {
   const goldens = {};
   for (const n of names) goldens[n] = readTokenizerJson(n);
   const all = names.map((n) => [n, goldens[n]]).concat(variants(goldens));
+  // the shipped chain-demo tokenizer (statement merges over a byte-level BPE without the regex split)
+  const chainPath = path.join(__dirname, '..', '..', 'models', 'default', 'tokenizer.json');
+  if (fs.existsSync(chainPath)) all.push(['chain_statements', JSON.parse(fs.readFileSync(chainPath, 'utf8'))]);
   const list = [];
   for (const [name, json] of all) {
     const dir = path.join(outDir, name);
@@ -187,7 +203,7 @@ async function run() {
     const n = isGolden ? N : Math.ceil(N / 4);
     const cases = [];
     for (let i = 0; i < n; i++) {
-      const s = randomString(specials);
+      const s = name === 'chain_statements' && R() < 0.75 ? chainString() : randomString(specials);
       const e1 = await tok.encode(s, null, { addSpecialTokens: false });
       const e2 = await tok.encode(s, null, { addSpecialTokens: true });
       const ids = Array.from(e1.getIds()), ids2 = Array.from(e2.getIds());
