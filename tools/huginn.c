@@ -1,11 +1,13 @@
 /*
  * huginn.c — the `huginn` command: dispatches to one subcommand per tools/cmd_*.c (design.md
- * "Command line contract"). This file only holds the table and the usage text.
+ * "Command line contract"). This file holds the table, the usage text and the OpenMP spin default.
  */
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cmd_run(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
@@ -46,7 +48,17 @@ static void usage(FILE *f) {
         fprintf(f, "  %-12s %s\n", k_cmds[i].name, k_cmds[i].summary);
 }
 
+/* libgomp reads its wait policy once, when it loads: by default idle workers spin ~300,000 times at
+ * every barrier, which on a host whose cores are shared (another job, a parallel test suite) made
+ * runs 5-1000x slower. Unless the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT set), run ourselves
+ * again once with a short spin: idle workers then sleep after a few microseconds. */
+static void omp_short_spin(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("GOMP_SPINCOUNT", "10000", 1) == 0) execv("/proc/self/exe", argv); /* on failure: go on */
+}
+
 int main(int argc, char **argv) {
+    omp_short_spin(argv);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 1 : 0;
