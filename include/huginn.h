@@ -661,6 +661,29 @@ HG_API hg_status hg_trainer_save(hg_trainer *tr, const char *out_dir, const char
  * prompt length, or -1 when hops + 1 + distractors > 26 or cap is too small. Pure function. */
 HG_API int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, char *buf, size_t cap,
                             char *answer);
+/* Training rows of the chain task. tok NULL: ids are bytes and bos/eos/pad are given here; else the
+ * prompt, each answer and each further query are encoded with tok (as `huginn run -p` encodes a
+ * prompt) and bos/eos/pad are its ids. Per problem the distractor count is drawn from
+ * [distractors, max_distractors] (a hash of the index) and the hop count cycles through
+ * [min_hops, cap]; with curriculum_steps > 0 the cap rises one hop count at a time from min_hops to
+ * max_hops over the first curriculum_steps steps (hg_chain_hops_cap). */
+typedef struct hg_chain_rows {
+    hg_tokenizer *tok;
+    int32_t bos, eos, pad;
+    int min_hops, max_hops, distractors, max_distractors;
+    int queries;              /* answers per row: the problem's own query, then queries-1 more */
+    int64_t curriculum_steps; /* 0: every hop count from the start */
+} hg_chain_rows;
+/* The largest hop count trained at optimizer step `step` (1-based). */
+HG_API int hg_chain_hops_cap(const hg_chain_rows *c, int64_t step);
+/* Row [T+1] and its target mask for problem `index` of stream `seed`, hops drawn from
+ * [min_hops, cap] (or exactly `hops` when >= 0): <bos> prompt answer [;?x= answer]... <eos> <pad>...;
+ * mask 1 on every answer (and on <eos> when eos_target). The further queries (queries > 1) ask about
+ * other variables of the same statements that resolve within `cap` links, so a curriculum stage
+ * never asks more than it teaches. Returns false when the row does not fit T or an answer is not one
+ * token. */
+HG_API bool hg_chain_row(const hg_chain_rows *c, uint64_t seed, uint64_t index, int hops, int cap, int64_t T,
+                         int32_t *tokens, uint8_t *mask, bool eos_target, int queries);
 /* ---- token shards (training-recipe.md §5.3; format in src/train/shard.c) -------------------------
  * Packing: documents (already tokenized, with their bos/eos) go into a block; before each document
  * is added, a block holding >= row_len tokens is emitted as one row of its first row_len tokens and

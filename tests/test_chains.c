@@ -4,9 +4,16 @@
  *      by ';', then `;?x=`), resolving the query by following the statements gives the returned answer
  *      in exactly `hops` links, the statement count is hops + 1 + distractors; the same (seed, index) gives the same problem and different indices differ; answers
  *      are spread over the 10 digits; impossible sizes and small buffers are refused;
- *   2. the shipped chain tokenizer (models/default/tokenizer.json) loads with hg_tokenizer_load: bytes
- *      are their own ids, <bos>/<eos>/<pad> are 256/257/258, bos/eos come from tokenizer_config.json,
- *      and encode/decode round-trip every printable ASCII string of the task and random bytes.
+ *   2. the statement vocabulary of scripts/make_chain_tokenizer.py (tests/data/chain_statements,
+ *      regenerated and compared by tests/test_chains_eval.sh) loads with hg_tokenizer_load:
+ *      <bos>/<eos>/<pad> are 256/257/258 (bos/eos from tokenizer_config.json), every problem encodes
+ *      as one token per statement `x=y;` plus one for the query `?x=`, each token decodes to exactly
+ *      that text, and encode/decode round-trip the task's strings, every ASCII byte, broken
+ *      fragments and specials;
+ *   3. hg_chain_row: rows are <bos> + the tokenizer's encoding of the prompt + answer, further
+ *      queries and <eos>, padded; masks sit exactly on answers (and <eos>); every masked answer is
+ *      what its query resolves to; the curriculum cap bounds the first query's hops and every
+ *      further query's; byte rows without a tokenizer; rows that do not fit are refused.
  */
 #include "harness.h"
 #include "huginn.h"
@@ -85,27 +92,52 @@ static void test_generator(void) {
 static void test_tokenizer(void) {
     const char *src = getenv("HG_SOURCE_DIR");
     char path[1024];
-    snprintf(path, sizeof path, "%s/models/default/tokenizer.json", src ? src : ".");
+    snprintf(path, sizeof path, "%s/tests/data/chain_statements/tokenizer.json", src ? src : ".");
     hg_tokenizer *tok = NULL;
     hg_error err = {0};
     CHECK_MSG(hg_tokenizer_load(path, &tok, &err) == HG_OK, "%s: %s", path, err.msg);
     if (!tok) return;
     CHECK(hg_tokenizer_bos_id(tok) == 256 && hg_tokenizer_eos_id(tok) == 257);
     CHECK(hg_tokenizer_token_to_id(tok, "<pad>") == 258);
-    CHECK(hg_tokenizer_n_vocab(tok) == 259);
+    CHECK(hg_tokenizer_n_vocab(tok) == 2183);
     char buf[160], ans;
     for (uint64_t i = 0; i < 200; i++) {
         const int len = hg_chain_problem(3, i, (int)(i % 9), (int)(i % 5), buf, sizeof buf, &ans);
+        const int n_stmt = (len - 3) / 4;
         int32_t *ids = NULL;
         int64_t n = 0;
         CHECK(hg_tokenizer_encode(tok, buf, (size_t)len, false, &ids, &n, &err) == HG_OK);
-        bool bytes_ok = n == len;
-        for (int64_t k = 0; bytes_ok && k < n; k++) bytes_ok = ids[k] == (unsigned char)buf[k];
-        CHECK_MSG(bytes_ok, "`%s` is not encoded byte by byte", buf);
+        CHECK_MSG(n == n_stmt + 1, "`%s`: %lld tokens, want %d statements + the query", buf, (long long)n, n_stmt);
+        for (int64_t k = 0; k < n && n == n_stmt + 1; k++) { /* token k is statement k, then the query */
+            char *one = NULL;
+            size_t ol = 0;
+            const char *want = buf + 4 * k;
+            const size_t wl = k < n_stmt ? 4 : 3;
+            CHECK(hg_tokenizer_decode(tok, ids + k, 1, false, &one, &ol, &err) == HG_OK && ol == wl &&
+                  !memcmp(one, want, wl));
+            hg_tokenizer_mem_free(one);
+        }
         char *text = NULL;
         size_t tl = 0;
         CHECK(hg_tokenizer_decode(tok, ids, n, false, &text, &tl, &err) == HG_OK && tl == (size_t)len &&
               !memcmp(text, buf, tl));
+        hg_tokenizer_mem_free(text), hg_tokenizer_mem_free(ids);
+    }
+    /* fragments the merges must leave alone or take apart the way BPE ranks say:
+     * a statement without its ';' is one `x=y` token; `?` + statement keeps `?x=` and the value apart;
+     * an answer digit after a query is its own token; `==` and upper case stay bytes */
+    static const struct { const char *text; int n; } frag[] = {
+        {"k=3", 1}, {"?k=3;", 3}, {"?d=3;?z=1", 5}, {"a==b;", 4}, {"K=3;", 4}, {"k=3;;", 2}, {"=3;?", 4}, {"", 0},
+    };
+    for (size_t f = 0; f < sizeof frag / sizeof frag[0]; f++) {
+        int32_t *ids = NULL;
+        int64_t n = -1;
+        const size_t fl = strlen(frag[f].text);
+        CHECK(hg_tokenizer_encode(tok, frag[f].text, fl, false, &ids, &n, &err) == HG_OK);
+        CHECK_MSG(n == frag[f].n, "`%s`: %lld tokens, want %d", frag[f].text, (long long)n, frag[f].n);
+        char *text = NULL;
+        size_t tl = 0;
+        CHECK(hg_tokenizer_decode(tok, ids, n, false, &text, &tl, &err) == HG_OK && tl == fl && !memcmp(text, frag[f].text, fl));
         hg_tokenizer_mem_free(text), hg_tokenizer_mem_free(ids);
     }
     /* every byte value (valid UTF-8 text containing all ASCII, and one multi-byte character) */
@@ -121,8 +153,8 @@ static void test_tokenizer(void) {
     CHECK(ok);
     hg_tokenizer_mem_free(ids);
     /* special tokens in text are recognised; decode with skip_special drops them */
-    CHECK(hg_tokenizer_encode(tok, "<bos>k=3<eos>", 13, false, &ids, &n, &err) == HG_OK && n == 5 && ids[0] == 256 &&
-          ids[4] == 257);
+    CHECK(hg_tokenizer_encode(tok, "<bos>k=3<eos>", 13, false, &ids, &n, &err) == HG_OK && n == 3 && ids[0] == 256 &&
+          ids[2] == 257);
     char *text = NULL;
     size_t tl = 0;
     CHECK(hg_tokenizer_decode(tok, ids, n, true, &text, &tl, &err) == HG_OK && tl == 3 && !memcmp(text, "k=3", 3));
@@ -130,8 +162,107 @@ static void test_tokenizer(void) {
     hg_tokenizer_free(tok);
 }
 
+/* Follows query `v` through the statements of the prompt text; digit or 0, links in *hops. */
+static char resolve_text(const char *p, char v, int *hops) {
+    char rhs[26] = {0};
+    for (const char *s = p; s[0] != '?' && s[0]; s += 4) rhs[s[0] - 'a'] = s[2];
+    *hops = 0;
+    for (int n = 0; n < 27 && v >= 'a' && v <= 'z'; n++) v = rhs[v - 'a'], *hops = n;
+    return v >= '0' && v <= '9' ? v : 0;
+}
+
+static void test_rows(void) {
+    const char *src = getenv("HG_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/chain_statements/tokenizer.json", src ? src : ".");
+    hg_tokenizer *tok = NULL;
+    hg_error err = {0};
+    CHECK_MSG(hg_tokenizer_load(path, &tok, &err) == HG_OK, "%s: %s", path, err.msg);
+    if (!tok) return;
+    hg_chain_rows c = {.tok = tok, .bos = 256, .eos = 257, .pad = 258, .min_hops = 0, .max_hops = 5,
+                       .distractors = 1, .max_distractors = 4, .queries = 4, .curriculum_steps = 2400};
+    /* the curriculum: one hop count per 400 steps, then everything */
+    CHECK(hg_chain_hops_cap(&c, 1) == 0 && hg_chain_hops_cap(&c, 400) == 0 && hg_chain_hops_cap(&c, 401) == 1);
+    CHECK(hg_chain_hops_cap(&c, 2000) == 4 && hg_chain_hops_cap(&c, 2001) == 5 && hg_chain_hops_cap(&c, 99999) == 5);
+    hg_chain_rows nc = c;
+    nc.curriculum_steps = 0;
+    CHECK(hg_chain_hops_cap(&nc, 1) == 5);
+    enum { T = 32 };
+    int32_t row[T + 1];
+    uint8_t mask[T + 1];
+    int seen_hops[6] = {0}, n_further = 0;
+    for (int cap = 0; cap <= 5; cap++)
+        for (uint64_t i = 0; i < 60; i++) {
+            CHECK_MSG(hg_chain_row(&c, 7, i, -1, cap, T, row, mask, true, 4), "row %d/%llu does not fit", cap,
+                      (unsigned long long)i);
+            /* the text of the problem, rebuilt independently */
+            CHECK(row[0] == 256);
+            /* decode everything between <bos> and <eos>: prompt, answers and further queries */
+            int64_t end = 1;
+            while (end <= T && row[end] != 257) end++;
+            CHECK(end <= T && mask[end] == 1);
+            for (int64_t k = end + 1; k <= T; k++) CHECK(row[k] == 258 && mask[k] == 0);
+            char *text = NULL;
+            size_t tl = 0;
+            CHECK(hg_tokenizer_decode(tok, row + 1, end - 1, false, &text, &tl, &err) == HG_OK);
+            if (!text) continue;
+            /* text = prompt answer (;?v= answer)* ; walk it: every masked id is one digit, the answer */
+            const char *q = strchr(text, '?');
+            CHECK(q != NULL);
+            int hops0;
+            const char a0 = q ? resolve_text(text, q[1], &hops0) : 0;
+            CHECK_MSG(a0 && hops0 <= cap && hops0 >= c.min_hops, "`%s`: first query %d hops, cap %d", text, hops0, cap);
+            if (a0 && hops0 <= 5) seen_hops[hops0]++;
+            /* the prompt's own encoding is what eval-chains and `huginn run -p` feed */
+            const size_t plen = q ? (size_t)(q - text) + 3 : 0;
+            int32_t *ids = NULL;
+            int64_t n = 0;
+            CHECK(hg_tokenizer_encode(tok, text, plen, false, &ids, &n, &err) == HG_OK && n + 1 < end);
+            for (int64_t k = 0; ids && k < n; k++) CHECK(row[1 + k] == ids[k] && mask[1 + k] == 0);
+            hg_tokenizer_mem_free(ids);
+            char qv[8];
+            int n_q = 0; /* the queried variables, in order */
+            for (const char *f = strchr(text, '?'); f && n_q < 8; f = strchr(f + 1, '?')) qv[n_q++] = f[1];
+            int answers = 0;
+            for (int64_t k = 1; k < end; k++) {
+                if (!mask[k]) continue;
+                char *one = NULL;
+                size_t ol = 0;
+                CHECK(hg_tokenizer_decode(tok, row + k, 1, false, &one, &ol, &err) == HG_OK && ol == 1);
+                int h = -1;
+                const char want = answers < n_q ? resolve_text(text, qv[answers], &h) : 0;
+                CHECK_MSG(one && want && one[0] == want && h <= cap, "`%s`: answer %d is %c, want %c (%d hops, cap %d)",
+                          text, answers, one ? one[0] : '?', want ? want : '?', h, cap);
+                hg_tokenizer_mem_free(one);
+                answers++;
+            }
+            CHECK(answers == n_q);
+            CHECK(answers >= 1 && answers <= 4);
+            n_further += answers - 1;
+            hg_tokenizer_mem_free(text);
+        }
+    for (int h = 0; h <= 5; h++) CHECK_MSG(seen_hops[h] > 0, "no first query with %d hops", h);
+    CHECK(n_further > 300);
+    /* without a tokenizer the ids are the bytes */
+    hg_chain_rows b = c;
+    b.tok = NULL;
+    int32_t brow[65];
+    uint8_t bmask[65];
+    CHECK(hg_chain_row(&b, 7, 3, 2, 5, 64, brow, bmask, false, 1));
+    int64_t e = 1;
+    while (e < 64 && brow[e] != 257) e++;
+    bool bytes_ok = brow[0] == 256 && bmask[e] == 0 && bmask[e - 1] == 1;
+    for (int64_t k = 1; k < e; k++) bytes_ok &= brow[k] >= 0 && brow[k] < 128;
+    CHECK(bytes_ok && (char)brow[e - 1] >= '0' && (char)brow[e - 1] <= '9');
+    /* a row that cannot fit is refused, not truncated */
+    CHECK(!hg_chain_row(&c, 7, 5, 5, 5, 6, row, mask, true, 4));
+    CHECK(!hg_chain_row(&b, 7, 5, 5, 5, 12, brow, bmask, true, 1));
+    hg_tokenizer_free(tok);
+}
+
 int main(void) {
     test_generator();
     test_tokenizer();
+    test_rows();
     return hg_test_finish("test_chains");
 }

@@ -4,8 +4,9 @@
 # --predictions output (greedy id per problem and depth) must equal the argmax of the last row of an
 # independent `huginn forward --steps r` on <bos> + the prompt's bytes, zero initial state on both
 # sides. The model is the golden tiny random-weight checkpoint (its predictions change with r, unlike
-# a model that ignores depth) with the byte-level chain tokenizer beside it (its vocabulary fits the model). Also: the CSV has one row per
-# (hops, r) and its counts agree with the predictions; malformed input fails.
+# a model that ignores depth) with the byte-level chain tokenizer beside it (its vocabulary fits the
+# model). Also: the CSV has one row per (hops, r) and its counts agree with the predictions;
+# malformed input fails; tests/data/chain_statements is what make_chain_tokenizer.py writes today.
 set -euo pipefail
 : "${HUGINN:?}" "${HG_TEST_TMP:?}" "${HG_SOURCE_DIR:?}" "${HG_TEST_DATA:?}"
 dir="$HG_TEST_TMP/chains_eval"
@@ -45,5 +46,10 @@ awk -F'\t' 'NR == FNR { if ($3 == $4) c[$2]++; next } FNR > 1 { split($0, f, ","
 printf '1\tno-answer-column\n' > "$dir/bad.tsv"
 if "$HUGINN" eval-chains -m "$model" --problems "$dir/bad.tsv" > /dev/null 2>&1; then echo "FAIL: malformed file accepted"; fail=1; fi
 if "$HUGINN" eval-chains -m "$model" --problems "$dir/p.tsv" --steps 4,2 > /dev/null 2>&1; then echo "FAIL: decreasing --steps accepted"; fail=1; fi
+# the statement vocabulary the C tests load is exactly what the script writes today
+python3 "$HG_SOURCE_DIR/scripts/make_chain_tokenizer.py" "$dir/stmt"
+for f in tokenizer.json tokenizer_config.json; do
+  cmp -s "$dir/stmt/$f" "$HG_TEST_DATA/chain_statements/$f" || { echo "FAIL: tests/data/chain_statements/$f is stale (rerun make_chain_tokenizer.py)"; fail=1; }
+done
 [ $fail -eq 0 ] && echo ok
 exit $fail

@@ -52,14 +52,7 @@ static void mpi_sum_f64(void *user, double *buf, int64_t n) {
 
 enum { TOK_BOS = 256, TOK_EOS = 257, TOK_PAD = 258, VOCAB = 264 };
 
-typedef struct chain_cfg {
-    hg_tokenizer *tok;                /* NULL: byte ids */
-    int32_t bos, eos, pad;
-    int min_hops, max_hops;
-    int distractors, max_distractors; /* per problem: drawn from [distractors, max_distractors] */
-    int queries;                      /* queries per training row (1 = the task's own format) */
-    uint64_t seed;
-} chain_cfg;
+
 
 static double now_s(void) {
     struct timespec ts;
@@ -70,80 +63,6 @@ static double now_s(void) {
 static double num(const cJSON *o, const char *k, double def) {
     const cJSON *it = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
     return cJSON_IsNumber(it) ? it->valuedouble : def;
-}
-
-/* The digit variable `v` resolves to in the statements of prompt[len] ("x=y;...;?q="), or 0. */
-static char resolve_var(const char *prompt, int len, char v) {
-    char rhs[26] = {0};
-    for (int i = 0; i + 3 < len && prompt[i] != '?'; i += 4) rhs[prompt[i] - 'a'] = prompt[i + 2];
-    for (int hops = 0; hops <= 26 && v >= 'a' && v <= 'z'; hops++) v = rhs[v - 'a'];
-    return v >= '0' && v <= '9' ? v : 0;
-}
-
-/* Row [T+1] tokens + mask for problem `index` with `hops` (−1: drawn from the config's range):
- * <bos> prompt answer [;?x= answer]... <eos> <pad>...; the answers are targets, <eos> only when
- * eos_target. With queries > 1 (training only), the row goes on with further queries about other
- * variables of the same statements (drawn from the index), each answer a target: more supervised
- * tokens per row for the same statements, and the first query is exactly the task's format. */
-/* Appends the ids of text[0..n) at tok[*k], mask 0 (the caller marks targets), within cap; false if
- * it does not fit or does not encode. */
-static bool put_text(const chain_cfg *c, const char *text, int n, int32_t *tok, int64_t *k, int64_t cap) {
-    if (!c->tok) {
-        if (*k + n > cap) return false;
-        for (int i = 0; i < n; i++) tok[(*k)++] = (unsigned char)text[i];
-        return true;
-    }
-    int32_t *ids = NULL;
-    int64_t n_ids = 0;
-    hg_error err = {0};
-    if (hg_tokenizer_encode(c->tok, text, (size_t)n, false, &ids, &n_ids, &err) || *k + n_ids > cap) {
-        hg_tokenizer_mem_free(ids);
-        return false;
-    }
-    for (int64_t i = 0; i < n_ids; i++) tok[(*k)++] = ids[i];
-    hg_tokenizer_mem_free(ids);
-    return true;
-}
-
-/* Row [T+1] tokens + mask for problem `index` with `hops` (−1: drawn from the config's range):
- * <bos> prompt answer [;?x= answer]... <eos> <pad>...; the answers are targets, <eos> only when
- * eos_target. With queries > 1 (training only), the row goes on with further queries about other
- * variables of the same statements (drawn from the index), each answer a target: more supervised
- * tokens per row for the same statements, and the first query is exactly the task's format. Every
- * answer must be one token. */
-static bool make_row(const chain_cfg *c, uint64_t seed, uint64_t index, int hops, int64_t T, int32_t *tok,
-                     uint8_t *mask, bool eos_target, int queries) {
-    if (hops < 0) hops = c->min_hops + (int)(index % (uint64_t)(c->max_hops - c->min_hops + 1));
-    /* the distractor count comes from a hash of the index, so it does not move in step with hops */
-    uint64_t z = (index + 0x632be59bd9b4e019ull) * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
-    const int dist = c->distractors + (int)((z >> 33) % (uint64_t)(c->max_distractors - c->distractors + 1));
-    char buf[160], ans;
-    int len = hg_chain_problem(seed, index, hops, dist, buf, sizeof buf, &ans);
-    if (len < 0) return false;
-    memset(mask, 0, (size_t)(T + 1));
-    int64_t k = 0;
-    const int64_t cap = T; /* room for <eos> */
-    tok[k++] = c->bos;
-    if (!put_text(c, buf, len, tok, &k, cap)) return false;
-    int64_t at = k;
-    if (!put_text(c, &ans, 1, tok, &k, cap) || k != at + 1) return false;
-    mask[at] = 1;
-    const int n_stmt = (len - 3) / 4;
-    for (int q = 1; q < queries; q++) {
-        z = (z ^ (z >> 29)) * 0x94d049bb133111ebull + (uint64_t)q;
-        const char v = buf[4 * (int)((z >> 35) % (uint64_t)n_stmt)]; /* the variable of a random statement */
-        const char a = resolve_var(buf, len, v);
-        const char ask[4] = {';', '?', v, '='};
-        if (!a || !put_text(c, ask, 4, tok, &k, cap)) return false;
-        at = k;
-        if (!put_text(c, &a, 1, tok, &k, cap) || k != at + 1) return false;
-        mask[at] = 1;
-    }
-    mask[k] = eos_target;
-    tok[k++] = c->eos;
-    while (k < T + 1) tok[k++] = c->pad;
-    return true;
 }
 
 static int usage(void) {
@@ -183,7 +102,8 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
     const cJSON *jtok = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
     const cJSON *jinit = cJSON_GetObjectItemCaseSensitive(root, "init_from");
     int rc = 1;
-    chain_cfg cc = {.bos = TOK_BOS, .eos = TOK_EOS, .pad = TOK_PAD};
+    hg_chain_rows cc = {.bos = TOK_BOS, .eos = TOK_EOS, .pad = TOK_PAD};
+    uint64_t data_seed = 7;
     hg_error err = {0};
     hg_trainer *tr = NULL;
     FILE *log = NULL;
@@ -247,9 +167,10 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
     }
 #endif
     cc.min_hops = (int)num(jd, "min_hops", 1), cc.max_hops = (int)num(jd, "max_hops", 4);
-    cc.distractors = (int)num(jd, "distractors", 3), cc.seed = (uint64_t)num(jd, "seed", 7);
+    cc.distractors = (int)num(jd, "distractors", 3), data_seed = (uint64_t)num(jd, "seed", 7);
     cc.max_distractors = (int)num(jd, "max_distractors", cc.distractors);
     cc.queries = (int)num(jd, "queries", 1);
+    cc.curriculum_steps = (int64_t)num(jd, "curriculum_steps", 0);
     if (cc.queries < 1 || cc.queries > 16) {
         cli_fail("%s: data.queries must be in 1..16", cfg_path);
         goto out;
@@ -343,8 +264,8 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
             }
         } else
             for (int64_t r = 0; r < rows; r++)
-                if (!make_row(&cc, cc.seed, mine + (uint64_t)r, -1, T, tok + r * (T + 1), mask + r * (T + 1), true,
-                              cc.queries)) {
+                if (!hg_chain_row(&cc, data_seed, mine + (uint64_t)r, -1, hg_chain_hops_cap(&cc, hg_trainer_step_count(tr) + 1),
+                                  T, tok + r * (T + 1), mask + r * (T + 1), true, cc.queries)) {
                     cli_fail("a problem does not fit in seq_len %lld: raise train.seq_len", (long long)T);
                     goto out;
                 }
@@ -378,8 +299,8 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
                         }
                     } else
                         for (int64_t r = 0; r < nr; r++) /* held-out stream: a different seed */
-                            make_row(&cc, cc.seed ^ 0x5eedfeedull, (uint64_t)(e0 + r), -1, T, tok + r * (T + 1),
-                                     mask + r * (T + 1), false, 1); /* accuracy of the (one) answer only */
+                            hg_chain_row(&cc, data_seed ^ 0x5eedfeedull, (uint64_t)(e0 + r), -1, cc.max_hops, T,
+                                         tok + r * (T + 1), mask + r * (T + 1), false, 1); /* the one answer only */
                     double l, a;
                     if (hg_trainer_eval(tr, tok, val_shard ? NULL : mask, nr, depths[di], &l, &a, &err)) {
                         rc = cli_fail_err(&err);

@@ -54,3 +54,78 @@ int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, c
     if (answer) *answer = digit;
     return (int)len;
 }
+
+/* The digit variable v resolves to in the statements of prompt[len] (0 if none), and the number of
+ * VAR=VAR links followed on the way in *hops. */
+static char resolve_var(const char *prompt, int len, char v, int *hops) {
+    char rhs[26] = {0};
+    for (int i = 0; i + 3 < len && prompt[i] != '?'; i += 4) rhs[prompt[i] - 'a'] = prompt[i + 2];
+    *hops = -1;
+    for (int n = 0; n <= 26 && v >= 'a' && v <= 'z'; n++) v = rhs[v - 'a'], *hops = n;
+    return v >= '0' && v <= '9' ? v : 0;
+}
+
+/* Appends the ids of text[0..n) at ids[*k] within cap; false if it does not fit or does not encode. */
+static bool put_text(const hg_chain_rows *c, const char *text, int n, int32_t *ids, int64_t *k, int64_t cap) {
+    if (!c->tok) {
+        if (*k + n > cap) return false;
+        for (int i = 0; i < n; i++) ids[(*k)++] = (unsigned char)text[i];
+        return true;
+    }
+    int32_t *enc = NULL;
+    int64_t n_enc = 0;
+    hg_error err = {0};
+    const bool ok = !hg_tokenizer_encode(c->tok, text, (size_t)n, false, &enc, &n_enc, &err) && *k + n_enc <= cap;
+    for (int64_t i = 0; ok && i < n_enc; i++) ids[(*k)++] = enc[i];
+    hg_tokenizer_mem_free(enc);
+    return ok;
+}
+
+int hg_chain_hops_cap(const hg_chain_rows *c, int64_t step) {
+    if (c->curriculum_steps <= 0 || step >= c->curriculum_steps) return c->max_hops;
+    const int64_t span = c->max_hops - c->min_hops + 1;
+    return c->min_hops + (int)((step < 1 ? 0 : step - 1) * span / c->curriculum_steps);
+}
+
+bool hg_chain_row(const hg_chain_rows *c, uint64_t seed, uint64_t index, int hops, int cap, int64_t T, int32_t *tok,
+                  uint8_t *mask, bool eos_target, int queries) {
+    if (T < 4 || c->max_distractors < c->distractors || cap < c->min_hops) return false;
+    if (hops < 0) hops = c->min_hops + (int)(index % (uint64_t)(cap - c->min_hops + 1));
+    /* the distractor count comes from a hash of the index, so it does not move in step with hops */
+    uint64_t z = (index + 0x632be59bd9b4e019ull) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
+    const int dist = c->distractors + (int)((z >> 33) % (uint64_t)(c->max_distractors - c->distractors + 1));
+    char buf[160], ans;
+    const int len = hg_chain_problem(seed, index, hops, dist, buf, sizeof buf, &ans);
+    if (len < 0) return false;
+    memset(mask, 0, (size_t)(T + 1));
+    int64_t k = 0;
+    const int64_t room = T; /* the last slot is for <eos> */
+    tok[k++] = c->bos;
+    if (!put_text(c, buf, len, tok, &k, room)) return false;
+    int64_t at = k;
+    if (!put_text(c, &ans, 1, tok, &k, room) || k != at + 1) return false;
+    mask[at] = 1;
+    const int n_stmt = (len - 3) / 4;
+    char cand[26];
+    int n_cand = 0;
+    for (int i = 0; i < n_stmt; i++) { /* the variables a further query may ask about */
+        int h;
+        if (resolve_var(buf, len, buf[4 * i], &h) && h <= cap) cand[n_cand++] = buf[4 * i];
+    }
+    for (int q = 1; q < queries && n_cand > 0; q++) {
+        z = (z ^ (z >> 29)) * 0x94d049bb133111ebull + (uint64_t)q;
+        const char v = cand[(z >> 35) % (uint64_t)n_cand];
+        int h;
+        const char a = resolve_var(buf, len, v, &h);
+        const char ask[4] = {';', '?', v, '='};
+        if (!a || !put_text(c, ask, 4, tok, &k, room)) return false;
+        at = k;
+        if (!put_text(c, &a, 1, tok, &k, room) || k != at + 1) return false;
+        mask[at] = 1;
+    }
+    mask[k] = eos_target;
+    tok[k++] = c->eos;
+    while (k < T + 1) tok[k++] = c->pad;
+    return true;
+}
