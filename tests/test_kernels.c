@@ -11,6 +11,9 @@
  * The blocked kernels (T > 8) promise more: each element is the sequential FMA chain
  * acc = fmaf(w_k, x_k, acc) over k = 0..n-1 from +0, so they must equal that chain bit for bit
  * (whatever the tiling, K blocks, row group or level: AVX2 and AVX-512 agree exactly).
+ * The matrix-vector path (T <= 8) promises that a result depends neither on T nor on which rows share
+ * a call (batched decoding = decoding each sequence alone): check_batch_rows compares, bit for bit,
+ * T positions against each position alone and whole-range calls against one row per call.
  */
 #include "harness.h"
 #include "kernels/dispatch.h"
@@ -66,8 +69,12 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
     /* edge cases: an all-zero row (quantized scale 0), a row of one huge value */
     if (n_out > 2) memset(wf + n_in, 0, (size_t)n_in * sizeof(float));
     if (n_out > 3) wf[2 * n_in + n_in / 2] = 1000.0f;
+    if (n_out > 4) /* tiny weights: Q8_0 / Q4_0 scales become fp16 subnormals (< 6.1e-5) */
+        for (int64_t i = 0; i < n_in; i++) wf[3 * n_in + i] *= 1e-4f;
     void *buf;
     hg_tensor w = make_w(dt, n_out, n_in, wf, &buf);
+    if (dt == HG_DTYPE_Q8_0 && n_out > 1) /* -128: a valid code the quantizer never writes (the kernels offset it) */
+        ((hg_block_q8_0 *)buf)[n_in / 32].qs[7] = -128;
     for (int64_t i = 0; i < T * n_out; i++) y[i] = yr[i] = NAN;
     hg_matmul_ref(yr, x, &w, T);
     hg_matmul_with(k, y, x, &w, T);
@@ -140,6 +147,63 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
     free(y);
     free(yr);
     free(row);
+}
+
+/* ---- batch and row independence of the matrix-vector path --------------------------------------- */
+
+/* For T = 1..8: (a) hg_matmul_with on T positions equals, bit for bit, each position alone (T = 1),
+ * i.e. batched decoding gives every sequence what decoding it alone gives; (b) the mv kernel called
+ * once on rows [0, n_out) equals it called once per row (no result depends on the other rows of a
+ * call). n_in <= HG_QX_PIECE so (b) can hand the kernel the whole row. */
+static void check_batch_rows(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int64_t n_in) {
+    const int64_t TM = HG_MV_T, nb = n_in / 32;
+    const bool q8x = k->mv_q8x[dt];
+    float *wf = malloc((size_t)(n_out * n_in) * sizeof(float)), *x = malloc((size_t)(TM * n_in) * sizeof(float));
+    float *yb = malloc((size_t)(TM * n_out) * sizeof(float)), *y1 = malloc((size_t)n_out * sizeof(float));
+    hg_block_q8x *qx = malloc((size_t)(TM * (nb + 1)) * sizeof(hg_block_q8x));
+    for (int64_t i = 0; i < n_out * n_in; i++) wf[i] = frand();
+    for (int64_t i = 0; i < TM * n_in; i++) x[i] = frand() * 2.0f;
+    void *buf;
+    const hg_tensor w = make_w(dt, n_out, n_in, wf, &buf);
+    if (q8x)
+        for (int64_t t = 0; t < TM; t++) hg_quantize_row_q8x(x + t * n_in, qx + t * nb, n_in);
+    const void *xk = q8x ? (const void *)qx : (const void *)x;
+    const int64_t ldx = q8x ? nb : n_in;
+    HG_ASSERT(!q8x || n_in <= HG_QX_PIECE);
+    int64_t bad_batch = 0, bad_rows = 0, first = -1;
+    for (int64_t T = 1; T <= TM; T++) {
+        for (int64_t i = 0; i < T * n_out; i++) yb[i] = NAN;
+        hg_matmul_with(k, yb, x, &w, T);
+        for (int64_t t = 0; t < T; t++) {
+            for (int64_t o = 0; o < n_out; o++) y1[o] = NAN;
+            hg_matmul_with(k, y1, x + t * n_in, &w, 1);
+            for (int64_t o = 0; o < n_out; o++)
+                if (memcmp(&y1[o], &yb[t * n_out + o], sizeof(float)) && bad_batch++ == 0) first = T;
+        }
+        /* the kernel itself: all rows in one call vs one row per call (each position alone: T = 1) */
+        for (int64_t i = 0; i < T * n_out; i++) yb[i] = NAN;
+        k->mv[dt](yb, n_out, xk, ldx, &w, 0, n_out, 0, n_in, T, false);
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t o = 0; o < n_out; o++) {
+                y1[o] = NAN;
+                k->mv[dt](y1, 0, q8x ? (const void *)(qx + t * nb) : (const void *)(x + t * n_in), ldx, &w, o, o + 1, 0,
+                          n_in, 1, false);
+                if (memcmp(&y1[o], &yb[t * n_out + o], sizeof(float)) && bad_rows++ == 0) first = T;
+            }
+    }
+    CHECK_MSG(bad_batch == 0, "%s %s n_out=%lld n_in=%lld: %lld batched results differ from the position alone "
+              "(T=%lld)",
+              hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)bad_batch,
+              (long long)first);
+    CHECK_MSG(bad_rows == 0, "%s %s n_out=%lld n_in=%lld: %lld results change with the rows sharing the call (T=%lld)",
+              hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)bad_rows,
+              (long long)first);
+    free(buf);
+    free(wf);
+    free(x);
+    free(yb);
+    free(y1);
+    free(qx);
 }
 
 /* ---- quantization layouts --------------------------------------------------------------------- */
@@ -230,7 +294,9 @@ int main(void) {
 #endif
 
     static const int64_t lens[] = {1, 2, 3, 5, 7, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129, 255, 257, 1023};
-    static const int64_t qlens[] = {32, 64, 96, 160, 1024, 8192 + 96};
+    /* quantized: 1-5 blocks (partial windows), a group of 32 blocks and its neighbours (17 windows of
+     * 64 bytes for Q8_0, 9 for Q4_0), and a length crossing the 8192-element activation piece */
+    static const int64_t qlens[] = {32, 64, 96, 160, 1024, 8192 + 96, 32 * 31, 32 * 33, 32 * 17};
     static const int64_t touts[] = {1, 2, 3, 5, 7, 13, 17, 37};
     static const int64_t Ts[] = {1, 2, 3, 4, 5, 8, 9, 13, 33, 131};
     omp_set_num_threads(2);
@@ -267,6 +333,20 @@ int main(void) {
                     const int64_t n_in = q ? gqin[(i + j) % 4] : gin[(i + j) % 4];
                     check_matmul(k, (hg_dtype)dt, gout[(i + 2 * j) % 5], n_in, gT[i]);
                 }
+            /* the AVX-512 blocked kernel (gemm_avx512.c): row counts around its 32-row groups (32, 33, 47,
+             * 79 = 64+15, 113 = 96+17, 128), T leaving the remainders of its 12-position tile the shapes
+             * above miss (0, 2, 3, 6, 8, 10, 11), and its passes of at most 1 MiB of the x K slice
+             * (T = 1025 at kc = 256: two passes, 513 + 512) */
+            static const int64_t rT[] = {10, 11, 12, 14, 18, 20, 22, 23, 24, 15, 16, 21};
+            static const int64_t rout[] = {32, 33, 47, 79, 113, 128};
+            static const int64_t rin[] = {16, 300, 513}, rqin[] = {64, 320, 512};
+            for (size_t i = 0; i < sizeof rT / sizeof rT[0]; i++)
+                check_matmul(k, (hg_dtype)dt, rout[i % 6], q ? rqin[i % 3] : rin[i % 3], rT[i]);
+            check_matmul(k, (hg_dtype)dt, 33, q ? 288 : 257, 1025);
+            /* batch and row independence: 37 rows cross the 16-row work items; quantized rows of 1 block,
+             * of a group of 32 + 5 blocks, and of a whole activation piece (8192) */
+            static const int64_t bin[] = {1, 17, 275}, bqin[] = {32, 32 * 37, HG_QX_PIECE};
+            for (size_t i = 0; i < 3; i++) check_batch_rows(k, (hg_dtype)dt, i == 0 ? 3 : 37, q ? bqin[i] : bin[i]);
         }
         fprintf(stderr, "  %s level: %s\n", hg_cpu_level_name(k->level),
                 hg_test_failures == before ? "all kernels match the reference" : "FAILURES");

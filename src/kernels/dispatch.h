@@ -75,6 +75,8 @@ float hg_vec_dot_f16_avx512(const float *a, const void *b, int64_t n);
 float hg_vec_dot_bf16_avx512(const float *a, const void *b, int64_t n);
 void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n);
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n);
+/* The AVX-512 blocked kernel with lanes along output rows (gemm_avx512.c); an hg_gemm_fn. */
+void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T);
 #endif
 
 /* The vector helpers of a given level, or NULL when this CPU cannot run it (tests compare levels). */

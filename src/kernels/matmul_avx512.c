@@ -7,19 +7,18 @@
  * position, so W is read from memory exactly once per call whatever T is. Each (row, position) keeps
  * one 16-lane accumulator, reduced once at the end: the same operations for every row and position,
  * so which rows share a call (and so the thread count) never changes a result.
- * Q8_0 / Q4_0 rows meet activations quantized to Q8X: per 32-element block one VNNI vpdpbusd (unsigned
- * x signed bytes -> 8 int32 lanes) then one f32 FMA by d_w·d_x. Q8_0 uses ggml's sign trick
- * (|w| · sign(x, w)); Q4_0 feeds its stored nibbles (w+8, already unsigned) and starts the int32 lanes at
- * -Σq_x so the 8 lanes sum to Σ(w-8)·q_x exactly.
+ * Q8_0 / Q4_0 rows meet activations quantized to Q8X and are read as they lie, in 64-byte windows
+ * that straddle blocks: x is laid out once per call at the byte offsets of the weights, so one
+ * 512-bit VNNI vpdpbusd per window yields 16 int32 lanes that each belong to a single block; lanes
+ * to f32, times d_w·d_x of their block, one FMA. Software prefetch keeps the row stream at the memory
+ * bandwidth (details and measurements at the section).
  *
- * Blocked (prefill / verification, T > 8): a K block of 256 inputs of x is packed position-major
- * (xp[k][t]) once and shared by all threads; each thread takes groups of 12 W rows, widens them to f32
- * (wp[r][k]), and runs a 12 x 32 register tile: per k, two vector loads of x (32 positions) and 24
- * FMAs against a broadcast weight. Lanes run along positions, so every y element is a plain
- * sequential FMA chain over k — no horizontal sums, identical for any tiling or thread count. The
- * partial tile is gathered from / scattered to y between K blocks (y is [T, n_out], lanes are
- * positions). f32 accumulation throughout: vdpbf16ps would double the peak for bf16 weights but
- * rounds activations to bf16 (8 bits of mantissa), which breaks the 1e-4 golden tolerance; it is
+ * Blocked (prefill / verification, T > 8): hg_gemm_rows_avx512 in gemm_avx512.c — lanes along output
+ * rows, a 32 x 12 register tile, x read in place, y loaded/stored per K block, nothing shared between
+ * threads. It replaced a kernel here with lanes along positions (x packed position-major for the team,
+ * a 12 x 32 tile, y gathered/scattered per K block) that was 1.1-5x slower on every shape measured
+ * (docs/kernels.md). f32 accumulation throughout: vdpbf16ps would double the peak for bf16 weights
+ * but rounds activations to bf16 (8 bits of mantissa), which breaks the 1e-4 golden tolerance; it is
  * not used.
  */
 #include "kernels/dispatch.h"
@@ -44,42 +43,6 @@ HG_INLINE __m512 load_w16(hg_dtype dt, const void *row, int64_t i, __mmask16 m) 
 }
 
 static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
-
-/* dst[len] = elements [k0, k0+len) of row o as f32 (quantized: k0, len multiples of 32). */
-static void widen_piece(const hg_tensor *w, int64_t o, int64_t k0, int64_t len, float *dst) {
-    const int64_t n = w->ne[1];
-    if (w->dtype == HG_DTYPE_Q8_0 || w->dtype == HG_DTYPE_Q4_0) {
-        const int64_t b0 = (o * n + k0) / HG_QK;
-        for (int64_t b = 0; b < len / HG_QK; b++) {
-            __m512 lo, hi, d;
-            if (w->dtype == HG_DTYPE_Q8_0) {
-                const hg_block_q8_0 *q = (const hg_block_q8_0 *)w->data + b0 + b;
-                d = _mm512_set1_ps(_cvtsh_ss(q->d));
-                lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q->qs)));
-                hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q->qs + 16))));
-            } else {
-                const hg_block_q4_0 *q = (const hg_block_q4_0 *)w->data + b0 + b;
-                d = _mm512_set1_ps(_cvtsh_ss(q->d));
-                const __m128i raw = _mm_loadu_si128((const __m128i *)q->qs), m4 = _mm_set1_epi8(15);
-                const __m128i l = _mm_sub_epi8(_mm_and_si128(raw, m4), _mm_set1_epi8(8));
-                const __m128i h = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_set1_epi8(8));
-                lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(l));
-                hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(h));
-            }
-            /* (float)q * d, the same product as hg_dequantize_row_* */
-            _mm512_storeu_ps(dst + b * HG_QK, _mm512_mul_ps(lo, d));
-            _mm512_storeu_ps(dst + b * HG_QK + 16, _mm512_mul_ps(hi, d));
-        }
-        return;
-    }
-    const void *row = (const uint8_t *)w->data + ((size_t)o * (size_t)n + (size_t)k0) * elem_bytes(w->dtype);
-    int64_t i = 0;
-    for (; i + 16 <= len; i += 16) _mm512_storeu_ps(dst + i, load_w16(w->dtype, row, i, 0xffff));
-    if (i < len) {
-        const __mmask16 m = (__mmask16)((1u << (len - i)) - 1);
-        _mm512_mask_storeu_ps(dst + i, m, load_w16(w->dtype, row, i, m));
-    }
-}
 
 /* ---- matrix-vector, float dtypes -------------------------------------------------------------- */
 
@@ -169,94 +132,315 @@ static void mv_f16(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_t
 
 /* ---- matrix-vector, quantized dtypes ---------------------------------------------------------- */
 
-/* One row against TG quantized positions over nb blocks starting at block b0 of the row. Two
- * accumulators per position (even / odd blocks) hide the FMA latency; summed in a fixed order. */
-/* One block b of the row (blocks start at b0) against TG positions, into acc[TG]. */
-HG_INLINE void q_block(hg_dtype dt, int TG, __m256 *acc, const hg_block_q8x *x, int64_t ldx, const void *wdata,
-                       int64_t b0, int64_t b) {
-    float dw;
-    __m256i wv;
-    if (dt == HG_DTYPE_Q8_0) {
-        const hg_block_q8_0 *q = (const hg_block_q8_0 *)wdata + b0 + b;
-        dw = _cvtsh_ss(q->d);
-        wv = _mm256_loadu_si256((const __m256i *)q->qs);
-    } else {
-        const hg_block_q4_0 *q = (const hg_block_q4_0 *)wdata + b0 + b;
-        dw = _cvtsh_ss(q->d);
-        const __m128i raw = _mm_loadu_si128((const __m128i *)q->qs);
-        wv = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(15));
+/*
+ * The row is read as it lies: Q8_0 is a stream of 34-byte blocks (d, qs[32]), Q4_0 of 18-byte blocks
+ * (d, 16 bytes of nibbles), loaded in 64-byte windows — one plain zmm load per 64 bytes, nothing
+ * shuffled. x is laid out to match instead, once per call (q_lay): its quants sit at the byte
+ * offsets of the weights they multiply (Q8_0: q_x under q_w; Q4_0: two streams, elements 0..15 and
+ * 16..31 of each block under its nibble bytes), zeros under every d. No dword holds quants of two
+ * blocks (a block starts at 0 or 2 mod 4, and the dword that crosses into the next block is
+ * [q30 q31 | d d]), so one vpdpbusd of a window gives 16 int32 lanes that are each a partial dot of a
+ * single block. The lane -> block map repeats every 32 blocks (a group: 1088 bytes = 17 windows for
+ * Q8_0, 576 = 9 for Q4_0; q8_lane_blk / q4_lane_blk). Per window and position: lanes to f32, times
+ * d_w·d_x of their block (a permute picks it from the group's 32 products), one FMA into a 16-lane
+ * accumulator. The group's 32 d_w come from two gathers of the block heads and two vcvtph2ps.
+ * Signs: vpdpbusd multiplies unsigned by signed bytes. Q8_0 feeds w+128 (xor 0x80) and starts each
+ * lane at -128·Σ of its x bytes; Q4_0 feeds the stored nibbles (w+8) and starts at -8·Σ; both
+ * starting values are laid out with x, so each lane holds Σ q_w·q_x exactly.
+ * Per window this is 5 vector operations (Q8_0) or 8 (Q4_0) where the previous kernel (one 256-bit
+ * vpdpbusd per block, scalar scale conversion and broadcast per block) spent ~13 per 32 weights.
+ * Prefetch: one row stream per core with no software prefetch reached only ~55 % of the read
+ * bandwidth, even with compute to spare; a T1 prefetch 12 KiB ahead plus a T0 prefetch 2 KiB ahead
+ * brings it to ~90 % (measured on the 2-core Xeon, Q8_0 [n, 5280], weights from DRAM).
+ * T = 1 streams the rows one after another (x takes ~18 KiB, in L1). T >= 2 goes group by group over
+ * the rows of the call, parking each (row, position) partial sum in memory (exact), so x of one
+ * group for 8 positions (~30 KiB) stays in L1 instead of coming from L2 for every row (measured
+ * 1.4x at T = 8). Each (row, position) runs the same operations in the same order on both paths
+ * (d_w·d_x is one rounding either way, then one FMA per window), so no result depends on T or on
+ * which rows share the call.
+ * Tried and dropped: the d_w of a group picked out of the windows already loaded by a chain of 9
+ * masked vpermi2w (the chain's latency made it slower than two gathers, also as 9 independent
+ * permutes and an OR tree); two accumulators per position (no gain at T = 1, and 16 for T = 8 do not
+ * fit the registers beside the scales).
+ */
+
+#define QW 64 /* bytes per window */
+#define Q8_GW 17 /* windows per group of 32 Q8_0 blocks: 32 x 34 = 17 x 64 bytes */
+#define Q4_GW 9  /* windows per group of 32 Q4_0 blocks: 32 x 18 = 9 x 64 bytes */
+#define Q_GROUPS ((HG_QX_PIECE / HG_QK + 31) / 32) /* groups in one activation piece */
+#define Q_PF_L2 12288 /* T = 1: prefetch distances in the row stream (bytes), to L2 ... */
+#define Q_PF_L1 2048  /* ... and to L1 */
+_Static_assert(HG_MV_T <= Q_GROUPS, "q_xlay holds one group for each of HG_MV_T positions");
+
+/* Lane l of window k of a group belongs to the block holding byte 4·(16k + l) of the group. */
+#define Q8_LANE(k, l) ((4 * (16 * (k) + (l))) / 34)
+#define Q4_LANE(k, l) ((4 * (16 * (k) + (l))) / 18)
+#define Q_LANES(F, k)                                                                                                   \
+    { F(k, 0), F(k, 1), F(k, 2),  F(k, 3),  F(k, 4),  F(k, 5),  F(k, 6),  F(k, 7),                                      \
+      F(k, 8), F(k, 9), F(k, 10), F(k, 11), F(k, 12), F(k, 13), F(k, 14), F(k, 15) }
+static const int32_t q8_lane_blk[Q8_GW][16] __attribute__((aligned(64))) = {
+    Q_LANES(Q8_LANE, 0),  Q_LANES(Q8_LANE, 1),  Q_LANES(Q8_LANE, 2),  Q_LANES(Q8_LANE, 3),  Q_LANES(Q8_LANE, 4),
+    Q_LANES(Q8_LANE, 5),  Q_LANES(Q8_LANE, 6),  Q_LANES(Q8_LANE, 7),  Q_LANES(Q8_LANE, 8),  Q_LANES(Q8_LANE, 9),
+    Q_LANES(Q8_LANE, 10), Q_LANES(Q8_LANE, 11), Q_LANES(Q8_LANE, 12), Q_LANES(Q8_LANE, 13), Q_LANES(Q8_LANE, 14),
+    Q_LANES(Q8_LANE, 15), Q_LANES(Q8_LANE, 16)};
+static const int32_t q4_lane_blk[Q4_GW][16] __attribute__((aligned(64))) = {
+    Q_LANES(Q4_LANE, 0), Q_LANES(Q4_LANE, 1), Q_LANES(Q4_LANE, 2), Q_LANES(Q4_LANE, 3), Q_LANES(Q4_LANE, 4),
+    Q_LANES(Q4_LANE, 5), Q_LANES(Q4_LANE, 6), Q_LANES(Q4_LANE, 7), Q_LANES(Q4_LANE, 8)};
+
+/* x in the weights' byte layout, a run of windows per position: T = 1 the whole piece from window 0,
+ * T >= 2 one group per position (position t from window t·gw). */
+typedef struct q_xlay {
+    int8_t lo[Q_GROUPS * Q8_GW * QW] __attribute__((aligned(64))); /* Q8_0: q_x; Q4_0: elements 0..15 */
+    int8_t hi[Q_GROUPS * Q4_GW * QW + QW] __attribute__((aligned(64))); /* Q4_0: elements 16..31 (+ the
+                                                                       last block store's tail) */
+    int32_t base[Q_GROUPS * Q8_GW * 16] __attribute__((aligned(64))); /* each lane's start: -128 or -8 x Σ x bytes */
+    float dxl[Q_GROUPS * Q8_GW * 16] __attribute__((aligned(64)));    /* T >= 2: d_x of each lane's block */
+    float dx[Q_GROUPS * 32] __attribute__((aligned(64)));             /* d_x per block, 0 past the end */
+} q_xlay;
+
+/* Laying out x: only a few stores per block are needed, but the kernel reads the layout back as
+ * 64-byte windows, and a 64-byte load of bytes that narrower stores wrote moments ago cannot be
+ * forwarded from the store buffer: it waits for them to retire (a first version that stored block by
+ * block and summed each window right after spent 40 % of T = 8 there). Measured per dtype, the two
+ * ways below win: Q8_0 builds every window in a register from masked loads of the 2-3 blocks it
+ * touches and stores it once; Q4_0, whose windows touch 4-5 blocks in each of two streams, stores
+ * block by block and sums the windows in a second pass, after the stores of every position. */
+
+/* Q8_0: window k of a group of x (r blocks from x) — the quants of each block touching the window at
+ * their weights' offsets, zeros elsewhere; one masked load per block (bytes outside the mask are not
+ * read). */
+HG_INLINE __m512i q8_xwin(const hg_block_q8x *x, int64_t r, int k) {
+    __m512i v = _mm512_setzero_si512();
+    for (int64_t j = QW * k / 34; j < r && 34 * j + 2 < QW * k + QW; j++) {
+        const int64_t s = 34 * j + 2 - QW * k; /* where the block's quants start, relative to the window */
+        const int64_t lo = s > 0 ? s : 0, hi = s + 32 < QW ? s + 32 : QW;
+        v = _mm512_mask_loadu_epi8(v, (((__mmask64)1 << (hi - lo)) - 1) << lo, (const char *)x[j].qs - s);
     }
-    if (dt == HG_DTYPE_Q8_0) {
-        const __m256i aw = _mm256_sign_epi8(wv, wv); /* |w| as unsigned bytes */
-        _Pragma("GCC unroll 16")
-        for (int t = 0; t < TG; t++) {
-            const hg_block_q8x *xb = x + t * ldx + b;
-            const __m256i sx = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)xb->qs), wv);
-            const __m256i dp = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw, sx);
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_set1_ps(dw * xb->d), acc[t]);
-        }
-    } else {
-        _Pragma("GCC unroll 16")
-        for (int t = 0; t < TG; t++) {
-            const hg_block_q8x *xb = x + t * ldx + b;
-            const __m256i dp = _mm256_dpbusd_epi32(_mm256_set1_epi32(-xb->s), wv,
-                                                   _mm256_loadu_si256((const __m256i *)xb->qs));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_set1_ps(dw * xb->d), acc[t]);
+    return v;
+}
+
+/* Q8_0: one group (r blocks from xg) at window wg: windows, lane starts, block scales (and lane scales). */
+HG_INLINE void q8_lay_group(q_xlay *L, int64_t wg, const hg_block_q8x *xg, int64_t r, bool per_lane) {
+    const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32((int)(sizeof(hg_block_q8x) / sizeof(float))));
+    const uint32_t m = (uint32_t)((1ull << r) - 1);
+    const __m512 dl = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), (__mmask16)m, at, &xg[0].d, 4);
+    const __m512 dh = r > 16 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), (__mmask16)(m >> 16), at, &xg[16].d, 4)
+                             : _mm512_setzero_ps();
+    _mm512_store_ps(L->dx + 32 * (wg / Q8_GW), dl);
+    _mm512_store_ps(L->dx + 32 * (wg / Q8_GW) + 16, dh);
+    _Pragma("GCC unroll 17")
+    for (int k = 0; k < Q8_GW; k++) {
+        const __m512i v = q8_xwin(xg, r, k);
+        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)128), v);
+        _mm512_store_si512(L->lo + QW * (wg + k), v);
+        _mm512_store_si512(L->base + 16 * (wg + k), _mm512_sub_epi32(_mm512_setzero_si512(), s));
+        if (per_lane)
+            _mm512_store_ps(L->dxl + 16 * (wg + k), _mm512_permutex2var_ps(dl, _mm512_load_si512(q8_lane_blk[k]), dh));
+    }
+}
+
+/* Q4_0, first pass: the two streams and the block scales of nblk blocks from window w0, zeros up to
+ * whole groups. Each block is one zero-masked load of [0 0 q0..q15] and one store whose tail the
+ * next block overwrites. */
+static void q4_lay_blocks(q_xlay *L, int64_t w0, const hg_block_q8x *x, int64_t nblk) {
+    const int64_t nw = (nblk + 31) / 32 * Q4_GW, end = 18 * nblk + 14; /* the last stores' zeros reach end */
+    int8_t *lo = L->lo + QW * w0, *hi = L->hi + QW * w0;
+    float *dx = L->dx + 32 * (w0 / Q4_GW);
+    for (int64_t j = 0; j < nblk; j++) {
+        _mm256_storeu_si256((__m256i *)(lo + 18 * j), _mm256_maskz_loadu_epi8(0x3fffc, (const char *)x[j].qs - 2));
+        _mm256_storeu_si256((__m256i *)(hi + 18 * j), _mm256_maskz_loadu_epi8(0x3fffc, (const char *)x[j].qs + 14));
+        dx[j] = x[j].d;
+    }
+    if (end < QW * nw) {
+        memset(lo + end, 0, (size_t)(QW * nw - end));
+        memset(hi + end, 0, (size_t)(QW * nw - end));
+    }
+    for (int64_t j = nblk; j < nw / Q4_GW * 32; j++) dx[j] = 0.0f;
+}
+
+/* Q4_0, second pass over nw windows from w0: lane starts (and lane scales). */
+static void q4_lay_sums(q_xlay *L, int64_t w0, int64_t nw, bool per_lane) {
+    for (int64_t k = 0; k < nw; k++) {
+        const int64_t w = w0 + k;
+        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), _mm512_load_si512(L->lo + QW * w));
+        s = _mm512_dpbusd_epi32(s, _mm512_set1_epi8(8), _mm512_load_si512(L->hi + QW * w));
+        _mm512_store_si512(L->base + 16 * w, _mm512_sub_epi32(_mm512_setzero_si512(), s));
+        if (per_lane) {
+            const float *dg = L->dx + 32 * (w / Q4_GW);
+            const __m512i idx = _mm512_load_si512(q4_lane_blk[w % Q4_GW]);
+            _mm512_store_ps(L->dxl + 16 * w, _mm512_permutex2var_ps(_mm512_load_ps(dg), idx, _mm512_load_ps(dg + 16)));
         }
     }
 }
 
-HG_INLINE void mv_row_q(hg_dtype dt, int TG, float *y, int64_t ldy, const hg_block_q8x *x, int64_t ldx,
-                        const void *wdata, int64_t b0, int64_t nb, int64_t o, bool accum) {
-    __m256 acc[8][2];
-    _Pragma("GCC unroll 16")
-    for (int t = 0; t < TG; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) { /* even blocks into acc[.][0], odd into acc[.][1] */
-        __m256 a0[8], a1[8];
-        _Pragma("GCC unroll 8") for (int t = 0; t < TG; t++) {
-            a0[t] = acc[t][0];
-            a1[t] = acc[t][1];
-        }
-        q_block(dt, TG, a0, x, ldx, wdata, b0, b);
-        q_block(dt, TG, a1, x, ldx, wdata, b0, b + 1);
-        _Pragma("GCC unroll 8") for (int t = 0; t < TG; t++) {
-            acc[t][0] = a0[t];
-            acc[t][1] = a1[t];
-        }
-    }
-    if (b < nb) {
-        __m256 a0[8];
-        _Pragma("GCC unroll 8") for (int t = 0; t < TG; t++) a0[t] = acc[t][0];
-        q_block(dt, TG, a0, x, ldx, wdata, b0, b);
-        _Pragma("GCC unroll 8") for (int t = 0; t < TG; t++) acc[t][0] = a0[t];
-    }
-    _Pragma("GCC unroll 16")
+/* Lay out nb blocks of x for TG positions: T = 1 the whole piece from window 0; T >= 2 one group per
+ * position (position t from window t·gw). */
+HG_INLINE void q_lay(bool q8, q_xlay *L, const hg_block_q8x *x, int64_t ldx, int64_t nb, int TG) {
+    const int64_t gw = q8 ? Q8_GW : Q4_GW;
     for (int t = 0; t < TG; t++) {
-        const __m256 s = _mm256_add_ps(acc[t][0], acc[t][1]);
-        __m128 v = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-        v = _mm_add_ps(v, _mm_movehl_ps(v, v));
-        v = _mm_add_ss(v, _mm_movehdup_ps(v));
-        const float r = _mm_cvtss_f32(v);
-        y[t * ldy + o] = accum ? y[t * ldy + o] + r : r;
+        const hg_block_q8x *xt = x + t * ldx;
+        if (!q8) {
+            q4_lay_blocks(L, t * gw, xt, nb);
+            continue;
+        }
+        int64_t g = 0;
+        for (; 32 * g + 32 <= nb; g++) q8_lay_group(L, t * gw + g * gw, xt + 32 * g, 32, TG > 1);
+        if (32 * g < nb) q8_lay_group(L, t * gw + g * gw, xt + 32 * g, nb - 32 * g, TG > 1);
+    }
+    if (!q8) q4_lay_sums(L, 0, TG * ((nb + 31) / 32) * Q4_GW, TG > 1);
+}
+
+/* The d_w of a group's blocks (r of them: 32 unless the row ends) as f32, blocks 0..15 and 16..31. */
+HG_INLINE void q_dw(int bs, const uint8_t *wg, int64_t r, __m512 *dl, __m512 *dh) {
+    const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(bs)); /* block heads; each read is d + 2 quant bytes */
+    __m512i g0, g1;
+    if (r == 32) {
+        g0 = _mm512_i32gather_epi32(at, wg, 1);
+        g1 = _mm512_i32gather_epi32(at, wg + 16 * bs, 1);
+    } else {
+        const uint32_t m = (uint32_t)((1ull << r) - 1);
+        g0 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)m, at, wg, 1);
+        g1 = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)(m >> 16), at, wg + 16 * bs, 1);
+    }
+    *dl = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g0));
+    *dh = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g1));
+}
+
+/* Window k of a group of `bytes` bytes, as the unsigned vpdpbusd operands: Q8_0 w+128 in *a; Q4_0
+ * the low nibbles in *a, the high ones in *b. Bytes past the group read as zero. */
+HG_INLINE void q_win(bool q8, const uint8_t *wg, int k, int64_t bytes, __m512i *a, __m512i *b) {
+    const __m512i w = QW * k + QW <= bytes
+                          ? _mm512_loadu_si512(wg + QW * k)
+                          : _mm512_maskz_loadu_epi8((__mmask64)((1ull << (bytes - QW * k)) - 1), wg + QW * k);
+    if (q8) {
+        *a = _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80));
+    } else {
+        *a = _mm512_and_si512(w, _mm512_set1_epi8(15));
+        *b = _mm512_and_si512(_mm512_srli_epi16(w, 4), _mm512_set1_epi8(15));
+    }
+}
+
+/* Window wi of the x layout against a weight window: the 16 lanes' Σ q_w·q_x, as f32 (exact). */
+HG_INLINE __m512 q_dot(bool q8, __m512i a, __m512i b, const q_xlay *L, int64_t wi) {
+    __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(L->base + 16 * wi), a, _mm512_load_si512(L->lo + QW * wi));
+    if (!q8) d = _mm512_dpbusd_epi32(d, b, _mm512_load_si512(L->hi + QW * wi));
+    return _mm512_cvtepi32_ps(d);
+}
+
+/* T = 1: group g (r blocks at wg) of the row into acc; the scales d_w·d_x stay in two registers. */
+HG_INLINE void q_group1(bool q8, __m512 *acc, const q_xlay *L, const uint8_t *wg, int64_t g, int64_t r) {
+    const int bs = q8 ? 34 : 18, gw = q8 ? Q8_GW : Q4_GW;
+    __m512 dl, dh;
+    q_dw(bs, wg, r, &dl, &dh);
+    const __m512 sl = _mm512_mul_ps(dl, _mm512_load_ps(L->dx + 32 * g)),
+                 sh = _mm512_mul_ps(dh, _mm512_load_ps(L->dx + 32 * g + 16));
+    _Pragma("GCC unroll 17")
+    for (int k = 0; k < gw; k++) {
+        if (QW * k >= bs * r) break;
+        _mm_prefetch((const char *)wg + QW * k + Q_PF_L2, _MM_HINT_T1);
+        _mm_prefetch((const char *)wg + QW * k + Q_PF_L1, _MM_HINT_T0);
+        __m512i a, b = _mm512_setzero_si512();
+        q_win(q8, wg, k, bs * r, &a, &b);
+        const __m512i idx = _mm512_load_si512(q8 ? q8_lane_blk[k] : q4_lane_blk[k]);
+        *acc = _mm512_fmadd_ps(q_dot(q8, a, b, L, g * gw + k), _mm512_permutex2var_ps(sl, idx, sh), *acc);
+    }
+}
+
+/* T >= 2: one group (r blocks at wg) of one row against TG positions; the scale of each lane is
+ * d_w (permuted once per window) times the laid-out d_x of its block. pf: the next group of this row
+ * (to L2), pn: the same group of the next row (to L1). */
+HG_INLINE void q_groupn(bool q8, int TG, __m512 *acc, const q_xlay *L, const uint8_t *wg, int64_t r, int64_t pn) {
+    const int bs = q8 ? 34 : 18, gw = q8 ? Q8_GW : Q4_GW;
+    __m512 dl, dh;
+    q_dw(bs, wg, r, &dl, &dh);
+    _Pragma("GCC unroll 17")
+    for (int k = 0; k < gw; k++) {
+        if (QW * k >= bs * r) break;
+        _mm_prefetch((const char *)wg + QW * k + 32 * bs, _MM_HINT_T1);
+        _mm_prefetch((const char *)wg + QW * k + pn, _MM_HINT_T0);
+        __m512i a, b = _mm512_setzero_si512();
+        q_win(q8, wg, k, bs * r, &a, &b);
+        const __m512 dwk = _mm512_permutex2var_ps(dl, _mm512_load_si512(q8 ? q8_lane_blk[k] : q4_lane_blk[k]), dh);
+        _Pragma("GCC unroll 8")
+        for (int t = 0; t < TG; t++) {
+            const int64_t wi = t * gw + k;
+            const __m512 sc = _mm512_mul_ps(dwk, _mm512_load_ps(L->dxl + 16 * wi)); /* d_w·d_x per lane */
+            acc[t] = _mm512_fmadd_ps(q_dot(q8, a, b, L, wi), sc, acc[t]);
+        }
+    }
+}
+
+/* T = 1: nr rows from w0 (row stride rowb bytes), nb blocks each; y[i] (+)= row i · x. */
+HG_INLINE void q_rows1(bool q8, float *y, const q_xlay *L, const uint8_t *w0, int64_t rowb, int64_t nr, int64_t nb,
+                       bool accum) {
+    const int64_t gb = 32 * (q8 ? 34 : 18);
+    for (int64_t i = 0; i < nr; i++) {
+        const uint8_t *row = w0 + i * rowb;
+        __m512 acc = _mm512_setzero_ps();
+        int64_t g = 0;
+        for (; g < nb / 32; g++) q_group1(q8, &acc, L, row + g * gb, g, 32);
+        if (nb % 32) q_group1(q8, &acc, L, row + g * gb, g, nb % 32);
+        const float r = _mm512_reduce_add_ps(acc);
+        y[i] = accum ? y[i] + r : r;
+    }
+}
+
+/* T >= 2 (TG positions): for each group, lay out x for all positions, then run every row of the call
+ * through it; partial sums wait in part[][]. */
+HG_INLINE void q_rowsn(bool q8, int TG, float *y, int64_t ldy, q_xlay *L, const hg_block_q8x *x, int64_t ldx,
+                       const uint8_t *w0, int64_t rowb, int64_t nr, int64_t nb, bool accum) {
+    const int64_t gb = 32 * (q8 ? 34 : 18);
+    __m512 part[HG_MV_ROWS][HG_MV_T];
+    for (int64_t i0 = 0; i0 < nr; i0 += HG_MV_ROWS) {
+        const int64_t n16 = hg_min_i64(HG_MV_ROWS, nr - i0);
+        for (int64_t g = 0; 32 * g < nb; g++) {
+            const int64_t r = hg_min_i64(32, nb - 32 * g);
+            q_lay(q8, L, x + 32 * g, ldx, r, TG);
+            for (int64_t i = 0; i < n16; i++) {
+                const uint8_t *wg = w0 + (i0 + i) * rowb + g * gb;
+                __m512 acc[HG_MV_T];
+                _Pragma("GCC unroll 8")
+                for (int t = 0; t < TG; t++) acc[t] = g ? part[i][t] : _mm512_setzero_ps();
+                if (r == 32) q_groupn(q8, TG, acc, L, wg, 32, rowb);
+                else q_groupn(q8, TG, acc, L, wg, r, rowb);
+                _Pragma("GCC unroll 8")
+                for (int t = 0; t < TG; t++) part[i][t] = acc[t];
+            }
+        }
+        for (int64_t i = 0; i < n16; i++)
+            for (int t = 0; t < TG; t++) {
+                const float v = _mm512_reduce_add_ps(part[i][t]);
+                float *yo = y + t * ldy + i0 + i;
+                *yo = accum ? *yo + v : v;
+            }
     }
 }
 
 HG_INLINE void mv_q(hg_dtype dt, float *y, int64_t ldy, const void *xv, int64_t ldx, const hg_tensor *w, int64_t o0,
                     int64_t o1, int64_t k0, int64_t n, int64_t T, bool acc) {
+    const bool q8 = dt == HG_DTYPE_Q8_0;
     const hg_block_q8x *x = xv;
-    const int64_t nbr = w->ne[1] / HG_QK, nb = n / HG_QK;
-    for (int64_t o = o0; o < o1; o++) {
-        const int64_t b0 = o * nbr + k0 / HG_QK;
-        for (int64_t t0 = 0; t0 < T; t0 += 4) {
-            float *yy = y + t0 * ldy;
-            const hg_block_q8x *xx = x + t0 * ldx;
-            switch (hg_min_i64(4, T - t0)) {
-            case 1: mv_row_q(dt, 1, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
-            case 2: mv_row_q(dt, 2, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
-            case 3: mv_row_q(dt, 3, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
-            default: mv_row_q(dt, 4, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
-            }
+    const int64_t bs = q8 ? 34 : 18, nbr = w->ne[1] / HG_QK, nb = n / HG_QK, rowb = nbr * bs, nr = o1 - o0;
+    HG_ASSERT(nb <= HG_QX_PIECE / HG_QK);
+    const uint8_t *w0 = (const uint8_t *)w->data + (o0 * nbr + k0 / HG_QK) * bs;
+    q_xlay L;
+    for (int64_t t0 = 0; t0 < T; t0 += HG_MV_T) {
+        const hg_block_q8x *xx = x + t0 * ldx;
+        float *yy = y + t0 * ldy + o0;
+        switch (hg_min_i64(HG_MV_T, T - t0)) {
+        case 1:
+            q_lay(q8, &L, xx, ldx, nb, 1);
+            q_rows1(q8, yy, &L, w0, rowb, nr, nb, acc);
+            break;
+        case 2: q_rowsn(q8, 2, yy, ldy, &L, xx, ldx, w0, rowb, nr, nb, acc); break;
+        case 3: q_rowsn(q8, 3, yy, ldy, &L, xx, ldx, w0, rowb, nr, nb, acc); break;
+        case 4: q_rowsn(q8, 4, yy, ldy, &L, xx, ldx, w0, rowb, nr, nb, acc); break;
+        case 5: q_rowsn(q8, 5, yy, ldy, &L, xx, ldx, w0, rowb, nr, nb, acc); break;
+        case 6: q_rowsn(q8, 6, yy, ldy, &L, xx, ldx, w0, rowb, nr, nb, acc); break;
+        case 7: q_rowsn(q8, 7, yy, ldy, &L, xx, ldx, w0, rowb, nr, nb, acc); break;
+        default: q_rowsn(q8, 8, yy, ldy, &L, xx, ldx, w0, rowb, nr, nb, acc); break;
         }
     }
 }
@@ -270,100 +454,7 @@ static void mv_q4_0(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_
     mv_q(HG_DTYPE_Q4_0, y, ldy, x, ldx, w, o0, o1, k0, n, T, acc);
 }
 
-/* ---- blocked matrix-matrix -------------------------------------------------------------------- */
-
-#define GEMM_KC 256 /* inputs per K block: wp is 12 KiB, xp at most 128 KiB */
-#define GEMM_TB 128 /* positions per pass (the context chunk) */
-#define GEMM_R 12   /* W rows per register tile */
-
-/* y[t0+t, o0+r] (+)= Σ_k xp[k][tb+t] · wp[r][k] for r < R, t < 16·NV (lanes past Tv masked). */
-HG_INLINE void gemm_tile(int R, int NV, float *y, int64_t n_out, int64_t o0, int64_t Tv, const float *xp,
-                         int64_t Tp, const float *wp, int64_t kc, bool first) {
-    __m512 acc[GEMM_R][2];
-    __mmask16 m[2];
-    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32((int32_t)n_out));
-    _Pragma("GCC unroll 16")
-    for (int v = 0; v < NV; v++) {
-        const int64_t left = Tv - 16 * v;
-        m[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-    }
-    _Pragma("GCC unroll 16")
-    for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 16")
-        for (int v = 0; v < NV; v++)
-            acc[r][v] = first ? _mm512_setzero_ps()
-                              : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m[v], idx,
-                                                         y + (16 * v) * n_out + o0 + r, 4);
-    for (int64_t k = 0; k < kc; k++) {
-        __m512 xv[2];
-        _Pragma("GCC unroll 16")
-        for (int v = 0; v < NV; v++) xv[v] = _mm512_load_ps(xp + k * Tp + 16 * v);
-        _Pragma("GCC unroll 16")
-        for (int r = 0; r < R; r++) {
-            const __m512 bw = _mm512_set1_ps(wp[r * GEMM_KC + k]);
-            _Pragma("GCC unroll 16")
-            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(xv[v], bw, acc[r][v]);
-        }
-    }
-    _Pragma("GCC unroll 16")
-    for (int r = 0; r < R; r++)
-        _Pragma("GCC unroll 16")
-        for (int v = 0; v < NV; v++) _mm512_mask_i32scatter_ps(y + (16 * v) * n_out + o0 + r, m[v], idx, acc[r][v], 4);
-}
-
-HG_INLINE void gemm_tile_nv(int R, float *y, int64_t n_out, int64_t o0, int64_t Tv, const float *xp, int64_t Tp,
-                            const float *wp, int64_t kc, bool first) {
-    if (Tv > 16) gemm_tile(R, 2, y, n_out, o0, Tv, xp, Tp, wp, kc, first);
-    else gemm_tile(R, 1, y, n_out, o0, Tv, xp, Tp, wp, kc, first);
-}
-
-static void gemm_group(int64_t R, float *y, int64_t n_out, int64_t o0, int64_t Tv, const float *xp, int64_t Tp,
-                       const float *wp, int64_t kc, bool first) {
-    switch (R) {
-    case 12: gemm_tile_nv(12, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 11: gemm_tile_nv(11, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 10: gemm_tile_nv(10, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 9: gemm_tile_nv(9, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 8: gemm_tile_nv(8, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 7: gemm_tile_nv(7, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 6: gemm_tile_nv(6, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 5: gemm_tile_nv(5, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 4: gemm_tile_nv(4, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 3: gemm_tile_nv(3, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    case 2: gemm_tile_nv(2, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    default: gemm_tile_nv(1, y, n_out, o0, Tv, xp, Tp, wp, kc, first); break;
-    }
-}
-
-static void gemm_avx512(float *y, const float *x, const hg_tensor *w, int64_t T) {
-    const int64_t n_out = w->ne[0], n_in = w->ne[1];
-    HG_ASSERT(n_out < ((int64_t)1 << 26)); /* 15·n_out fits the int32 gather index */
-    HG_ASSERT(!(w->dtype == HG_DTYPE_Q8_0 || w->dtype == HG_DTYPE_Q4_0) || n_in % HG_QK == 0);
-    const int64_t n_grp = (n_out + GEMM_R - 1) / GEMM_R;
-    _Static_assert(GEMM_KC % HG_QK == 0, "K blocks must hold whole quant blocks");
-    float xp[GEMM_KC * GEMM_TB] __attribute__((aligned(64))); /* [kc, Tp] shared by the team */
-    for (int64_t t0 = 0; t0 < T; t0 += GEMM_TB) {
-        const int64_t Tb = hg_min_i64(GEMM_TB, T - t0), Tp = (Tb + 15) / 16 * 16;
-#pragma omp parallel if ((double)n_out * (double)n_in * (double)Tb >= HG_PAR_MIN_MACS)
-        {
-            float wp[GEMM_R * GEMM_KC] __attribute__((aligned(64))); /* [R, KC] this thread's W rows */
-            for (int64_t k0 = 0; k0 < n_in; k0 += GEMM_KC) {
-                const int64_t kc = hg_min_i64(GEMM_KC, n_in - k0);
-#pragma omp for schedule(static)
-                for (int64_t t = 0; t < Tp; t++)
-                    for (int64_t k = 0; k < kc; k++) xp[k * Tp + t] = t < Tb ? x[(t0 + t) * n_in + k0 + k] : 0.0f;
-#pragma omp for schedule(static)
-                for (int64_t g = 0; g < n_grp; g++) {
-                    const int64_t o0 = g * GEMM_R, R = hg_min_i64(GEMM_R, n_out - o0);
-                    for (int64_t r = 0; r < R; r++) widen_piece(w, o0 + r, k0, kc, wp + r * GEMM_KC);
-                    for (int64_t tb = 0; tb < Tp; tb += 32)
-                        gemm_group(R, y + (t0 + tb) * n_out, n_out, o0, Tb - tb, xp + tb, Tp, wp, kc, k0 == 0);
-                }
-            }
-        }
-    }
-}
+/* ---- blocked matrix-matrix: hg_gemm_rows_avx512 in gemm_avx512.c ------------------------------ */
 
 /* ---- vector helpers for attention ------------------------------------------------------------- */
 
@@ -423,8 +514,9 @@ const hg_kern_table hg_kern_avx512 = {
     .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16, [HG_DTYPE_Q8_0] = mv_q8_0,
            [HG_DTYPE_Q4_0] = mv_q4_0},
     .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},
-    .gemm = {[HG_DTYPE_F32] = gemm_avx512, [HG_DTYPE_F16] = gemm_avx512, [HG_DTYPE_BF16] = gemm_avx512,
-             [HG_DTYPE_Q8_0] = gemm_avx512, [HG_DTYPE_Q4_0] = gemm_avx512},
+    .gemm = {[HG_DTYPE_F32] = hg_gemm_rows_avx512, [HG_DTYPE_F16] = hg_gemm_rows_avx512,
+             [HG_DTYPE_BF16] = hg_gemm_rows_avx512, [HG_DTYPE_Q8_0] = hg_gemm_rows_avx512,
+             [HG_DTYPE_Q4_0] = hg_gemm_rows_avx512},
     .dot = hg_vec_dot_avx512,
     .axpy = hg_vec_axpy_avx512,
 };

@@ -1,0 +1,226 @@
+/*
+ * gemm_avx512.c — the AVX-512 blocked matrix-matrix kernel, lanes along output rows (compiled with
+ * the AVX-512 flags; hg_kern_avx512.gemm for every dtype). Scalar twin: the sequential FMA chain
+ * tests/test_kernels.c checks every blocked kernel against, bit for bit.
+ *
+ * y[T, n_out] = x[T, n_in] · Wᵀ for T > 8 (prefill chunks, verification, training batches). The plan
+ * of the AVX2 kernel (matmul_avx2.c) at 16 lanes and 32 registers: per K block of 256 inputs a thread
+ * widens 32 W rows to f32 and transposes them into wp[k][32] (16x16 register transposes; Q8_0/Q4_0
+ * dequantized exactly, (float)q·d as hg_dequantize_row_*), then runs a 32 x 12 register tile over
+ * all positions: per k two aligned loads of wp, twelve broadcasts of x read straight from its
+ * [T, n_in] rows, 24 FMAs. 24 accumulators + 2 weight vectors + 1 broadcast = 27 of the 32 zmm; 14
+ * loads per 24 FMAs leaves the two FMA ports the limit. Rejected (it was the AVX-512 kernel before
+ * this one): lanes along positions, a 12 x 32 tile on x packed position-major and shared by the team
+ * (a barrier per K block) with every partial tile gathered from / scattered to y. The same loads per
+ * FMA, but that overhead made it 2-2.5x slower at h = 128 .. 1024 and ~1.2x at h = 5280 (one core,
+ * numbers in docs/kernels.md); with few rows (n_out 8-48) it was 3-5x slower.
+ *
+ * A tile row is 32 contiguous outputs of y, so partial sums go to and from y between K blocks with
+ * plain loads/stores (masked at the n_out tail) and threads take contiguous ranges of 32-row groups,
+ * sharing nothing. Every y element is the sequential f32 FMA chain over k from +0 (the partial sums
+ * go back to y exactly, as f32), so the result is bit-identical to the other blocked kernels and
+ * independent of the tiling and the thread count.
+ *
+ * Passes over positions: W is widened and transposed once per pass, and a pass keeps the K slice of
+ * x (Tb x kc floats) in L2 while every row group sweeps it. Passes hold up to GEMM5_XB bytes of that
+ * slice (so 1024 positions at kc = 256, 2048 at n_in = 128) in equal sizes: at the trainer's shapes
+ * (n_in 128..384, T 1024) W is packed once per call instead of once per 128 positions.
+ */
+#include "kernels/dispatch.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#define HG_INLINE static inline __attribute__((always_inline))
+
+#define GEMM5_KC 256            /* inputs per K block: wp is 32 KiB (L1 is 48 KiB here) */
+#define GEMM5_R 32              /* W rows per group: two zmm of outputs */
+#define GEMM5_TG 12             /* positions per register tile */
+#define GEMM5_XB (1024 * 1024)  /* bytes of the x K slice per pass (L2 is 2 MiB per core here) */
+
+/* ---- widening and transposing W --------------------------------------------------------------- */
+
+static size_t row_bytes(hg_dtype dt, int64_t n) {
+    switch (dt) {
+    case HG_DTYPE_Q8_0: return (size_t)(n / HG_QK) * sizeof(hg_block_q8_0);
+    case HG_DTYPE_Q4_0: return (size_t)(n / HG_QK) * sizeof(hg_block_q4_0);
+    case HG_DTYPE_F32: return (size_t)n * 4;
+    default: return (size_t)n * 2;
+    }
+}
+
+/* Elements [k, k+16) of the row whose first element (quantized: first block) is at `row`, as f32:
+ * the values hg_tensor_row_f32 gives. Float dtypes: lanes outside m read nothing and are 0.
+ * Quantized: k % 16 == 0, so the 16 lie in one block (its low or high half). */
+HG_INLINE __m512 widen16(hg_dtype dt, const void *row, int64_t k, __mmask16 m) {
+    switch (dt) {
+    case HG_DTYPE_Q8_0: {
+        const hg_block_q8_0 *q = (const hg_block_q8_0 *)row + k / HG_QK;
+        const __m128i v = _mm_loadu_si128((const __m128i *)(q->qs + k % HG_QK));
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)), _mm512_set1_ps(_cvtsh_ss(q->d)));
+    }
+    case HG_DTYPE_Q4_0: { /* element j < 16: low nibble of qs[j]; j >= 16: high nibble of qs[j-16]; minus 8 */
+        const hg_block_q4_0 *q = (const hg_block_q4_0 *)row + k / HG_QK;
+        __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q->qs));
+        v = k % HG_QK ? _mm512_srli_epi32(v, 4) : _mm512_and_si512(v, _mm512_set1_epi32(15));
+        v = _mm512_sub_epi32(v, _mm512_set1_epi32(8));
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(_cvtsh_ss(q->d)));
+    }
+    case HG_DTYPE_BF16: {
+        const __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k);
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    case HG_DTYPE_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k));
+    default: return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+    }
+}
+
+/* In place: v[r] lane j  ->  v[j] lane r. Unpack pairs, shuffle quads, then a 4x4 transpose of the
+ * 128-bit lanes in two rounds of shuffle_f32x4. */
+HG_INLINE void transpose16(__m512 v[16]) {
+    __m512 a[16], b[16];
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < 16; i += 2) { /* per 128-bit lane l: a[i] = (i,4l) (i+1,4l) (i,4l+1) (i+1,4l+1) */
+        a[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        a[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]); /* columns 4l+2, 4l+3 */
+    }
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < 16; i += 4) { /* b[i+c] lane l: column 4l+c of rows i..i+3 */
+        b[i] = _mm512_shuffle_ps(a[i], a[i + 2], 0x44);
+        b[i + 1] = _mm512_shuffle_ps(a[i], a[i + 2], 0xee);
+        b[i + 2] = _mm512_shuffle_ps(a[i + 1], a[i + 3], 0x44);
+        b[i + 3] = _mm512_shuffle_ps(a[i + 1], a[i + 3], 0xee);
+    }
+    _Pragma("GCC unroll 4")
+    for (int c = 0; c < 4; c++) { /* column 4l+c: lane q from b[4q+c] lane l */
+        const __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);     /* b[c].l0 b[c].l2 b[4+c].l0 .l2 */
+        const __m512 e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xdd);     /* lanes 1, 3 */
+        const __m512 e2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
+        const __m512 e3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xdd);
+        v[c] = _mm512_shuffle_f32x4(e0, e2, 0x88);
+        v[8 + c] = _mm512_shuffle_f32x4(e0, e2, 0xdd);
+        v[4 + c] = _mm512_shuffle_f32x4(e1, e3, 0x88);
+        v[12 + c] = _mm512_shuffle_f32x4(e1, e3, 0xdd);
+    }
+}
+
+/* wp[k][r] = W[o0 + r][k0 + k] as f32 for k < kc rounded up to 16 (zeros past kc), r < 32 (zeros for
+ * r >= R). Quantized: k0 and kc multiples of 32. */
+HG_INLINE void pack_w(hg_dtype dt, const hg_tensor *w, int64_t o0, int64_t R, int64_t k0, int64_t kc, float *wp) {
+    const size_t rb = row_bytes(dt, w->ne[1]);
+    const uint8_t *base = (const uint8_t *)w->data + (size_t)o0 * rb;
+    for (int64_t h = 0; h < GEMM5_R; h += 16) {
+        if (h >= R) { /* the whole half is past the last row: zeros (never stored to y) */
+            for (int64_t k = 0; k < kc; k++) _mm512_store_ps(wp + k * GEMM5_R + h, _mm512_setzero_ps());
+            continue;
+        }
+        for (int64_t k = 0; k < kc; k += 16) {
+            const __mmask16 m = kc - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (kc - k)) - 1);
+            __m512 v[16];
+            _Pragma("GCC unroll 16")
+            for (int r = 0; r < 16; r++)
+                v[r] = h + r < R ? widen16(dt, base + (size_t)(h + r) * rb, k0 + k, m)
+                                 : _mm512_setzero_ps();
+            transpose16(v);
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < 16; j++) _mm512_store_ps(wp + (k + j) * GEMM5_R + h, v[j]);
+        }
+    }
+}
+
+static void pack_w_any(const hg_tensor *w, int64_t o0, int64_t R, int64_t k0, int64_t kc, float *wp) {
+    switch (w->dtype) {
+    case HG_DTYPE_BF16: pack_w(HG_DTYPE_BF16, w, o0, R, k0, kc, wp); break;
+    case HG_DTYPE_F16: pack_w(HG_DTYPE_F16, w, o0, R, k0, kc, wp); break;
+    case HG_DTYPE_Q8_0: pack_w(HG_DTYPE_Q8_0, w, o0, R, k0, kc, wp); break;
+    case HG_DTYPE_Q4_0: pack_w(HG_DTYPE_Q4_0, w, o0, R, k0, kc, wp); break;
+    default: pack_w(HG_DTYPE_F32, w, o0, R, k0, kc, wp); break;
+    }
+}
+
+/* ---- the register tile ------------------------------------------------------------------------ */
+
+/* y[t][r] (+)= Σ_k x[t][k] · wp[k][r] for t < TG, r < 32 (lanes outside m0 | m1 neither read nor
+ * written); y and x already point at (t, o0) and (t, k0). */
+HG_INLINE void gemm_tile(int TG, float *y, int64_t ldy, const float *x, int64_t ldx, const float *wp, int64_t kc,
+                         __mmask16 m0, __mmask16 m1, bool first) {
+    __m512 acc[GEMM5_TG][2];
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < TG; t++) {
+        if (first) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+        else {
+            acc[t][0] = _mm512_maskz_loadu_ps(m0, y + t * ldy);
+            acc[t][1] = _mm512_maskz_loadu_ps(m1, y + t * ldy + 16);
+        }
+    }
+    for (int64_t k = 0; k < kc; k++) {
+        const __m512 w0 = _mm512_load_ps(wp + k * GEMM5_R), w1 = _mm512_load_ps(wp + k * GEMM5_R + 16);
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < TG; t++) {
+            const __m512 xb = _mm512_set1_ps(x[t * ldx + k]);
+            acc[t][0] = _mm512_fmadd_ps(w0, xb, acc[t][0]);
+            acc[t][1] = _mm512_fmadd_ps(w1, xb, acc[t][1]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int t = 0; t < TG; t++) {
+        _mm512_mask_storeu_ps(y + t * ldy, m0, acc[t][0]);
+        _mm512_mask_storeu_ps(y + t * ldy + 16, m1, acc[t][1]);
+    }
+}
+
+/* One group of R <= 32 rows (packed in wp) against Tb positions, in tiles of 12 then the rest. */
+static void gemm_group(float *y, int64_t ldy, const float *x, int64_t ldx, const float *wp, int64_t kc, int64_t R,
+                       int64_t Tb, bool first) {
+    const __mmask16 m0 = R >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << R) - 1);
+    const __mmask16 m1 = R >= 32 ? (__mmask16)0xffff : R <= 16 ? (__mmask16)0 : (__mmask16)((1u << (R - 16)) - 1);
+    int64_t t = 0;
+    for (; t + GEMM5_TG <= Tb; t += GEMM5_TG)
+        gemm_tile(GEMM5_TG, y + t * ldy, ldy, x + t * ldx, ldx, wp, kc, m0, m1, first);
+    float *yt = y + t * ldy;
+    const float *xt = x + t * ldx;
+    switch (Tb - t) {
+    case 11: gemm_tile(11, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 10: gemm_tile(10, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 9: gemm_tile(9, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 8: gemm_tile(8, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 7: gemm_tile(7, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 6: gemm_tile(6, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 5: gemm_tile(5, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 4: gemm_tile(4, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 3: gemm_tile(3, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 2: gemm_tile(2, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    case 1: gemm_tile(1, yt, ldy, xt, ldx, wp, kc, m0, m1, first); break;
+    default: break;
+    }
+}
+
+/* ---- the entry point -------------------------------------------------------------------------- */
+
+/* Threads take contiguous ranges of 32-row groups and never meet. Loops: pass (positions) > K block
+ * > row group, so the K slice of x stays in L2 while W is read once per pass. */
+void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T) {
+    const int64_t n_out = w->ne[0], n_in = w->ne[1];
+    HG_ASSERT(!(w->dtype == HG_DTYPE_Q8_0 || w->dtype == HG_DTYPE_Q4_0) || n_in % HG_QK == 0);
+    _Static_assert(GEMM5_KC % HG_QK == 0, "K blocks must hold whole quant blocks");
+    const int64_t kc_max = hg_min_i64(GEMM5_KC, n_in > 0 ? n_in : 1);
+    const int64_t tb_max = hg_max_i64(128, GEMM5_XB / (4 * kc_max));
+    const int64_t n_grp = (n_out + GEMM5_R - 1) / GEMM5_R, n_pass = (T + tb_max - 1) / tb_max;
+#pragma omp parallel if ((double)n_out * (double)n_in * (double)T >= HG_PAR_MIN_MACS)
+    {
+        float wp[GEMM5_KC * GEMM5_R] __attribute__((aligned(64))); /* [KC, 32] this thread's W rows, transposed */
+        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
+        const int64_t g0 = n_grp * it / nt, g1 = n_grp * (it + 1) / nt;
+        for (int64_t c = 0; c < n_pass; c++) {
+            const int64_t t0 = T * c / n_pass, Tb = T * (c + 1) / n_pass - t0;
+            for (int64_t k0 = 0; k0 < n_in; k0 += GEMM5_KC) {
+                const int64_t kc = hg_min_i64(GEMM5_KC, n_in - k0);
+                for (int64_t g = g0; g < g1; g++) {
+                    const int64_t o0 = g * GEMM5_R, R = hg_min_i64(GEMM5_R, n_out - o0);
+                    pack_w_any(w, o0, R, k0, kc, wp);
+                    gemm_group(y + t0 * n_out + o0, n_out, x + t0 * n_in + k0, n_in, wp, kc, R, Tb, k0 == 0);
+                }
+            }
+        }
+    }
+}
