@@ -127,9 +127,13 @@ PY
     for w in bf16 q8_0; do
       m="$full"; [ "$w" = bf16 ] || m="$full/q8_0.gguf"
       bw=$("$build/bench/roofline" --bandwidth --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["bandwidth_GBps"])')
-      r=$("$build/huginn" bench -m "$m" --steps 32 --prompt 8 --gen 2 --json)
-      echo "$r" | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); bw=float(sys.argv[2])
-print(f"{sys.argv[1]:5} decode {r[\"decode_tokens_per_s\"]:.4f} tok/s  {r[\"decode_GBps\"]:.2f} GB/s = {100*r[\"decode_GBps\"]/bw:.1f} % of {bw:.2f} GB/s; prefill {r[\"prefill_GFLOPs\"]:.1f} GFLOP/s")' "$w" "$bw"
+      "$build/huginn" bench -m "$m" --steps 32 --prompt 8 --gen 2 --json >"$tmp/full_$w.json"
+      /usr/bin/python3 - "$tmp/full_$w.json" "$w" "$bw" <<'PY'
+import json, sys
+r, w, bw = json.load(open(sys.argv[1])), sys.argv[2], float(sys.argv[3])
+print(f"{w:5} decode {r['decode_tokens_per_s']:.4f} tok/s  {r['decode_GBps']:.2f} GB/s = "
+      f"{100 * r['decode_GBps'] / bw:.1f} % of {bw:.2f} GB/s; prefill {r['prefill_GFLOPs']:.1f} GFLOP/s")
+PY
     done
   fi
 else
