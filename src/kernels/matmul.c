@@ -223,7 +223,7 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
         return;
     }
     HG_ASSERT(n_in % HG_QK == 0);
-    hg_block_q8x qx[HG_MV_T * (HG_QX_PIECE / HG_QK)]; /* [Tg, len/32], 80 KiB */
+    hg_block_q8x qx[HG_MV_T * (HG_QX_PIECE / HG_QK)]; /* [Tg, len/32], 320 KiB */
     for (int64_t t0 = 0; t0 < T; t0 += HG_MV_T) {
         const int64_t Tg = hg_min_i64(HG_MV_T, T - t0);
         for (int64_t k0 = 0; k0 < n_in; k0 += HG_QX_PIECE) {
