@@ -89,13 +89,20 @@ static void test_generator(void) {
     CHECK(hg_chain_problem(1, 0, -1, 3, buf, sizeof buf, &ans) == -1);
 }
 
-static void test_tokenizer(void) {
+/* The statement vocabulary of scripts/make_chain_tokenizer.py (tests/data/chain_statements). */
+static hg_tokenizer *statement_tokenizer(void) {
     const char *src = getenv("HG_SOURCE_DIR");
     char path[1024];
     snprintf(path, sizeof path, "%s/tests/data/chain_statements/tokenizer.json", src ? src : ".");
     hg_tokenizer *tok = NULL;
     hg_error err = {0};
     CHECK_MSG(hg_tokenizer_load(path, &tok, &err) == HG_OK, "%s: %s", path, err.msg);
+    return tok;
+}
+
+static void test_tokenizer(void) {
+    hg_tokenizer *tok = statement_tokenizer();
+    hg_error err = {0};
     if (!tok) return;
     CHECK(hg_tokenizer_bos_id(tok) == 256 && hg_tokenizer_eos_id(tok) == 257);
     CHECK(hg_tokenizer_token_to_id(tok, "<pad>") == 258);
@@ -172,12 +179,8 @@ static char resolve_text(const char *p, char v, int *hops) {
 }
 
 static void test_rows(void) {
-    const char *src = getenv("HG_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/data/chain_statements/tokenizer.json", src ? src : ".");
-    hg_tokenizer *tok = NULL;
+    hg_tokenizer *tok = statement_tokenizer();
     hg_error err = {0};
-    CHECK_MSG(hg_tokenizer_load(path, &tok, &err) == HG_OK, "%s: %s", path, err.msg);
     if (!tok) return;
     hg_chain_rows c = {.tok = tok, .bos = 256, .eos = 257, .pad = 258, .min_hops = 0, .max_hops = 5,
                        .distractors = 1, .max_distractors = 4, .queries = 4, .curriculum_steps = 2400};
