@@ -678,12 +678,12 @@ typedef struct hg_chain_rows {
 HG_API int hg_chain_hops_cap(const hg_chain_rows *c, int64_t step);
 /* Row [T+1] and its target mask for problem `index` of stream `seed`, hops drawn from
  * [min_hops, cap] (or exactly `hops` when >= 0): <bos> prompt answer [;?x= answer]... <eos> <pad>...;
- * mask 1 on every answer (and on <eos> when eos_target). The further queries (queries > 1) ask about
+ * mask 1 on every answer (and on <eos> when eos_target). The further queries (c->queries > 1) ask about
  * other variables of the same statements that resolve within `cap` links, so a curriculum stage
  * never asks more than it teaches. Returns false when the row does not fit T or an answer is not one
  * token. */
 HG_API bool hg_chain_row(const hg_chain_rows *c, uint64_t seed, uint64_t index, int hops, int cap, int64_t T,
-                         int32_t *tokens, uint8_t *mask, bool eos_target, int queries);
+                         int32_t *tokens, uint8_t *mask, bool eos_target);
 /* ---- token shards (training-recipe.md §5.3; format in src/train/shard.c) -------------------------
  * Packing: documents (already tokenized, with their bos/eos) go into a block; before each document
  * is added, a block holding >= row_len tokens is emitted as one row of its first row_len tokens and

@@ -25,6 +25,7 @@ MODEL_DIR holds config.json and an F32 model.safetensors (`huginn init --config 
 """
 import json
 import math
+import os
 import random
 import struct
 import sys
@@ -85,7 +86,6 @@ def main():
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
         f.write(data)
-    import os
     os.replace(path + ".tmp", path)
     print("chain_embed_init.py: %d of %d rows factored (embedding std %.4f)" % (done, V, s))
 

@@ -196,7 +196,7 @@ static void test_rows(void) {
     int seen_hops[6] = {0}, n_further = 0;
     for (int cap = 0; cap <= 5; cap++)
         for (uint64_t i = 0; i < 60; i++) {
-            CHECK_MSG(hg_chain_row(&c, 7, i, -1, cap, T, row, mask, true, 4), "row %d/%llu does not fit", cap,
+            CHECK_MSG(hg_chain_row(&c, 7, i, -1, cap, T, row, mask, true), "row %d/%llu does not fit", cap,
                       (unsigned long long)i);
             /* the text of the problem, rebuilt independently */
             CHECK(row[0] == 256);
@@ -248,18 +248,18 @@ static void test_rows(void) {
     CHECK(n_further > 300);
     /* without a tokenizer the ids are the bytes */
     hg_chain_rows b = c;
-    b.tok = NULL;
+    b.tok = NULL, b.queries = 1;
     int32_t brow[65];
     uint8_t bmask[65];
-    CHECK(hg_chain_row(&b, 7, 3, 2, 5, 64, brow, bmask, false, 1));
+    CHECK(hg_chain_row(&b, 7, 3, 2, 5, 64, brow, bmask, false));
     int64_t e = 1;
     while (e < 64 && brow[e] != 257) e++;
     bool bytes_ok = brow[0] == 256 && bmask[e] == 0 && bmask[e - 1] == 1;
     for (int64_t k = 1; k < e; k++) bytes_ok &= brow[k] >= 0 && brow[k] < 128;
     CHECK(bytes_ok && (char)brow[e - 1] >= '0' && (char)brow[e - 1] <= '9');
     /* a row that cannot fit is refused, not truncated */
-    CHECK(!hg_chain_row(&c, 7, 5, 5, 5, 6, row, mask, true, 4));
-    CHECK(!hg_chain_row(&b, 7, 5, 5, 5, 12, brow, bmask, true, 1));
+    CHECK(!hg_chain_row(&c, 7, 5, 5, 5, 6, row, mask, true));
+    CHECK(!hg_chain_row(&b, 7, 5, 5, 5, 12, brow, bmask, true));
     hg_tokenizer_free(tok);
 }
 

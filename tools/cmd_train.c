@@ -265,7 +265,7 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
         } else
             for (int64_t r = 0; r < rows; r++)
                 if (!hg_chain_row(&cc, data_seed, mine + (uint64_t)r, -1, hg_chain_hops_cap(&cc, hg_trainer_step_count(tr) + 1),
-                                  T, tok + r * (T + 1), mask + r * (T + 1), true, cc.queries)) {
+                                  T, tok + r * (T + 1), mask + r * (T + 1), true)) {
                     cli_fail("a problem does not fit in seq_len %lld: raise train.seq_len", (long long)T);
                     goto out;
                 }
@@ -287,6 +287,8 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
                    (long long)step, st.loss, st.grad_norm, st.lr, (long long)st.depth_n, (long long)st.depth_k, tps,
                    eta, st.skipped ? "  (skipped: non-finite gradient)" : "");
         if (((eval_every > 0 && step % eval_every == 0) || step == p.max_steps) && (!shard || val_shard)) {
+            hg_chain_rows one_query = cc; /* evaluation asks the task's own single question */
+            one_query.queries = 1;
             for (int64_t di = 0; di < n_depths; di++) {
                 double ls = 0, ac = 0;
                 int64_t nb = 0;
@@ -299,8 +301,8 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
                         }
                     } else
                         for (int64_t r = 0; r < nr; r++) /* held-out stream: a different seed */
-                            hg_chain_row(&cc, data_seed ^ 0x5eedfeedull, (uint64_t)(e0 + r), -1, cc.max_hops, T,
-                                         tok + r * (T + 1), mask + r * (T + 1), false, 1); /* the one answer only */
+                            hg_chain_row(&one_query, data_seed ^ 0x5eedfeedull, (uint64_t)(e0 + r), -1, cc.max_hops, T,
+                                         tok + r * (T + 1), mask + r * (T + 1), false); /* the one answer only */
                     double l, a;
                     if (hg_trainer_eval(tr, tok, val_shard ? NULL : mask, nr, depths[di], &l, &a, &err)) {
                         rc = cli_fail_err(&err);

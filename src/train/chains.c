@@ -88,7 +88,7 @@ int hg_chain_hops_cap(const hg_chain_rows *c, int64_t step) {
 }
 
 bool hg_chain_row(const hg_chain_rows *c, uint64_t seed, uint64_t index, int hops, int cap, int64_t T, int32_t *tok,
-                  uint8_t *mask, bool eos_target, int queries) {
+                  uint8_t *mask, bool eos_target) {
     if (T < 4 || c->max_distractors < c->distractors || cap < c->min_hops) return false;
     if (hops < 0) hops = c->min_hops + (int)(index % (uint64_t)(cap - c->min_hops + 1));
     /* the distractor count comes from a hash of the index, so it does not move in step with hops */
@@ -113,7 +113,7 @@ bool hg_chain_row(const hg_chain_rows *c, uint64_t seed, uint64_t index, int hop
         int h;
         if (resolve_var(buf, len, buf[4 * i], &h) && h <= cap) cand[n_cand++] = buf[4 * i];
     }
-    for (int q = 1; q < queries && n_cand > 0; q++) {
+    for (int q = 1; q < c->queries && n_cand > 0; q++) {
         z = (z ^ (z >> 29)) * 0x94d049bb133111ebull + (uint64_t)q;
         const char v = cand[(z >> 35) % (uint64_t)n_cand];
         int h;
