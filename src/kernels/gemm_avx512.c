@@ -27,13 +27,14 @@
  * (n_in 128..384, T 1024) W is packed once per call instead of once per 128 positions.
  */
 #include "kernels/dispatch.h"
+#include "kernels/gemm_rows.h"
 
 #include <immintrin.h>
 #include <omp.h>
 
 #define HG_INLINE static inline __attribute__((always_inline))
 
-#define GEMM5_KC 256            /* inputs per K block: wp is 32 KiB (L1 is 48 KiB here) */
+#define GEMM5_KC HG_ROWS_KC            /* inputs per K block: wp is 32 KiB (L1 is 48 KiB here) */
 #define GEMM5_R 32              /* W rows per group: two zmm of outputs */
 #define GEMM5_TG 12             /* positions per register tile */
 #define GEMM5_XB (1024 * 1024)  /* bytes of the x K slice per pass (L2 is 2 MiB per core here) */
@@ -197,30 +198,8 @@ static void gemm_group(float *y, int64_t ldy, const float *x, int64_t ldx, const
 
 /* ---- the entry point -------------------------------------------------------------------------- */
 
-/* Threads take contiguous ranges of 32-row groups and never meet. Loops: pass (positions) > K block
- * > row group, so the K slice of x stays in L2 while W is read once per pass. */
+/* Passes hold up to GEMM5_XB bytes of x's K slice; the loop nest is gemm_rows.h's. */
 void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T) {
-    const int64_t n_out = w->ne[0], n_in = w->ne[1];
-    HG_ASSERT(!(w->dtype == HG_DTYPE_Q8_0 || w->dtype == HG_DTYPE_Q4_0) || n_in % HG_QK == 0);
-    _Static_assert(GEMM5_KC % HG_QK == 0, "K blocks must hold whole quant blocks");
-    const int64_t kc_max = hg_min_i64(GEMM5_KC, n_in > 0 ? n_in : 1);
-    const int64_t tb_max = hg_max_i64(128, GEMM5_XB / (4 * kc_max));
-    const int64_t n_grp = (n_out + GEMM5_R - 1) / GEMM5_R, n_pass = (T + tb_max - 1) / tb_max;
-#pragma omp parallel if ((double)n_out * (double)n_in * (double)T >= HG_PAR_MIN_MACS)
-    {
-        float wp[GEMM5_KC * GEMM5_R] __attribute__((aligned(64))); /* [KC, 32] this thread's W rows, transposed */
-        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
-        const int64_t g0 = n_grp * it / nt, g1 = n_grp * (it + 1) / nt;
-        for (int64_t c = 0; c < n_pass; c++) {
-            const int64_t t0 = T * c / n_pass, Tb = T * (c + 1) / n_pass - t0;
-            for (int64_t k0 = 0; k0 < n_in; k0 += GEMM5_KC) {
-                const int64_t kc = hg_min_i64(GEMM5_KC, n_in - k0);
-                for (int64_t g = g0; g < g1; g++) {
-                    const int64_t o0 = g * GEMM5_R, R = hg_min_i64(GEMM5_R, n_out - o0);
-                    pack_w_any(w, o0, R, k0, kc, wp);
-                    gemm_group(y + t0 * n_out + o0, n_out, x + t0 * n_in + k0, n_in, wp, kc, R, Tb, k0 == 0);
-                }
-            }
-        }
-    }
+    const int64_t kc_max = hg_min_i64(GEMM5_KC, w->ne[1] > 0 ? w->ne[1] : 1);
+    hg_gemm_rows(y, x, w, T, GEMM5_R, hg_max_i64(128, GEMM5_XB / (4 * kc_max)), pack_w_any, gemm_group);
 }

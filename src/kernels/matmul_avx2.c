@@ -26,6 +26,7 @@
  * per element at T = 64).
  */
 #include "kernels/dispatch.h"
+#include "kernels/gemm_rows.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -242,7 +243,7 @@ static void mv_q4_0(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_
 
 /* ---- blocked matrix-matrix -------------------------------------------------------------------- */
 
-#define GEMM_KC 256 /* inputs per K block: wp is 16 KiB (L1), the K slice of x at most 128 KiB (L2) */
+#define GEMM_KC HG_ROWS_KC /* inputs per K block: wp is 16 KiB (L1), the K slice of x at most 128 KiB (L2) */
 #define GEMM_TB 128 /* positions per pass (the context chunk) */
 #define GEMM_R 16   /* W rows per group: two ymm of outputs */
 #define GEMM_TG 6   /* positions per register tile */
@@ -390,33 +391,8 @@ static void pack_w_any(const hg_tensor *w, int64_t o0, int64_t R, int64_t k0, in
     }
 }
 
-/* Threads take contiguous ranges of 16-row groups and never meet: x is only read, each y element
- * belongs to one group. The loops run K block outside row groups so the K slice of x (Tb x 256)
- * stays in L2 while W is read once per pass. */
 static void gemm_avx2(float *y, const float *x, const hg_tensor *w, int64_t T) {
-    const int64_t n_out = w->ne[0], n_in = w->ne[1];
-    HG_ASSERT(!(w->dtype == HG_DTYPE_Q8_0 || w->dtype == HG_DTYPE_Q4_0) || n_in % HG_QK == 0);
-    _Static_assert(GEMM_KC % HG_QK == 0, "K blocks must hold whole quant blocks");
-    /* passes of at most GEMM_TB positions, of equal size (131 = 66 + 65, not 128 + 3: W is read once
-     * per pass, so a short last pass would cost nearly a full one) */
-    const int64_t n_grp = (n_out + GEMM_R - 1) / GEMM_R, n_pass = (T + GEMM_TB - 1) / GEMM_TB;
-#pragma omp parallel if ((double)n_out * (double)n_in * (double)T >= HG_PAR_MIN_MACS)
-    {
-        float wp[GEMM_KC * GEMM_R] __attribute__((aligned(32))); /* [KC, 16] this thread's W rows, transposed */
-        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
-        const int64_t g0 = n_grp * it / nt, g1 = n_grp * (it + 1) / nt;
-        for (int64_t c = 0; c < n_pass; c++) {
-            const int64_t t0 = T * c / n_pass, Tb = T * (c + 1) / n_pass - t0;
-            for (int64_t k0 = 0; k0 < n_in; k0 += GEMM_KC) {
-                const int64_t kc = hg_min_i64(GEMM_KC, n_in - k0);
-                for (int64_t g = g0; g < g1; g++) {
-                    const int64_t o0 = g * GEMM_R, R = hg_min_i64(GEMM_R, n_out - o0);
-                    pack_w_any(w, o0, R, k0, kc, wp);
-                    gemm_group(y + t0 * n_out + o0, n_out, x + t0 * n_in + k0, n_in, wp, kc, R, Tb, k0 == 0);
-                }
-            }
-        }
-    }
+    hg_gemm_rows(y, x, w, T, GEMM_R, GEMM_TB, pack_w_any, gemm_group); /* the loop nest: gemm_rows.h */
 }
 
 /* ---- vector helpers for attention ------------------------------------------------------------- */
