@@ -16,6 +16,8 @@
  *   - Buffers carry their shape in a comment: T = positions in the call, h = n_embd, V = vocab.
  *   - A model is immutable after loading and may be shared by threads; a context is not thread-safe
  *     (one thread at a time per context).
+ *   - A thread that runs the model needs about 256 KiB of stack (the quantized matrix-vector kernels
+ *     lay out x there, ~150 KiB at most); larger buffers come from the heap. glibc's default is 8 MiB.
  */
 #ifndef HUGINN_H
 #define HUGINN_H
@@ -673,6 +675,9 @@ typedef struct hg_chain_rows {
     int min_hops, max_hops, distractors, max_distractors;
     int queries;              /* answers per row: the problem's own query, then queries-1 more */
     int64_t curriculum_steps; /* 0: every hop count from the start */
+    int backward_pct;         /* percent of rows (a hash of the index) whose chain statements stand in
+                                 query-to-digit order, d=a before a=k before k=3, so that no link can
+                                 be resolved from the statements before it; the rest are shuffled */
 } hg_chain_rows;
 /* The largest hop count trained at optimizer step `step` (1-based). */
 HG_API int hg_chain_hops_cap(const hg_chain_rows *c, int64_t step);

@@ -348,6 +348,24 @@ int main(void) {
             static const int64_t bin[] = {1, 17, 275}, bqin[] = {32, 32 * 37, HG_QX_PIECE};
             for (size_t i = 0; i < 3; i++) check_batch_rows(k, (hg_dtype)dt, i == 0 ? 3 : 37, q ? bqin[i] : bin[i]);
         }
+        /* out of memory for the large Q8X buffer (T = 8 x 4096 inputs > the stack part): the product
+         * is still made, by the portable kernel, and equals it bit for bit */
+        for (int dt = HG_DTYPE_Q8_0; dt <= HG_DTYPE_Q4_0; dt++) {
+            enum { NO = 5, NI = 4096, NT = 8 };
+            float *wf = malloc(sizeof(float) * NO * NI), *x = malloc(sizeof(float) * NT * NI);
+            float y0[NT * NO], y1[NT * NO];
+            for (int i = 0; i < NO * NI; i++) wf[i] = frand();
+            for (int i = 0; i < NT * NI; i++) x[i] = frand();
+            void *buf = NULL;
+            const hg_tensor w = make_w((hg_dtype)dt, NO, NI, wf, &buf);
+            hg_matmul_with(&hg_kern_scalar, y0, x, &w, NT);
+            hg_alloc_fail_after(0);
+            hg_matmul_with(k, y1, x, &w, NT);
+            hg_alloc_fail_after(-1);
+            CHECK_MSG(!memcmp(y0, y1, sizeof y0), "%s %s: no fallback when the Q8X buffer cannot be allocated",
+                      hg_cpu_level_name(k->level), hg_dtype_name((hg_dtype)dt));
+            free(buf), free(wf), free(x);
+        }
         fprintf(stderr, "  %s level: %s\n", hg_cpu_level_name(k->level),
                 hg_test_failures == before ? "all kernels match the reference" : "FAILURES");
     }

@@ -8,7 +8,7 @@
  *   - matrix-vector (T <= HG_MV_T, or no blocked kernel for this ISA/dtype): threads take blocks of
  *     HG_MV_ROWS output rows; each streams its rows of W once and dots every row with all T inputs.
  *     For Q8_0/Q4_0 weights x is quantized to Q8X once per call (master thread, HG_QX_PIECE elements
- *     at a time into a stack buffer) so the ISA kernels can use integer dots, as ggml does.
+ *     at a time, on the stack when small) so the ISA kernels can use integer dots, as ggml does.
  *   - blocked (T > HG_MV_T, AVX-512 and AVX2): every thread widens a group of W rows to f32 per K
  *     block and reuses it for every position; AVX-512 packs x position-major once for the team
  *     (matmul_avx512.c), AVX2 runs a 16-row × 6-position tile on x as it lies (matmul_avx2.c).
@@ -223,7 +223,16 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
         return;
     }
     HG_ASSERT(n_in % HG_QK == 0);
-    hg_block_q8x qx[HG_MV_T * (HG_QX_PIECE / HG_QK)]; /* [Tg, len/32], 320 KiB */
+    /* x as Q8X, [Tg, piece/32]: on the stack when small (any T = 1 product up to 21,000 inputs), else
+     * on the heap, so a caller's small-stack thread is safe (the largest case is 320 KiB) */
+    enum { QX_STACK = 24 * 1024 / sizeof(hg_block_q8x) };
+    hg_block_q8x qx_stack[QX_STACK];
+    const int64_t qx_need = hg_min_i64(T, HG_MV_T) * (hg_min_i64(n_in, HG_QX_PIECE) / HG_QK);
+    hg_block_q8x *qx = qx_need <= (int64_t)QX_STACK ? qx_stack : hg_malloc((size_t)qx_need * sizeof(hg_block_q8x));
+    if (!qx) { /* out of memory: the portable kernel reads x as f32 and needs no buffer */
+        hg_matmul_with(&hg_kern_scalar, y, x, w, T);
+        return;
+    }
     for (int64_t t0 = 0; t0 < T; t0 += HG_MV_T) {
         const int64_t Tg = hg_min_i64(HG_MV_T, T - t0);
         for (int64_t k0 = 0; k0 < n_in; k0 += HG_QX_PIECE) {
@@ -235,6 +244,7 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
                           k0, len, Tg, k0 > 0);
         }
     }
+    if (qx != qx_stack) hg_free(qx);
 }
 
 void hg_matmul(float *y, const float *x, const hg_tensor *w, int64_t T) { hg_matmul_with(hg_kern(), y, x, w, T); }
