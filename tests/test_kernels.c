@@ -343,9 +343,11 @@ int main(void) {
             for (size_t i = 0; i < sizeof rT / sizeof rT[0]; i++)
                 check_matmul(k, (hg_dtype)dt, rout[i % 6], q ? rqin[i % 3] : rin[i % 3], rT[i]);
             check_matmul(k, (hg_dtype)dt, 33, q ? 288 : 257, 1025);
-            /* batch and row independence: 37 rows cross the 16-row work items; quantized rows of 1 block,
-             * of a group of 32 + 5 blocks, and of a whole activation piece (8192) */
-            static const int64_t bin[] = {1, 17, 275}, bqin[] = {32, 32 * 37, HG_QX_PIECE};
+            /* batch and row independence: 37 rows cross the 16-row work items; float rows of 1300 =
+             * 2 x 512 + 276 inputs cross the K chunks of the AVX-512 T >= 2 path (a masked tail in the
+             * last); quantized rows of 1 block, of a group of 32 + 5 blocks, and of a whole activation
+             * piece (HG_QX_PIECE) */
+            static const int64_t bin[] = {1, 17, 1300}, bqin[] = {32, 32 * 37, HG_QX_PIECE};
             for (size_t i = 0; i < 3; i++) check_batch_rows(k, (hg_dtype)dt, i == 0 ? 3 : 37, q ? bqin[i] : bin[i]);
         }
         /* out of memory for the large Q8X buffer (T = 8 x 4096 inputs > the stack part): the product
