@@ -123,16 +123,23 @@ PY
     full=$HG_BENCH_FULL
     [ -f "$full/q8_0.gguf" ] || "$build/huginn" quantize -m "$full" -o "$full/q8_0.gguf" --type q8_0 >/dev/null
     echo
-    echo "== huginn bench, full Huginn-0125 shape ($full), r=32, prompt 8, 2 decoded tokens"
+    fprompt=${HG_BENCH_FULL_PROMPT:-128}
+    echo "== huginn bench, full Huginn-0125 shape ($full), r=32, prompt $fprompt, 2 decoded tokens (bf16: and batch 8)"
     for w in bf16 q8_0; do
       m="$full"; [ "$w" = bf16 ] || m="$full/q8_0.gguf"
+      batch=1; [ "$w" = bf16 ] && batch=8
       bw=$("$build/bench/roofline" --bandwidth --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["bandwidth_GBps"])')
-      "$build/huginn" bench -m "$m" --steps 32 --prompt 8 --gen 2 --json >"$tmp/full_$w.json"
-      /usr/bin/python3 - "$tmp/full_$w.json" "$w" "$bw" <<'PY'
+      "$build/huginn" bench -m "$m" --steps 32 --prompt "$fprompt" --gen 2 --batch "$batch" --json >"$tmp/full_$w.json"
+      /usr/bin/python3 - "$tmp/full_$w.json" "$w" "$bw" "$tmp/roof.json" <<'PY'
 import json, sys
 r, w, bw = json.load(open(sys.argv[1])), sys.argv[2], float(sys.argv[3])
+peak = json.load(open(sys.argv[4]))["fma_GFLOPs"]
 print(f"{w:5} decode {r['decode_tokens_per_s']:.4f} tok/s  {r['decode_GBps']:.2f} GB/s = "
-      f"{100 * r['decode_GBps'] / bw:.1f} % of {bw:.2f} GB/s; prefill {r['prefill_GFLOPs']:.1f} GFLOP/s")
+      f"{100 * r['decode_GBps'] / bw:.1f} % of {bw:.2f} GB/s; prefill {r['prefill_GFLOPs']:.1f} GFLOP/s = "
+      f"{100 * r['prefill_GFLOPs'] / peak:.1f} % of the FP32 FMA peak {peak:.1f}")
+if r["batch"] > 1:
+    print(f"      batch {r['batch']}: {r['batch_tokens_per_s']:.4f} tok/s aggregate vs {r['batch1_tokens_per_s']:.4f} "
+          f"for one sequence = {r['batch_speedup']:.2f}x")
 PY
     done
   fi

@@ -678,6 +678,9 @@ typedef struct hg_chain_rows {
     int backward_pct;         /* percent of rows (a hash of the index) whose chain statements stand in
                                  query-to-digit order, d=a before a=k before k=3, so that no link can
                                  be resolved from the statements before it; the rest are shuffled */
+    int decoy_pct;            /* percent of rows whose distractors form one chain of their own (each
+                                 after the first points at the one before), else half of them point
+                                 at a random earlier one */
 } hg_chain_rows;
 /* The largest hop count trained at optimizer step `step` (1-based). */
 HG_API int hg_chain_hops_cap(const hg_chain_rows *c, int64_t step);

@@ -257,6 +257,72 @@ static void test_rows(void) {
     bool bytes_ok = brow[0] == 256 && bmask[e] == 0 && bmask[e - 1] == 1;
     for (int64_t k = 1; k < e; k++) bytes_ok &= brow[k] >= 0 && brow[k] < 128;
     CHECK(bytes_ok && (char)brow[e - 1] >= '0' && (char)brow[e - 1] <= '9');
+    /* backward_pct: that share of rows puts every chain link before the definition of its right side
+     * (so nothing resolves from the statements before it); the rest are the shuffled problems, and
+     * the row's problem is otherwise the same (same statements, distractors in the same slots) */
+    for (int pct = 0; pct <= 100; pct += 50) {
+        hg_chain_rows bw = b;
+        bw.backward_pct = pct;
+        int n_back = 0, n_rows = 0;
+        for (uint64_t i = 0; i < 400; i++) {
+            int32_t r1[65], r0[65];
+            uint8_t m1[65], m0[65];
+            const int hops = 1 + (int)(i % 5);
+            CHECK(hg_chain_row(&bw, 9, i, hops, 5, 64, r1, m1, false) &&
+                  hg_chain_row(&b, 9, i, hops, 5, 64, r0, m0, false));
+            char t1[65] = {0}, t0[65] = {0};
+            for (int k = 1; k < 64 && r1[k] != 257; k++) t1[k - 1] = (char)r1[k];
+            for (int k = 1; k < 64 && r0[k] != 257; k++) t0[k - 1] = (char)r0[k];
+            int h1, h0;
+            const char *q1 = strchr(t1, '?'), *q0 = strchr(t0, '?');
+            CHECK(q1 && q0 && q1 - t1 == q0 - t0 && q1[1] == q0[1] &&
+                  resolve_text(t1, q1[1], &h1) == resolve_text(t0, q0[1], &h0) &&
+                  h1 == hops && h0 == hops);
+            if (!q1 || !q0) continue;
+            bool sorted = true, same = true, on_chain[26] = {false}; /* every chain link x=y: y defined after it */
+            for (char v = q1[1]; v >= 'a' && v <= 'z' && !on_chain[v - 'a'];) {
+                on_chain[v - 'a'] = true;
+                const char *d = t1;
+                while (d < q1 && d[0] != v) d += 4;
+                v = d < q1 ? d[2] : 0;
+            }
+            for (const char *s = t1; s < q1; s += 4) {
+                if (on_chain[s[0] - 'a'] && s[2] >= 'a' && s[2] <= 'z')
+                    for (const char *u = t1; u < s; u += 4) sorted &= u[0] != s[2];
+                bool found = false; /* the same set of statements, distractors in the same slots */
+                for (const char *u = t0; u < q0; u += 4) found |= u[0] == s[0] && u[2] == s[2];
+                same &= found;
+            }
+            CHECK_MSG(same, "`%s` vs `%s`", t1, t0);
+            n_back += sorted, n_rows++;
+        }
+        /* a shuffled chain of 2-6 links is in that order by chance for ~1/(hops+1)! of rows */
+        CHECK_MSG(pct == 100 ? n_back == n_rows : pct == 50 ? n_back > 200 && n_back < 300 : n_back < 100,
+                  "backward_pct %d: %d of %d rows backward", pct, n_back, n_rows);
+    }
+    /* decoy_pct 100: the distractors form one chain of their own — exactly two statements assign a
+     * digit (the answer's and the decoy's), and every variable resolves */
+    {
+        hg_chain_rows dc = b;
+        dc.decoy_pct = 100;
+        int n_two = 0;
+        for (uint64_t i = 0; i < 300; i++) {
+            int32_t r1[65];
+            uint8_t m1[65];
+            CHECK(hg_chain_row(&dc, 9, i, 1 + (int)(i % 4), 5, 64, r1, m1, false));
+            char t1[65] = {0};
+            for (int k = 1; k < 64 && r1[k] != 257; k++) t1[k - 1] = (char)r1[k];
+            const char *q1 = strchr(t1, '?');
+            if (!q1) continue;
+            int digits = 0, all = 1, hh;
+            for (const char *u = t1; u < q1; u += 4) {
+                digits += u[2] >= '0' && u[2] <= '9';
+                all &= resolve_text(t1, u[0], &hh) != 0;
+            }
+            n_two += digits == 2 && all;
+        }
+        CHECK_MSG(n_two == 300, "decoy_pct 100: %d of 300 rows have one decoy chain", n_two);
+    }
     /* a row that cannot fit is refused, not truncated */
     CHECK(!hg_chain_row(&c, 7, 5, 5, 5, 6, row, mask, true));
     CHECK(!hg_chain_row(&b, 7, 5, 5, 5, 12, brow, bmask, true));

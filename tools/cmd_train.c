@@ -171,6 +171,11 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
     cc.max_distractors = (int)num(jd, "max_distractors", cc.distractors);
     cc.queries = (int)num(jd, "queries", 1);
     cc.curriculum_steps = (int64_t)num(jd, "curriculum_steps", 0);
+    cc.backward_pct = (int)num(jd, "backward_pct", 0), cc.decoy_pct = (int)num(jd, "decoy_pct", 0);
+    if (cc.backward_pct < 0 || cc.backward_pct > 100 || cc.decoy_pct < 0 || cc.decoy_pct > 100) {
+        cli_fail("%s: data.backward_pct and data.decoy_pct must be in 0..100", cfg_path);
+        goto out;
+    }
     if (cc.queries < 1 || cc.queries > 16) {
         cli_fail("%s: data.queries must be in 1..16", cfg_path);
         goto out;
@@ -288,7 +293,7 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
                    eta, st.skipped ? "  (skipped: non-finite gradient)" : "");
         if (((eval_every > 0 && step % eval_every == 0) || step == p.max_steps) && (!shard || val_shard)) {
             hg_chain_rows one_query = cc; /* evaluation asks the task's own single question */
-            one_query.queries = 1;
+            one_query.queries = 1, one_query.backward_pct = 0, one_query.decoy_pct = 0;
             for (int64_t di = 0; di < n_depths; di++) {
                 double ls = 0, ac = 0;
                 int64_t nb = 0;

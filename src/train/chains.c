@@ -12,7 +12,13 @@
 
 #include <stdio.h>
 
-int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, char *buf, size_t cap, char *answer) {
+/* backward: after the shuffle, the chain's statements are put back, in the slots they drew, in
+ * query-to-digit order (d=a before a=k before k=3), so no link can be resolved from statements
+ * before it; the shuffle and the random stream are the same either way. decoy: every distractor
+ * after the first points at the one before, so they form one chain of their own that ends in a
+ * digit too ("the digit some statement refers to" no longer finds the answer). */
+static int chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, bool backward, bool decoy,
+                         char *buf, size_t cap, char *answer) {
     if (hops < 0 || distractors < 0 || hops + 1 + distractors > 26 || !buf || cap < 8) return -1;
     hg_rng r;
     hg_rng_seed(&r, seed ^ (0x9e3779b97f4a7c15ull * (index + 1)));
@@ -24,14 +30,19 @@ int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, c
         letters[i] = letters[j], letters[j] = t;
     }
     char stmt[26][4]; /* "x=y" */
+    int8_t id[26];    /* stmt[i] is chain link id[i] (0: the digit's), or -1 for a distractor */
     int n = 0;
     const char digit = (char)('0' + hg_rng_u64(&r) % 10);
     /* the chain: letters[0] = digit, letters[i] = letters[i-1] */
     snprintf(stmt[n++], 4, "%c=%c", letters[0], digit);
     for (int i = 1; i <= hops; i++) snprintf(stmt[n++], 4, "%c=%c", letters[i], letters[i - 1]);
+    for (int i = 0; i < n; i++) id[i] = (int8_t)i;
     for (int i = 0; i < distractors; i++) {
+        id[n] = -1;
         const int me = hops + 1 + i;
-        if (i > 0 && hg_rng_u64(&r) % 2) /* point at an earlier distractor */
+        if (i > 0 && decoy)
+            snprintf(stmt[n++], 4, "%c=%c", letters[me], letters[me - 1]);
+        else if (i > 0 && hg_rng_u64(&r) % 2) /* point at an earlier distractor */
             snprintf(stmt[n++], 4, "%c=%c", letters[me], letters[hops + 1 + (int)(hg_rng_u64(&r) % (uint64_t)i)]);
         else
             snprintf(stmt[n++], 4, "%c=%c", letters[me], (char)('0' + hg_rng_u64(&r) % 10));
@@ -40,7 +51,14 @@ int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, c
         const int j = (int)(hg_rng_u64(&r) % (uint64_t)(i + 1));
         char t[4];
         memcpy(t, stmt[i], 4), memcpy(stmt[i], stmt[j], 4), memcpy(stmt[j], t, 4);
+        const int8_t u = id[i];
+        id[i] = id[j], id[j] = u;
     }
+    for (int i = 0, link = hops; backward && i < n; i++)
+        if (id[i] >= 0) {
+            snprintf(stmt[i], 4, "%c=%c", letters[link], link ? letters[link - 1] : digit);
+            link--;
+        }
     size_t len = 0;
     for (int i = 0; i < n; i++) {
         if (len + 5 >= cap) return -1;
@@ -53,6 +71,10 @@ int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, c
     buf[len] = 0;
     if (answer) *answer = digit;
     return (int)len;
+}
+
+int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, char *buf, size_t cap, char *answer) {
+    return chain_problem(seed, index, hops, distractors, false, false, buf, cap, answer);
 }
 
 /* The digit variable v resolves to in the statements of prompt[len] (0 if none), and the number of
@@ -96,7 +118,8 @@ bool hg_chain_row(const hg_chain_rows *c, uint64_t seed, uint64_t index, int hop
     z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
     const int dist = c->distractors + (int)((z >> 33) % (uint64_t)(c->max_distractors - c->distractors + 1));
     char buf[160], ans;
-    const int len = hg_chain_problem(seed, index, hops, dist, buf, sizeof buf, &ans);
+    const bool backward = (int)((z >> 17) % 100) < c->backward_pct, decoy = (int)((z >> 7) % 100) < c->decoy_pct;
+    const int len = chain_problem(seed, index, hops, dist, backward, decoy, buf, sizeof buf, &ans);
     if (len < 0) return false;
     memset(mask, 0, (size_t)(T + 1));
     int64_t k = 0;
