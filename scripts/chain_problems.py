@@ -10,7 +10,11 @@ Output: one problem per line, `HOPS<TAB>PROMPT<TAB>ANSWER`, e.g. `2\tk=3;a=k;z=1
 statements VAR=DIGIT or VAR=VAR over distinct lowercase letters, joined by `;`, shuffled, then
 `;?VAR=`; HOPS is the number of VAR=VAR links between the queried variable and its digit.
 
-usage: chain_problems.py --hops 1-10 --n 100 --distractors 2[-4] --seed 20250611 > problems.tsv
+With --decoy the distractors are instead a second chain of the same length ending in another
+digit (`k=3;a=k;d=a;` beside `q=7;m=q;x=m;`): both digits are referred to and both chains have the
+same shape, so only following the queried chain finds the answer (chance is 50 %).
+
+usage: chain_problems.py --hops 1-10 --n 100 [--distractors 2[-4] | --decoy] --seed 20250611 > problems.tsv
 """
 import argparse
 import random
@@ -46,6 +50,19 @@ def problem(rng, hops, n_distractors):
     return ";".join(statements) + f";?{chain[-1]}=", answer
 
 
+def decoy_problem(rng, hops):
+    names = rng.sample(string.ascii_lowercase, 2 * (hops + 1))
+    chain, decoy = names[: hops + 1], names[hops + 1:]
+    answer, other = rng.sample("0123456789", 2)
+    rhs = {chain[0]: answer, decoy[0]: other}
+    for links in (chain, decoy):
+        for prev, var in zip(links, links[1:]):
+            rhs[var] = prev
+    statements = [f"{v}={rhs[v]}" for v in names]
+    rng.shuffle(statements)
+    return ";".join(statements) + f";?{chain[-1]}=", answer
+
+
 def resolve(prompt):
     """Follow the query through the statements: the check that every written problem is right."""
     body, _, query = prompt.rpartition(";?")
@@ -61,15 +78,21 @@ def main():
     ap.add_argument("--hops", type=parse_range, default=(1, 8))
     ap.add_argument("--n", type=int, default=100, help="problems per hop count")
     ap.add_argument("--distractors", type=parse_range, default=(2, 2))
+    ap.add_argument("--decoy", action="store_true", help="a decoy chain of the same length instead")
     ap.add_argument("--seed", type=int, default=20250611)
     a = ap.parse_args()
-    if a.hops[1] + 1 + a.distractors[1] > 26:
+    if a.decoy and 2 * (a.hops[1] + 1) > 26:
+        sys.exit("chain_problems.py: with --decoy, 2 * (hops + 1) must be <= 26")
+    if not a.decoy and a.hops[1] + 1 + a.distractors[1] > 26:
         sys.exit("chain_problems.py: hops + 1 + distractors must be <= 26")
     rng = random.Random(a.seed)
     out = sys.stdout
     for hops in range(a.hops[0], a.hops[1] + 1):
         for _ in range(a.n):
-            prompt, answer = problem(rng, hops, rng.randint(*a.distractors))
+            if a.decoy:
+                prompt, answer = decoy_problem(rng, hops)
+            else:
+                prompt, answer = problem(rng, hops, rng.randint(*a.distractors))
             assert resolve(prompt) == (answer, hops)
             out.write(f"{hops}\t{prompt}\t{answer}\n")
 

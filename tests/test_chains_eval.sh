@@ -46,6 +46,24 @@ awk -F'\t' 'NR == FNR { if ($3 == $4) c[$2]++; next } FNR > 1 { split($0, f, ","
 printf '1\tno-answer-column\n' > "$dir/bad.tsv"
 if "$HUGINN" eval-chains -m "$model" --problems "$dir/bad.tsv" > /dev/null 2>&1; then echo "FAIL: malformed file accepted"; fail=1; fi
 if "$HUGINN" eval-chains -m "$model" --problems "$dir/p.tsv" --steps 4,2 > /dev/null 2>&1; then echo "FAIL: decreasing --steps accepted"; fail=1; fi
+# --decoy: two chains of the same length, each ending in its own digit; the script checks its own
+# answers, this checks the shape independently
+python3 "$HG_SOURCE_DIR/scripts/chain_problems.py" --hops 0-6 --n 20 --decoy --seed 3 > "$dir/d.tsv"
+python3 - "$dir/d.tsv" <<'PY' || fail=1
+import sys
+for line in open(sys.argv[1]):
+    hops, prompt, answer = line.rstrip("\n").split("\t")
+    body, query = prompt.rsplit(";?", 1)
+    rhs = dict(s.split("=") for s in body.split(";"))
+    digits = [v for v in rhs.values() if v.isdigit()]
+    def walk(v, n=0):
+        return (v, n) if v.isdigit() else walk(rhs[v], n + 1) if n < 30 else (None, n)
+    ok = len(rhs) == 2 * (int(hops) + 1) and len(digits) == 2 and digits[0] != digits[1]
+    ok &= walk(rhs[query.rstrip("=")]) == (answer, int(hops))
+    ok &= all(walk(rhs[v])[1] <= int(hops) for v in rhs)
+    if not ok:
+        sys.exit("FAIL: decoy problem " + line.strip())
+PY
 # the statement vocabulary the C tests load is exactly what the script writes today
 python3 "$HG_SOURCE_DIR/scripts/make_chain_tokenizer.py" "$dir/stmt"
 for f in tokenizer.json tokenizer_config.json; do
