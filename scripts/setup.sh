@@ -15,7 +15,7 @@ type="${1:-Release}"
 dir=build; [ "$type" != Release ] && dir="build-$(echo "$type" | tr A-Z a-z)"
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" ${HG_CMAKE_ARGS:-} >/dev/null
 cmake --build "$dir" -j"$(nproc)"
-# Until a trained model is shipped in models/default, make a small random one there (issue #2).
+# Without models/default (the trained chain model is shipped there), make a small random one (issue #2).
 if [ "$type" = Release ] && [ ! -e models/default/config.json ]; then
   "$dir/huginn" init --config models/random-small.json -o models/default --seed 1 2>/dev/null
 fi
