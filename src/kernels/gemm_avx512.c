@@ -129,15 +129,7 @@ HG_INLINE void pack_w(hg_dtype dt, const hg_tensor *w, int64_t o0, int64_t R, in
     }
 }
 
-static void pack_w_any(const hg_tensor *w, int64_t o0, int64_t R, int64_t k0, int64_t kc, float *wp) {
-    switch (w->dtype) {
-    case HG_DTYPE_BF16: pack_w(HG_DTYPE_BF16, w, o0, R, k0, kc, wp); break;
-    case HG_DTYPE_F16: pack_w(HG_DTYPE_F16, w, o0, R, k0, kc, wp); break;
-    case HG_DTYPE_Q8_0: pack_w(HG_DTYPE_Q8_0, w, o0, R, k0, kc, wp); break;
-    case HG_DTYPE_Q4_0: pack_w(HG_DTYPE_Q4_0, w, o0, R, k0, kc, wp); break;
-    default: pack_w(HG_DTYPE_F32, w, o0, R, k0, kc, wp); break;
-    }
-}
+HG_ROWS_PACK_BY_DTYPE(pack_w_any, pack_w)
 
 /* ---- the register tile ------------------------------------------------------------------------ */
 

@@ -22,6 +22,20 @@ typedef void (*hg_rows_pack_fn)(const hg_tensor *w, int64_t o0, int64_t R, int64
 typedef void (*hg_rows_tile_fn)(float *y, int64_t ldy, const float *x, int64_t ldx, const float *wp, int64_t kc,
                                 int64_t R, int64_t Tb, bool first);
 
+/* Defines `static void NAME(w, o0, R, k0, kc, wp)`, an hg_rows_pack_fn that calls the ISA file's
+ * inline `PACK(dtype, w, o0, R, k0, kc, wp)` with the dtype as a constant, so each dtype gets its own
+ * compiled widening loop. */
+#define HG_ROWS_PACK_BY_DTYPE(NAME, PACK)                                                                    \
+    static void NAME(const hg_tensor *w, int64_t o0, int64_t R, int64_t k0, int64_t kc, float *wp) {           \
+        switch (w->dtype) {                                                                                    \
+        case HG_DTYPE_BF16: PACK(HG_DTYPE_BF16, w, o0, R, k0, kc, wp); break;                                  \
+        case HG_DTYPE_F16: PACK(HG_DTYPE_F16, w, o0, R, k0, kc, wp); break;                                    \
+        case HG_DTYPE_Q8_0: PACK(HG_DTYPE_Q8_0, w, o0, R, k0, kc, wp); break;                                  \
+        case HG_DTYPE_Q4_0: PACK(HG_DTYPE_Q4_0, w, o0, R, k0, kc, wp); break;                                  \
+        default: PACK(HG_DTYPE_F32, w, o0, R, k0, kc, wp); break;                                              \
+        }                                                                                                      \
+    }
+
 /* y[T, n_out] = x[T, n_in] · Wᵀ in groups of `rows` W rows and passes of at most tb_max positions. */
 static inline void hg_gemm_rows(float *y, const float *x, const hg_tensor *w, int64_t T, int64_t rows, int64_t tb_max,
                                 hg_rows_pack_fn pack, hg_rows_tile_fn tile) {

@@ -381,15 +381,7 @@ static void gemm_group(float *y, int64_t ldy, const float *x, int64_t ldx, const
     }
 }
 
-static void pack_w_any(const hg_tensor *w, int64_t o0, int64_t R, int64_t k0, int64_t kc, float *wp) {
-    switch (w->dtype) {
-    case HG_DTYPE_BF16: pack_w(HG_DTYPE_BF16, w, o0, R, k0, kc, wp); break;
-    case HG_DTYPE_F16: pack_w(HG_DTYPE_F16, w, o0, R, k0, kc, wp); break;
-    case HG_DTYPE_Q8_0: pack_w(HG_DTYPE_Q8_0, w, o0, R, k0, kc, wp); break;
-    case HG_DTYPE_Q4_0: pack_w(HG_DTYPE_Q4_0, w, o0, R, k0, kc, wp); break;
-    default: pack_w(HG_DTYPE_F32, w, o0, R, k0, kc, wp); break;
-    }
-}
+HG_ROWS_PACK_BY_DTYPE(pack_w_any, pack_w)
 
 static void gemm_avx2(float *y, const float *x, const hg_tensor *w, int64_t T) {
     hg_gemm_rows(y, x, w, T, GEMM_R, GEMM_TB, pack_w_any, gemm_group); /* the loop nest: gemm_rows.h */

@@ -52,7 +52,7 @@ static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
  * be cache-resident (>= MV_PF_BYTES) are prefetched MV_PF bytes ahead in each row: the chunked walk
  * is 16 short streams the hardware prefetcher follows poorly. Measured on the 2-core Xeon, bf16
  * [8192, 5280], T = 8, weights from DRAM: 2 rows per tile, one pass per row 7.7 ms -> 4 rows 7.0-7.5
- * -> with the prefetch 6.1-6.4 ms (T = 1: 4.4-4.7 ms, so batch 8 = 5.6-6x the positions/s); in cache
+ * -> with the prefetch 6.1-6.4 ms (T = 1: 4.4-4.7 ms in the same runs; bench_kernels: 5.4x); in cache
  * (bf16 96 x 5280, one thread) 43 -> 100 GFLOP/s; the prefetch costs ~10 % there, hence the size test. */
 #define MV_KC 512
 #define MV_GROUP 16
@@ -60,8 +60,9 @@ static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
 #define MV_PF_BYTES ((size_t)16 << 20)
 
 /* R rows (o .. o+R-1) x TG positions over elements [i0, i1) (i0 a multiple of 16; the masked tail
- * only when i1 == n); every (row, position) pair runs the identical sequence. The accumulators start
- * at zero (park NULL or i0 == 0) or from park[r][t], and end reduced into y (i1 == n) or back in park:
+ * only when i1 >= n); every (row, position) pair runs the identical sequence. The accumulators start
+ * at zero (i0 == 0) or from park[r][t], and end reduced into y (i1 >= n) or back in park (which may be
+ * NULL only for a whole row, i0 = 0 and i1 = n):
  * parking a 16-lane partial sum is exact, so a row done in K chunks equals the row done in one go. */
 HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, const float *x, int64_t ldx,
                          const hg_tensor *w, int64_t o, int64_t n, int64_t i0, int64_t i1, __m512 (*park)[8]) {
@@ -71,7 +72,7 @@ HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, cons
     _Pragma("GCC unroll 16")
     for (int r = 0; r < R; r++)
         _Pragma("GCC unroll 16")
-        for (int t = 0; t < TG; t++) acc[r][t] = park && i0 > 0 ? park[r][t] : _mm512_setzero_ps();
+        for (int t = 0; t < TG; t++) acc[r][t] = i0 > 0 ? park[r][t] : _mm512_setzero_ps();
     const int64_t end = i1 < n ? i1 : n;
     int64_t i = i0;
     const bool pf = TG > 1 && w->nbytes >= MV_PF_BYTES;

@@ -30,15 +30,12 @@ static int chain_problem(uint64_t seed, uint64_t index, int hops, int distractor
         letters[i] = letters[j], letters[j] = t;
     }
     char stmt[26][4]; /* "x=y" */
-    int8_t id[26];    /* stmt[i] is chain link id[i] (0: the digit's), or -1 for a distractor */
     int n = 0;
     const char digit = (char)('0' + hg_rng_u64(&r) % 10);
     /* the chain: letters[0] = digit, letters[i] = letters[i-1] */
     snprintf(stmt[n++], 4, "%c=%c", letters[0], digit);
     for (int i = 1; i <= hops; i++) snprintf(stmt[n++], 4, "%c=%c", letters[i], letters[i - 1]);
-    for (int i = 0; i < n; i++) id[i] = (int8_t)i;
     for (int i = 0; i < distractors; i++) {
-        id[n] = -1;
         const int me = hops + 1 + i;
         if (i > 0 && decoy)
             snprintf(stmt[n++], 4, "%c=%c", letters[me], letters[me - 1]);
@@ -51,11 +48,11 @@ static int chain_problem(uint64_t seed, uint64_t index, int hops, int distractor
         const int j = (int)(hg_rng_u64(&r) % (uint64_t)(i + 1));
         char t[4];
         memcpy(t, stmt[i], 4), memcpy(stmt[i], stmt[j], 4), memcpy(stmt[j], t, 4);
-        const int8_t u = id[i];
-        id[i] = id[j], id[j] = u;
     }
+    bool on_chain[26] = {false}; /* the chain's statements are those assigning letters[0..hops] */
+    for (int i = 0; i <= hops; i++) on_chain[letters[i] - 'a'] = true;
     for (int i = 0, link = hops; backward && i < n; i++)
-        if (id[i] >= 0) {
+        if (on_chain[stmt[i][0] - 'a']) {
             snprintf(stmt[i], 4, "%c=%c", letters[link], link ? letters[link - 1] : digit);
             link--;
         }
