@@ -149,6 +149,71 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
     free(row);
 }
 
+/* ---- hg_sgemm (training's product) --------------------------------------------------------------- */
+
+/* C (+)= op(A)·op(B) at level l against a double reference with the γ bound; the SIMD levels must
+ * equal the in-order fmaf chain from +0 bit for bit (then + C when accumulating); the work area and C
+ * are poisoned with NaN (C only when overwritten); 1, 2 and 3 threads give identical bits. */
+static void check_sgemm(hg_cpu_level l, int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool acc) {
+    float *A = malloc(sizeof(float) * (size_t)(M * K + 1)), *B = malloc(sizeof(float) * (size_t)(K * N + 1));
+    float *C0 = malloc(sizeof(float) * (size_t)(M * N)), *C = malloc(sizeof(float) * (size_t)(M * N));
+    float *C2 = malloc(sizeof(float) * (size_t)(M * N));
+    float *work = malloc(sizeof(float) * (hg_sgemm_work(K, N) + 1));
+    for (int64_t i = 0; i < M * K; i++) A[i] = frand();
+    for (int64_t i = 0; i < K * N; i++) B[i] = frand();
+    for (int64_t i = 0; i < M * N; i++) C0[i] = frand();
+    for (size_t i = 0; i < hg_sgemm_work(K, N); i++) work[i] = NAN;
+    for (int64_t i = 0; i < M * N; i++) C[i] = acc ? C0[i] : NAN;
+    hg_sgemm_level(l, C, A, ta, B, tb, M, N, K, acc, work);
+    int bad = 0;
+    for (int64_t m = 0; m < M && bad < 3; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double ref = 0, mag = 0;
+            float chain = 0;
+            for (int64_t k = 0; k < K; k++) {
+                const float a = ta ? A[k * M + m] : A[m * K + k], b = tb ? B[n * K + k] : B[k * N + n];
+                ref += (double)a * (double)b, mag += fabs((double)a * (double)b);
+                chain = fmaf(a, b, chain);
+            }
+            const double want = acc ? (double)C0[m * N + n] + ref : ref;
+            const double tol = 2.0 * (double)(K + 1) * 0x1p-24 * (mag + (acc ? fabs((double)C0[m * N + n]) : 0)) + 1e-30;
+            const float got = C[m * N + n];
+            if (!(fabs((double)got - want) <= tol)) bad++;
+            if (l != HG_CPU_SCALAR && got != (acc ? C0[m * N + n] + chain : chain)) bad++;
+        }
+    CHECK_MSG(!bad, "sgemm %s M=%lld N=%lld K=%lld transA=%d transB=%d acc=%d: %d mismatches", hg_cpu_level_name(l),
+              (long long)M, (long long)N, (long long)K, ta, tb, acc, bad);
+    for (int nt = 1; nt <= 3; nt++) {
+        omp_set_num_threads(nt);
+        for (int64_t i = 0; i < M * N; i++) C2[i] = acc ? C0[i] : NAN;
+        hg_sgemm_level(l, C2, A, ta, B, tb, M, N, K, acc, work);
+        CHECK_MSG(!memcmp(C, C2, sizeof(float) * (size_t)(M * N)), "sgemm %s M=%lld N=%lld K=%lld differs with %d threads",
+                  hg_cpu_level_name(l), (long long)M, (long long)N, (long long)K, nt);
+    }
+    omp_set_num_threads(2);
+    free(A), free(B), free(C0), free(C), free(C2), free(work);
+}
+
+static void test_sgemm(hg_cpu_level l) {
+    /* rows around every ISA's tile height (4, 6, 12) and the 96-row work item; columns around the 16/32
+     * panels; K from 1 to a training batch's token count (dW sums over N = 1,000+ tokens) */
+    static const int64_t Ms[] = {1, 5, 6, 11, 12, 13, 25, 97, 200};
+    static const int64_t Ns[] = {1, 15, 16, 17, 31, 32, 33, 70, 129};
+    static const int64_t Ks[] = {1, 2, 7, 64, 129, 1030};
+    int i = 0;
+    for (size_t a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
+        for (size_t b = 0; b < sizeof Ns / sizeof Ns[0]; b++, i++) {
+            const int64_t K = Ks[(a + 2 * b) % 6];
+            if ((double)Ms[a] * (double)Ns[b] * (double)K > 4e6) continue;
+            check_sgemm(l, Ms[a], Ns[b], K, i & 1, (i >> 1) & 1, (i >> 2) & 1);
+        }
+    /* the three products of training at a small shape, above HG_PAR_MIN_MACS (threads split it) */
+    check_sgemm(l, 300, 96, 64, false, true, false);  /* y = x·Wᵀ */
+    check_sgemm(l, 300, 64, 96, false, false, true);  /* dx += dy·W */
+    check_sgemm(l, 96, 64, 300, true, false, true);   /* dW += dyᵀ·x */
+    check_sgemm(l, 3, 5, 0, false, false, false);     /* K = 0: zeros */
+}
+
 /* ---- batch and row independence of the matrix-vector path --------------------------------------- */
 
 /* For T = 1..8: (a) hg_matmul_with on T positions equals, bit for bit, each position alone (T = 1),
@@ -307,6 +372,7 @@ int main(void) {
             continue;
         }
         const int before = hg_test_failures;
+        test_sgemm((hg_cpu_level)l);
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) test_vec(k, lens[i]);
         for (int dt = 0; dt < HG_DTYPE_COUNT; dt++) {
             const bool q = dt == HG_DTYPE_Q8_0 || dt == HG_DTYPE_Q4_0;

@@ -50,23 +50,23 @@ static void report(const char *op, int before) {
 
 static void fd_linear(void) {
     const int64_t N = 3, in = 5, out = 7;
-    float x[15], W[35], w[21], y[21], dx[15], dW[35] = {0}, scratch[3 * 12 + 35 + 64];
+    float x[15], W[35], w[21], y[21], dx[15], dW[35] = {0}, scratch[7 * 32]; /* hg_sgemm_work(max(N, out), in) */
     fill(x, N * in, 1), fill(W, out * in, 0.5f), fill(w, N * out, 1);
     hg_tmm_backward(dx, false, dW, w, x, W, N, in, out, scratch);
     int b = n_bad;
     for (int64_t i = 0; i < N * in; i++) {
         float s = x[i];
-        x[i] = s + EPS, hg_tmm(y, x, W, N, in, out);
+        x[i] = s + EPS, hg_tmm(y, x, W, N, in, out, scratch);
         double jp = dotw(y, w, N * out);
-        x[i] = s - EPS, hg_tmm(y, x, W, N, in, out);
+        x[i] = s - EPS, hg_tmm(y, x, W, N, in, out, scratch);
         x[i] = s;
         cmp("linear dx", (jp - dotw(y, w, N * out)) / (2.0 * (double)EPS), dx[i]);
     }
     for (int64_t i = 0; i < out * in; i++) {
         float s = W[i];
-        W[i] = s + EPS, hg_tmm(y, x, W, N, in, out);
+        W[i] = s + EPS, hg_tmm(y, x, W, N, in, out, scratch);
         double jp = dotw(y, w, N * out);
-        W[i] = s - EPS, hg_tmm(y, x, W, N, in, out);
+        W[i] = s - EPS, hg_tmm(y, x, W, N, in, out, scratch);
         W[i] = s;
         cmp("linear dW", (jp - dotw(y, w, N * out)) / (2.0 * (double)EPS), dW[i]);
     }

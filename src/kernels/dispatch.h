@@ -82,6 +82,17 @@ void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n);
 void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T);
 #endif
 
+/* One column panel of hg_sgemm (sgemm.c): C[i, j] (+)= Σ_k A[i·sam + k·sak] · Bp[k·NR + j] for rows
+ * i < m and columns j < nc of C (ldc apart); Bp is the packed panel [K][NR] of the ISA's NR. */
+typedef void (*hg_sgemm_panel_fn)(float *C, int64_t ldc, const float *A, int64_t sam, int64_t sak, const float *Bp,
+                                  int64_t K, int64_t m, int nc, bool acc);
+#if defined(__x86_64__)
+void hg_sgemm_panel_avx2(float *C, int64_t ldc, const float *A, int64_t sam, int64_t sak, const float *Bp, int64_t K,
+                         int64_t m, int nc, bool acc);
+void hg_sgemm_panel_avx512(float *C, int64_t ldc, const float *A, int64_t sam, int64_t sak, const float *Bp,
+                           int64_t K, int64_t m, int nc, bool acc);
+#endif
+
 /* The vector helpers of a given level, or NULL when this CPU cannot run it (tests compare levels). */
 const hg_vec_ops *hg_vec_level(hg_cpu_level l);
 

@@ -19,6 +19,19 @@
 void hg_matmul(float *y, const float *x, const hg_tensor *w, int64_t T);
 /* The scalar reference of hg_matmul (single thread): the spec SIMD variants are tested against. */
 void hg_matmul_ref(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* Training's product (sgemm.c), f32 row-major: C[M, N] (+= when accumulate) op(A)·op(B), where op(A) is
+ * A [M, K] or, with transA, the transpose of A stored [K, M]; op(B) is B [K, N] or, with transB, the
+ * transpose of B stored [N, K]. work: hg_sgemm_work(K, N) floats (the packed op(B)). C must not alias
+ * A, B or work. Each C element is one thread's in-order sum over k: thread-count independent. */
+size_t hg_sgemm_work(int64_t K, int64_t N);
+void hg_sgemm(float *C, const float *A, bool transA, const float *B, bool transB, int64_t M, int64_t N, int64_t K,
+              bool accumulate, float *work);
+/* The same on an explicit ISA level (which must be <= hg_cpu_features()->best); tests compare levels. */
+void hg_sgemm_level(hg_cpu_level l, float *C, const float *A, bool transA, const float *B, bool transB, int64_t M,
+                    int64_t N, int64_t K, bool accumulate, float *work);
+/* The scalar reference: plain in-order sums, single thread. */
+void hg_sgemm_ref(float *C, const float *A, bool transA, const float *B, bool transB, int64_t M, int64_t N,
+                  int64_t K, bool accumulate);
 /* dst[n_in] = row `row` of w widened to f32. */
 void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst);
 

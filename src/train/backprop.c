@@ -3,11 +3,10 @@
  * at once, intermediate values kept) and their backward. Each backward is derived in a comment next
  * to it and checked by finite differences in double (tests/test_train_fd.c).
  *
- * Matrix products go through hg_matmul (kernels.h: y = x·Wᵀ) so that the SIMD kernels another file
- * provides speed up training too: dX = dY·W is hg_matmul with Wᵀ, and dW = dYᵀ·X is hg_matmul of
- * the transposes (dYᵀ as rows, Xᵀ as the "weight"). The transposes are O(N·(in+out)) copies next to
- * an O(N·in·out) product. The rejected alternative, a hand-written outer-product kernel for dW, would
- * need its own SIMD versions to keep up.
+ * Matrix products go through hg_sgemm (kernels.h, sgemm.c: C (+)= op(A)·op(B) with SIMD tiles per
+ * ISA), which reads either operand transposed as it lies: y = x·Wᵀ, dX = dY·W and dW = dYᵀ·X are one
+ * call each. (Until the fourth session they went through the inference kernel hg_matmul with
+ * explicit transposes of dY and X, 12 % of a training step's time.)
  *
  * Reductions over positions (dW of RMSNorm, the q/k bias) run in a fixed serial order in double, so
  * gradients do not depend on the thread count.
@@ -20,48 +19,17 @@
 
 /* ---- linear ------------------------------------------------------------------------------------- */
 
-static hg_tensor as_tensor(const float *W, int64_t rows, int64_t cols) {
-    hg_tensor t = {.dtype = HG_DTYPE_F32, .n_dims = 2, .ne = {rows, cols, 1, 1}, .data = W,
-                   .nbytes = (size_t)(rows * cols) * sizeof(float)};
-    return t;
+/* y = x·Wᵀ, with W [out, in] read transposed in place by hg_sgemm (work: hg_sgemm_work(in, out)). */
+void hg_tmm(float *y, const float *x, const float *W, int64_t N, int64_t in, int64_t out, float *work) {
+    hg_sgemm(y, x, false, W, true, N, out, in, false, work);
 }
 
-void hg_tmm(float *y, const float *x, const float *W, int64_t N, int64_t in, int64_t out) {
-    hg_tensor t = as_tensor(W, out, in);
-    hg_matmul(y, x, &t, N);
-}
-
-/* dst[cols, rows] = srcᵀ for src [rows, cols] (tiles keep both sides in cache). */
-static void transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
-#pragma omp parallel for schedule(static)
-    for (int64_t r0 = 0; r0 < rows; r0 += 32)
-        for (int64_t c0 = 0; c0 < cols; c0 += 32)
-            for (int64_t r = r0; r < r0 + 32 && r < rows; r++)
-                for (int64_t c = c0; c < c0 + 32 && c < cols; c++) dst[c * rows + r] = src[r * cols + c];
-}
-
-/* y = x·Wᵀ  ⇒  dx = dy·W  (dx[n,i] = Σ_o dy[n,o] W[o,i])  and  dW = dyᵀ·x  (dW[o,i] = Σ_n dy[n,o] x[n,i]). */
+/* y = x·Wᵀ  ⇒  dx = dy·W  (dx[n,i] = Σ_o dy[n,o] W[o,i])  and  dW = dyᵀ·x  (dW[o,i] = Σ_n dy[n,o] x[n,i]).
+ * Both are hg_sgemm on the operands as they lie: dy read transposed for dW, nothing copied. */
 void hg_tmm_backward(float *dx, bool dx_accumulate, float *dW, const float *dy, const float *x, const float *W,
-                     int64_t N, int64_t in, int64_t out, float *scratch) {
-    if (dx) {
-        float *Wt = scratch, *tmp = scratch + in * out; /* [in, out], [N, in] */
-        transpose(Wt, W, out, in);
-        hg_tensor t = as_tensor(Wt, in, out);
-        if (dx_accumulate) {
-            hg_matmul(tmp, dy, &t, N);
-            for (int64_t i = 0; i < N * in; i++) dx[i] += tmp[i];
-        } else {
-            hg_matmul(dx, dy, &t, N);
-        }
-    }
-    if (dW) {
-        float *dyT = scratch, *xT = scratch + N * out, *tmp = xT + N * in; /* [out,N], [in,N], [out,in] */
-        transpose(dyT, dy, N, out);
-        transpose(xT, x, N, in);
-        hg_tensor t = as_tensor(xT, in, N);
-        hg_matmul(tmp, dyT, &t, out);
-        for (int64_t i = 0; i < out * in; i++) dW[i] += tmp[i];
-    }
+                     int64_t N, int64_t in, int64_t out, float *work) {
+    if (dx) hg_sgemm(dx, dy, false, W, false, N, in, out, dx_accumulate, work);
+    if (dW) hg_sgemm(dW, dy, true, x, false, out, in, N, true, work);
 }
 
 /* ---- RMSNorm ------------------------------------------------------------------------------------ */

@@ -64,7 +64,7 @@ struct hg_tstep {
     float *dfc;         /* [N, 2I] */
     float *dact;        /* [N, I] */
     float *dcat;        /* [N, 2h] */
-    float *mm;          /* hg_tmm_backward scratch */
+    float *mm;          /* hg_tmm / hg_tmm_backward work (hg_sgemm's packed operand) */
     int32_t *hsel;      /* [2, N] the head's rows: labels, then positions (labelled targets only) */
     float *block;       /* the float allocation */
 };
@@ -101,7 +101,9 @@ hg_status hg_tstep_init(const hg_tlayout *L, int64_t B, int64_t T, int64_t max_k
     const int64_t n_apps = c->n_layers_prelude + max_k * c->n_layers_core + c->n_layers_coda;
     const int64_t kc = max_k > 0 ? max_k : 1;
     const int64_t wide = hg_max_i64(hg_max_i64(3 * h, 2 * I), hg_max_i64(V, 2 * h));
-    const int64_t mm = N * (wide + h + I) + wide * hg_max_i64(hg_max_i64(h, I), 2 * h);
+    /* hg_sgemm's packed operand: K x (N rounded up to 32) for every product of the step (forward: in x
+     * out; dx: out x in; dW: N x in), bounded by max(N, wide) x (wide rounded up) */
+    const int64_t mm = (int64_t)hg_sgemm_work(hg_max_i64(N, wide), wide);
     const double total = (double)(n_apps + 1) * (double)lact_floats(c, N, T) +
                          (double)N * (double)(h * 13 + 2 + 2 * h * kc + 2 * V + 3 * h + 2 * I + I + 2 * h) +
                          (double)mm + (double)(h / 2);
@@ -172,20 +174,20 @@ static void block_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float 
     const float eps = c->norm_eps;
     if (A->x_in != x) memcpy(A->x_in, x, (size_t)(N * h) * sizeof(float));
     hg_trmsnorm(A->a1, A->rs, A->x_in, W->norm[0], N, h, eps);
-    hg_tmm(A->qkv, A->a1, W->wqkv, N, h, 3 * h);
+    hg_tmm(A->qkv, A->a1, W->wqkv, N, h, 3 * h, s->mm);
     if (W->qk_bias) /* q/k bias before RoPE (model.md) */
         for (int64_t n = 0; n < N; n++)
             for (int64_t j = 0; j < 2 * h; j++) A->qkv[n * 3 * h + j] += W->qk_bias[j];
     hg_trope(A->qkv, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, false);
     hg_trope(A->qkv + h, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, false);
     hg_tattn(A->att, A->prob, A->qkv, s->B, s->T, c->n_head, c->head_dim);
-    hg_tmm(s->tmp, A->att, W->attn_proj, N, h, h);
+    hg_tmm(s->tmp, A->att, W->attn_proj, N, h, h, s->mm);
     for (int64_t i = 0; i < N * h; i++) A->r1[i] = A->x_in[i] + s->tmp[i];
     hg_trmsnorm(A->x1, A->rs + N, A->r1, W->norm[1], N, h, eps);
     hg_trmsnorm(A->a3, A->rs + 2 * N, A->x1, W->norm[2], N, h, eps);
-    hg_tmm(A->fc, A->a3, W->fc, N, h, 2 * I);
+    hg_tmm(A->fc, A->a3, W->fc, N, h, 2 * I, s->mm);
     hg_tswiglu(A->act, A->fc, N, I);
-    hg_tmm(s->tmp, A->act, W->mlp_proj, N, I, h);
+    hg_tmm(s->tmp, A->act, W->mlp_proj, N, I, h, s->mm);
     for (int64_t i = 0; i < N * h; i++) A->r2[i] = A->x1[i] + s->tmp[i];
     hg_trmsnorm(y, A->rs + 3 * N, A->r2, W->norm[3], N, h, eps);
 }
@@ -226,7 +228,7 @@ static void core_forward(hg_tstep *s, float *cat, lact *apps) {
         memcpy(cat + n * 2 * h, s->s + n * h, (size_t)h * sizeof(float));
         memcpy(cat + n * 2 * h + h, s->e + n * h, (size_t)h * sizeof(float));
     }
-    hg_tmm(s->s, cat, s->pv.adapter, N, 2 * h, h);
+    hg_tmm(s->s, cat, s->pv.adapter, N, 2 * h, h, s->mm);
     for (int64_t j = 0; j < c->n_layers_core; j++) {
         const hg_tlayer *W = &s->pv.layers[c->n_layers_prelude + j];
         block_forward(s, W, apps ? &apps[j] : &s->ng, s->s, s->s);
@@ -304,7 +306,7 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
         for (int64_t i = 0; i < Nh; i++) memcpy(s->d1 + i * h, s->xf + (int64_t)s->hsel[N + i] * h, (size_t)h * sizeof(float));
     else Nh = N;
     const float *hx = compact ? s->d1 : s->xf; /* d1 is free until the backward's first block */
-    hg_tmm(s->logits, hx, s->pv.wte, Nh, h, V);
+    hg_tmm(s->logits, hx, s->pv.wte, Nh, h, V, s->mm);
     if (a->logits_out) memcpy(a->logits_out, s->logits, (size_t)(N * V) * sizeof(float));
     *loss_sum = hg_tcross_entropy(s->logits, compact ? s->hsel : a->labels, Nh, V, a->backward ? s->dlogits : NULL,
                                   a->grad_scale, n_labelled);

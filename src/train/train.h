@@ -75,12 +75,12 @@ hg_status hg_tparams_model_view(const hg_tlayout *L, const float *params, hg_mod
 
 /* ---- ops: forward pieces and their backward (backprop.c) ---------------------------------------- */
 
-/* y[N,out] = x[N,in]·W[out,in]ᵀ through hg_matmul. */
-void hg_tmm(float *y, const float *x, const float *W, int64_t N, int64_t in, int64_t out);
-/* dx[N,in] (= or +=) dy[N,out]·W ; dW[out,in] += dyᵀ·x. scratch needs (N+1)·max(in,out)+in·out floats.
+/* y[N,out] = x[N,in]·W[out,in]ᵀ through hg_sgemm; work: hg_sgemm_work(in, out) floats. */
+void hg_tmm(float *y, const float *x, const float *W, int64_t N, int64_t in, int64_t out, float *work);
+/* dx[N,in] (= or +=) dy[N,out]·W ; dW[out,in] += dyᵀ·x. work: hg_sgemm_work(max(N, out), in) floats.
  * dx or dW may be NULL (not needed). */
 void hg_tmm_backward(float *dx, bool dx_accumulate, float *dW, const float *dy, const float *x, const float *W,
-                     int64_t N, int64_t in, int64_t out, float *scratch);
+                     int64_t N, int64_t in, int64_t out, float *work);
 /* Row RMSNorm forward keeping 1/rms in rstd[N]; backward adds into dw[h] and writes (or adds) dx. */
 void hg_trmsnorm(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t h, float eps);
 void hg_trmsnorm_backward(float *dx, bool dx_accumulate, float *dw, const float *dy, const float *x,
