@@ -668,13 +668,16 @@ HG_API int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distrac
  * prompt) and bos/eos/pad are its ids. Per problem the distractor count is drawn from
  * [distractors, max_distractors] (a hash of the index) and the hop count cycles through
  * [min_hops, cap]; with curriculum_steps > 0 the cap rises one hop count at a time from min_hops to
- * max_hops over the first curriculum_steps steps (hg_chain_hops_cap). */
+ * max_hops over the first curriculum_steps steps (hg_chain_hops_cap), in equal stages unless
+ * curriculum_stage gives each stage's length. */
 typedef struct hg_chain_rows {
     hg_tokenizer *tok;
     int32_t bos, eos, pad;
     int min_hops, max_hops, distractors, max_distractors;
     int queries;              /* answers per row: the problem's own query, then queries-1 more */
     int64_t curriculum_steps; /* 0: every hop count from the start */
+    int64_t curriculum_stage[26]; /* optional: steps at cap min_hops + i, for i < max_hops - min_hops
+                                     (the last cap, max_hops, lasts from then on); all 0: equal stages */
     int backward_pct;         /* percent of rows (a hash of the index) whose chain statements stand in
                                  query-to-digit order, d=a before a=k before k=3, so that no link can
                                  be resolved from the statements before it; the rest are shuffled */

@@ -190,6 +190,13 @@ static void test_rows(void) {
     hg_chain_rows nc = c;
     nc.curriculum_steps = 0;
     CHECK(hg_chain_hops_cap(&nc, 1) == 5);
+    /* explicit stage lengths: hop cap 0 for 100 steps, 1 for 300, 2..4 for 50 each, then 5 */
+    hg_chain_rows sc = nc;
+    const int64_t st[5] = {100, 300, 50, 50, 50};
+    memcpy(sc.curriculum_stage, st, sizeof st);
+    CHECK(hg_chain_hops_cap(&sc, 1) == 0 && hg_chain_hops_cap(&sc, 100) == 0 && hg_chain_hops_cap(&sc, 101) == 1);
+    CHECK(hg_chain_hops_cap(&sc, 400) == 1 && hg_chain_hops_cap(&sc, 401) == 2 && hg_chain_hops_cap(&sc, 550) == 4);
+    CHECK(hg_chain_hops_cap(&sc, 551) == 5 && hg_chain_hops_cap(&sc, 99999) == 5);
     enum { T = 32 };
     int32_t row[T + 1];
     uint8_t mask[T + 1];

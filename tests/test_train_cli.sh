@@ -7,6 +7,7 @@
 #   2b. init_from starts a new run from trained weights (and refuses a directory with trainer state);
 #   3. tokenize-data packs text into a shard that `huginn train` reads (data.shard / data.val_shard),
 #      evaluating on the validation shard; a file that is not a shard is refused with a message.
+#   4. data.curriculum_stages is accepted when it lists one positive length per hop cap, else refused.
 set -euo pipefail
 : "${HUGINN:?}" "${HG_TEST_TMP:?}" "${HG_SOURCE_DIR:?}"
 dir="$HG_TEST_TMP/train_cli"
@@ -76,5 +77,13 @@ if "$HUGINN" train "$dir/bad.json" > "$dir/bad.log" 2>&1; then echo "FAIL: a JSO
 grep -q "magic" "$dir/bad.log" || { cat "$dir/bad.log"; echo "FAIL: no message about the magic"; fail=1; }
 cfg "$dir/badlen" 3 ", \"shard\": \"$dir/val.shard\"" | sed 's/"seq_len": 31/"seq_len": 20/' > "$dir/badlen.json"
 if "$HUGINN" train "$dir/badlen.json" > "$dir/badlen.log" 2>&1; then echo "FAIL: row length mismatch accepted"; fail=1; fi
+# 4. data.curriculum_stages: one positive length per hop cap below max_hops, else a message
+cfg "$dir/stages" 3 ', "curriculum_stages": [1, 1]' > "$dir/stages.json"
+"$HUGINN" train "$dir/stages.json" > "$dir/stages.log" 2>&1 || { cat "$dir/stages.log"; echo "FAIL: curriculum_stages refused"; fail=1; }
+for bad in '[1]' '[1, 0]' '[1, "x"]' '3'; do
+  cfg "$dir/badstages" 3 ", \"curriculum_stages\": $bad" > "$dir/badstages.json"
+  if "$HUGINN" train "$dir/badstages.json" > "$dir/badstages.log" 2>&1; then echo "FAIL: curriculum_stages $bad accepted"; fail=1; fi
+  grep -q "curriculum_stages" "$dir/badstages.log" || { cat "$dir/badstages.log"; echo "FAIL: no message for curriculum_stages $bad"; fail=1; }
+done
 [ $fail -eq 0 ] && echo ok
 exit $fail

@@ -171,6 +171,21 @@ static int train_main(int argc, char **argv, int rank, int size, const hg_train_
     cc.max_distractors = (int)num(jd, "max_distractors", cc.distractors);
     cc.queries = (int)num(jd, "queries", 1);
     cc.curriculum_steps = (int64_t)num(jd, "curriculum_steps", 0);
+    const cJSON *jst = cJSON_GetObjectItemCaseSensitive(jd, "curriculum_stages"); /* [steps at cap min_hops, +1, ...] */
+    if (jst) {
+        int ns = 0;
+        bool ok = cJSON_IsArray(jst);
+        for (const cJSON *e = ok ? jst->child : NULL; e && ok; e = e->next, ns++)
+            ok = ns < 26 && cJSON_IsNumber(e) && e->valuedouble >= 1 && e->valuedouble <= 1e12 &&
+                 (cc.curriculum_stage[ns] = (int64_t)e->valuedouble) > 0;
+        if (!ok || ns != (int)num(jd, "max_hops", 4) - (int)num(jd, "min_hops", 1)) {
+            cli_fail("%s: data.curriculum_stages must list max_hops - min_hops positive step counts (hop caps "
+                     "min_hops .. max_hops - 1; the last cap lasts from then on)", cfg_path);
+            goto out;
+        }
+        cc.curriculum_steps = 0;
+        for (int i = 0; i < ns; i++) cc.curriculum_steps += cc.curriculum_stage[i];
+    }
     cc.backward_pct = (int)num(jd, "backward_pct", 0), cc.decoy_pct = (int)num(jd, "decoy_pct", 0);
     if (cc.backward_pct < 0 || cc.backward_pct > 100 || cc.decoy_pct < 0 || cc.decoy_pct > 100) {
         cli_fail("%s: data.backward_pct and data.decoy_pct must be in 0..100", cfg_path);

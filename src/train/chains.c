@@ -101,6 +101,10 @@ static bool put_text(const hg_chain_rows *c, const char *text, int n, int32_t *i
 }
 
 int hg_chain_hops_cap(const hg_chain_rows *c, int64_t step) {
+    int64_t end = 0;
+    for (int i = 0; i < c->max_hops - c->min_hops && i < 26; i++) /* explicit stage lengths */
+        if (c->curriculum_stage[i] > 0 && step <= (end += c->curriculum_stage[i])) return c->min_hops + i;
+    if (end > 0) return c->max_hops;
     if (c->curriculum_steps <= 0 || step >= c->curriculum_steps) return c->max_hops;
     const int64_t span = c->max_hops - c->min_hops + 1;
     return c->min_hops + (int)((step < 1 ? 0 : step - 1) * span / c->curriculum_steps);
