@@ -10,12 +10,20 @@
  *
  * Reductions over positions (dW of RMSNorm, the q/k bias) run in a fixed serial order in double, so
  * gradients do not depend on the thread count.
+ *
+ * Attention, SwiGLU and the RMSNorm forward have AVX-512 twins in backprop_avx512.c (picked here when
+ * hg_cpu_features()->level is HG_CPU_AVX512): as scalar loops they took ~30 % of a step at h = 128
+ * (perf), though they do ~1 % of its flops. The loops below stay as the portable reference.
  */
 #include "train/train.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
 #include <omp.h>
+
+#if defined(__x86_64__)
+static bool use_avx512(void) { return hg_cpu_features()->level == HG_CPU_AVX512; }
+#endif
 
 /* ---- linear ------------------------------------------------------------------------------------- */
 
@@ -34,41 +42,83 @@ void hg_tmm_backward(float *dx, bool dx_accumulate, float *dW, const float *dy, 
 
 /* ---- RMSNorm ------------------------------------------------------------------------------------ */
 
+/* Rows are taken RB at a time with one sum per row, each accumulated in the same order as hg_rmsnorm:
+ * the same bits, but RB independent chains of dependent double adds instead of one (the serial chain
+ * was most of the op's time: 5.7 % of a step forward, ~4 % backward, at h = 128). */
+#define RB 8
+
 void hg_trmsnorm(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t h, float eps) {
+#if defined(__x86_64__)
+    if (use_avx512() && h < ((int64_t)1 << 28)) {
+        hg_trmsnorm_avx512(y, rstd, x, w, N, h, eps);
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const float *xr = x + n * h;
-        double ss = 0;
-        for (int64_t i = 0; i < h; i++) ss += (double)xr[i] * (double)xr[i];
-        /* the same arithmetic as hg_rmsnorm (inference), so forward values match it bit for bit */
-        const float r = (float)(1.0 / sqrt(ss / (double)h + (double)eps));
-        rstd[n] = r;
-        for (int64_t i = 0; i < h; i++) y[n * h + i] = (xr[i] * r) * w[i];
+    for (int64_t n0 = 0; n0 < N; n0 += RB) {
+        const int64_t nb = hg_min_i64(RB, N - n0);
+        const float *xb = x + n0 * h;
+        double ss[RB] = {0};
+        if (nb == RB) {
+            for (int64_t i = 0; i < h; i++)
+                for (int k = 0; k < RB; k++) ss[k] += (double)xb[k * h + i] * (double)xb[k * h + i];
+        } else {
+            for (int64_t k = 0; k < nb; k++)
+                for (int64_t i = 0; i < h; i++) ss[k] += (double)xb[k * h + i] * (double)xb[k * h + i];
+        }
+        for (int64_t k = 0; k < nb; k++) {
+            const float *xr = xb + k * h;
+            float *yr = y + (n0 + k) * h;
+            /* the same arithmetic as hg_rmsnorm (inference), so forward values match it bit for bit */
+            const float r = (float)(1.0 / sqrt(ss[k] / (double)h + (double)eps));
+            rstd[n0 + k] = r;
+            for (int64_t i = 0; i < h; i++) yr[i] = (xr[i] * r) * w[i];
+        }
     }
 }
 
 /* y_i = x_i·r·w_i with r = (mean(x²)+eps)^(-1/2), ∂r/∂x_j = −r³·x_j/h:
- *   dx_j = r·w_j·dy_j − (r³/h)·x_j·Σ_i dy_i·w_i·x_i        dw_i += Σ_n dy_i·x_i·r */
+ *   dx_j = r·w_j·dy_j − (r³/h)·x_j·Σ_i dy_i·w_i·x_i        dw_i += Σ_n dy_i·x_i·r
+ * The Σ_i runs RB rows at a time like the forward; dw is summed over n in serial order per column,
+ * with the columns in chunks of DW_COLS across threads. */
+#define DW_COLS 64
+
 void hg_trmsnorm_backward(float *dx, bool dx_accumulate, float *dw, const float *dy, const float *x,
                           const float *rstd, const float *w, int64_t N, int64_t h) {
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const float *xr = x + n * h, *g = dy + n * h;
-        const double r = rstd[n];
-        double dot = 0;
-        for (int64_t i = 0; i < h; i++) dot += (double)g[i] * (double)w[i] * (double)xr[i];
-        const double c = r * r * r * dot / (double)h;
-        float *o = dx + n * h;
-        for (int64_t i = 0; i < h; i++) {
-            const float v = (float)(r * (double)w[i] * (double)g[i] - c * (double)xr[i]);
-            o[i] = dx_accumulate ? o[i] + v : v;
+    for (int64_t n0 = 0; n0 < N; n0 += RB) {
+        const int64_t nb = hg_min_i64(RB, N - n0);
+        const float *xb = x + n0 * h, *gb = dy + n0 * h;
+        double dot[RB] = {0};
+        if (nb == RB) {
+            for (int64_t i = 0; i < h; i++)
+                for (int k = 0; k < RB; k++) dot[k] += (double)gb[k * h + i] * (double)w[i] * (double)xb[k * h + i];
+        } else {
+            for (int64_t k = 0; k < nb; k++)
+                for (int64_t i = 0; i < h; i++) dot[k] += (double)gb[k * h + i] * (double)w[i] * (double)xb[k * h + i];
+        }
+        for (int64_t k = 0; k < nb; k++) {
+            const float *xr = xb + k * h, *g = gb + k * h;
+            const double r = rstd[n0 + k];
+            const double c = r * r * r * dot[k] / (double)h;
+            float *o = dx + (n0 + k) * h;
+            for (int64_t i = 0; i < h; i++) {
+                const float v = (float)(r * (double)w[i] * (double)g[i] - c * (double)xr[i]);
+                o[i] = dx_accumulate ? o[i] + v : v;
+            }
         }
     }
     if (!dw) return;
-    for (int64_t i = 0; i < h; i++) {
-        double acc = 0;
-        for (int64_t n = 0; n < N; n++) acc += (double)dy[n * h + i] * (double)x[n * h + i] * (double)rstd[n];
-        dw[i] += (float)acc;
+#pragma omp parallel for schedule(static)
+    for (int64_t i0 = 0; i0 < h; i0 += DW_COLS) {
+        const int64_t ni = hg_min_i64(DW_COLS, h - i0);
+        double acc[DW_COLS] = {0};
+        for (int64_t n = 0; n < N; n++) {
+            const float *g = dy + n * h + i0, *xr = x + n * h + i0;
+            const double r = rstd[n];
+            for (int64_t i = 0; i < ni; i++) acc[i] += (double)g[i] * (double)xr[i] * r;
+        }
+        for (int64_t i = 0; i < ni; i++) dw[i0 + i] += (float)acc[i];
     }
 }
 
@@ -115,6 +165,12 @@ static inline float dot_head(const float *a, const float *b, int64_t d) {
 }
 
 void hg_tattn(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t d) {
+#if defined(__x86_64__)
+    if (use_avx512() && hg_tattn_avx512_fits(T, d)) {
+        hg_tattn_avx512(out, prob, qkv, B, T, H, d);
+        return;
+    }
+#endif
     const int64_t h = H * d;
     const float scale = (float)(1.0 / sqrt((double)d));
 #pragma omp parallel for schedule(static) collapse(2)
@@ -154,6 +210,12 @@ void hg_tattn(float *out, float *prob, const float *qkv, int64_t B, int64_t T, i
  * Each (row, head) pair owns its slice of dqkv, so threads never write the same element. */
 void hg_tattn_backward(float *dqkv, const float *dout, const float *prob, const float *qkv, int64_t B, int64_t T,
                        int64_t H, int64_t d) {
+#if defined(__x86_64__)
+    if (use_avx512() && hg_tattn_avx512_fits(T, d)) {
+        hg_tattn_backward_avx512(dqkv, dout, prob, qkv, B, T, H, d);
+        return;
+    }
+#endif
     const int64_t h = H * d;
     const float scale = (float)(1.0 / sqrt((double)d));
 #pragma omp parallel for schedule(static) collapse(2)
@@ -192,12 +254,24 @@ void hg_tattn_backward(float *dqkv, const float *dout, const float *prob, const 
 /* ---- gated MLP activation ------------------------------------------------------------------------- */
 
 void hg_tswiglu(float *act, const float *fc, int64_t N, int64_t I) {
+#if defined(__x86_64__)
+    if (use_avx512()) {
+        hg_tswiglu_avx512(act, fc, N, I);
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) hg_silu_mul(act + n * I, fc + n * 2 * I, fc + n * 2 * I + I, I);
 }
 
 /* a = silu(g)·u, silu(g) = g·σ(g), silu'(g) = σ(g)·(1 + g·(1 − σ(g))):  du = da·silu(g), dg = da·u·silu'(g). */
 void hg_tswiglu_backward(float *dfc, const float *dact, const float *fc, int64_t N, int64_t I) {
+#if defined(__x86_64__)
+    if (use_avx512()) {
+        hg_tswiglu_backward_avx512(dfc, dact, fc, N, I);
+        return;
+    }
+#endif
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         const float *g = fc + n * 2 * I, *u = g + I, *da = dact + n * I;

@@ -75,6 +75,16 @@ hg_status hg_tparams_model_view(const hg_tlayout *L, const float *params, hg_mod
 
 /* ---- ops: forward pieces and their backward (backprop.c) ---------------------------------------- */
 
+/* The AVX-512 twins of some ops below (backprop_avx512.c); backprop.c picks them when
+ * hg_cpu_features()->level is HG_CPU_AVX512 (and, for attention, hg_tattn_avx512_fits). */
+bool hg_tattn_avx512_fits(int64_t T, int64_t d);
+void hg_tattn_avx512(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t d);
+void hg_tattn_backward_avx512(float *dqkv, const float *dout, const float *prob, const float *qkv, int64_t B,
+                              int64_t T, int64_t H, int64_t d);
+void hg_tswiglu_avx512(float *act, const float *fc, int64_t N, int64_t I);
+void hg_trmsnorm_avx512(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t h, float eps);
+void hg_tswiglu_backward_avx512(float *dfc, const float *dact, const float *fc, int64_t N, int64_t I);
+
 /* y[N,out] = x[N,in]·W[out,in]ᵀ through hg_sgemm; work: hg_sgemm_work(in, out) floats. */
 void hg_tmm(float *y, const float *x, const float *W, int64_t N, int64_t in, int64_t out, float *work);
 /* dx[N,in] (= or +=) dy[N,out]·W ; dW[out,in] += dyᵀ·x. work: hg_sgemm_work(max(N, out), in) floats.
