@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS="build-essential cmake pkg-config libcjson-dev libpcre2-dev libutf8proc-dev libopenmpi-dev openmpi-bin"
+# tests/test_neon.sh runs the aarch64 kernels under emulation from an x86-64 host
+if [ "$(uname -m)" = x86_64 ]; then PKGS="$PKGS gcc-aarch64-linux-gnu qemu-user"; fi
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -1,5 +1,5 @@
 /*
- * test_kernels.c — every kernel level this CPU can run (scalar, AVX2, AVX-512) against the scalar
+ * test_kernels.c — every kernel level this CPU can run (scalar, AVX2, AVX-512, NEON) against the scalar
  * reference, for every weight dtype, at the lengths where tails hide bugs (style.md rule 17): outputs
  * poisoned with NaN first, comparisons written so a NaN fails, results bit-identical for 1, 2 and 3
  * threads. Also the Q8_0/Q4_0 block layouts against hand-computed ggml encodings.
@@ -342,11 +342,42 @@ static void test_vec(const hg_kern_table *k, int64_t n) {
     free(yr);
 }
 
+/* The KV-cache helpers of level l (second operand stored f16 / bf16): bit for bit the level's f32 dot
+ * and axpy on the widened operand, nothing written past n. test_kv_types checks the same next to the
+ * engine; this copy needs no model, so the cross-built aarch64 run (tests/test_neon.sh) covers it. */
+static void test_vec_kv(hg_cpu_level l, int64_t n) {
+    const hg_vec_ops *ops = hg_vec_level(l);
+    CHECK_MSG(ops != NULL, "level %s has kernels but no vector helpers", hg_cpu_level_name(l));
+    if (!ops) return;
+    float *a = malloc((size_t)n * sizeof(float)), *wide = malloc((size_t)n * sizeof(float));
+    float *y0 = malloc((size_t)(n + 1) * sizeof(float)), *y1 = malloc((size_t)(n + 1) * sizeof(float));
+    uint16_t *b = malloc((size_t)n * sizeof(uint16_t));
+    for (int di = 0; di < 2; di++) {
+        const hg_dtype dt = di ? HG_DTYPE_BF16 : HG_DTYPE_F16;
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = frand();
+            const float v = frand() * 4.0f;
+            b[i] = dt == HG_DTYPE_BF16 ? hg_f32_to_bf16(v) : hg_f32_to_f16(v);
+            wide[i] = dt == HG_DTYPE_BF16 ? hg_bf16_to_f32(b[i]) : hg_f16_to_f32(b[i]);
+            y0[i] = y1[i] = frand();
+        }
+        y0[n] = y1[n] = NAN;
+        const float got = ops->dot_kv[dt](a, b, n), want = ops->dot(a, wide, n);
+        CHECK_MSG(!memcmp(&got, &want, sizeof got), "%s %s dot_kv n=%lld: %.9g, f32 dot %.9g", hg_cpu_level_name(l),
+                  hg_dtype_name(dt), (long long)n, (double)got, (double)want);
+        ops->axpy_kv[dt](y0, 0.625f, b, n);
+        ops->axpy(y1, 0.625f, wide, n);
+        CHECK_MSG(!memcmp(y0, y1, (size_t)n * sizeof(float)) && isnan(y0[n]), "%s %s axpy_kv n=%lld",
+                  hg_cpu_level_name(l), hg_dtype_name(dt), (long long)n);
+    }
+    free(a), free(wide), free(y0), free(y1), free(b);
+}
+
 int main(void) {
     hg_rng_seed(&g_rng, 1234);
     const hg_cpu_info *ci = hg_cpu_features();
-    fprintf(stderr, "cpu: best %s, using %s (avx512bf16 %d, amx %d)\n", hg_cpu_level_name(ci->best),
-            hg_cpu_level_name(ci->level), ci->avx512bf16, ci->amx_tile);
+    fprintf(stderr, "cpu: best %s, using %s (avx512bf16 %d, amx %d, neon dotprod %d)\n", hg_cpu_level_name(ci->best),
+            hg_cpu_level_name(ci->level), ci->avx512bf16, ci->amx_tile, ci->dotprod);
     CHECK(ci->level <= ci->best);
     CHECK(hg_kern()->level == ci->level);
     test_quant_layout();
@@ -373,7 +404,7 @@ int main(void) {
         }
         const int before = hg_test_failures;
         test_sgemm((hg_cpu_level)l);
-        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) test_vec(k, lens[i]);
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) test_vec(k, lens[i]), test_vec_kv(k->level, lens[i]);
         for (int dt = 0; dt < HG_DTYPE_COUNT; dt++) {
             const bool q = dt == HG_DTYPE_Q8_0 || dt == HG_DTYPE_Q4_0;
             const int64_t *L = q ? qlens : lens;

@@ -91,13 +91,16 @@ double hg_time_s(void);
 
 
 /* ---- CPU features (src/base/cpu.c; owned by the kernels engineer) -------------------------------
- * The one allowed global (style.md rule 11): probed once (cpuid + xgetbv), read-only afterwards.
- * HG_CPU=scalar|avx2|avx512 in the environment forces a lower level (tests, fallback checks); a
- * level above what the CPU supports is ignored. */
+ * The one allowed global (style.md rule 11): probed once (cpuid + xgetbv on x86-64, the kernel's
+ * HWCAP bits on aarch64), read-only afterwards. HG_CPU=scalar|avx2|avx512|neon in the environment
+ * forces a lower level (tests, fallback checks); a level this CPU cannot run is ignored.
+ * Levels form one ladder per architecture, ordered by value within it: x86-64 SCALAR < AVX2 < AVX512,
+ * aarch64 SCALAR < NEON. A level of the other architecture never runs (hg_cpu_level_runs). */
 typedef enum hg_cpu_level {
     HG_CPU_SCALAR = 0, /* portable C */
     HG_CPU_AVX2 = 1,   /* AVX2 + FMA + F16C */
     HG_CPU_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI (BF16 reported separately) */
+    HG_CPU_NEON = 3,   /* aarch64 Advanced SIMD (the int8 dot product, SDOT, reported separately) */
     HG_CPU_LEVEL_COUNT
 } hg_cpu_level;
 
@@ -105,13 +108,17 @@ typedef struct hg_cpu_info {
     bool avx2, fma, f16c;                                  /* with OS support for ymm state */
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni; /* with OS support for zmm state */
     bool avx512bf16, amx_tile, amx_int8, amx_bf16;
+    bool neon, dotprod; /* aarch64: Advanced SIMD; its int8 dot product (HWCAP_ASIMDDP) */
     hg_cpu_level best;  /* the highest level this CPU (and OS) supports */
     hg_cpu_level level; /* the level kernels use: best, or lower if HG_CPU says so */
 } hg_cpu_info;
 
 /* The probed table (thread-safe: the first call probes under pthread_once). Never NULL. */
 const hg_cpu_info *hg_cpu_features(void);
-/* "scalar", "avx2", "avx512". */
+/* "scalar", "avx2", "avx512", "neon". */
 const char *hg_cpu_level_name(hg_cpu_level l);
+/* Whether the kernels of level l can run here: l is on this architecture's ladder and <= best.
+ * Tests iterate every level below HG_CPU_LEVEL_COUNT and skip those for which this is false. */
+bool hg_cpu_level_runs(hg_cpu_level l);
 
 #endif /* HG_BASE_H */

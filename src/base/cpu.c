@@ -2,10 +2,14 @@
  * cpu.c — the CPU-feature probe behind kernel dispatch (style.md rules 11 and 13). cpuid says what
  * the core implements; xgetbv says whether the OS saves the wider register state (an AVX-512 CPU
  * under an OS or hypervisor that does not enable zmm state must not run AVX-512 code). The result is
- * one read-only table, written once under pthread_once; HG_CPU=scalar|avx2|avx512 lowers the level
- * the kernels use so tests and users can check the fallback paths on a big machine.
+ * one read-only table, written once under pthread_once; HG_CPU=scalar|avx2|avx512|neon lowers the
+ * level the kernels use so tests and users can check the fallback paths on a big machine.
  *
- * Only x86-64 has SIMD kernels today; elsewhere the probe reports the scalar level.
+ * aarch64: Advanced SIMD is part of the base architecture, so NEON is the level whenever the kernel
+ * reports it (HWCAP_ASIMD); the int8 dot product (SDOT, HWCAP_ASIMDDP, Armv8.2+) only selects faster
+ * quantized dots inside that level, with bit-identical results, so it is a flag and not a level.
+ * Linux is asked through getauxval; other aarch64 systems get NEON without SDOT. Elsewhere (neither
+ * x86-64 nor aarch64) the probe reports the scalar level.
  */
 #include "base/base.h"
 
@@ -15,6 +19,15 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 #define HG_HAVE_X86 1
+#endif
+#if defined(__aarch64__)
+#define HG_HAVE_ARM64 1
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+/* the HWCAP bits of the Linux arm64 ABI (asm/hwcap.h), spelled out for older headers */
+#define HG_HWCAP_ASIMD (1ul << 1)
+#define HG_HWCAP_ASIMDDP (1ul << 20)
 #endif
 
 static hg_cpu_info g_cpu; /* the one global: written once by probe(), read-only after */
@@ -56,21 +69,54 @@ static void probe_x86(hg_cpu_info *c) {
 }
 #endif
 
+#ifdef HG_HAVE_ARM64
+static void probe_arm64(hg_cpu_info *c) {
+#if defined(__linux__)
+    const unsigned long hw = getauxval(AT_HWCAP);
+    c->neon = (hw & HG_HWCAP_ASIMD) != 0;
+    c->dotprod = c->neon && (hw & HG_HWCAP_ASIMDDP) != 0;
+#else
+    c->neon = true; /* mandatory in AArch64; SDOT is not probed off Linux */
+#endif
+}
+#endif
+
+/* l belongs to the ladder this build was compiled for (base.h: one ladder per architecture). */
+static bool level_on_ladder(hg_cpu_level l) {
+    switch (l) {
+    case HG_CPU_SCALAR: return true;
+#ifdef HG_HAVE_X86
+    case HG_CPU_AVX2:
+    case HG_CPU_AVX512: return true;
+#endif
+#ifdef HG_HAVE_ARM64
+    case HG_CPU_NEON: return true;
+#endif
+    default: return false;
+    }
+}
+
 static void probe(void) {
     hg_cpu_info c;
     memset(&c, 0, sizeof c);
+    c.best = HG_CPU_SCALAR;
 #ifdef HG_HAVE_X86
     probe_x86(&c);
-#endif
-    c.best = HG_CPU_SCALAR;
     if (c.avx2 && c.fma && c.f16c) c.best = HG_CPU_AVX2;
     if (c.best == HG_CPU_AVX2 && c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq && c.avx512vnni)
         c.best = HG_CPU_AVX512;
+#endif
+#ifdef HG_HAVE_ARM64
+    probe_arm64(&c);
+    if (c.neon) c.best = HG_CPU_NEON;
+#endif
     c.level = c.best;
     const char *env = getenv("HG_CPU");
     if (env) {
         for (int l = 0; l < HG_CPU_LEVEL_COUNT; l++)
-            if (!strcmp(env, hg_cpu_level_name((hg_cpu_level)l)) && (hg_cpu_level)l < c.best) c.level = (hg_cpu_level)l;
+            if (!strcmp(env, hg_cpu_level_name((hg_cpu_level)l)) && level_on_ladder((hg_cpu_level)l) &&
+                (hg_cpu_level)l < c.best)
+                c.level = (hg_cpu_level)l;
     }
     g_cpu = c;
 }
@@ -85,6 +131,11 @@ const char *hg_cpu_level_name(hg_cpu_level l) {
     case HG_CPU_SCALAR: return "scalar";
     case HG_CPU_AVX2: return "avx2";
     case HG_CPU_AVX512: return "avx512";
+    case HG_CPU_NEON: return "neon";
     default: return "?";
     }
+}
+
+bool hg_cpu_level_runs(hg_cpu_level l) {
+    return (int)l >= 0 && (int)l < (int)HG_CPU_LEVEL_COUNT && level_on_ladder(l) && l <= hg_cpu_features()->best;
 }

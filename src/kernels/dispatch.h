@@ -1,6 +1,6 @@
 /*
  * dispatch.h — internal: the per-ISA kernel tables hg_matmul and the vector helpers pick from
- * (style.md rule 13). One table per level (scalar, AVX2, AVX-512), each indexed by weight dtype;
+ * (style.md rule 13). One table per level (scalar, AVX2, AVX-512, NEON), each indexed by weight dtype;
  * hg_kern() returns the table for the level hg_cpu_features() chose, once, at first use.
  *
  * Contract shared by every matmul entry (so the level only changes rounding, never the result's
@@ -82,6 +82,19 @@ void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n);
 void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T);
 #endif
 
+#if defined(__aarch64__)
+/* matmul_neon.c: the NEON table, and its twin whose quantized dots use SDOT (same results, bit for
+ * bit; chosen when hg_cpu_features()->dotprod). */
+extern const hg_kern_table hg_kern_neon;
+extern const hg_kern_table hg_kern_neon_dotprod;
+float hg_vec_dot_neon(const float *a, const float *b, int64_t n);
+void hg_vec_axpy_neon(float *y, float a, const float *x, int64_t n);
+float hg_vec_dot_f16_neon(const float *a, const void *b, int64_t n);
+float hg_vec_dot_bf16_neon(const float *a, const void *b, int64_t n);
+void hg_vec_axpy_f16_neon(float *y, float a, const void *x, int64_t n);
+void hg_vec_axpy_bf16_neon(float *y, float a, const void *x, int64_t n);
+#endif
+
 /* One column panel of hg_sgemm (sgemm.c): C[i, j] (+)= Σ_k A[i·sam + k·sak] · Bp[k·NR + j] for rows
  * i < m and columns j < nc of C (ldc apart); Bp is the packed panel [K][NR] of the ISA's NR. */
 typedef void (*hg_sgemm_panel_fn)(float *C, int64_t ldc, const float *A, int64_t sam, int64_t sak, const float *Bp,
@@ -91,6 +104,10 @@ void hg_sgemm_panel_avx2(float *C, int64_t ldc, const float *A, int64_t sam, int
                          int64_t m, int nc, bool acc);
 void hg_sgemm_panel_avx512(float *C, int64_t ldc, const float *A, int64_t sam, int64_t sak, const float *Bp,
                            int64_t K, int64_t m, int nc, bool acc);
+#endif
+#if defined(__aarch64__)
+void hg_sgemm_panel_neon(float *C, int64_t ldc, const float *A, int64_t sam, int64_t sak, const float *Bp, int64_t K,
+                         int64_t m, int nc, bool acc);
 #endif
 
 /* The vector helpers of a given level, or NULL when this CPU cannot run it (tests compare levels). */

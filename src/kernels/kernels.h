@@ -26,7 +26,7 @@ void hg_matmul_ref(float *y, const float *x, const hg_tensor *w, int64_t T);
 size_t hg_sgemm_work(int64_t K, int64_t N);
 void hg_sgemm(float *C, const float *A, bool transA, const float *B, bool transB, int64_t M, int64_t N, int64_t K,
               bool accumulate, float *work);
-/* The same on an explicit ISA level (which must be <= hg_cpu_features()->best); tests compare levels. */
+/* The same on an explicit ISA level (one hg_cpu_level_runs accepts); tests compare levels. */
 void hg_sgemm_level(hg_cpu_level l, float *C, const float *A, bool transA, const float *B, bool transB, int64_t M,
                     int64_t N, int64_t K, bool accumulate, float *work);
 /* The scalar reference: plain in-order sums, single thread. */
@@ -44,7 +44,7 @@ void hg_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 void hg_rope_inv_freq(float *inv_freq, int64_t d, double base);
 /* In place: rotate adjacent pairs (x[2i], x[2i+1]) of each of n_head heads of size d by pos·inv_freq[i]. */
 void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq /* [d/2] */);
-/* The dispatched f32 vector helpers (AVX-512 / AVX2 / scalar, chosen once): hot loops such as
+/* The dispatched f32 vector helpers (AVX-512 / AVX2 / NEON / scalar, chosen once): hot loops such as
  * attention fetch the table once and call through it. dot sums in SIMD lanes then a fixed tree, so
  * it is deterministic but rounds differently from a sequential sum. */
 typedef struct hg_vec_ops {

@@ -161,6 +161,10 @@ static void axpy_f32_kv_avx2(float *y, float a, const void *x, int64_t n) { hg_v
 static float dot_f32_kv_avx512(const float *a, const void *b, int64_t n) { return hg_vec_dot_avx512(a, b, n); }
 static void axpy_f32_kv_avx512(float *y, float a, const void *x, int64_t n) { hg_vec_axpy_avx512(y, a, x, n); }
 #endif
+#if defined(__aarch64__)
+static float dot_f32_kv_neon(const float *a, const void *b, int64_t n) { return hg_vec_dot_neon(a, b, n); }
+static void axpy_f32_kv_neon(float *y, float a, const void *x, int64_t n) { hg_vec_axpy_neon(y, a, x, n); }
+#endif
 
 const hg_kern_table hg_kern_scalar = {
     .level = HG_CPU_SCALAR,
@@ -170,11 +174,14 @@ const hg_kern_table hg_kern_scalar = {
 };
 
 const hg_kern_table *hg_kern_level(hg_cpu_level l) {
-    if (l > hg_cpu_features()->best) return NULL;
+    if (!hg_cpu_level_runs(l)) return NULL;
     switch (l) {
 #if defined(__x86_64__)
     case HG_CPU_AVX512: return &hg_kern_avx512;
     case HG_CPU_AVX2: return &hg_kern_avx2;
+#endif
+#if defined(__aarch64__)
+    case HG_CPU_NEON: return hg_cpu_features()->dotprod ? &hg_kern_neon_dotprod : &hg_kern_neon;
 #endif
     default: return &hg_kern_scalar;
     }
@@ -192,10 +199,14 @@ static const hg_vec_ops k_vec_ops[HG_CPU_LEVEL_COUNT] = {
                        {dot_f32_kv_avx512, hg_vec_dot_f16_avx512, hg_vec_dot_bf16_avx512},
                        {axpy_f32_kv_avx512, hg_vec_axpy_f16_avx512, hg_vec_axpy_bf16_avx512}},
 #endif
+#if defined(__aarch64__)
+    [HG_CPU_NEON] = {hg_vec_dot_neon, hg_vec_axpy_neon, {dot_f32_kv_neon, hg_vec_dot_f16_neon, hg_vec_dot_bf16_neon},
+                     {axpy_f32_kv_neon, hg_vec_axpy_f16_neon, hg_vec_axpy_bf16_neon}},
+#endif
 };
 
 const hg_vec_ops *hg_vec_level(hg_cpu_level l) {
-    if ((int)l < 0 || (int)l >= (int)HG_CPU_LEVEL_COUNT || l > hg_cpu_features()->best) return NULL;
+    if (!hg_cpu_level_runs(l)) return NULL;
     return k_vec_ops[l].dot ? &k_vec_ops[l] : &k_vec_ops[HG_CPU_SCALAR];
 }
 

@@ -9,8 +9,9 @@
  * packed once per call into column panels of NR floats, Bp[panel][k][NR] (zero-padded), which makes
  * transB free and every panel a contiguous stream; then an MR × NR register tile walks all of K,
  * reading op(A) by broadcast — a row of A or, transposed, a column — as it lies in memory. The ISA
- * files hold only the tile (sgemm_avx512.c: 12 × 32, sgemm_avx2.c: 6 × 16); the portable tile here is
- * plain C the compiler may vectorise. The packing (O(K·N)) is small next to the product (O(M·K·N)).
+ * files hold only the tile (sgemm_avx512.c: 12 × 32, sgemm_avx2.c: 6 × 16, sgemm_neon.c: 8 × 8; each
+ * NR divides the 32 that hg_sgemm_work pads N to); the portable tile here is plain C the compiler may
+ * vectorise. The packing (O(K·N)) is small next to the product (O(M·K·N)).
  *
  * Threads: items are (panel, block of rows); each C element is summed by one tile over k = 0..K-1 in
  * order, so results do not depend on the thread count. The ISA only changes rounding (FMA or not).
@@ -68,13 +69,16 @@ static sgemm_isa isa_for(hg_cpu_level l) {
     if (l == HG_CPU_AVX512) return (sgemm_isa){hg_sgemm_panel_avx512, 12, 32};
     if (l == HG_CPU_AVX2) return (sgemm_isa){hg_sgemm_panel_avx2, 6, 16};
 #endif
+#if defined(__aarch64__)
+    if (l == HG_CPU_NEON) return (sgemm_isa){hg_sgemm_panel_neon, 8, 8};
+#endif
     (void)l;
     return (sgemm_isa){panel_scalar, SCALAR_MR, SCALAR_NR};
 }
 
 size_t hg_sgemm_work(int64_t K, int64_t N) { return (size_t)(K * ((N + 31) / 32 * 32)); }
 
-/* Rows per work item: a multiple of every ISA's MR (12, 6, 4). */
+/* Rows per work item: a multiple of every ISA's MR (12, 8, 6, 4). */
 #define SGEMM_MC 96
 
 void hg_sgemm_level(hg_cpu_level l, float *C, const float *A, bool transA, const float *B, bool transB, int64_t M,
