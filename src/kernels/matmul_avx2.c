@@ -26,6 +26,7 @@
  * per element at T = 64).
  */
 #include "kernels/dispatch.h"
+#include "kernels/mv_float.h"
 #include "kernels/gemm_rows.h"
 
 #include <immintrin.h>
@@ -98,39 +99,7 @@ HG_INLINE void mv_rows_f(hg_dtype dt, int TG, float *y, int64_t ldy, const float
     for (; o < o1; o++) mv_tile_f(dt, 1, TG, y, ldy, x, ldx, w, o, n);
 }
 
-HG_INLINE void mv_f(hg_dtype dt, float *y, int64_t ldy, const float *x, int64_t ldx, const hg_tensor *w, int64_t o0,
-                    int64_t o1, int64_t n, int64_t T) {
-    for (int64_t t0 = 0; t0 < T; t0 += 8) {
-        float *yy = y + t0 * ldy;
-        const float *xx = x + t0 * ldx;
-        switch (hg_min_i64(8, T - t0)) {
-        case 1: mv_rows_f(dt, 1, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 2: mv_rows_f(dt, 2, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 3: mv_rows_f(dt, 3, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 4: mv_rows_f(dt, 4, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 5: mv_rows_f(dt, 5, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 6: mv_rows_f(dt, 6, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 7: mv_rows_f(dt, 7, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        default: mv_rows_f(dt, 8, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        }
-    }
-}
-
-static void mv_f32(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0, int64_t o1,
-                   int64_t k0, int64_t n, int64_t T, bool acc) {
-    HG_ASSERT(k0 == 0 && !acc);
-    mv_f(HG_DTYPE_F32, y, ldy, x, ldx, w, o0, o1, n, T);
-}
-static void mv_bf16(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0, int64_t o1,
-                    int64_t k0, int64_t n, int64_t T, bool acc) {
-    HG_ASSERT(k0 == 0 && !acc);
-    mv_f(HG_DTYPE_BF16, y, ldy, x, ldx, w, o0, o1, n, T);
-}
-static void mv_f16(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0, int64_t o1,
-                   int64_t k0, int64_t n, int64_t T, bool acc) {
-    HG_ASSERT(k0 == 0 && !acc);
-    mv_f(HG_DTYPE_F16, y, ldy, x, ldx, w, o0, o1, n, T);
-}
+HG_MV_FLOAT_ENTRIES(mv_rows_f) /* mv_f32 / mv_f16 / mv_bf16: mv_float.h */
 
 /* ---- matrix-vector, quantized dtypes ---------------------------------------------------------- */
 

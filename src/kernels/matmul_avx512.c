@@ -22,6 +22,7 @@
  * not used.
  */
 #include "kernels/dispatch.h"
+#include "kernels/mv_float.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -53,7 +54,10 @@ static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
  * is 16 short streams the hardware prefetcher follows poorly. Measured on the 2-core Xeon, bf16
  * [8192, 5280], T = 8, weights from DRAM: 2 rows per tile, one pass per row 7.7 ms -> 4 rows 7.0-7.5
  * -> with the prefetch 6.1-6.4 ms (T = 1: 4.4-4.7 ms in the same runs; bench_kernels: 5.4x); in cache
- * (bf16 96 x 5280, one thread) 43 -> 100 GFLOP/s; the prefetch costs ~10 % there, hence the size test. */
+ * (bf16 96 x 5280, one thread) 43 -> 100 GFLOP/s; the prefetch costs ~10 % there, hence the size test.
+ * T = 1 streams whole rows 4 at a time, and the same prefetch pays there too (fourth session, full
+ * Huginn-0125 shape, bf16, r = 8): one thread 11.6-11.8 -> 12.7-13.8 GB/s, two threads 16.6-20.3 ->
+ * 20.9-21.8 GB/s, interleaved runs. */
 #define MV_KC 512
 #define MV_GROUP 16
 #define MV_PF 512
@@ -75,7 +79,7 @@ HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, cons
         for (int t = 0; t < TG; t++) acc[r][t] = i0 > 0 ? park[r][t] : _mm512_setzero_ps();
     const int64_t end = i1 < n ? i1 : n;
     int64_t i = i0;
-    const bool pf = TG > 1 && w->nbytes >= MV_PF_BYTES;
+    const bool pf = w->nbytes >= MV_PF_BYTES;
     for (; i + 16 <= end; i += 16) { /* R widened rows in registers, one x vector at a time */
         if (pf && (i & 31) == 0)
             _Pragma("GCC unroll 16")
@@ -138,40 +142,7 @@ HG_INLINE void mv_rows_f(hg_dtype dt, int TG, float *y, int64_t ldy, const float
     }
 }
 
-HG_INLINE void mv_f(hg_dtype dt, float *y, int64_t ldy, const float *x, int64_t ldx, const hg_tensor *w, int64_t o0,
-                    int64_t o1, int64_t n, int64_t T) {
-    for (int64_t t0 = 0; t0 < T; t0 += 8) {
-        const int64_t tg = hg_min_i64(8, T - t0);
-        float *yy = y + t0 * ldy;
-        const float *xx = x + t0 * ldx;
-        switch (tg) {
-        case 1: mv_rows_f(dt, 1, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 2: mv_rows_f(dt, 2, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 3: mv_rows_f(dt, 3, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 4: mv_rows_f(dt, 4, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 5: mv_rows_f(dt, 5, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 6: mv_rows_f(dt, 6, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        case 7: mv_rows_f(dt, 7, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        default: mv_rows_f(dt, 8, yy, ldy, xx, ldx, w, o0, o1, n); break;
-        }
-    }
-}
-
-static void mv_f32(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0, int64_t o1,
-                   int64_t k0, int64_t n, int64_t T, bool acc) {
-    HG_ASSERT(k0 == 0 && !acc);
-    mv_f(HG_DTYPE_F32, y, ldy, x, ldx, w, o0, o1, n, T);
-}
-static void mv_bf16(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0, int64_t o1,
-                    int64_t k0, int64_t n, int64_t T, bool acc) {
-    HG_ASSERT(k0 == 0 && !acc);
-    mv_f(HG_DTYPE_BF16, y, ldy, x, ldx, w, o0, o1, n, T);
-}
-static void mv_f16(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0, int64_t o1,
-                   int64_t k0, int64_t n, int64_t T, bool acc) {
-    HG_ASSERT(k0 == 0 && !acc);
-    mv_f(HG_DTYPE_F16, y, ldy, x, ldx, w, o0, o1, n, T);
-}
+HG_MV_FLOAT_ENTRIES(mv_rows_f) /* mv_f32 / mv_f16 / mv_bf16: mv_float.h */
 
 /* ---- matrix-vector, quantized dtypes ---------------------------------------------------------- */
 

@@ -1,0 +1,49 @@
+/*
+ * mv_float.h — the part of the float-dtype matrix-vector entries that every ISA file shares: the
+ * split of T positions into groups of at most 8 (each group a compile-time TG, so the ISA's tile keeps
+ * its accumulators in registers) and the three hg_mv_fn entries binding a dtype. Each ISA file
+ * supplies its own inline `ROWS(dt, TG, y, ldy, x, ldx, w, o0, o1, n)`; included by ISA files only.
+ */
+#ifndef HG_KERNELS_MV_FLOAT_H
+#define HG_KERNELS_MV_FLOAT_H
+
+#include "kernels/dispatch.h"
+
+/* Defines static mv_f32, mv_f16 and mv_bf16 (hg_mv_fn; whole rows only: k0 == 0, no accumulation)
+ * on top of ROWS, called for positions t0 .. t0+7 with TG = min(8, T - t0) as a constant. */
+#define HG_MV_FLOAT_ENTRIES(ROWS)                                                                             \
+    static inline __attribute__((always_inline)) void mv_f(hg_dtype dt, float *y, int64_t ldy, const float *x,   \
+                                                           int64_t ldx, const hg_tensor *w, int64_t o0,          \
+                                                           int64_t o1, int64_t n, int64_t T) {                   \
+        for (int64_t t0 = 0; t0 < T; t0 += 8) {                                                                \
+            float *yy = y + t0 * ldy;                                                                          \
+            const float *xx = x + t0 * ldx;                                                                    \
+            switch (hg_min_i64(8, T - t0)) {                                                                   \
+            case 1: ROWS(dt, 1, yy, ldy, xx, ldx, w, o0, o1, n); break;                                        \
+            case 2: ROWS(dt, 2, yy, ldy, xx, ldx, w, o0, o1, n); break;                                        \
+            case 3: ROWS(dt, 3, yy, ldy, xx, ldx, w, o0, o1, n); break;                                        \
+            case 4: ROWS(dt, 4, yy, ldy, xx, ldx, w, o0, o1, n); break;                                        \
+            case 5: ROWS(dt, 5, yy, ldy, xx, ldx, w, o0, o1, n); break;                                        \
+            case 6: ROWS(dt, 6, yy, ldy, xx, ldx, w, o0, o1, n); break;                                        \
+            case 7: ROWS(dt, 7, yy, ldy, xx, ldx, w, o0, o1, n); break;                                        \
+            default: ROWS(dt, 8, yy, ldy, xx, ldx, w, o0, o1, n); break;                                       \
+            }                                                                                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+    static void mv_f32(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0,        \
+                       int64_t o1, int64_t k0, int64_t n, int64_t T, bool acc) {                                 \
+        HG_ASSERT(k0 == 0 && !acc);                                                                            \
+        mv_f(HG_DTYPE_F32, y, ldy, x, ldx, w, o0, o1, n, T);                                                   \
+    }                                                                                                          \
+    static void mv_f16(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0,        \
+                       int64_t o1, int64_t k0, int64_t n, int64_t T, bool acc) {                                 \
+        HG_ASSERT(k0 == 0 && !acc);                                                                            \
+        mv_f(HG_DTYPE_F16, y, ldy, x, ldx, w, o0, o1, n, T);                                                   \
+    }                                                                                                          \
+    static void mv_bf16(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0,       \
+                        int64_t o1, int64_t k0, int64_t n, int64_t T, bool acc) {                                \
+        HG_ASSERT(k0 == 0 && !acc);                                                                            \
+        mv_f(HG_DTYPE_BF16, y, ldy, x, ldx, w, o0, o1, n, T);                                                  \
+    }
+
+#endif
