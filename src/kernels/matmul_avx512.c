@@ -54,14 +54,16 @@ static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
  * is 16 short streams the hardware prefetcher follows poorly. Measured on the 2-core Xeon, bf16
  * [8192, 5280], T = 8, weights from DRAM: 2 rows per tile, one pass per row 7.7 ms -> 4 rows 7.0-7.5
  * -> with the prefetch 6.1-6.4 ms (T = 1: 4.4-4.7 ms in the same runs; bench_kernels: 5.4x); in cache
- * (bf16 96 x 5280, one thread) 43 -> 100 GFLOP/s; the prefetch costs ~10 % there, hence the size test.
+ * (bf16 96 x 5280, one thread) 43 -> 100 GFLOP/s; the prefetch costs ~10 % there (0.97 MiB), hence the size test.
  * T = 1 streams whole rows 4 at a time, and the same prefetch pays there too (fourth session, full
  * Huginn-0125 shape, bf16, r = 8): one thread 11.6-11.8 -> 12.7-13.8 GB/s, two threads 16.6-20.3 ->
- * 20.9-21.8 GB/s, interleaved runs. */
+ * 20.9-21.8 GB/s, interleaved runs. The threshold was 16 MiB until the same session found that the
+ * 1024-wide bench model's 2-14 MB matrices stream from DRAM here too (its 4.3 GB per token do not
+ * stay in the reported 300 MB L3): at 1 MiB its bf16 decode went 3.5-4.6 -> 4.7-5.3 tok/s. */
 #define MV_KC 512
 #define MV_GROUP 16
 #define MV_PF 512
-#define MV_PF_BYTES ((size_t)16 << 20)
+#define MV_PF_BYTES ((size_t)1 << 20)
 
 /* R rows (o .. o+R-1) x TG positions over elements [i0, i1) (i0 a multiple of 16; the masked tail
  * only when i1 >= n); every (row, position) pair runs the identical sequence. The accumulators start
