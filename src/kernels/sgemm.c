@@ -61,19 +61,19 @@ static void panel_scalar(float *C, int64_t ldc, const float *A, int64_t sam, int
 
 typedef struct sgemm_isa {
     hg_sgemm_panel_fn panel;
-    int mr, nr;
+    int nr; /* panel width; the tile height (MR) is the panel function's own business */
 } sgemm_isa;
 
 static sgemm_isa isa_for(hg_cpu_level l) {
 #if defined(__x86_64__)
-    if (l == HG_CPU_AVX512) return (sgemm_isa){hg_sgemm_panel_avx512, 12, 32};
-    if (l == HG_CPU_AVX2) return (sgemm_isa){hg_sgemm_panel_avx2, 6, 16};
+    if (l == HG_CPU_AVX512) return (sgemm_isa){hg_sgemm_panel_avx512, 32};
+    if (l == HG_CPU_AVX2) return (sgemm_isa){hg_sgemm_panel_avx2, 16};
 #endif
 #if defined(__aarch64__)
-    if (l == HG_CPU_NEON) return (sgemm_isa){hg_sgemm_panel_neon, 8, 8};
+    if (l == HG_CPU_NEON) return (sgemm_isa){hg_sgemm_panel_neon, 8};
 #endif
     (void)l;
-    return (sgemm_isa){panel_scalar, SCALAR_MR, SCALAR_NR};
+    return (sgemm_isa){panel_scalar, SCALAR_NR};
 }
 
 size_t hg_sgemm_work(int64_t K, int64_t N) { return (size_t)(K * ((N + 31) / 32 * 32)); }
@@ -105,10 +105,12 @@ void hg_sgemm_level(hg_cpu_level l, float *C, const float *A, bool transA, const
                     for (int64_t j = nc; j < nr; j++) dst[k * nr + j] = 0;
                 }
             } else {
-                for (int64_t j = 0; j < nr; j++) {
+                for (int64_t j = 0; j < nc; j++) {
                     const float *src = B + (n0 + j) * K;
-                    for (int64_t k = 0; k < K; k++) dst[k * nr + j] = j < nc ? src[k] : 0.0f;
+                    for (int64_t k = 0; k < K; k++) dst[k * nr + j] = src[k];
                 }
+                for (int64_t k = 0; k < K; k++)
+                    for (int64_t j = nc; j < nr; j++) dst[k * nr + j] = 0;
             }
         }
         /* implicit barrier: every panel is packed before any tile reads it */
