@@ -4,6 +4,7 @@
  * broadcasts of op(A), 24 FMAs. Every C element is one FMA chain over k = 0..K-1.
  */
 #include "kernels/dispatch.h"
+#include "kernels/sgemm_panel.h"
 
 #include <immintrin.h>
 
@@ -39,24 +40,4 @@ HG_INLINE void tile(float *C, int64_t ldc, const float *A, int64_t sam, int64_t 
     }
 }
 
-void hg_sgemm_panel_avx512(float *C, int64_t ldc, const float *A, int64_t sam, int64_t sak, const float *Bp,
-                           int64_t K, int64_t m, int nc, bool acc) {
-    int64_t m0 = 0;
-    for (; m0 + 12 <= m; m0 += 12) tile(C + m0 * ldc, ldc, A + m0 * sam, sam, sak, Bp, K, 12, nc, acc);
-    float *c = C + m0 * ldc;
-    const float *a = A + m0 * sam;
-    switch (m - m0) { /* the row tail, each with its own constant tile height */
-    case 11: tile(c, ldc, a, sam, sak, Bp, K, 11, nc, acc); break;
-    case 10: tile(c, ldc, a, sam, sak, Bp, K, 10, nc, acc); break;
-    case 9: tile(c, ldc, a, sam, sak, Bp, K, 9, nc, acc); break;
-    case 8: tile(c, ldc, a, sam, sak, Bp, K, 8, nc, acc); break;
-    case 7: tile(c, ldc, a, sam, sak, Bp, K, 7, nc, acc); break;
-    case 6: tile(c, ldc, a, sam, sak, Bp, K, 6, nc, acc); break;
-    case 5: tile(c, ldc, a, sam, sak, Bp, K, 5, nc, acc); break;
-    case 4: tile(c, ldc, a, sam, sak, Bp, K, 4, nc, acc); break;
-    case 3: tile(c, ldc, a, sam, sak, Bp, K, 3, nc, acc); break;
-    case 2: tile(c, ldc, a, sam, sak, Bp, K, 2, nc, acc); break;
-    case 1: tile(c, ldc, a, sam, sak, Bp, K, 1, nc, acc); break;
-    default: break;
-    }
-}
+HG_SGEMM_PANEL(hg_sgemm_panel_avx512, tile, 12) /* full tiles, then the tail: sgemm_panel.h */

@@ -13,6 +13,7 @@
  * hg_sgemm_work pads to, and MR = 8 divides the 96-row work item. Speed not measured (no ARM hardware).
  */
 #include "kernels/dispatch.h"
+#include "kernels/sgemm_panel.h"
 
 #if defined(__aarch64__)
 
@@ -92,23 +93,7 @@ HG_INLINE void tile(float *C, int64_t ldc, const float *A, int64_t sam, int64_t 
 
 #undef HG_NEON_LANE_STEP
 
-void hg_sgemm_panel_neon(float *C, int64_t ldc, const float *A, int64_t sam, int64_t sak, const float *Bp, int64_t K,
-                         int64_t m, int nc, bool acc) {
-    int64_t m0 = 0;
-    for (; m0 + 8 <= m; m0 += 8) tile(C + m0 * ldc, ldc, A + m0 * sam, sam, sak, Bp, K, 8, nc, acc);
-    float *c = C + m0 * ldc;
-    const float *a = A + m0 * sam;
-    switch (m - m0) {
-    case 7: tile(c, ldc, a, sam, sak, Bp, K, 7, nc, acc); break;
-    case 6: tile(c, ldc, a, sam, sak, Bp, K, 6, nc, acc); break;
-    case 5: tile(c, ldc, a, sam, sak, Bp, K, 5, nc, acc); break;
-    case 4: tile(c, ldc, a, sam, sak, Bp, K, 4, nc, acc); break;
-    case 3: tile(c, ldc, a, sam, sak, Bp, K, 3, nc, acc); break;
-    case 2: tile(c, ldc, a, sam, sak, Bp, K, 2, nc, acc); break;
-    case 1: tile(c, ldc, a, sam, sak, Bp, K, 1, nc, acc); break;
-    default: break;
-    }
-}
+HG_SGEMM_PANEL(hg_sgemm_panel_neon, tile, 8) /* full tiles, then the tail: sgemm_panel.h */
 
 #else
 /* Not aarch64: nothing to compile (the build leaves this file out there; ISO C wants a declaration). */
