@@ -74,13 +74,24 @@ HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, cons
         _Pragma("GCC unroll 16")
         for (int t = 0; t < TG; t++) acc[r][t] = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
+    const bool pf = w->nbytes >= HG_MV_PF_MIN;
+    for (; i + 8 <= n; i += 8) {
+        const size_t at = (size_t)i * elem_bytes(dt);
+        if (pf && at % 64 == 0) { /* mv_float.h */
+            const size_t a1 = hg_mv_pf_wrap(at + HG_MV_PF_L1, rb, R), a2 = hg_mv_pf_wrap(at + HG_MV_PF_L2, rb, R);
+            _Pragma("GCC unroll 16")
+            for (int r = 0; r < R; r++) {
+                _mm_prefetch((const char *)(row0 + (size_t)r * rb + a1), _MM_HINT_T0);
+                _mm_prefetch((const char *)(row0 + (size_t)r * rb + a2), _MM_HINT_T1);
+            }
+        }
         _Pragma("GCC unroll 16")
         for (int r = 0; r < R; r++) {
             const __m256 wv = load_w8(dt, row0 + (size_t)r * rb, i);
             _Pragma("GCC unroll 16")
             for (int t = 0; t < TG; t++) acc[r][t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * ldx + i), acc[r][t]);
         }
+    }
     _Pragma("GCC unroll 16")
     for (int r = 0; r < R; r++)
         _Pragma("GCC unroll 16")

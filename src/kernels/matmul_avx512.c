@@ -50,7 +50,7 @@ static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
 /* T >= 2 (compute-bound): x is read in chunks of MV_KC elements ([8, 512] f32 = 16 KiB, in L1), each
  * serving a group of MV_GROUP rows, 4 rows at a time (4 x TG accumulators; at T = 8 GCC keeps a few
  * on the stack and it is still the fastest). Every x vector loaded feeds 4 FMAs. Weights that cannot
- * be cache-resident (>= MV_PF_BYTES) are prefetched MV_PF bytes ahead in each row: the chunked walk
+ * be cache-resident (>= HG_MV_PF_MIN, mv_float.h) are prefetched HG_MV_PF_L1 bytes ahead in each row: the chunked walk
  * is 16 short streams the hardware prefetcher follows poorly. Measured on the 2-core Xeon, bf16
  * [8192, 5280], T = 8, weights from DRAM: 2 rows per tile, one pass per row 7.7 ms -> 4 rows 7.0-7.5
  * -> with the prefetch 6.1-6.4 ms (T = 1: 4.4-4.7 ms in the same runs; bench_kernels: 5.4x); in cache
@@ -59,11 +59,10 @@ static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
  * Huginn-0125 shape, bf16, r = 8): one thread 11.6-11.8 -> 12.7-13.8 GB/s, two threads 16.6-20.3 ->
  * 20.9-21.8 GB/s, interleaved runs. The threshold was 16 MiB until the same session found that the
  * 1024-wide bench model's 2-14 MB matrices stream from DRAM here too (its 4.3 GB per token do not
- * stay in the reported 300 MB L3): at 1 MiB its bf16 decode went 3.5-4.6 -> 4.7-5.3 tok/s. */
+ * stay in the reported 300 MB L3): at 1 MiB its bf16 decode went 3.5-4.6 -> 4.7-5.3 tok/s. Whole-row
+ * walks now also prefetch into L2 and across tiles (mv_float.h). */
 #define MV_KC 512
 #define MV_GROUP 16
-#define MV_PF 512
-#define MV_PF_BYTES ((size_t)1 << 20)
 
 /* R rows (o .. o+R-1) x TG positions over elements [i0, i1) (i0 a multiple of 16; the masked tail
  * only when i1 >= n); every (row, position) pair runs the identical sequence. The accumulators start
@@ -81,12 +80,22 @@ HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, cons
         for (int t = 0; t < TG; t++) acc[r][t] = i0 > 0 ? park[r][t] : _mm512_setzero_ps();
     const int64_t end = i1 < n ? i1 : n;
     int64_t i = i0;
-    const bool pf = w->nbytes >= MV_PF_BYTES;
+    const bool pf = w->nbytes >= HG_MV_PF_MIN;
     for (; i + 16 <= end; i += 16) { /* R widened rows in registers, one x vector at a time */
-        if (pf && (i & 31) == 0)
-            _Pragma("GCC unroll 16")
-            for (int r = 0; r < R; r++)
-                _mm_prefetch((const char *)(row0 + (size_t)r * rb + (size_t)i * elem_bytes(dt) + MV_PF), _MM_HINT_T0);
+        if (pf && (i & 31) == 0) {
+            const size_t at = (size_t)i * elem_bytes(dt);
+            if (park) { /* chunked walk: the row's next bytes, into L1 */
+                _Pragma("GCC unroll 16")
+                for (int r = 0; r < R; r++) _mm_prefetch((const char *)(row0 + (size_t)r * rb + at + HG_MV_PF_L1), _MM_HINT_T0);
+            } else { /* whole rows: each row stream runs on into the same row of the tiles that follow */
+                const size_t a1 = hg_mv_pf_wrap(at + HG_MV_PF_L1, rb, R), a2 = hg_mv_pf_wrap(at + HG_MV_PF_L2, rb, R);
+                _Pragma("GCC unroll 16")
+                for (int r = 0; r < R; r++) {
+                    _mm_prefetch((const char *)(row0 + (size_t)r * rb + a1), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(row0 + (size_t)r * rb + a2), _MM_HINT_T1);
+                }
+            }
+        }
         __m512 wv[4];
         _Pragma("GCC unroll 16")
         for (int r = 0; r < R; r++) wv[r] = load_w16(dt, row0 + (size_t)r * rb, i, 0xffff);
