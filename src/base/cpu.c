@@ -10,6 +10,11 @@
  * quantized dots inside that level, with bit-identical results, so it is a flag and not a level.
  * Linux is asked through getauxval; other aarch64 systems get NEON without SDOT. Elsewhere (neither
  * x86-64 nor aarch64) the probe reports the scalar level.
+ *
+ * AMX (x86-64, Sapphire Rapids and later): like SDOT a flag inside the AVX-512 level (bf16 weights on
+ * tiles, gemm_amx_avx512.c). Linux hands out the 8 KiB tile state only on request
+ * (arch_prctl ARCH_REQ_XCOMP_PERM, once per process, here); without the grant, or with HG_AMX=0 in
+ * the environment, `amx` stays false and the AVX-512 kernels run.
  */
 #include "base/base.h"
 
@@ -19,6 +24,12 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 #define HG_HAVE_X86 1
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#define HG_ARCH_REQ_XCOMP_PERM 0x1023 /* asm/prctl.h */
+#define HG_XFEATURE_XTILEDATA 18
+#endif
 #endif
 #if defined(__aarch64__)
 #define HG_HAVE_ARM64 1
@@ -66,6 +77,15 @@ static void probe_x86(hg_cpu_info *c) {
     unsigned a1, b1, c1, d1;
     __cpuid_count(7, 1, a1, b1, c1, d1);
     c->avx512bf16 = ((a1 >> 5) & 1) && zmm_os;
+}
+
+/* Whether this process may use the AMX tiles (asks Linux for the tile state once). */
+static bool amx_granted(void) {
+#if defined(__linux__)
+    return syscall(SYS_arch_prctl, HG_ARCH_REQ_XCOMP_PERM, HG_XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
 }
 #endif
 
@@ -118,6 +138,11 @@ static void probe(void) {
                 (hg_cpu_level)l < c.best)
                 c.level = (hg_cpu_level)l;
     }
+#ifdef HG_HAVE_X86
+    const char *amx_env = getenv("HG_AMX");
+    c.amx = c.level == HG_CPU_AVX512 && c.amx_tile && c.amx_bf16 && !(amx_env && !strcmp(amx_env, "0")) &&
+            amx_granted();
+#endif
     g_cpu = c;
 }
 

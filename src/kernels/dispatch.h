@@ -47,6 +47,9 @@ typedef struct hg_kern_table {
     hg_mv_fn mv[HG_DTYPE_COUNT];
     bool mv_q8x[HG_DTYPE_COUNT];    /* this mv takes Q8X activations (vec_dot_type) */
     hg_gemm_fn gemm[HG_DTYPE_COUNT]; /* NULL: use mv in groups of HG_MV_T positions */
+    /* bf16 blocked products (T > HG_MV_T) run on AMX tiles: within the f32 dot-product bound and
+     * independent of threads and of the other positions, but their own sums, not the FMA chain */
+    bool amx;
     float (*dot)(const float *a, const float *b, int64_t n);
     void (*axpy)(float *y, float a, const float *x, int64_t n); /* y += a·x */
 } hg_kern_table;
@@ -80,6 +83,10 @@ void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n);
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n);
 /* The AVX-512 blocked kernel with lanes along output rows (gemm_avx512.c); an hg_gemm_fn. */
 void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* The AVX-512 table with the bf16 blocked kernel on AMX tiles (gemm_amx_avx512.c), chosen when
+ * hg_cpu_features()->amx. */
+extern const hg_kern_table hg_kern_avx512_amx;
+void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T);
 #endif
 
 #if defined(__aarch64__)

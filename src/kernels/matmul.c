@@ -177,7 +177,7 @@ const hg_kern_table *hg_kern_level(hg_cpu_level l) {
     if (!hg_cpu_level_runs(l)) return NULL;
     switch (l) {
 #if defined(__x86_64__)
-    case HG_CPU_AVX512: return &hg_kern_avx512;
+    case HG_CPU_AVX512: return hg_cpu_features()->amx ? &hg_kern_avx512_amx : &hg_kern_avx512;
     case HG_CPU_AVX2: return &hg_kern_avx2;
 #endif
 #if defined(__aarch64__)
