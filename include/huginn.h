@@ -73,6 +73,9 @@ typedef enum hg_dtype {
 } hg_dtype;
 
 HG_API const char *hg_dtype_name(hg_dtype t);
+/* The kernels this process runs, chosen once at first use from the CPU (and HG_CPU / HG_AMX):
+ * "scalar", "avx2", "avx512", "avx512+amx", "neon", "neon+sdot". */
+HG_API const char *hg_kernels_name(void);
 
 /* ================================================================================================
  * Model: configuration and weights

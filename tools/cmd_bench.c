@@ -209,21 +209,21 @@ int cmd_bench(int argc, char **argv) {
     if (o.json) {
         printf("{\"model\":\"%s\",\"n_embd\":%lld,\"n_params\":%lld,\"weight_bytes\":%lld,\"bytes_per_param\":%.4f,"
                "\"steps\":%lld,\"prompt\":%lld,\"gen\":%lld,\"batch\":%lld,\"batch_prompt\":%lld,\"threads\":%lld,"
-               "\"kv_type\":\"%s\",\"kv_cache\":\"%s\",\"prefill_tokens\":%lld,\"prefill_s\":%.4f,"
+               "\"kv_type\":\"%s\",\"kv_cache\":\"%s\",\"kernels\":\"%s\",\"prefill_tokens\":%lld,\"prefill_s\":%.4f,"
                "\"prefill_tokens_per_s\":%.4f,\"prefill_GFLOPs\":%.3f,\"decode_s\":%.4f,\"decode_tokens_per_s\":%.4f,"
                "\"decode_bytes_per_token\":%.0f,\"decode_GBps\":%.3f,\"batch1_tokens_per_s\":%.4f,"
                "\"batch_tokens_per_s\":%.4f,\"batch_speedup\":%.3f}\n",
                o.model, (long long)h, (long long)hg_model_n_params(m), (long long)hg_model_n_bytes(m), w.bytes_per_param,
                (long long)r, (long long)o.prompt, (long long)o.gen, (long long)o.batch, (long long)nbp,
-               (long long)o.threads, hg_dtype_name(o.kv_type), o.kv_cache ? o.kv_cache : "full", (long long)np,
+               (long long)o.threads, hg_dtype_name(o.kv_type), o.kv_cache ? o.kv_cache : "full", hg_kernels_name(), (long long)np,
                t_prefill, prefill_tps, gflops, t_decode, decode_tps, bytes / (double)o.gen, gbps, b1_tps, bb_tps,
                bb_tps / b1_tps);
     } else {
         printf("model     %s (h %lld, %.3f B params, %.2f GB, %.3f bytes/param)\n", o.model, (long long)h,
                (double)hg_model_n_params(m) / 1e9, (double)hg_model_n_bytes(m) / 1e9, w.bytes_per_param);
-        printf("settings  r %lld, prompt %lld, gen %lld, batch %lld, threads %lld (0 = all), kv %s/%s\n",
+        printf("settings  r %lld, prompt %lld, gen %lld, batch %lld, threads %lld (0 = all), kv %s/%s, kernels %s\n",
                (long long)r, (long long)o.prompt, (long long)o.gen, (long long)o.batch, (long long)o.threads,
-               hg_dtype_name(o.kv_type), o.kv_cache ? o.kv_cache : "full");
+               hg_dtype_name(o.kv_type), o.kv_cache ? o.kv_cache : "full", hg_kernels_name());
         printf("prefill   %8.2f tokens/s  %8.1f GFLOP/s  (%lld tokens in %.2f s)\n", prefill_tps, gflops, (long long)np,
                t_prefill);
         printf("decode    %8.3f tokens/s  %8.2f GB/s     (%.1f MB read per token)\n", decode_tps, gbps,

@@ -189,6 +189,13 @@ const hg_kern_table *hg_kern_level(hg_cpu_level l) {
 
 const hg_kern_table *hg_kern(void) { return hg_kern_level(hg_cpu_features()->level); }
 
+const char *hg_kernels_name(void) {
+    const hg_cpu_info *c = hg_cpu_features();
+    if (c->level == HG_CPU_AVX512 && c->amx) return "avx512+amx";
+    if (c->level == HG_CPU_NEON && c->dotprod) return "neon+sdot";
+    return hg_cpu_level_name(c->level);
+}
+
 static const hg_vec_ops k_vec_ops[HG_CPU_LEVEL_COUNT] = {
     [HG_CPU_SCALAR] = {dot_f32, axpy_scalar, {dot_f32_kv, dot_f16_scalar, dot_bf16_scalar},
                        {axpy_f32_kv, axpy_f16_scalar, axpy_bf16_scalar}},
