@@ -534,31 +534,20 @@ float hg_vec_dot_bf16_avx512(const float *a, const void *b, int64_t n) { return 
 void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_F16, y, a, x, n); }
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
 
-const hg_kern_table hg_kern_avx512 = {
-    .level = HG_CPU_AVX512,
-    .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16, [HG_DTYPE_Q8_0] = mv_q8_0,
-           [HG_DTYPE_Q4_0] = mv_q4_0},
-    .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},
-    .gemm = {[HG_DTYPE_F32] = hg_gemm_rows_avx512, [HG_DTYPE_F16] = hg_gemm_rows_avx512,
-             [HG_DTYPE_BF16] = hg_gemm_rows_avx512, [HG_DTYPE_Q8_0] = hg_gemm_rows_avx512,
-             [HG_DTYPE_Q4_0] = hg_gemm_rows_avx512},
-    .dot = hg_vec_dot_avx512,
-    .axpy = hg_vec_axpy_avx512,
-};
-
-/* The same with the bf16 blocked kernel (T > 8) on AMX tiles (gemm_amx_avx512.c). Decode (T <= 8)
- * stays on mv_bf16: the tiles streamed W 10-25 % slower at T = 1 (fifth session: 1024-wide model
- * 4.1-5.2 vs 5.2-7.7 tok/s, full shape 0.177-0.203 vs 0.200-0.222), and a batch must equal each
- * sequence alone bit for bit, so T = 2..8 follows T = 1. */
-const hg_kern_table hg_kern_avx512_amx = {
-    .level = HG_CPU_AVX512,
-    .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16, [HG_DTYPE_Q8_0] = mv_q8_0,
-           [HG_DTYPE_Q4_0] = mv_q4_0},
-    .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},
-    .gemm = {[HG_DTYPE_F32] = hg_gemm_rows_avx512, [HG_DTYPE_F16] = hg_gemm_rows_avx512,
-             [HG_DTYPE_BF16] = hg_gemm_bf16_amx, [HG_DTYPE_Q8_0] = hg_gemm_rows_avx512,
-             [HG_DTYPE_Q4_0] = hg_gemm_rows_avx512},
-    .amx = true,
-    .dot = hg_vec_dot_avx512,
-    .axpy = hg_vec_axpy_avx512,
-};
+/* The table, with the bf16 blocked kernel given: the AVX-512 one, or AMX tiles (gemm_amx_avx512.c).
+ * Decode (T <= 8) stays on mv_bf16 with AMX too: the tiles streamed W 10-25 % slower at T = 1 (fifth
+ * session: 1024-wide model 4.1-5.2 vs 5.2-7.7 tok/s, full shape 0.177-0.203 vs 0.200-0.222), and a
+ * batch must equal each sequence alone bit for bit, so T = 2..8 follows T = 1. */
+#define AVX512_TABLE(BF16_GEMM, AMX)                                                                            \
+    {                                                                                                          \
+        .level = HG_CPU_AVX512,                                                                                \
+        .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16,                      \
+               [HG_DTYPE_Q8_0] = mv_q8_0, [HG_DTYPE_Q4_0] = mv_q4_0},                                            \
+        .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},                                            \
+        .gemm = {[HG_DTYPE_F32] = hg_gemm_rows_avx512, [HG_DTYPE_F16] = hg_gemm_rows_avx512,                     \
+                 [HG_DTYPE_BF16] = BF16_GEMM, [HG_DTYPE_Q8_0] = hg_gemm_rows_avx512,                             \
+                 [HG_DTYPE_Q4_0] = hg_gemm_rows_avx512},                                                         \
+        .amx = AMX, .dot = hg_vec_dot_avx512, .axpy = hg_vec_axpy_avx512,                                      \
+    }
+const hg_kern_table hg_kern_avx512 = AVX512_TABLE(hg_gemm_rows_avx512, false);
+const hg_kern_table hg_kern_avx512_amx = AVX512_TABLE(hg_gemm_bf16_amx, true);
