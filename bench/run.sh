@@ -67,6 +67,7 @@ JSON
     batch=1; [ "$w" = bf16 ] && batch=8
     "$build/bench/roofline" --bandwidth --json >"$tmp/bw_$w.json"
     "$build/huginn" bench -m "$m" --steps "$steps" --prompt "$prompt" --gen "$gen" --batch "$batch" --json >"$tmp/hg_$w.json"
+    "$build/bench/roofline" --bandwidth --json >"$tmp/bw2_$w.json" # the host drifts: bracket each run
     echo "load $(cut -d' ' -f1 /proc/loadavg)" >"$tmp/load_$w.txt"
   done
   if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
@@ -80,6 +81,8 @@ JSON
     /usr/bin/python3 /work/shared/reference/make_golden.py --official-dir "$off" bench \
       --config-json '{"n_embd": 1024, "num_attention_heads": 8, "num_key_value_heads": 8, "intermediate_size": 3584, "vocab_size": 65536, "n_layers_in_prelude": 2, "n_layers_in_recurrent_block": 4, "n_layers_in_coda": 2, "qk_bias": true}' \
       --steps "$steps" --prompt-len "$prompt" --decode-tokens "$gen" --threads "${OMP_NUM_THREADS:-$(nproc)}" --repeat 1 | tee "$tmp/torch.txt"
+    # the engine's bf16 decode again right after the official code (minutes later: the host drifts)
+    "$build/huginn" bench -m "$tmp/bf16" --steps "$steps" --prompt "$prompt" --gen "$gen" --json >"$tmp/hg_bf16_after.json"
   else
     echo "(python3-torch not installed: apt-get install -y python3-torch python3-numpy for the PyTorch comparison)"
   fi
@@ -91,15 +94,16 @@ roof = J("roof.json")
 print(f"\nroofline: {roof['bandwidth_GBps']:.1f} GB/s read, FP32 FMA {roof['fma_GFLOPs']:.1f} GFLOP/s, "
       f"{roof['threads']} threads, {roof['level']}")
 print(f"{'weights':8} {'prefill tok/s':>13} {'GFLOP/s':>8} {'%FMA':>6} {'decode tok/s':>12} {'GB/s':>7} "
-      f"{'bw GB/s':>8} {'%bw':>6}  load")
+      f"{'bw GB/s before/after':>20} {'%bw':>6}  load   (%bw: of the mean of the two readings)")
 hg = {}
 for w in ("bf16", "q8_0", "q4_0"):
-    r, bw = J(f"hg_{w}.json"), J(f"bw_{w}.json")["bandwidth_GBps"]
+    r, bw0, bw1 = J(f"hg_{w}.json"), J(f"bw_{w}.json")["bandwidth_GBps"], J(f"bw2_{w}.json")["bandwidth_GBps"]
+    bw = (bw0 + bw1) / 2
     hg[w] = r
     load = open(os.path.join(d, f"load_{w}.txt")).read().split()[1]
     print(f"{w:8} {r['prefill_tokens_per_s']:13.2f} {r['prefill_GFLOPs']:8.1f} "
           f"{100 * r['prefill_GFLOPs'] / roof['fma_GFLOPs']:5.1f}% {r['decode_tokens_per_s']:12.3f} "
-          f"{r['decode_GBps']:7.2f} {bw:8.2f} {100 * r['decode_GBps'] / bw:5.1f}%  {load}")
+          f"{r['decode_GBps']:7.2f} {bw0:9.2f} / {bw1:8.2f} {100 * r['decode_GBps'] / bw:5.1f}%  {load}")
 b = hg["bf16"]
 print(f"batch {b['batch']} (bf16): {b['batch_tokens_per_s']:.3f} tok/s aggregate vs {b['batch1_tokens_per_s']:.3f} "
       f"for one sequence = {b['batch_speedup']:.2f}x")
@@ -112,6 +116,12 @@ if os.path.exists(tp):
               f"({r['decode_tokens_per_s']:.3f} vs {t['decode_tok_s']:.3f} tok/s), prefill "
               f"{r['prefill_tokens_per_s'] / t['prefill_tok_s']:.2f}x ({r['prefill_tokens_per_s']:.2f} vs "
               f"{t['prefill_tok_s']:.2f} tok/s)")
+    ap = os.path.join(d, "hg_bf16_after.json")
+    if os.path.exists(ap):
+        a = json.load(open(ap))
+        hg["bf16_after_pytorch"] = a
+        print(f"vs PyTorch (bf16, engine re-run right after it): decode "
+              f"{a['decode_tokens_per_s'] / t['decode_tok_s']:.2f}x ({a['decode_tokens_per_s']:.3f} tok/s)")
 print("JSON:", json.dumps({"roofline": roof, "huginn": hg}))
 PY
   # ---- the reference workload: the full Huginn-0125 shape (HG_BENCH_FULL=DIR, a checkpoint from
@@ -128,15 +138,18 @@ PY
     for w in bf16 q8_0; do
       m="$full"; [ "$w" = bf16 ] || m="$full/q8_0.gguf"
       batch=1; [ "$w" = bf16 ] && batch=8
-      bw=$("$build/bench/roofline" --bandwidth --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["bandwidth_GBps"])')
+      readbw() { "$build/bench/roofline" --bandwidth --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["bandwidth_GBps"])'; }
+      bw=$(readbw)
       "$build/huginn" bench -m "$m" --steps 32 --prompt "$fprompt" --gen 2 --batch "$batch" --json >"$tmp/full_$w.json"
-      /usr/bin/python3 - "$tmp/full_$w.json" "$w" "$bw" "$tmp/roof.json" <<'PY'
+      bw2=$(readbw)
+      /usr/bin/python3 - "$tmp/full_$w.json" "$w" "$bw" "$tmp/roof.json" "$bw2" <<'PY'
 import json, sys
-r, w, bw = json.load(open(sys.argv[1])), sys.argv[2], float(sys.argv[3])
+r, w, bw0, bw1 = json.load(open(sys.argv[1])), sys.argv[2], float(sys.argv[3]), float(sys.argv[5])
+bw = (bw0 + bw1) / 2
 peak = json.load(open(sys.argv[4]))["fma_GFLOPs"]
 print(f"{w:5} decode {r['decode_tokens_per_s']:.4f} tok/s  {r['decode_GBps']:.2f} GB/s = "
-      f"{100 * r['decode_GBps'] / bw:.1f} % of {bw:.2f} GB/s; prefill {r['prefill_GFLOPs']:.1f} GFLOP/s = "
-      f"{100 * r['prefill_GFLOPs'] / peak:.1f} % of the FP32 FMA peak {peak:.1f}")
+      f"{100 * r['decode_GBps'] / bw:.1f} % of {bw:.2f} GB/s (bandwidth {bw0:.2f} before, {bw1:.2f} after); "
+      f"prefill {r['prefill_GFLOPs']:.1f} GFLOP/s = {100 * r['prefill_GFLOPs'] / peak:.1f} % of the FP32 FMA peak {peak:.1f}")
 if r["batch"] > 1:
     print(f"      batch {r['batch']}: {r['batch_tokens_per_s']:.4f} tok/s aggregate vs {r['batch1_tokens_per_s']:.4f} "
           f"for one sequence = {r['batch_speedup']:.2f}x")
