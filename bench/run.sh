@@ -135,10 +135,10 @@ PY
     echo
     fprompt=${HG_BENCH_FULL_PROMPT:-128}
     echo "== huginn bench, full Huginn-0125 shape ($full), r=32, prompt $fprompt, 2 decoded tokens (bf16: and batch 8)"
+    readbw() { "$build/bench/roofline" --bandwidth --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["bandwidth_GBps"])'; }
     for w in bf16 q8_0; do
       m="$full"; [ "$w" = bf16 ] || m="$full/q8_0.gguf"
       batch=1; [ "$w" = bf16 ] && batch=8
-      readbw() { "$build/bench/roofline" --bandwidth --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["bandwidth_GBps"])'; }
       bw=$(readbw)
       "$build/huginn" bench -m "$m" --steps 32 --prompt "$fprompt" --gen 2 --batch "$batch" --json >"$tmp/full_$w.json"
       bw2=$(readbw)

@@ -107,14 +107,8 @@ static void amx_block(const amx_job *j, int64_t o0, int R, int *cur_n) {
         _tile_zero(0);
         _tile_zero(1);
         for (int64_t kb = 0; kb < nkb; kb++) {
-            if (j->pf && t0 == 0) { /* the first group streams W from memory: mv_float.h's row prefetch */
-                const size_t at = (size_t)kb * TILE_K * 2;
-                const size_t a1 = hg_mv_pf_wrap(at + HG_MV_PF_L1, rb, R), a2 = hg_mv_pf_wrap(at + HG_MV_PF_L2, rb, R);
-                for (int r = 0; r < R; r++) {
-                    _mm_prefetch((const char *)(a + (size_t)r * rb + a1), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(a + (size_t)r * rb + a2), _MM_HINT_T1);
-                }
-            }
+            if (j->pf && t0 == 0) /* the first group streams W from memory */
+                hg_mv_prefetch_rows(a, rb, R, (size_t)kb * TILE_K * 2);
             const uint16_t *b = bx + (size_t)kb * (TILE_K / 2) * (size_t)N * 2;
             _tile_loadd(2, a + (size_t)kb * TILE_K * 2, rb);
             if (R == 2 * TILE_R) _tile_loadd(3, a + TILE_R * rb + (size_t)kb * TILE_K * 2, rb);
@@ -158,10 +152,11 @@ void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T) {
         return;
     }
     const amx_job j = {y, x, (const uint16_t *)w->data, xb, T, n_out, K, K32, w->nbytes >= HG_MV_PF_MIN};
-    /* Row blocks: one tile of 16 rows while a single position group (decode: 16 row streams kept
-     * the bandwidth better than 32: [7168, 1024] at T = 1, 12.9 -> 18.9 GB/s), two tiles sharing the
-     * B tiles when several groups reuse the block from L2 (prefill [5280, 5280] T = 128: 42 -> 18 ms).
-     * A row's sums are the same in either block. */
+    /* Row blocks: one tile of 16 rows while a single position group streams W once (T <= 16; 16
+     * row streams kept the bandwidth better than 32 when this kernel was tried for decode: [7168,
+     * 1024] at T = 1, 12.9 -> 18.9 GB/s; equal at T = 8), two tiles sharing the B tiles when several
+     * groups reuse the block from L2 (prefill [5280, 5280] T = 128: 42 -> 18 ms). A row's sums are
+     * the same in either block. */
     const int R = T <= TILE_N ? TILE_R : 2 * TILE_R;
     const int64_t nR = n_out / R, has16 = R > TILE_R && (n_out % R) >= TILE_R;
     const int64_t o_tail = nR * R + has16 * TILE_R, items = nR + has16 + (n_out - o_tail);

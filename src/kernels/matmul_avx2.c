@@ -77,14 +77,7 @@ HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, cons
     const bool pf = w->nbytes >= HG_MV_PF_MIN;
     for (; i + 8 <= n; i += 8) {
         const size_t at = (size_t)i * elem_bytes(dt);
-        if (pf && at % 64 == 0) { /* mv_float.h */
-            const size_t a1 = hg_mv_pf_wrap(at + HG_MV_PF_L1, rb, R), a2 = hg_mv_pf_wrap(at + HG_MV_PF_L2, rb, R);
-            _Pragma("GCC unroll 16")
-            for (int r = 0; r < R; r++) {
-                _mm_prefetch((const char *)(row0 + (size_t)r * rb + a1), _MM_HINT_T0);
-                _mm_prefetch((const char *)(row0 + (size_t)r * rb + a2), _MM_HINT_T1);
-            }
-        }
+        if (pf && at % 64 == 0) hg_mv_prefetch_rows(row0, rb, R, at); /* mv_float.h */
         _Pragma("GCC unroll 16")
         for (int r = 0; r < R; r++) {
             const __m256 wv = load_w8(dt, row0 + (size_t)r * rb, i);

@@ -88,12 +88,7 @@ HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, cons
                 _Pragma("GCC unroll 16")
                 for (int r = 0; r < R; r++) _mm_prefetch((const char *)(row0 + (size_t)r * rb + at + HG_MV_PF_L1), _MM_HINT_T0);
             } else { /* whole rows: each row stream runs on into the same row of the tiles that follow */
-                const size_t a1 = hg_mv_pf_wrap(at + HG_MV_PF_L1, rb, R), a2 = hg_mv_pf_wrap(at + HG_MV_PF_L2, rb, R);
-                _Pragma("GCC unroll 16")
-                for (int r = 0; r < R; r++) {
-                    _mm_prefetch((const char *)(row0 + (size_t)r * rb + a1), _MM_HINT_T0);
-                    _mm_prefetch((const char *)(row0 + (size_t)r * rb + a2), _MM_HINT_T1);
-                }
+                hg_mv_prefetch_rows(row0, rb, R, at);
             }
         }
         __m512 wv[4];

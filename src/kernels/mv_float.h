@@ -24,6 +24,19 @@
  * lies (the stream continues in row r of the tiles that follow). */
 static inline size_t hg_mv_pf_wrap(size_t off, size_t rb, int R) { return off + (off / rb) * (size_t)(R - 1) * rb; }
 
+/* For a walk at byte `at` of a tile's R whole rows (row0 its first, rb bytes each): prefetch each row
+ * stream HG_MV_PF_L1 bytes ahead into L1 and HG_MV_PF_L2 ahead into L2 (prefetcht0 / prefetcht1 on
+ * x86-64). Shared by the AVX-512, AVX2 and AMX walks. */
+static inline __attribute__((always_inline)) void hg_mv_prefetch_rows(const uint8_t *row0, size_t rb, int R,
+                                                                      size_t at) {
+    const size_t a1 = hg_mv_pf_wrap(at + HG_MV_PF_L1, rb, R), a2 = hg_mv_pf_wrap(at + HG_MV_PF_L2, rb, R);
+    _Pragma("GCC unroll 32")
+    for (int r = 0; r < R; r++) {
+        __builtin_prefetch(row0 + (size_t)r * rb + a1, 0, 3);
+        __builtin_prefetch(row0 + (size_t)r * rb + a2, 0, 2);
+    }
+}
+
 /* Defines static mv_f32, mv_f16 and mv_bf16 (hg_mv_fn; whole rows only: k0 == 0, no accumulation)
  * on top of ROWS, called for positions t0 .. t0+7 with TG = min(8, T - t0) as a constant. */
 #define HG_MV_FLOAT_ENTRIES(ROWS)                                                                             \
