@@ -60,6 +60,28 @@ static hg_tensor make_w(hg_dtype dt, int64_t n_out, int64_t n_in, const float *s
     return w;
 }
 
+/* Row o of Q8_0/Q4_0 weights against Q8X activations, as the AMX-INT8 blocked kernel promises to sum
+ * it: blocks in order from +0, acc = fmaf((float)Σ q_w·q_x, d_w·d_x, acc). */
+static float q8x_block_chain(const hg_tensor *w, int64_t o, const hg_block_q8x *xq, int64_t nb) {
+    float acc = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int32_t isum = 0;
+        float dw;
+        if (w->dtype == HG_DTYPE_Q8_0) {
+            const hg_block_q8_0 *blk = (const hg_block_q8_0 *)w->data + o * nb + b;
+            for (int j = 0; j < 32; j++) isum += blk->qs[j] * xq[b].qs[j];
+            dw = hg_f16_to_f32(blk->d);
+        } else {
+            const hg_block_q4_0 *blk = (const hg_block_q4_0 *)w->data + o * nb + b;
+            for (int j = 0; j < 16; j++)
+                isum += ((blk->qs[j] & 15) - 8) * xq[b].qs[j] + ((blk->qs[j] >> 4) - 8) * xq[b].qs[j + 16];
+            dw = hg_f16_to_f32(blk->d);
+        }
+        acc = fmaf((float)isum, dw * xq[b].d, acc);
+    }
+    return acc;
+}
+
 /* Compare y (from table k) with the reference; tolerance per element as derived above. */
 static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int64_t n_in, int64_t T) {
     float *wf = malloc((size_t)(n_out * n_in) * sizeof(float));
@@ -80,7 +102,8 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
     for (int64_t i = 0; i < T * n_out; i++) y[i] = yr[i] = NAN;
     hg_matmul_ref(yr, x, &w, T);
     hg_matmul_with(k, y, x, &w, T);
-    const bool qx = k->mv_q8x[dt] && (T <= HG_MV_T || !k->gemm[dt]);
+    const bool blocked = T > HG_MV_T && k->gemm[dt];
+    const bool qx = k->mv_q8x[dt] && (!blocked || k->gemm_q8x[dt]);
     double worst = 0;
     int64_t where = -1;
     bool bad = false;
@@ -112,7 +135,7 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
     }
     /* the blocked path: bit-identical to the sequential FMA chain over the widened row */
     int64_t chain_bad = 0, chain_at = -1;
-    if (T > HG_MV_T && k->gemm[dt] && !(k->amx && dt == HG_DTYPE_BF16))
+    if (blocked && !(k->amx && dt == HG_DTYPE_BF16) && !k->gemm_q8x[dt])
         for (int64_t o = 0; o < n_out; o++) {
             hg_tensor_row_f32(&w, o, row);
             for (int64_t t = 0; t < T; t++) {
@@ -121,6 +144,19 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
                 if (memcmp(&acc, y + t * n_out + o, sizeof acc) && chain_bad++ == 0) chain_at = t * n_out + o;
             }
         }
+    /* the Q8X blocked path (AMX-INT8): bit-identical to its block chain over Q8X activations */
+    if (blocked && k->gemm_q8x[dt]) {
+        const int64_t nb = n_in / 32;
+        hg_block_q8x *xq = malloc((size_t)(nb + 1) * sizeof(hg_block_q8x));
+        for (int64_t t = 0; t < T; t++) {
+            hg_quantize_row_q8x(x + t * n_in, xq, n_in);
+            for (int64_t o = 0; o < n_out; o++) {
+                const float acc = q8x_block_chain(&w, o, xq, nb);
+                if (memcmp(&acc, y + t * n_out + o, sizeof acc) && chain_bad++ == 0) chain_at = t * n_out + o;
+            }
+        }
+        free(xq);
+    }
     CHECK_MSG(chain_bad == 0, "%s %s n_out=%lld n_in=%lld T=%lld: %lld elements differ from the FMA chain at [%lld]",
               hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T,
               (long long)chain_bad, (long long)chain_at);
@@ -316,6 +352,28 @@ static void test_quant_layout(void) {
     CHECK_MSG(ok, "Q4_0 round trip exceeds |d|");
 }
 
+/* The level's Q8X quantizer equals the scalar one bit for bit: random blocks, a zero block, ties at
+ * .5 after scaling (max 127 makes d = 1: 2.5 -> 3, -2.5 -> -3, 0.49999997 -> 0), tiny and huge
+ * values, the largest magnitude negative. */
+static void test_quant_q8x(const hg_kern_table *k) {
+    if (!k->quant_q8x) return;
+    enum { NB = 9 };
+    float x[NB * 32];
+    for (int i = 0; i < NB * 32; i++) x[i] = frand() * (float)(1 + i % 5);
+    for (int j = 0; j < 32; j++) x[32 + j] = 0.0f;
+    static const float ties[] = {127.0f, 2.5f, -2.5f, 0.49999997f, -0.5f, 0.5f, 126.5f, -126.5f, 1.5f, -0.49999997f};
+    for (int j = 0; j < 32; j++) x[64 + j] = j < 10 ? ties[j] : (float)(j - 16) + 0.5f;
+    for (int j = 0; j < 32; j++) x[96 + j] = frand() * 1e-30f;
+    for (int j = 0; j < 32; j++) x[128 + j] = frand() * 1e30f;
+    x[160 + 7] = -50.0f; /* the only value of its block beyond [-1, 1] */
+    hg_block_q8x a[NB], b[NB];
+    memset(a, 0x5a, sizeof a), memset(b, 0x5a, sizeof b);
+    hg_quantize_row_q8x(x, a, NB * 32);
+    k->quant_q8x(x, b, NB * 32);
+    CHECK_MSG(!memcmp(a, b, sizeof a), "%s: Q8X quantizer differs from the scalar one", hg_cpu_level_name(k->level));
+    CHECK(a[2].qs[1] == 3 && a[2].qs[2] == -3 && a[2].qs[3] == 0 && a[2].qs[4] == -1 && a[1].d == 0.0f);
+}
+
 /* ---- vector helpers --------------------------------------------------------------------------- */
 
 static void test_vec(const hg_kern_table *k, int64_t n) {
@@ -406,6 +464,7 @@ int main(void) {
             continue;
         }
         const int before = hg_test_failures;
+        test_quant_q8x(k);
         test_sgemm((hg_cpu_level)l);
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) test_vec(k, lens[i]), test_vec_kv(k->level, lens[i]);
         for (int dt = 0; dt < HG_DTYPE_COUNT; dt++) {
@@ -468,6 +527,27 @@ int main(void) {
                       hg_cpu_level_name(k->level), hg_dtype_name((hg_dtype)dt));
             free(buf), free(wf), free(x);
         }
+#if defined(__x86_64__)
+        /* out of memory in a blocked kernel that needs a buffer (AMX: T = 9 > the mv path): the
+         * product is made by the plain AVX-512 level and equals it bit for bit */
+        for (int dt = 0; dt < HG_DTYPE_COUNT && k->amx; dt++) {
+            if (!k->gemm[dt] || k->gemm[dt] == hg_kern_avx512.gemm[dt]) continue;
+            enum { NO = 37, NI = 1024, NT = 9 }; /* bf16: x parts beyond the stack buffer */
+            float *wf = malloc(sizeof(float) * NO * NI), *x = malloc(sizeof(float) * NT * NI);
+            float y0[NT * NO], y1[NT * NO];
+            for (int i = 0; i < NO * NI; i++) wf[i] = frand();
+            for (int i = 0; i < NT * NI; i++) x[i] = frand();
+            void *buf = NULL;
+            const hg_tensor w = make_w((hg_dtype)dt, NO, NI, wf, &buf);
+            hg_matmul_with(&hg_kern_avx512, y0, x, &w, NT);
+            hg_alloc_fail_after(0);
+            hg_matmul_with(k, y1, x, &w, NT);
+            hg_alloc_fail_after(-1);
+            CHECK_MSG(!memcmp(y0, y1, sizeof y0), "%s %s: no fallback when the AMX buffer cannot be allocated",
+                      hg_cpu_level_name(k->level), hg_dtype_name((hg_dtype)dt));
+            free(buf), free(wf), free(x);
+        }
+#endif
         fprintf(stderr, "  %s level: %s\n", hg_cpu_level_name(k->level),
                 hg_test_failures == before ? "all kernels match the reference" : "FAILURES");
     }

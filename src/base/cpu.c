@@ -11,8 +11,9 @@
  * Linux is asked through getauxval; other aarch64 systems get NEON without SDOT. Elsewhere (neither
  * x86-64 nor aarch64) the probe reports the scalar level.
  *
- * AMX (x86-64, Sapphire Rapids and later): like SDOT a flag inside the AVX-512 level (bf16 weights on
- * tiles, gemm_amx_avx512.c). Linux hands out the 8 KiB tile state only on request
+ * AMX (x86-64, Sapphire Rapids and later): like SDOT a flag inside the AVX-512 level (the blocked
+ * products of bf16 weights on BF16 tiles, gemm_amx_avx512.c, and of Q8_0/Q4_0 on INT8 tiles,
+ * gemm_q8_amx_avx512.c). Linux hands out the 8 KiB tile state only on request
  * (arch_prctl ARCH_REQ_XCOMP_PERM, once per process, here); without the grant, or with HG_AMX=0 in
  * the environment, `amx` stays false and the AVX-512 kernels run.
  */
@@ -140,7 +141,7 @@ static void probe(void) {
     }
 #ifdef HG_HAVE_X86
     const char *amx_env = getenv("HG_AMX");
-    c.amx = c.level == HG_CPU_AVX512 && c.amx_tile && c.amx_bf16 && !(amx_env && !strcmp(amx_env, "0")) &&
+    c.amx = c.level == HG_CPU_AVX512 && c.amx_tile && c.amx_bf16 && c.amx_int8 && !(amx_env && !strcmp(amx_env, "0")) &&
             amx_granted();
 #endif
     g_cpu = c;

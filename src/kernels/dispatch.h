@@ -47,9 +47,14 @@ typedef struct hg_kern_table {
     hg_mv_fn mv[HG_DTYPE_COUNT];
     bool mv_q8x[HG_DTYPE_COUNT];    /* this mv takes Q8X activations (vec_dot_type) */
     hg_gemm_fn gemm[HG_DTYPE_COUNT]; /* NULL: use mv in groups of HG_MV_T positions */
-    /* bf16 blocked products (T > HG_MV_T) run on AMX tiles: within the f32 dot-product bound and
-     * independent of threads and of the other positions, but their own sums, not the FMA chain */
+    /* the bf16, Q8_0 and Q4_0 blocked products (T > HG_MV_T) run on AMX tiles: independent of threads
+     * and of the other positions, but their own sums, not the FMA chain (bf16: within the f32
+     * dot-product bound; Q8_0/Q4_0: gemm_q8x) */
     bool amx;
+    /* this blocked product takes Q8X activations too (AMX-INT8: the block chain of gemm_q8_amx_avx512.c) */
+    bool gemm_q8x[HG_DTYPE_COUNT];
+    /* hg_quantize_row_q8x's twin for this level, bit for bit (NULL: the scalar one) */
+    void (*quant_q8x)(const float *x, hg_block_q8x *dst, int64_t n);
     float (*dot)(const float *a, const float *b, int64_t n);
     void (*axpy)(float *y, float a, const float *x, int64_t n); /* y += a·x */
 } hg_kern_table;
@@ -87,6 +92,9 @@ void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T
  * hg_cpu_features()->amx. */
 extern const hg_kern_table hg_kern_avx512_amx;
 void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* Q8_0 / Q4_0 weights on AMX-INT8 tiles, x rounded to Q8X (gemm_q8_amx_avx512.c). */
+void hg_gemm_q8_amx(float *y, const float *x, const hg_tensor *w, int64_t T);
+void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n);
 #endif
 
 #if defined(__aarch64__)

@@ -20,6 +20,7 @@
  * kernels' FMA chain (dispatch.h: amx). Denormal parts read as zero (TDPBF16PS), which matters only
  * for |x| below ~1e-33.
  */
+#include "kernels/amx_tiles.h"
 #include "kernels/dispatch.h"
 #include "kernels/mv_float.h"
 
@@ -29,22 +30,15 @@
 
 enum { TILE_R = 16, TILE_K = 32, TILE_N = 16 };
 
-typedef struct tile_cfg {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_cfg;
-
 /* Tiles 0-1: C [16][N] f32; 2-3: A [16][32] bf16; 4-6: B [16 pairs][N][2] bf16 (hi, mid, lo). */
 static void tiles_config(int N) {
-    tile_cfg c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
+    uint8_t rows[7];
+    uint16_t colsb[7];
     for (int i = 0; i < 7; i++) {
-        c.rows[i] = TILE_R;
-        c.colsb[i] = (uint16_t)(i == 2 || i == 3 ? TILE_K * 2 : N * 4);
+        rows[i] = TILE_R;
+        colsb[i] = (uint16_t)(i == 2 || i == 3 ? TILE_K * 2 : N * 4);
     }
-    _tile_loadconfig(&c);
+    hg_amx_configure(7, rows, colsb);
 }
 
 /* v = hi + mid + lo exactly (bf16 bit patterns); a non-finite v goes whole into hi. */

@@ -251,11 +251,12 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
         hg_matmul_with(&hg_kern_scalar, y, x, w, T);
         return;
     }
+    void (*quant)(const float *, hg_block_q8x *, int64_t) = k->quant_q8x ? k->quant_q8x : hg_quantize_row_q8x;
     for (int64_t t0 = 0; t0 < T; t0 += HG_MV_T) {
         const int64_t Tg = hg_min_i64(HG_MV_T, T - t0);
         for (int64_t k0 = 0; k0 < n_in; k0 += HG_QX_PIECE) {
             const int64_t len = hg_min_i64(HG_QX_PIECE, n_in - k0), nb = len / HG_QK;
-            for (int64_t t = 0; t < Tg; t++) hg_quantize_row_q8x(x + (t0 + t) * n_in + k0, qx + t * nb, len);
+            for (int64_t t = 0; t < Tg; t++) quant(x + (t0 + t) * n_in + k0, qx + t * nb, len);
 #pragma omp parallel for schedule(static) if (par)
             for (int64_t b = 0; b < n_blk; b++)
                 k->mv[dt](y + t0 * n_out, n_out, qx, nb, w, b * HG_MV_ROWS, hg_min_i64(n_out, (b + 1) * HG_MV_ROWS),
