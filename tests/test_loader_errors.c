@@ -11,12 +11,33 @@
 #include "huginn.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 void hg_alloc_fail_after(int64_t n); /* src/base/alloc.c, HG_TESTING builds */
+void *hg_malloc_huge(size_t n);      /* src/base/alloc.c: the non-mmap loader's buffer */
+void hg_free(void *p);
+
+/* The huge-page buffer of the read path: 2 MiB-aligned, every byte usable, sizes that are not a
+ * multiple of 2 MiB, and NULL (not a crash) when allocation fails. */
+static void huge_buffer(void) {
+    static const size_t sizes[] = {1, ((size_t)2 << 20) - 1, (size_t)2 << 20, ((size_t)3 << 20) + 17};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = hg_malloc_huge(sizes[i]);
+        CHECK_MSG(p && ((uintptr_t)p & (((uintptr_t)2 << 20) - 1)) == 0, "hg_malloc_huge(%zu) not 2 MiB-aligned", sizes[i]);
+        if (!p) continue;
+        memset(p, 0xa5, sizes[i]);
+        CHECK(p[sizes[i] - 1] == 0xa5);
+        hg_free(p);
+    }
+    hg_alloc_fail_after(0);
+    void *q = hg_malloc_huge((size_t)4 << 20);
+    hg_alloc_fail_after(-1);
+    CHECK(q == NULL);
+}
 
 static const char *g_tmp;
 
@@ -295,5 +316,6 @@ int main(void) {
     }
     runtime_errors();
     allocation_failures();
+    huge_buffer();
     return hg_test_finish("test_loader_errors");
 }

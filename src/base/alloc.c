@@ -8,6 +8,7 @@
 #include "base/base.h"
 
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #ifdef HG_TESTING
 #include <stdatomic.h>
@@ -28,6 +29,17 @@ static bool should_fail(void) { return false; }
 void *hg_malloc(size_t n) {
     if (should_fail()) return NULL;
     return malloc(n ? n : 1);
+}
+
+void *hg_malloc_huge(size_t n) {
+    if (should_fail()) return NULL;
+    const size_t a = HG_HUGE_PAGE, r = n + (a - n % a) % a; /* aligned_alloc wants a multiple */
+    if (r < n) return NULL;
+    void *p = aligned_alloc(a, r ? r : a);
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, r ? r : a, MADV_HUGEPAGE); /* advice: failure changes nothing */
+#endif
+    return p;
 }
 
 void *hg_calloc(size_t count, size_t size) {

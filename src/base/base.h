@@ -42,6 +42,10 @@ void *hg_realloc(void *p, size_t n);
 void hg_free(void *p);
 char *hg_strdup(const char *s);
 void hg_alloc_fail_after(int64_t n);
+/* n bytes on 2 MiB boundaries, advised to Linux as transparent huge pages (weights streamed every
+ * token: one TLB entry per 2 MiB); freed with hg_free. */
+#define HG_HUGE_PAGE ((size_t)2 << 20)
+void *hg_malloc_huge(size_t n);
 
 /* a*b into *out; false (and *out untouched) if it overflows. */
 static inline bool hg_mul_ok(size_t a, size_t b, size_t *out) {

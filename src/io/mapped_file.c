@@ -2,6 +2,14 @@
  * mapped_file.c — mmap or read a file (see mapped_file.h). Mapping keeps 7 GB checkpoints out of
  * anonymous memory and lets the OS share pages between processes; the read path exists for
  * filesystems that cannot map and for tests of the non-mmap loader.
+ *
+ * Huge pages: decode streams every weight once per token, tens of GB per second, and with 4 KiB
+ * pages that is a TLB miss every 4 KiB. Both paths ask Linux for 2 MiB pages (MADV_HUGEPAGE): a
+ * mapping so advised makes readahead fill the page cache with 2 MiB folios, which the kernel then
+ * maps with one PMD entry each (a file already cached in small folios stays as it is); the read
+ * path reads into 2 MiB-aligned transparent huge pages. Measured (sixth session, full-shape Q8_0,
+ * r = 32): 18.1-19.1 GB/s with 41 % of the file PMD-mapped, 20.2-21.2 GB/s after the file was
+ * re-read through an advised mapping (98 % PMD-mapped), 19.8-21.2 GB/s reading into huge pages.
  */
 #include "io/mapped_file.h"
 
@@ -31,6 +39,9 @@ hg_status hg_mapped_file_open(const char *path, bool use_mmap, hg_mapped_file *o
     if (use_mmap) {
         void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
+            if (size >= HG_HUGE_PAGE) (void)madvise(p, size, MADV_HUGEPAGE); /* advice: failure changes nothing */
+#endif
             close(fd);
             f.data = p;
             f.mapped = true;
@@ -38,7 +49,7 @@ hg_status hg_mapped_file_open(const char *path, bool use_mmap, hg_mapped_file *o
             return HG_OK;
         }
     }
-    uint8_t *buf = hg_malloc(size);
+    uint8_t *buf = size >= HG_HUGE_PAGE ? hg_malloc_huge(size) : hg_malloc(size);
     if (!buf) {
         close(fd);
         return hg_err(err, HG_STATUS_NOMEM, "%s: cannot allocate %zu bytes", path, size);
