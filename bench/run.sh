@@ -42,6 +42,14 @@ fi
 #   HG_BENCH_STEPS (32), HG_BENCH_PROMPT (128), HG_BENCH_GEN (16) size the engine runs.
 if cmake --build "$build" -j2 --target huginn_cli >/dev/null 2>&1 && "$build/huginn" bench --help >/dev/null 2>&1; then
   steps=${HG_BENCH_STEPS:-32}; prompt=${HG_BENCH_PROMPT:-128}; gen=${HG_BENCH_GEN:-16}
+  # Each engine run starts with its model's files out of the page cache, as a first load from disk:
+  # the files were just written, and the page cache keeps written data in whatever folio sizes the
+  # writes made, while a cold read through the engine's MADV_HUGEPAGE mapping fills 2 MiB folios that
+  # the kernel maps with one TLB entry each (full-shape Q8_0 decode: 18-19 GB/s on the written file's
+  # folios, 20-21 after a cold read; src/io/mapped_file.c). `huginn bench` reads the weights in its
+  # untimed warm-up. GNU dd drops a file with iflag=nocache count=0 (clean pages only: sync first).
+  cold() { local f; for f in $(find "$@" -type f \( -name '*.safetensors' -o -name '*.gguf' \)); do
+    sync "$f" 2>/dev/null; dd if="$f" iflag=nocache count=0 status=none 2>/dev/null || true; done; }
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   cat >"$tmp/config.json" <<'JSON'
@@ -66,6 +74,7 @@ JSON
     m="$tmp/$w"; [ "$w" = bf16 ] || m="$tmp/$w.gguf"
     batch=1; [ "$w" = bf16 ] && batch=8
     "$build/bench/roofline" --bandwidth --json >"$tmp/bw_$w.json"
+    cold "$m"
     "$build/huginn" bench -m "$m" --steps "$steps" --prompt "$prompt" --gen "$gen" --batch "$batch" --json >"$tmp/hg_$w.json"
     "$build/bench/roofline" --bandwidth --json >"$tmp/bw2_$w.json" # the host drifts: bracket each run
     echo "load $(cut -d' ' -f1 /proc/loadavg)" >"$tmp/load_$w.txt"
@@ -82,6 +91,7 @@ JSON
       --config-json '{"n_embd": 1024, "num_attention_heads": 8, "num_key_value_heads": 8, "intermediate_size": 3584, "vocab_size": 65536, "n_layers_in_prelude": 2, "n_layers_in_recurrent_block": 4, "n_layers_in_coda": 2, "qk_bias": true}' \
       --steps "$steps" --prompt-len "$prompt" --decode-tokens "$gen" --threads "${OMP_NUM_THREADS:-$(nproc)}" --repeat 1 | tee "$tmp/torch.txt"
     # the engine's bf16 decode again right after the official code (minutes later: the host drifts)
+    cold "$tmp/bf16"
     "$build/huginn" bench -m "$tmp/bf16" --steps "$steps" --prompt "$prompt" --gen "$gen" --json >"$tmp/hg_bf16_after.json"
   else
     echo "(python3-torch not installed: apt-get install -y python3-torch python3-numpy for the PyTorch comparison)"
@@ -139,6 +149,7 @@ PY
     for w in bf16 q8_0; do
       m="$full"; [ "$w" = bf16 ] || m="$full/q8_0.gguf"
       batch=1; [ "$w" = bf16 ] && batch=8
+      cold "$m"
       bw=$(readbw)
       "$build/huginn" bench -m "$m" --steps 32 --prompt "$fprompt" --gen 2 --batch "$batch" --json >"$tmp/full_$w.json"
       bw2=$(readbw)

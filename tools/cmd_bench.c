@@ -3,7 +3,9 @@
  *   huginn bench -m MODEL [--steps R] [--prompt N] [--gen G] [--batch B] [--threads T]
  *                [--kv-type f32|f16|bf16] [--kv-cache STRATEGY] [--json]
  *
- * Phases (each timed with the wall clock around the library calls only):
+ * Phases (each timed with the wall clock around the library calls only), after an untimed warm-up
+ * (one token at r = 1, with logits) that touches every weight once, so a model whose file is not yet
+ * in the page cache is read from disk there and not inside the prefill figure:
  *   prefill   N prompt tokens in one hg_ctx_forward at r = R (no logits): tokens/s and GFLOP/s, with
  *             FLOPs = 2·params applied per token (prelude + R·(adapter + core) + coda) + attention
  *             (2·2·h per visible position per layer application);
@@ -171,6 +173,11 @@ int cmd_bench(int argc, char **argv) {
     hg_forward_params fp = hg_forward_default_params();
     fp.n_steps = r;
     fp.init_scale = 0;
+
+    /* warm-up: every weight once (position 0 is written again by the prefill) */
+    hg_forward_params fw = fp;
+    fw.n_steps = 1;
+    if (hg_ctx_forward(ctx, prompt, 1, 0, &fw, NULL, logits, &err)) { rc = cli_fail_err(&err); goto out; }
 
     /* prefill: all but the last prompt token, no logits (the last one opens the decode phase) */
     const int64_t np = o.prompt > 1 ? o.prompt - 1 : 1;
