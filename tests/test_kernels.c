@@ -82,7 +82,15 @@ static float q8x_block_chain(const hg_tensor *w, int64_t o, const hg_block_q8x *
     return acc;
 }
 
-/* Compare y (from table k) with the reference; tolerance per element as derived above. */
+/* The product by path: 0 = hg_matmul_with's dispatch, 1 = the table's blocked kernel called directly
+ * (tested at every T > 8 even where the dispatch sends small T to the matrix-vector path). */
+static void run_path(const hg_kern_table *k, int path, float *y, const float *x, const hg_tensor *w, int64_t T) {
+    if (path) k->gemm[w->dtype](y, x, w, T);
+    else hg_matmul_with(k, y, x, w, T);
+}
+
+/* Compare y (from table k) with the reference; tolerance per element as derived above. Every T runs
+ * the dispatched path, and T > 8 with a blocked kernel also that kernel directly. */
 static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int64_t n_in, int64_t T) {
     float *wf = malloc((size_t)(n_out * n_in) * sizeof(float));
     float *x = malloc((size_t)(T * n_in) * sizeof(float));
@@ -99,83 +107,87 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
     hg_tensor w = make_w(dt, n_out, n_in, wf, &buf);
     if (dt == HG_DTYPE_Q8_0 && n_out > 1) /* -128: a valid code the quantizer never writes (the kernels offset it) */
         ((hg_block_q8_0 *)buf)[n_in / 32].qs[7] = -128;
-    for (int64_t i = 0; i < T * n_out; i++) y[i] = yr[i] = NAN;
+    for (int64_t i = 0; i < T * n_out; i++) yr[i] = NAN;
     hg_matmul_ref(yr, x, &w, T);
-    hg_matmul_with(k, y, x, &w, T);
-    const bool blocked = T > HG_MV_T && k->gemm[dt];
-    const bool qx = k->mv_q8x[dt] && (!blocked || k->gemm_q8x[dt]);
-    double worst = 0;
-    int64_t where = -1;
-    bool bad = false;
-    for (int64_t o = 0; o < n_out; o++) {
-        hg_tensor_row_f32(&w, o, row);
-        for (int64_t t = 0; t < T; t++) {
-            const float *xt = x + t * n_in;
-            double tol = 0, s = 0;
-            for (int64_t i = 0; i < n_in; i++) s += fabs((double)xt[i] * (double)row[i]);
-            tol = 2.0 * (double)n_in * ldexp(1.0, -24) * s + 1e-30;
-            if (qx)
-                for (int64_t b = 0; b < n_in / 32; b++) {
-                    double ax = 0, aw = 0;
-                    for (int j = 0; j < 32; j++) {
-                        ax = fmax(ax, fabs((double)xt[b * 32 + j]));
-                        aw += fabs((double)row[b * 32 + j]);
-                    }
-                    tol += aw * (ax / 127.0) * 0.5 * (1.0 + 1e-6);
-                }
-            const double d = fabs((double)y[t * n_out + o] - (double)yr[t * n_out + o]);
-            if (!(d <= tol)) {
-                bad = true;
-                if (!(d / tol <= worst)) {
-                    worst = isnan(d) ? (double)INFINITY : d / tol;
-                    where = t * n_out + o;
-                }
-            }
-        }
-    }
-    /* the blocked path: bit-identical to the sequential FMA chain over the widened row */
-    int64_t chain_bad = 0, chain_at = -1;
-    if (blocked && !(k->amx && dt == HG_DTYPE_BF16) && !k->gemm_q8x[dt])
+    float *y2 = malloc((size_t)(T * n_out) * sizeof(float));
+    const int paths = T > HG_MV_T && k->gemm[dt] ? 2 : 1;
+    for (int path = 0; path < paths; path++) {
+        for (int64_t i = 0; i < T * n_out; i++) y[i] = NAN;
+        run_path(k, path, y, x, &w, T);
+        const bool blocked = path == 1 || (k->gemm[dt] && T >= hg_gemm_min_t(k, dt));
+        const bool qx = k->mv_q8x[dt] && (!blocked || k->gemm_q8x[dt]);
+        double worst = 0;
+        int64_t where = -1;
+        bool bad = false;
         for (int64_t o = 0; o < n_out; o++) {
             hg_tensor_row_f32(&w, o, row);
             for (int64_t t = 0; t < T; t++) {
-                float acc = 0.0f;
-                for (int64_t i = 0; i < n_in; i++) acc = fmaf(row[i], x[t * n_in + i], acc);
-                if (memcmp(&acc, y + t * n_out + o, sizeof acc) && chain_bad++ == 0) chain_at = t * n_out + o;
+                const float *xt = x + t * n_in;
+                double tol = 0, s = 0;
+                for (int64_t i = 0; i < n_in; i++) s += fabs((double)xt[i] * (double)row[i]);
+                tol = 2.0 * (double)n_in * ldexp(1.0, -24) * s + 1e-30;
+                if (qx)
+                    for (int64_t b = 0; b < n_in / 32; b++) {
+                        double ax = 0, aw = 0;
+                        for (int j = 0; j < 32; j++) {
+                            ax = fmax(ax, fabs((double)xt[b * 32 + j]));
+                            aw += fabs((double)row[b * 32 + j]);
+                        }
+                        tol += aw * (ax / 127.0) * 0.5 * (1.0 + 1e-6);
+                    }
+                const double d = fabs((double)y[t * n_out + o] - (double)yr[t * n_out + o]);
+                if (!(d <= tol)) {
+                    bad = true;
+                    if (!(d / tol <= worst)) {
+                        worst = isnan(d) ? (double)INFINITY : d / tol;
+                        where = t * n_out + o;
+                    }
+                }
             }
         }
-    /* the Q8X blocked path (AMX-INT8): bit-identical to its block chain over Q8X activations */
-    if (blocked && k->gemm_q8x[dt]) {
-        const int64_t nb = n_in / 32;
-        hg_block_q8x *xq = malloc((size_t)(nb + 1) * sizeof(hg_block_q8x));
-        for (int64_t t = 0; t < T; t++) {
-            hg_quantize_row_q8x(x + t * n_in, xq, n_in);
+        /* the blocked path: bit-identical to the sequential FMA chain over the widened row */
+        int64_t chain_bad = 0, chain_at = -1;
+        if (blocked && !(k->amx && dt == HG_DTYPE_BF16) && !k->gemm_q8x[dt])
             for (int64_t o = 0; o < n_out; o++) {
-                const float acc = q8x_block_chain(&w, o, xq, nb);
-                if (memcmp(&acc, y + t * n_out + o, sizeof acc) && chain_bad++ == 0) chain_at = t * n_out + o;
+                hg_tensor_row_f32(&w, o, row);
+                for (int64_t t = 0; t < T; t++) {
+                    float acc = 0.0f;
+                    for (int64_t i = 0; i < n_in; i++) acc = fmaf(row[i], x[t * n_in + i], acc);
+                    if (memcmp(&acc, y + t * n_out + o, sizeof acc) && chain_bad++ == 0) chain_at = t * n_out + o;
+                }
             }
+        /* the Q8X blocked path (AMX-INT8): bit-identical to its block chain over Q8X activations */
+        if (blocked && k->gemm_q8x[dt]) {
+            const int64_t nb = n_in / 32;
+            hg_block_q8x *xq = malloc((size_t)(nb + 1) * sizeof(hg_block_q8x));
+            for (int64_t t = 0; t < T; t++) {
+                hg_quantize_row_q8x(x + t * n_in, xq, n_in);
+                for (int64_t o = 0; o < n_out; o++) {
+                    const float acc = q8x_block_chain(&w, o, xq, nb);
+                    if (memcmp(&acc, y + t * n_out + o, sizeof acc) && chain_bad++ == 0) chain_at = t * n_out + o;
+                }
+            }
+            free(xq);
         }
-        free(xq);
-    }
-    CHECK_MSG(chain_bad == 0, "%s %s n_out=%lld n_in=%lld T=%lld: %lld elements differ from the FMA chain at [%lld]",
-              hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T,
-              (long long)chain_bad, (long long)chain_at);
-    hg_test_checks++;
-    if (bad) {
-        hg_test_failures++;
-        fprintf(stderr, "FAIL matmul %s %s n_out=%lld n_in=%lld T=%lld: |diff|/tol %.3g at [%lld] got %.9g want %.9g\n",
-                hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T, worst,
-                (long long)where, (double)y[where], (double)yr[where]);
-    }
-    /* thread-count independence: bitwise equal for 1, 2 and 3 threads */
-    float *y2 = malloc((size_t)(T * n_out) * sizeof(float));
-    for (int nt = 1; nt <= 3; nt++) {
-        omp_set_num_threads(nt);
-        for (int64_t i = 0; i < T * n_out; i++) y2[i] = NAN;
-        hg_matmul_with(k, y2, x, &w, T);
-        CHECK_MSG(!memcmp(y, y2, (size_t)(T * n_out) * sizeof(float)),
-                  "%s %s n_out=%lld n_in=%lld T=%lld differs with %d threads", hg_cpu_level_name(k->level),
-                  hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T, nt);
+        CHECK_MSG(chain_bad == 0, "%s %s n_out=%lld n_in=%lld T=%lld path %d: %lld elements differ from the chain at [%lld]",
+                  hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T,
+                  path, (long long)chain_bad, (long long)chain_at);
+        hg_test_checks++;
+        if (bad) {
+            hg_test_failures++;
+            fprintf(stderr, "FAIL matmul %s %s n_out=%lld n_in=%lld T=%lld path %d: |diff|/tol %.3g at [%lld] got %.9g want %.9g\n",
+                    hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T, path, worst,
+                    (long long)where, (double)y[where], (double)yr[where]);
+        }
+        /* thread-count independence: bitwise equal for 1, 2 and 3 threads */
+        for (int nt = 1; nt <= 3; nt++) {
+            omp_set_num_threads(nt);
+            for (int64_t i = 0; i < T * n_out; i++) y2[i] = NAN;
+            run_path(k, path, y2, x, &w, T);
+            CHECK_MSG(!memcmp(y, y2, (size_t)(T * n_out) * sizeof(float)),
+                      "%s %s n_out=%lld n_in=%lld T=%lld path %d differs with %d threads", hg_cpu_level_name(k->level),
+                      hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)T, path, nt);
+        }
     }
     omp_set_num_threads(2);
     free(y2);

@@ -47,6 +47,9 @@ typedef struct hg_kern_table {
     hg_mv_fn mv[HG_DTYPE_COUNT];
     bool mv_q8x[HG_DTYPE_COUNT];    /* this mv takes Q8X activations (vec_dot_type) */
     hg_gemm_fn gemm[HG_DTYPE_COUNT]; /* NULL: use mv in groups of HG_MV_T positions */
+    /* the blocked kernel from this many positions on (0: HG_MV_T + 1); below, mv in groups of 8 — the
+     * blocked kernels' packing does not pay for a few positions (see matmul_avx512.c's table) */
+    int gemm_min_t[HG_DTYPE_COUNT];
     /* the bf16, Q8_0 and Q4_0 blocked products (T > HG_MV_T) run on AMX tiles: independent of threads
      * and of the other positions, but their own sums, not the FMA chain (bf16: within the f32
      * dot-product bound; Q8_0/Q4_0: gemm_q8x) */
@@ -58,6 +61,11 @@ typedef struct hg_kern_table {
     float (*dot)(const float *a, const float *b, int64_t n);
     void (*axpy)(float *y, float a, const float *x, int64_t n); /* y += a·x */
 } hg_kern_table;
+
+/* The smallest T that hg_matmul_with sends to k->gemm[dt] (when there is one). */
+static inline int64_t hg_gemm_min_t(const hg_kern_table *k, hg_dtype dt) {
+    return k->gemm_min_t[dt] > HG_MV_T ? k->gemm_min_t[dt] : HG_MV_T + 1;
+}
 
 /* The table for the chosen level. Never NULL. */
 const hg_kern_table *hg_kern(void);

@@ -5,12 +5,14 @@
  * Workload: decode is T = 1..8 positions (a matrix-vector product, bound by reading W once: Huginn's
  * 3.5 G weights per token), prefill and batched verification are T up to the context chunk (128;
  * bound by FLOPs). So hg_matmul has two paths:
- *   - matrix-vector (T <= HG_MV_T, or no blocked kernel for this ISA/dtype): threads take blocks of
- *     HG_MV_ROWS output rows; each streams its rows of W once and dots every row with all T inputs.
+ *   - matrix-vector (T below the table's gemm_min_t, or no blocked kernel for this ISA/dtype):
+ *     threads take blocks of HG_MV_ROWS output rows; each streams its rows of W once per group of up
+ *     to HG_MV_T positions and dots every row with them.
  *     For Q8_0/Q4_0 weights x is quantized to Q8X once per call (master thread, HG_QX_PIECE elements
  *     at a time, on the stack when small) so the ISA kernels can use integer dots, as ggml does.
- *   - blocked (T > HG_MV_T, AVX-512 and AVX2): every thread widens a group of W rows to f32 per K
- *     block and reuses it for every position; AVX-512 packs x position-major once for the team
+ *   - blocked (T >= gemm_min_t: 9 for AMX tiles, 17 on AVX2, 33 on AVX-512): every thread widens a
+ *     group of W rows to f32 per K block and reuses it for every position; AVX-512 packs x
+ *     position-major once for the team
  *     (matmul_avx512.c), AVX2 runs a 16-row × 6-position tile on x as it lies (matmul_avx2.c).
  * Both split over output rows with a static schedule and never split a dot, so every y element is
  * computed by one thread in an order that does not depend on the thread count.
@@ -227,7 +229,7 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
     HG_ASSERT(dt >= 0 && dt < HG_DTYPE_COUNT && k->mv[dt]);
     if (T <= 0 || n_out <= 0) return;
     const int64_t n_blk = (n_out + HG_MV_ROWS - 1) / HG_MV_ROWS;
-    if (T > HG_MV_T && k->gemm[dt]) {
+    if (k->gemm[dt] && T >= hg_gemm_min_t(k, dt)) {
         k->gemm[dt](y, x, w, T);
         return;
     }

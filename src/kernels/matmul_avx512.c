@@ -558,7 +558,13 @@ float hg_vec_dot_bf16_avx512(const float *a, const void *b, int64_t n) { return 
 void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_F16, y, a, x, n); }
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
 
-/* The table, with the bf16 blocked kernel given: the AVX-512 one, or AMX tiles (gemm_amx_avx512.c).
+/* Where the blocked kernels start (gemm_min_t): below 33 positions mv in groups of 8 was faster than
+ * the f32 blocked kernel, whose W pack dominates at small T (sixth session, two threads, [8192,
+ * 5280] mean of 2 runs, mv time / blocked time: T = 16 bf16 0.60, f32 0.76, Q8_0 0.73, Q4_0 0.50; T = 32
+ * 0.71 / 0.77 / 0.99 / 0.91; T = 64 0.98 / 1.20 / 1.22 / 0.99; [35840, 5280] bf16 T = 9..48 mv
+ * 0.57-0.78 of blocked). AMX tiles are faster than mv from T = 9 on (fifth session, bf16 T = 16: 24 vs
+ * 54 ms for two mv passes).
+ * The table, with the bf16 blocked kernel given: the AVX-512 one, or AMX tiles (gemm_amx_avx512.c).
  * Decode (T <= 8) stays on mv_bf16 with AMX too: the tiles streamed W 10-25 % slower at T = 1 (fifth
  * session: 1024-wide model 4.1-5.2 vs 5.2-7.7 tok/s, full shape 0.177-0.203 vs 0.200-0.222), and a
  * batch must equal each sequence alone bit for bit, so T = 2..8 follows T = 1. */
@@ -571,6 +577,8 @@ void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy
         .gemm = {[HG_DTYPE_F32] = hg_gemm_rows_avx512, [HG_DTYPE_F16] = hg_gemm_rows_avx512,                     \
                  [HG_DTYPE_BF16] = BF16_GEMM, [HG_DTYPE_Q8_0] = Q_GEMM,                             \
                  [HG_DTYPE_Q4_0] = Q_GEMM},                                                         \
+        .gemm_min_t = {[HG_DTYPE_F32] = 33, [HG_DTYPE_F16] = 33, [HG_DTYPE_BF16] = AMX ? 9 : 33,                \
+                       [HG_DTYPE_Q8_0] = AMX ? 9 : 33, [HG_DTYPE_Q4_0] = AMX ? 9 : 33},                       \
         .amx = AMX, .gemm_q8x = {[HG_DTYPE_Q8_0] = AMX, [HG_DTYPE_Q4_0] = AMX},                   \
         .quant_q8x = hg_quantize_row_q8x_avx512, .dot = hg_vec_dot_avx512, .axpy = hg_vec_axpy_avx512,                                      \
     }
