@@ -199,6 +199,25 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
     free(row);
 }
 
+/* With its first allocation failing, table k still makes the product [NO, NI] x T, bit for bit what
+ * table `fallback` makes. */
+static void check_no_memory(const hg_kern_table *k, const hg_kern_table *fallback, hg_dtype dt, int64_t NO, int64_t NI,
+                            int64_t NT, const char *what) {
+    float *wf = malloc(sizeof(float) * (size_t)(NO * NI)), *x = malloc(sizeof(float) * (size_t)(NT * NI));
+    float *y0 = malloc(sizeof(float) * (size_t)(NT * NO)), *y1 = malloc(sizeof(float) * (size_t)(NT * NO));
+    for (int64_t i = 0; i < NO * NI; i++) wf[i] = frand();
+    for (int64_t i = 0; i < NT * NI; i++) x[i] = frand();
+    void *buf = NULL;
+    const hg_tensor w = make_w(dt, NO, NI, wf, &buf);
+    hg_matmul_with(fallback, y0, x, &w, NT);
+    hg_alloc_fail_after(0);
+    hg_matmul_with(k, y1, x, &w, NT);
+    hg_alloc_fail_after(-1);
+    CHECK_MSG(!memcmp(y0, y1, sizeof(float) * (size_t)(NT * NO)), "%s %s: no fallback when %s cannot be allocated",
+              hg_cpu_level_name(k->level), hg_dtype_name(dt), what);
+    free(buf), free(wf), free(x), free(y0), free(y1);
+}
+
 /* ---- hg_sgemm (training's product) --------------------------------------------------------------- */
 
 /* C (+)= op(A)·op(B) at level l against a double reference with the γ bound; the SIMD levels must
@@ -523,42 +542,14 @@ int main(void) {
         }
         /* out of memory for the large Q8X buffer (T = 8 x 4096 inputs > the stack part): the product
          * is still made, by the portable kernel, and equals it bit for bit */
-        for (int dt = HG_DTYPE_Q8_0; dt <= HG_DTYPE_Q4_0; dt++) {
-            enum { NO = 5, NI = 4096, NT = 8 };
-            float *wf = malloc(sizeof(float) * NO * NI), *x = malloc(sizeof(float) * NT * NI);
-            float y0[NT * NO], y1[NT * NO];
-            for (int i = 0; i < NO * NI; i++) wf[i] = frand();
-            for (int i = 0; i < NT * NI; i++) x[i] = frand();
-            void *buf = NULL;
-            const hg_tensor w = make_w((hg_dtype)dt, NO, NI, wf, &buf);
-            hg_matmul_with(&hg_kern_scalar, y0, x, &w, NT);
-            hg_alloc_fail_after(0);
-            hg_matmul_with(k, y1, x, &w, NT);
-            hg_alloc_fail_after(-1);
-            CHECK_MSG(!memcmp(y0, y1, sizeof y0), "%s %s: no fallback when the Q8X buffer cannot be allocated",
-                      hg_cpu_level_name(k->level), hg_dtype_name((hg_dtype)dt));
-            free(buf), free(wf), free(x);
-        }
+        for (int dt = HG_DTYPE_Q8_0; dt <= HG_DTYPE_Q4_0; dt++)
+            check_no_memory(k, &hg_kern_scalar, (hg_dtype)dt, 5, 4096, 8, "the Q8X buffer");
 #if defined(__x86_64__)
-        /* out of memory in a blocked kernel that needs a buffer (AMX: T = 9 > the mv path): the
-         * product is made by the plain AVX-512 level and equals it bit for bit */
-        for (int dt = 0; dt < HG_DTYPE_COUNT && k->amx; dt++) {
-            if (!k->gemm[dt] || k->gemm[dt] == hg_kern_avx512.gemm[dt]) continue;
-            enum { NO = 37, NI = 1024, NT = 9 }; /* bf16: x parts beyond the stack buffer */
-            float *wf = malloc(sizeof(float) * NO * NI), *x = malloc(sizeof(float) * NT * NI);
-            float y0[NT * NO], y1[NT * NO];
-            for (int i = 0; i < NO * NI; i++) wf[i] = frand();
-            for (int i = 0; i < NT * NI; i++) x[i] = frand();
-            void *buf = NULL;
-            const hg_tensor w = make_w((hg_dtype)dt, NO, NI, wf, &buf);
-            hg_matmul_with(&hg_kern_avx512, y0, x, &w, NT);
-            hg_alloc_fail_after(0);
-            hg_matmul_with(k, y1, x, &w, NT);
-            hg_alloc_fail_after(-1);
-            CHECK_MSG(!memcmp(y0, y1, sizeof y0), "%s %s: no fallback when the AMX buffer cannot be allocated",
-                      hg_cpu_level_name(k->level), hg_dtype_name((hg_dtype)dt));
-            free(buf), free(wf), free(x);
-        }
+        /* out of memory in a blocked kernel that needs a buffer (AMX: T = 9 > the mv path; bf16 1024
+         * inputs put its x parts beyond the stack buffer): the plain AVX-512 level makes the product */
+        for (int dt = 0; dt < HG_DTYPE_COUNT && k->amx; dt++)
+            if (k->gemm[dt] && k->gemm[dt] != hg_kern_avx512.gemm[dt])
+                check_no_memory(k, &hg_kern_avx512, (hg_dtype)dt, 37, 1024, 9, "the AMX buffer");
 #endif
         fprintf(stderr, "  %s level: %s\n", hg_cpu_level_name(k->level),
                 hg_test_failures == before ? "all kernels match the reference" : "FAILURES");
