@@ -12,8 +12,11 @@
  *
  * Exactness: a row's matmul result does not depend on which rows share the call (dispatch.h contract)
  * on the matrix-vector path, so for N <= 8 every sequence's logits are bit-identical to decoding it
- * alone with hg_ctx_forward (tests/test_batch.c). For N > 8 the blocked kernel is used, which rounds
- * differently (f32 accumulation in another order; differences of order 1e-6 relative).
+ * alone with hg_ctx_forward (tests/test_batch.c); so is N up to the table's gemm_min_t - 1 where the
+ * matrix-vector path takes small T in groups of 8 (AVX-512 without AMX: 32; AVX2: 16). Beyond, the
+ * blocked kernel is used, which rounds differently (f32 accumulation in another order, or on AMX
+ * machines its own tile sums; differences of order 1e-6 relative — Q8_0/Q4_0 on AMX round the
+ * activations to Q8X exactly as decode does, so there too only the f32 summation order differs).
  *
  * Memory: the contexts (KV caches, per-context scratch) plus one block of [N, ...] activation
  * scratch, allocated in hg_batch_init; decode and generation allocate nothing per token.
