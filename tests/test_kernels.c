@@ -285,12 +285,15 @@ static void test_sgemm(hg_cpu_level l) {
 
 /* ---- batch and row independence of the matrix-vector path --------------------------------------- */
 
-/* For T = 1..8: (a) hg_matmul_with on T positions equals, bit for bit, each position alone (T = 1),
- * i.e. batched decoding gives every sequence what decoding it alone gives; (b) the mv kernel called
- * once on rows [0, n_out) equals it called once per row (no result depends on the other rows of a
- * call). n_in <= HG_QX_PIECE so (b) can hand the kernel the whole row. */
+/* (a) For every T the dispatch sends to the matrix-vector path (1..8, and on to gemm_min_t - 1 where
+ * small T runs in groups of 8; at most 32 here): hg_matmul_with on T positions equals, bit for bit,
+ * each position alone (T = 1), i.e. batched decoding gives every sequence what decoding it alone
+ * gives; (b) for T = 1..8 the mv kernel called once on rows [0, n_out) equals it called once per row
+ * (no result depends on the other rows of a call). n_in <= HG_QX_PIECE so (b) can hand the kernel the
+ * whole row. */
 static void check_batch_rows(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int64_t n_in) {
-    const int64_t TM = HG_MV_T, nb = n_in / 32;
+    const int64_t TB = k->gemm[dt] ? hg_min_i64(32, hg_gemm_min_t(k, dt) - 1) : 32;
+    const int64_t TM = TB > HG_MV_T ? TB : HG_MV_T, nb = n_in / 32;
     const bool q8x = k->mv_q8x[dt];
     float *wf = malloc((size_t)(n_out * n_in) * sizeof(float)), *x = malloc((size_t)(TM * n_in) * sizeof(float));
     float *yb = malloc((size_t)(TM * n_out) * sizeof(float)), *y1 = malloc((size_t)n_out * sizeof(float));
@@ -306,14 +309,17 @@ static void check_batch_rows(const hg_kern_table *k, hg_dtype dt, int64_t n_out,
     HG_ASSERT(!q8x || n_in <= HG_QX_PIECE);
     int64_t bad_batch = 0, bad_rows = 0, first = -1;
     for (int64_t T = 1; T <= TM; T++) {
-        for (int64_t i = 0; i < T * n_out; i++) yb[i] = NAN;
-        hg_matmul_with(k, yb, x, &w, T);
-        for (int64_t t = 0; t < T; t++) {
-            for (int64_t o = 0; o < n_out; o++) y1[o] = NAN;
-            hg_matmul_with(k, y1, x + t * n_in, &w, 1);
-            for (int64_t o = 0; o < n_out; o++)
-                if (memcmp(&y1[o], &yb[t * n_out + o], sizeof(float)) && bad_batch++ == 0) first = T;
+        if (T <= TB) {
+            for (int64_t i = 0; i < T * n_out; i++) yb[i] = NAN;
+            hg_matmul_with(k, yb, x, &w, T);
+            for (int64_t t = 0; t < T; t++) {
+                for (int64_t o = 0; o < n_out; o++) y1[o] = NAN;
+                hg_matmul_with(k, y1, x + t * n_in, &w, 1);
+                for (int64_t o = 0; o < n_out; o++)
+                    if (memcmp(&y1[o], &yb[t * n_out + o], sizeof(float)) && bad_batch++ == 0) first = T;
+            }
         }
+        if (T > HG_MV_T) continue;
         /* the kernel itself: all rows in one call vs one row per call (each position alone: T = 1) */
         for (int64_t i = 0; i < T * n_out; i++) yb[i] = NAN;
         k->mv[dt](yb, n_out, xk, ldx, &w, 0, n_out, 0, n_in, T, false);
