@@ -90,7 +90,8 @@ static void run_path(const hg_kern_table *k, int path, float *y, const float *x,
 }
 
 /* Compare y (from table k) with the reference; tolerance per element as derived above. Every T runs
- * the dispatched path, and T > 8 with a blocked kernel also that kernel directly. */
+ * the dispatched path, and T > 8 with a blocked kernel also that kernel directly when the dispatch
+ * sends T to the matrix-vector path. */
 static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int64_t n_in, int64_t T) {
     float *wf = malloc((size_t)(n_out * n_in) * sizeof(float));
     float *x = malloc((size_t)(T * n_in) * sizeof(float));
@@ -110,7 +111,8 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
     for (int64_t i = 0; i < T * n_out; i++) yr[i] = NAN;
     hg_matmul_ref(yr, x, &w, T);
     float *y2 = malloc((size_t)(T * n_out) * sizeof(float));
-    const int paths = T > HG_MV_T && k->gemm[dt] ? 2 : 1;
+    /* path 1 only where the dispatch does not already run the blocked kernel */
+    const int paths = T > HG_MV_T && k->gemm[dt] && T < hg_gemm_min_t(k, dt) ? 2 : 1;
     for (int path = 0; path < paths; path++) {
         for (int64_t i = 0; i < T * n_out; i++) y[i] = NAN;
         run_path(k, path, y, x, &w, T);
@@ -285,8 +287,8 @@ static void test_sgemm(hg_cpu_level l) {
 
 /* ---- batch and row independence of the matrix-vector path --------------------------------------- */
 
-/* (a) For every T the dispatch sends to the matrix-vector path (1..8, and on to gemm_min_t - 1 where
- * small T runs in groups of 8; at most 32 here): hg_matmul_with on T positions equals, bit for bit,
+/* (a) For the T the dispatch sends to the matrix-vector path (1..8, and on to gemm_min_t - 1 where
+ * small T runs in groups of 8: 9, 16, 17 and the last, at most 32): hg_matmul_with on T positions equals, bit for bit,
  * each position alone (T = 1), i.e. batched decoding gives every sequence what decoding it alone
  * gives; (b) for T = 1..8 the mv kernel called once on rows [0, n_out) equals it called once per row
  * (no result depends on the other rows of a call). n_in <= HG_QX_PIECE so (b) can hand the kernel the
@@ -297,6 +299,7 @@ static void check_batch_rows(const hg_kern_table *k, hg_dtype dt, int64_t n_out,
     const bool q8x = k->mv_q8x[dt];
     float *wf = malloc((size_t)(n_out * n_in) * sizeof(float)), *x = malloc((size_t)(TM * n_in) * sizeof(float));
     float *yb = malloc((size_t)(TM * n_out) * sizeof(float)), *y1 = malloc((size_t)n_out * sizeof(float));
+    float *ya = malloc((size_t)(TM * n_out) * sizeof(float)); /* each position alone */
     hg_block_q8x *qx = malloc((size_t)(TM * (nb + 1)) * sizeof(hg_block_q8x));
     for (int64_t i = 0; i < n_out * n_in; i++) wf[i] = frand();
     for (int64_t i = 0; i < TM * n_in; i++) x[i] = frand() * 2.0f;
@@ -308,16 +311,15 @@ static void check_batch_rows(const hg_kern_table *k, hg_dtype dt, int64_t n_out,
     const int64_t ldx = q8x ? nb : n_in;
     HG_ASSERT(!q8x || n_in <= HG_QX_PIECE);
     int64_t bad_batch = 0, bad_rows = 0, first = -1;
+    for (int64_t i = 0; i < TM * n_out; i++) ya[i] = NAN;
+    for (int64_t t = 0; t < TB; t++) hg_matmul_with(k, ya + t * n_out, x + t * n_in, &w, 1);
     for (int64_t T = 1; T <= TM; T++) {
+        if (T > HG_MV_T && T != 9 && T != 16 && T != 17 && T != TB) continue; /* past 8: group edges only */
         if (T <= TB) {
             for (int64_t i = 0; i < T * n_out; i++) yb[i] = NAN;
             hg_matmul_with(k, yb, x, &w, T);
-            for (int64_t t = 0; t < T; t++) {
-                for (int64_t o = 0; o < n_out; o++) y1[o] = NAN;
-                hg_matmul_with(k, y1, x + t * n_in, &w, 1);
-                for (int64_t o = 0; o < n_out; o++)
-                    if (memcmp(&y1[o], &yb[t * n_out + o], sizeof(float)) && bad_batch++ == 0) first = T;
-            }
+            for (int64_t i = 0; i < T * n_out; i++)
+                if (memcmp(&ya[i], &yb[i], sizeof(float)) && bad_batch++ == 0) first = T;
         }
         if (T > HG_MV_T) continue;
         /* the kernel itself: all rows in one call vs one row per call (each position alone: T = 1) */
@@ -343,6 +345,7 @@ static void check_batch_rows(const hg_kern_table *k, hg_dtype dt, int64_t n_out,
     free(x);
     free(yb);
     free(y1);
+    free(ya);
     free(qx);
 }
 
@@ -394,7 +397,7 @@ static void test_quant_layout(void) {
  * values, the largest magnitude negative. */
 static void test_quant_q8x(const hg_kern_table *k) {
     if (!k->quant_q8x) return;
-    enum { NB = 9 };
+    enum { NB = 11 };
     float x[NB * 32];
     for (int i = 0; i < NB * 32; i++) x[i] = frand() * (float)(1 + i % 5);
     for (int j = 0; j < 32; j++) x[32 + j] = 0.0f;
@@ -403,12 +406,40 @@ static void test_quant_q8x(const hg_kern_table *k) {
     for (int j = 0; j < 32; j++) x[96 + j] = frand() * 1e-30f;
     for (int j = 0; j < 32; j++) x[128 + j] = frand() * 1e30f;
     x[160 + 7] = -50.0f; /* the only value of its block beyond [-1, 1] */
+    x[9 * 32 + 30] = NAN;       /* non-finite blocks: d = NaN, zero quants */
+    x[10 * 32 + 3] = -INFINITY;
     hg_block_q8x a[NB], b[NB];
     memset(a, 0x5a, sizeof a), memset(b, 0x5a, sizeof b);
     hg_quantize_row_q8x(x, a, NB * 32);
     k->quant_q8x(x, b, NB * 32);
     CHECK_MSG(!memcmp(a, b, sizeof a), "%s: Q8X quantizer differs from the scalar one", hg_cpu_level_name(k->level));
     CHECK(a[2].qs[1] == 3 && a[2].qs[2] == -3 && a[2].qs[3] == 0 && a[2].qs[4] == -1 && a[1].d == 0.0f);
+    CHECK(isnan(a[9].d) && isnan(a[10].d) && a[9].qs[30] == 0 && a[10].qs[5] == 0 && a[9].s == 0);
+}
+
+/* A NaN or an infinity in an activation makes that position's outputs NaN on every path, as in f32
+ * (the quantized paths must not round it into a finite value): T = 1, a batch, and T = 40 (the
+ * blocked kernel), position 1 poisoned. */
+static void check_nonfinite(const hg_kern_table *k, hg_dtype dt) {
+    enum { NO = 21, NI = 96 };
+    static const int64_t Ts[] = {1, 3, 40};
+    float *wf = malloc(sizeof(float) * NO * NI), *x = malloc(sizeof(float) * 40 * NI), *y = malloc(sizeof(float) * 40 * NO);
+    for (int i = 0; i < NO * NI; i++) wf[i] = frand();
+    void *buf = NULL;
+    const hg_tensor w = make_w(dt, NO, NI, wf, &buf);
+    for (int v = 0; v < 2; v++)
+        for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+            const int64_t T = Ts[i], p = T > 1 ? 1 : 0;
+            for (int64_t j = 0; j < T * NI; j++) x[j] = frand();
+            x[p * NI + 37] = v ? INFINITY : NAN;
+            hg_matmul_with(k, y, x, &w, T);
+            int bad = 0;
+            for (int64_t t = 0; t < T; t++)
+                for (int o = 0; o < NO; o++) bad += t == p ? !isnan(y[t * NO + o]) && !isinf(y[t * NO + o]) : !isfinite(y[t * NO + o]);
+            CHECK_MSG(!bad, "%s %s T=%lld: %d outputs wrong with a %s activation", hg_cpu_level_name(k->level),
+                      hg_dtype_name(dt), (long long)T, bad, v ? "infinite" : "NaN");
+        }
+    free(buf), free(wf), free(x), free(y);
 }
 
 /* ---- vector helpers --------------------------------------------------------------------------- */
@@ -502,6 +533,7 @@ int main(void) {
         }
         const int before = hg_test_failures;
         test_quant_q8x(k);
+        for (int dt = 0; dt < HG_DTYPE_COUNT; dt++) check_nonfinite(k, (hg_dtype)dt);
         test_sgemm((hg_cpu_level)l);
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) test_vec(k, lens[i]), test_vec_kv(k->level, lens[i]);
         for (int dt = 0; dt < HG_DTYPE_COUNT; dt++) {

@@ -60,12 +60,24 @@ void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst) {
     row_piece_f32(w, row, 0, w->ne[1], dst);
 }
 
-/* Q8X: Q8_0's rounding (scale max|x|/127, round to nearest) with an f32 scale and the sum of quants. */
+/* Q8X: Q8_0's rounding (scale max|x|/127, round to nearest) with an f32 scale and the sum of quants.
+ * A block holding a NaN or an infinity gets d = NaN and zero quants, so every product with it is NaN,
+ * as in f32 (rounding it would be undefined, and a silent 0 would hide the fault). */
 void hg_quantize_row_q8x(const float *x, hg_block_q8x *dst, int64_t n) {
     HG_ASSERT(n % HG_QK == 0);
     for (int64_t i = 0; i < n / HG_QK; i++, x += HG_QK) {
         float amax = 0;
-        for (int j = 0; j < HG_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        bool bad = false;
+        for (int j = 0; j < HG_QK; j++) {
+            amax = fmaxf(amax, fabsf(x[j]));
+            bad = bad || !isfinite(x[j]);
+        }
+        if (bad) {
+            memset(dst[i].qs, 0, sizeof dst[i].qs);
+            dst[i].d = NAN;
+            dst[i].s = 0;
+            continue;
+        }
         const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         int32_t s = 0;
         for (int j = 0; j < HG_QK; j++) {

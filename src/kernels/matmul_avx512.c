@@ -25,6 +25,7 @@
 #include "kernels/mv_float.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <omp.h>
 
 #define HG_INLINE static inline __attribute__((always_inline))
@@ -154,13 +155,19 @@ HG_MV_FLOAT_ENTRIES(mv_rows_f) /* mv_f32 / mv_f16 / mv_bf16: mv_float.h */
 
 /* hg_quantize_row_q8x, vectorized, bit for bit: max|x| is exact in any order, d and 1/d are the same
  * scalar divisions, x·(1/d) the same product, and roundf's half-away-from-zero is trunc(v) plus
- * sign(v) where |v - trunc(v)| >= 0.5 (v - trunc(v) is exact). A NaN element leaves the scale alone
- * (fmaxf's rule) and quantizes to 0. */
+ * sign(v) where |v - trunc(v)| >= 0.5 (v - trunc(v) is exact). A block with a NaN or an infinity
+ * gets d = NaN and zero quants, as there. */
 void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
     HG_ASSERT(n % HG_QK == 0);
     const __m512 sign = _mm512_set1_ps(-0.0f), half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
     for (int64_t i = 0; i < n / HG_QK; i++, x += HG_QK) {
         const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+        if (_mm512_fpclass_ps_mask(a, 0x99) | _mm512_fpclass_ps_mask(b, 0x99)) { /* QNaN, SNaN, ±inf */
+            memset(dst[i].qs, 0, sizeof dst[i].qs);
+            dst[i].d = NAN;
+            dst[i].s = 0;
+            continue;
+        }
         const __m512 m = _mm512_max_ps(_mm512_andnot_ps(sign, b), _mm512_max_ps(_mm512_andnot_ps(sign, a), _mm512_setzero_ps()));
         const float amax = _mm512_reduce_max_ps(m), d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         __m512i q[2];
@@ -170,9 +177,6 @@ void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
             const __mmask16 up = _mm512_cmp_ps_mask(_mm512_andnot_ps(sign, _mm512_sub_ps(v, t)), half, _CMP_GE_OQ);
             q[h] = _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, _mm512_or_ps(one, _mm512_and_ps(v, sign))));
         }
-        /* a NaN converts to INT_MIN: zero it (the range of a real quant is [-127, 127]) */
-        for (int h = 0; h < 2; h++)
-            q[h] = _mm512_maskz_mov_epi32(_mm512_cmpneq_epi32_mask(q[h], _mm512_set1_epi32(INT32_MIN)), q[h]);
         _mm_storeu_si128((__m128i *)dst[i].qs, _mm512_cvtepi32_epi8(q[0]));
         _mm_storeu_si128((__m128i *)(dst[i].qs + 16), _mm512_cvtepi32_epi8(q[1]));
         dst[i].d = d;
