@@ -184,7 +184,6 @@ void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
     }
 }
 
-
 /*
  * The row is read as it lies: Q8_0 is a stream of 34-byte blocks (d, qs[32]), Q4_0 of 18-byte blocks
  * (d, 16 bytes of nibbles), loaded in 64-byte windows — one plain zmm load per 64 bytes, nothing
@@ -563,24 +562,24 @@ void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n) { axpy_
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
 
 /* Where the blocked kernels start (gemm_min_t): below 33 positions mv in groups of 8 was faster than
- * the f32 blocked kernel, whose W pack dominates at small T (sixth session, two threads, [8192,
- * 5280] mean of 2 runs, mv time / blocked time: T = 16 bf16 0.60, f32 0.76, Q8_0 0.73, Q4_0 0.50; T = 32
- * 0.71 / 0.77 / 0.99 / 0.91; T = 64 0.98 / 1.20 / 1.22 / 0.99; [35840, 5280] bf16 T = 9..48 mv
- * 0.57-0.78 of blocked). AMX tiles are faster than mv from T = 9 on (fifth session, bf16 T = 16: 24 vs
- * 54 ms for two mv passes).
- * The table, with the bf16 blocked kernel given: the AVX-512 one, or AMX tiles (gemm_amx_avx512.c).
+ * the f32 blocked kernel, whose W pack dominates at small T (sixth session, two threads, mv time /
+ * blocked time on [8192, 5280], two copies, partly from L3: T = 16 bf16 0.60, f32 0.76, Q8_0 0.73,
+ * Q4_0 0.50; T = 32 0.71 / 0.77 / 0.99 / 0.91; T = 64 0.98 / 1.20 / 1.22 / 0.99; from DRAM, bf16
+ * [35840, 5280] T = 9..48: 0.57-0.78). AMX tiles are faster than mv from T = 9 on (bf16 T = 16: 24 vs
+ * 54 ms for two mv passes; Q8_0 21-26 ms).
+ * The table, with the bf16 and the Q8_0/Q4_0 blocked kernels given: the AVX-512 ones, or AMX tiles
+ * (gemm_amx_avx512.c, gemm_q8_amx_avx512.c).
  * Decode (T <= 8) stays on mv_bf16 with AMX too: the tiles streamed W 10-25 % slower at T = 1 (fifth
  * session: 1024-wide model 4.1-5.2 vs 5.2-7.7 tok/s, full shape 0.177-0.203 vs 0.200-0.222), and a
  * batch must equal each sequence alone bit for bit, so T = 2..8 follows T = 1. */
-#define AVX512_TABLE(BF16_GEMM, Q_GEMM, AMX)                                                                            \
+#define AVX512_TABLE(BF16_GEMM, Q_GEMM, AMX)                                                                    \
     {                                                                                                          \
         .level = HG_CPU_AVX512,                                                                                \
         .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16,                      \
                [HG_DTYPE_Q8_0] = mv_q8_0, [HG_DTYPE_Q4_0] = mv_q4_0},                                            \
         .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},                                            \
         .gemm = {[HG_DTYPE_F32] = hg_gemm_rows_avx512, [HG_DTYPE_F16] = hg_gemm_rows_avx512,                     \
-                 [HG_DTYPE_BF16] = BF16_GEMM, [HG_DTYPE_Q8_0] = Q_GEMM,                             \
-                 [HG_DTYPE_Q4_0] = Q_GEMM},                                                         \
+                 [HG_DTYPE_BF16] = BF16_GEMM, [HG_DTYPE_Q8_0] = Q_GEMM, [HG_DTYPE_Q4_0] = Q_GEMM},             \
         .gemm_min_t = {[HG_DTYPE_F32] = 33, [HG_DTYPE_F16] = 33, [HG_DTYPE_BF16] = AMX ? 9 : 33,                \
                        [HG_DTYPE_Q8_0] = AMX ? 9 : 33, [HG_DTYPE_Q4_0] = AMX ? 9 : 33},                       \
         .amx = AMX, .gemm_q8x = {[HG_DTYPE_Q8_0] = AMX, [HG_DTYPE_Q4_0] = AMX},                   \
