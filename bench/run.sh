@@ -48,8 +48,8 @@ if cmake --build "$build" -j2 --target huginn_cli >/dev/null 2>&1 && "$build/hug
   # the kernel maps with one TLB entry each (full-shape Q8_0 decode: 18-19 GB/s on the written file's
   # folios, 20-21 after a cold read; src/io/mapped_file.c). `huginn bench` reads the weights in its
   # untimed warm-up. GNU dd drops a file with iflag=nocache count=0 (clean pages only: sync first).
-  cold() { local f; for f in $(find "$@" -type f \( -name '*.safetensors' -o -name '*.gguf' \)); do
-    sync "$f" 2>/dev/null; dd if="$f" iflag=nocache count=0 status=none 2>/dev/null || true; done; }
+  cold() { find "$@" -type f \( -name '*.safetensors' -o -name '*.gguf' \) -exec sh -c \
+    'sync "$1" 2>/dev/null; dd if="$1" iflag=nocache count=0 status=none 2>/dev/null || true' _ {} \; ; }
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   cat >"$tmp/config.json" <<'JSON'
