@@ -33,6 +33,13 @@ check(d["kernels"] in ("scalar", "avx2", "avx512", "avx512+amx", "neon", "neon+s
 sys.exit(0 if ok else 1)
 PY
 
+# --no-mmap: the weights are read into memory; the JSON says which
+m=$("$HUGINN" bench -m "$model" --steps 1 --prompt 2 --gen 1 --no-mmap --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["mmap"])')
+[ "$m" = False ] || { echo "FAIL: --no-mmap reports mmap '$m'"; fail=1; }
+m=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["mmap"])')
+[ "$m" = True ] || { echo "FAIL: the default reports mmap '$m'"; fail=1; }
+
 k=$(HG_CPU=scalar "$HUGINN" bench -m "$model" --steps 1 --prompt 2 --gen 1 --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["kernels"])')
 [ "$k" = scalar ] || { echo "FAIL: HG_CPU=scalar runs '$k'"; fail=1; }

@@ -1,7 +1,7 @@
 /*
  * cmd_bench.c — `huginn bench`: the engine's speed on one model, as bench/run.sh reports it.
  *   huginn bench -m MODEL [--steps R] [--prompt N] [--gen G] [--batch B] [--threads T]
- *                [--kv-type f32|f16|bf16] [--kv-cache STRATEGY] [--json]
+ *                [--kv-type f32|f16|bf16] [--kv-cache STRATEGY] [--no-mmap] [--json]
  *
  * Phases (each timed with the wall clock around the library calls only), after an untimed warm-up
  * (one token at r = 1, with logits) that touches every weight once, so a model whose file is not yet
@@ -30,12 +30,12 @@ typedef struct bench_opts {
     const char *model, *kv_cache;
     int64_t steps, prompt, gen, batch, threads;
     hg_dtype kv_type;
-    bool json;
+    bool json, no_mmap; /* --no-mmap: read the weights into (huge-page) memory instead of mapping them */
 } bench_opts;
 
 static int usage(void) {
     fprintf(stderr, "usage: huginn bench -m MODEL [--steps R] [--prompt N] [--gen G] [--batch B] [--threads T]\n"
-                    "                    [--kv-type f32|f16|bf16] [--kv-cache STRATEGY] [--json]\n"
+                    "                    [--kv-type f32|f16|bf16] [--kv-cache STRATEGY] [--no-mmap] [--json]\n"
                     "  defaults: R = the model's mean_recurrence, N = 128, G = 16, B = 1, T = all cores\n");
     return 1;
 }
@@ -45,6 +45,7 @@ static int parse(int argc, char **argv, bench_opts *o) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), -1;
         if (!strcmp(a, "--json")) { o->json = true; continue; }
+        if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
         if (!(v = cli_next(argc, argv, &i))) return 1;
         if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--kv-cache")) o->kv_cache = v;
@@ -143,7 +144,9 @@ int cmd_bench(int argc, char **argv) {
     float *logits = NULL;
     int32_t *prompt = NULL;
     hg_error err = {0};
-    if (hg_model_load(o.model, NULL, &m, &err)) return cli_fail_err(&err);
+    hg_model_params mp = hg_model_default_params();
+    mp.use_mmap = !o.no_mmap;
+    if (hg_model_load(o.model, &mp, &m, &err)) return cli_fail_err(&err);
     const hg_config *c = hg_model_config(m);
     const int64_t V = c->vocab_size, h = c->n_embd;
     const int64_t r = o.steps ? o.steps : (c->mean_recurrence > 0 ? c->mean_recurrence : 1);
@@ -216,21 +219,22 @@ int cmd_bench(int argc, char **argv) {
     if (o.json) {
         printf("{\"model\":\"%s\",\"n_embd\":%lld,\"n_params\":%lld,\"weight_bytes\":%lld,\"bytes_per_param\":%.4f,"
                "\"steps\":%lld,\"prompt\":%lld,\"gen\":%lld,\"batch\":%lld,\"batch_prompt\":%lld,\"threads\":%lld,"
-               "\"kv_type\":\"%s\",\"kv_cache\":\"%s\",\"kernels\":\"%s\",\"prefill_tokens\":%lld,\"prefill_s\":%.4f,"
+               "\"kv_type\":\"%s\",\"kv_cache\":\"%s\",\"kernels\":\"%s\",\"mmap\":%s,\"prefill_tokens\":%lld,\"prefill_s\":%.4f,"
                "\"prefill_tokens_per_s\":%.4f,\"prefill_GFLOPs\":%.3f,\"decode_s\":%.4f,\"decode_tokens_per_s\":%.4f,"
                "\"decode_bytes_per_token\":%.0f,\"decode_GBps\":%.3f,\"batch1_tokens_per_s\":%.4f,"
                "\"batch_tokens_per_s\":%.4f,\"batch_speedup\":%.3f}\n",
                o.model, (long long)h, (long long)hg_model_n_params(m), (long long)hg_model_n_bytes(m), w.bytes_per_param,
                (long long)r, (long long)o.prompt, (long long)o.gen, (long long)o.batch, (long long)nbp,
-               (long long)o.threads, hg_dtype_name(o.kv_type), o.kv_cache ? o.kv_cache : "full", hg_kernels_name(), (long long)np,
+               (long long)o.threads, hg_dtype_name(o.kv_type), o.kv_cache ? o.kv_cache : "full", hg_kernels_name(),
+               o.no_mmap ? "false" : "true", (long long)np,
                t_prefill, prefill_tps, gflops, t_decode, decode_tps, bytes / (double)o.gen, gbps, b1_tps, bb_tps,
                bb_tps / b1_tps);
     } else {
         printf("model     %s (h %lld, %.3f B params, %.2f GB, %.3f bytes/param)\n", o.model, (long long)h,
                (double)hg_model_n_params(m) / 1e9, (double)hg_model_n_bytes(m) / 1e9, w.bytes_per_param);
-        printf("settings  r %lld, prompt %lld, gen %lld, batch %lld, threads %lld (0 = all), kv %s/%s, kernels %s\n",
+        printf("settings  r %lld, prompt %lld, gen %lld, batch %lld, threads %lld (0 = all), kv %s/%s, kernels %s%s\n",
                (long long)r, (long long)o.prompt, (long long)o.gen, (long long)o.batch, (long long)o.threads,
-               hg_dtype_name(o.kv_type), o.kv_cache ? o.kv_cache : "full", hg_kernels_name());
+               hg_dtype_name(o.kv_type), o.kv_cache ? o.kv_cache : "full", hg_kernels_name(), o.no_mmap ? ", no mmap" : "");
         printf("prefill   %8.2f tokens/s  %8.1f GFLOP/s  (%lld tokens in %.2f s)\n", prefill_tps, gflops, (long long)np,
                t_prefill);
         printf("decode    %8.3f tokens/s  %8.2f GB/s     (%.1f MB read per token)\n", decode_tps, gbps,

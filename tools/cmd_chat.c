@@ -5,7 +5,7 @@
  * (hg_generate_params.reuse_prefix), so a turn costs its own new tokens, not the history.
  *   huginn chat [-m MODEL] [--system TEXT] [-n N] [--steps R] [--temp T] [--top-k K] [--top-p P]
  *               [--min-p P] [--repeat-penalty X] [--init-scale S] [--seed N] [--kv-cache S] [-c N_CTX]
- *               [--threads N]
+ *               [--threads N] [--no-mmap]
  * Lines on standard input are the user's messages; an empty line is skipped, /exit or EOF ends.
  */
 #include "cli.h"
@@ -43,6 +43,7 @@ static bool on_token(void *user, int32_t id, int64_t steps, const float *logits)
 int cmd_chat(int argc, char **argv) {
     const char *model = NULL, *system = NULL, *kv = NULL;
     int64_t n_new = 256, steps = -1, n_ctx = 0, threads = 0;
+    bool no_mmap = false; /* --no-mmap: read the weights into (huge-page) memory */
     float init_scale = 1.0f;
     uint64_t seed = 0;
     hg_sampler_params smp = hg_sampler_default_params();
@@ -51,9 +52,11 @@ int cmd_chat(int argc, char **argv) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: huginn chat [-m MODEL] [--system TEXT] [-n N] [--steps R] [--temp T] [--top-k K] [--top-p P]\n"
-                   "                   [--min-p P] [--repeat-penalty X] [--init-scale S] [--seed N] [--kv-cache S] [-c N_CTX] [--threads N]\n");
+                   "                   [--min-p P] [--repeat-penalty X] [--init-scale S] [--seed N] [--kv-cache S] [-c N_CTX] [--threads N]\n"
+                   "                   [--no-mmap]\n");
             return 0;
         }
+        if (!strcmp(a, "--no-mmap")) { no_mmap = true; continue; }
         if (!(v = cli_next(argc, argv, &i))) return 1;
         if (!strcmp(a, "-m")) model = v;
         else if (!strcmp(a, "--system")) system = v;
@@ -84,7 +87,9 @@ int cmd_chat(int argc, char **argv) {
     int64_t n_prev = 0;
     chat_turn turn = {&text, NULL, 0, 0};
     hg_error err = {0};
-    if (hg_model_load(model, NULL, &m, &err)) { rc = cli_fail_err(&err); goto out; }
+    hg_model_params mp = hg_model_default_params();
+    mp.use_mmap = !no_mmap;
+    if (hg_model_load(model, &mp, &m, &err)) { rc = cli_fail_err(&err); goto out; }
     const hg_config *c = hg_model_config(m);
     if (run_text_open(&text, m, true)) goto out;
     if (!hg_tokenizer_has_chat(text.tok)) { rc = cli_fail("chat: the model's tokenizer has no supported chat template"); goto out; }

@@ -3,7 +3,7 @@
  *   huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT | --chat) [-n N] [--steps R] [--init-scale S] [--seed N]
  *              [--state FILE] [--eos ID]... [--temp T] [--top-k K] [--top-p P] [--min-p P]
  *              [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [-c N_CTX]
- *              [--threads N] [--json]
+ *              [--threads N] [--no-mmap] [--json]
  * Without -m the model shipped in models/default is used. Defaults follow the reference: r =
  * mean_recurrence, init-scale 1.0, temperature 0.7 (its shipped generation config); --temp 0 is greedy.
  * --json prints one object: {"prompt_ids":[...], "generated":[{"id","text","steps"}...], "stats":{...}}.
@@ -26,7 +26,7 @@ typedef struct run_opts {
     int64_t n_eos;
     hg_sampler_params smp;
     hg_dtype kv_type; /* --kv-type (0 = f32) */
-    bool warm, json, chat, no_bos;
+    bool warm, json, chat, no_bos, no_mmap; /* --no-mmap: read the weights into (huge-page) memory */
     run_ttc_opts ttc; /* test-time modes (run_modes.h) */
 } run_opts;
 
@@ -35,7 +35,7 @@ static int usage(void) {
             "usage: huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT [--no-bos] | --chat -p TEXT [--system TEXT]) [-n N] [--steps R] [--init-scale S] [--seed N]\n"
             "                  [--state FILE] [--eos ID] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
             "                  [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [-c N_CTX]\n"
-            "                  [--threads N] [--json]\n"
+            "                  [--threads N] [--no-mmap] [--json]\n"
             "  test-time modes (docs/test-time.md):\n"
             "    --exit CRITERION [--exit-threshold X|auto] [--min-steps N] [--check-every N] [--no-exit-in-prefill]\n"
             "    --warm-start [--warm-state normalized|raw]\n"
@@ -54,6 +54,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         if (!strcmp(a, "--json")) { o->json = true; continue; }
         if (!strcmp(a, "--chat")) { o->chat = true; continue; }
         if (!strcmp(a, "--no-bos")) { o->no_bos = true; continue; }
+        if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
         { int t = run_modes_parse(argc, argv, &i, &o->ttc); if (t < 0) return 1; if (t > 0) continue; }
         if (!(v = cli_next(argc, argv, &i))) return 1;
         if (!strcmp(a, "-m")) o->model = v;
@@ -152,7 +153,9 @@ int cmd_run(int argc, char **argv) {
     int64_t n_prompt = 0;
     hg_error err = {0};
     if (o.ids && !cli_parse_ids(o.ids, &prompt, &n_prompt)) return cli_fail("--ids must be a comma-separated list of token ids");
-    if (hg_model_load(o.model, NULL, &m, &err)) { rc = cli_fail_err(&err); goto out; }
+    hg_model_params mp = hg_model_default_params();
+    mp.use_mmap = !o.no_mmap;
+    if (hg_model_load(o.model, &mp, &m, &err)) { rc = cli_fail_err(&err); goto out; }
     const hg_config *c = hg_model_config(m);
     if (run_text_open(&text, m, o.prompt != NULL)) goto out;
     if (o.chat) {
