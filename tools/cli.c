@@ -152,3 +152,9 @@ const char *cli_default_model(void) {
     }
     return NULL;
 }
+
+hg_status cli_model_load(const char *path, bool no_mmap, hg_model **out, hg_error *err) {
+    hg_model_params mp = hg_model_default_params();
+    mp.use_mmap = !no_mmap;
+    return hg_model_load(path, &mp, out, err);
+}

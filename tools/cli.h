@@ -52,4 +52,7 @@ double cli_now(void);
 /* The default model directory (models/ of the source tree or next to the binary), or NULL. */
 const char *cli_default_model(void);
 
+/* hg_model_load with the commands' --no-mmap (read the weights into memory instead of mapping). */
+hg_status cli_model_load(const char *path, bool no_mmap, hg_model **out, hg_error *err);
+
 #endif

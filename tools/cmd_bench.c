@@ -144,9 +144,7 @@ int cmd_bench(int argc, char **argv) {
     float *logits = NULL;
     int32_t *prompt = NULL;
     hg_error err = {0};
-    hg_model_params mp = hg_model_default_params();
-    mp.use_mmap = !o.no_mmap;
-    if (hg_model_load(o.model, &mp, &m, &err)) return cli_fail_err(&err);
+    if (cli_model_load(o.model, o.no_mmap, &m, &err)) return cli_fail_err(&err);
     const hg_config *c = hg_model_config(m);
     const int64_t V = c->vocab_size, h = c->n_embd;
     const int64_t r = o.steps ? o.steps : (c->mean_recurrence > 0 ? c->mean_recurrence : 1);

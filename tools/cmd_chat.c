@@ -87,9 +87,7 @@ int cmd_chat(int argc, char **argv) {
     int64_t n_prev = 0;
     chat_turn turn = {&text, NULL, 0, 0};
     hg_error err = {0};
-    hg_model_params mp = hg_model_default_params();
-    mp.use_mmap = !no_mmap;
-    if (hg_model_load(model, &mp, &m, &err)) { rc = cli_fail_err(&err); goto out; }
+    if (cli_model_load(model, no_mmap, &m, &err)) { rc = cli_fail_err(&err); goto out; }
     const hg_config *c = hg_model_config(m);
     if (run_text_open(&text, m, true)) goto out;
     if (!hg_tokenizer_has_chat(text.tok)) { rc = cli_fail("chat: the model's tokenizer has no supported chat template"); goto out; }

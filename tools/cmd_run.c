@@ -153,9 +153,7 @@ int cmd_run(int argc, char **argv) {
     int64_t n_prompt = 0;
     hg_error err = {0};
     if (o.ids && !cli_parse_ids(o.ids, &prompt, &n_prompt)) return cli_fail("--ids must be a comma-separated list of token ids");
-    hg_model_params mp = hg_model_default_params();
-    mp.use_mmap = !o.no_mmap;
-    if (hg_model_load(o.model, &mp, &m, &err)) { rc = cli_fail_err(&err); goto out; }
+    if (cli_model_load(o.model, o.no_mmap, &m, &err)) { rc = cli_fail_err(&err); goto out; }
     const hg_config *c = hg_model_config(m);
     if (run_text_open(&text, m, o.prompt != NULL)) goto out;
     if (o.chat) {

@@ -22,11 +22,11 @@
  * FMA into the accumulators (lanes = positions). Block b + 1's products are issued before block b is
  * scaled.
  * Measured on the 2-core Xeon (sixth session, two threads): Q8_0 [5280, 5280] at T = 128 9.7-13 ms
- * vs 43.5 for the AVX-512 f32 blocked kernel (3.4-4.5x; ~530 GFLOP/s), [35840, 5280] at T = 16 21-26
+ * vs 43.5 for the AVX-512 f32 blocked kernel (3.4-4.5x; 550-740 GFLOP/s), [35840, 5280] at T = 16 21-26
  * ms vs 48-61; Q4_0 [5280, 5280] T = 128 8.8 vs 60 ms. The full-shape Q8_0 prefill: 481 vs 161
  * GFLOP/s. Where the time goes: the tile unit and the vector unit did not overlap here (a synthetic
- * loop: 11 ns per product for tiles alone, 28 with the scaling), so the scaling's 3 vector operations
- * per 16 sums (convert, scale product, FMA) bound the speed.
+ * loop: 11-15 ns per product for tiles alone, 28-32 with the scaling added), so the scaling's 3
+ * vector operations per 16 sums (convert, scale product, FMA) bound the speed.
  */
 #include "kernels/amx_tiles.h"
 #include "kernels/dispatch.h"
@@ -167,7 +167,6 @@ static inline __attribute__((always_inline)) void q_scale(int R, int G, __m512 *
 static inline __attribute__((always_inline)) void q_run(const q_job *j, int R, int G, int64_t o0, int64_t t0, int N0,
                                                         int N1, const float *dw, const int8_t *ap, int32_t *cbuf) {
     const int64_t nkb = j->nkb;
-    const int8_t *a = ap;
     const size_t astep = (size_t)R * QR * HG_QK, astride = HG_QK;
     const int32_t *bx0 = j->xb + t0 * nkb * 8, *bx1 = j->xb + (t0 + QN) * nkb * 8;
     const float *dx0 = j->dx + t0 * nkb, *dx1 = j->dx + (t0 + QN) * nkb;
@@ -175,10 +174,10 @@ static inline __attribute__((always_inline)) void q_run(const q_job *j, int R, i
     __m512 acc[3 * QR * 2];
     for (int i = 0; i < R * G * QR; i++) acc[i] = _mm512_setzero_ps();
     /* block b + 1's tile products are issued before block b is scaled (two sum buffers) */
-    q_issue(R, G, a, astride, bx0, N0, bx1, N1, cbuf);
+    q_issue(R, G, ap, astride, bx0, N0, bx1, N1, cbuf);
     for (int64_t b = 0; b < nkb; b++) {
         if (b + 1 < nkb) {
-            q_issue(R, G, a + (size_t)(b + 1) * astep, astride, bx0 + (b + 1) * 8 * N0, N0, bx1 + (b + 1) * 8 * N1, N1,
+            q_issue(R, G, ap + (size_t)(b + 1) * astep, astride, bx0 + (b + 1) * 8 * N0, N0, bx1 + (b + 1) * 8 * N1, N1,
                     cbuf + ((b + 1) & 1) * 1280);
         }
         __m512 dxv[2];
