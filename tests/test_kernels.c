@@ -220,6 +220,34 @@ static void check_no_memory(const hg_kern_table *k, const hg_kern_table *fallbac
     free(buf), free(wf), free(x), free(y0), free(y1);
 }
 
+#if defined(__x86_64__)
+/* The bf16 AMX kernel walks K in chunks (x of a chunk stays in L2, the sums wait in memory between
+ * chunks): any chunk size, and no buffer for the sums (out of memory: one chunk), must give the bits
+ * of the one-chunk product. 37 and 50 rows leave a 16-row tile and rows past the tiles; 300 inputs a
+ * K tail of 12; 40 positions a short last group. */
+static void check_amx_chunks(int64_t NO, int64_t NI, int64_t NT) {
+    float *wf = malloc(sizeof(float) * (size_t)(NO * NI)), *x = malloc(sizeof(float) * (size_t)(NT * NI));
+    float *y0 = malloc(sizeof(float) * (size_t)(NT * NO)), *y1 = malloc(sizeof(float) * (size_t)(NT * NO));
+    for (int64_t i = 0; i < NO * NI; i++) wf[i] = frand();
+    for (int64_t i = 0; i < NT * NI; i++) x[i] = frand();
+    void *buf = NULL;
+    const hg_tensor w = make_w(HG_DTYPE_BF16, NO, NI, wf, &buf);
+    const int64_t nkb = NI / 32;
+    hg_gemm_bf16_amx_kc(y0, x, &w, NT, nkb);
+    for (int64_t kcb = 0; kcb <= nkb + 1; kcb++) {
+        for (int64_t i = 0; i < NT * NO; i++) y1[i] = NAN;
+        if (kcb == nkb + 1) hg_alloc_fail_after(1); /* x's parts are allocated, the sums' buffer is not */
+        hg_gemm_bf16_amx_kc(y1, x, &w, NT, kcb == nkb + 1 ? 1 : kcb);
+        hg_alloc_fail_after(-1);
+        CHECK_MSG(!memcmp(y0, y1, sizeof(float) * (size_t)(NT * NO)),
+                  "bf16 AMX [%lld, %lld] T=%lld: K chunks of %lld blocks differ from one chunk%s", (long long)NO,
+                  (long long)NI, (long long)NT, (long long)(kcb == nkb + 1 ? 1 : kcb),
+                  kcb == nkb + 1 ? " (no memory for the sums)" : "");
+    }
+    free(buf), free(wf), free(x), free(y0), free(y1);
+}
+#endif
+
 /* ---- hg_sgemm (training's product) --------------------------------------------------------------- */
 
 /* C (+)= op(A)·op(B) at level l against a double reference with the γ bound; the SIMD levels must
@@ -588,6 +616,10 @@ int main(void) {
         for (int dt = 0; dt < HG_DTYPE_COUNT && k->amx; dt++)
             if (k->gemm[dt] && k->gemm[dt] != hg_kern_avx512.gemm[dt])
                 check_no_memory(k, &hg_kern_avx512, (hg_dtype)dt, 37, 1024, 9, "the AMX buffer");
+        if (k->amx) {
+            check_amx_chunks(37, 300, 40);
+            check_amx_chunks(50, 1024, 17);
+        }
 #endif
         fprintf(stderr, "  %s level: %s\n", hg_cpu_level_name(k->level),
                 hg_test_failures == before ? "all kernels match the reference" : "FAILURES");

@@ -100,6 +100,8 @@ void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T
  * hg_cpu_features()->amx. */
 extern const hg_kern_table hg_kern_avx512_amx;
 void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* The same in K chunks of kcb blocks of 32 (0: the size it picks for T); bit-identical for any kcb. */
+void hg_gemm_bf16_amx_kc(float *y, const float *x, const hg_tensor *w, int64_t T, int64_t kcb);
 /* Q8_0 / Q4_0 weights on AMX-INT8 tiles, x rounded to Q8X (gemm_q8_amx_avx512.c). */
 void hg_gemm_q8_amx(float *y, const float *x, const hg_tensor *w, int64_t T);
 void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n);

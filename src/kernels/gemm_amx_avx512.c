@@ -14,8 +14,20 @@
  * 5280] at T = 128 18.3 ms vs 48.9 ms for the AVX-512 blocked kernel (~390 vs 146 GFLOP/s, 2.7x);
  * [35840, 5280] at T = 16 24 ms vs 82 ms.
  *
+ * Where the time went (seventh session, perf samples): tile loads, not products. A row block walked
+ * all of K for each position group, so x's parts for all positions (3·K·T bf16: 4 MB at K = 5280,
+ * T = 128) streamed from L3 once per 32 rows. Now K is walked in chunks (KC_BYTES of x parts for all
+ * positions, ~32 blocks at T = 128) that stay in L2 while every row block of the thread passes over
+ * them, the sums waiting in memory between chunks (a tile store and reload are exact, so the bits do
+ * not change); and two position groups run together (2 x 2 C tiles), so each A tile of W serves two
+ * groups and each B tile two row tiles: 8 tile loads per 12 products instead of 5 per 6. Interleaved
+ * runs, [5280, 5280] T = 128, two threads: 16.2-17.0 ms -> 13.1-13.5 (chunks) -> 12.1-13.3 (and 2 x 2);
+ * one thread 38.8 -> 20.3 ms (chunks). The engine's full-shape bf16 prefill (r = 4, 127 tokens):
+ * 214-307 -> 278-316 GFLOP/s in alternating runs on this noisy host.
+ *
  * Determinism: every y[t, o] is one fixed sequence (K blocks of 32 in order: hi, mid, lo parts; then
- * the n_in % 32 tail as an FMA chain), whatever T, the position group, the row block or the thread;
+ * the n_in % 32 tail as an FMA chain), whatever T, the position group, the row block, the K chunk or
+ * the thread;
  * rows past the last whole 16-row tile are sequential FMA chains. The sums are not the other blocked
  * kernels' FMA chain (dispatch.h: amx). Denormal parts read as zero (TDPBF16PS), which matters only
  * for |x| below ~1e-33.
@@ -29,16 +41,21 @@
 #include <omp.h>
 
 enum { TILE_R = 16, TILE_K = 32, TILE_N = 16 };
+#define KC_BYTES (768 * 1024) /* x of one K chunk, all positions, 3 parts */
 
-/* Tiles 0-1: C [16][N] f32; 2-3: A [16][32] bf16; 4-6: B [16 pairs][N][2] bf16 (hi, mid, lo). */
-static void tiles_config(int N) {
-    uint8_t rows[7];
-    uint16_t colsb[7];
-    for (int i = 0; i < 7; i++) {
-        rows[i] = TILE_R;
-        colsb[i] = (uint16_t)(i == 2 || i == 3 ? TILE_K * 2 : N * 4);
+/* Tiles for two position groups a and b (Nb = 0: a alone) of Na, Nb positions: 0-1 C [16][Na] f32
+ * (rows 0-15, 16-31 of the block) for a, 2-3 the same for b, 4-5 A [16][32] bf16 (the two row
+ * tiles), 6 B [16 pairs][Na][2] bf16 of a, 7 that of b. */
+static void tiles_config(int Na, int Nb) {
+    static const int8_t group[8] = {0, 0, 1, 1, -1, -1, 0, 1};
+    uint8_t rows[8];
+    uint16_t colsb[8];
+    for (int i = 0; i < 8; i++) {
+        const int n = group[i] < 0 ? TILE_K / 2 : group[i] ? Nb : Na; /* A: 32 bf16 = 16 f32 wide */
+        rows[i] = n ? TILE_R : 0;
+        colsb[i] = (uint16_t)(n * 4);
     }
-    hg_amx_configure(7, rows, colsb);
+    hg_amx_configure(8, rows, colsb);
 }
 
 /* v = hi + mid + lo exactly (bf16 bit patterns); a non-finite v goes whole into hi. */
@@ -82,58 +99,109 @@ typedef struct amx_job {
     const float *x;
     const uint16_t *w;
     const uint16_t *xb; /* per position group g (16 positions each but the last): [3][K32/2][Ng][2] */
+    float *cb;          /* several K chunks: row tile i's sums for the group at t0, [16][N] from (i·T + t0)·16 */
     int64_t T, n_out, K, K32;
     bool pf;
 } amx_job;
 
-/* Rows o0 .. o0+R-1 (R = 16: tiles 0, 2; R = 32: also 1, 3) for every position group. */
-static void amx_block(const amx_job *j, int64_t o0, int R, int *cur_n) {
+/* One group's sums (C tile `c` holds rows o .. o+15) at the end of K: K tail added, into y. */
+static void amx_finish(const amx_job *j, const float *tmp, int64_t o, int64_t t0, int N) {
+    for (int m = 0; m < TILE_R; m++) {
+        const uint16_t *wr = j->w + (o + m) * j->K;
+        for (int t = 0; t < N; t++)
+            j->y[(t0 + t) * j->n_out + o + m] = chain(tmp[m * N + t], wr, j->x + (t0 + t) * j->K, j->K32, j->K);
+    }
+}
+
+#define C_OFF(j, o, t0) ((j)->cb + ((o) / TILE_R * (j)->T + (t0)) * TILE_R) /* [16][N] of rows o.., group t0 */
+
+/* Rows o0 .. o0+R-1 (R = 16 or 32), K blocks kb0 .. kb1-1, every position group, two groups at a
+ * time: each B tile serves both row tiles and each A tile both groups (8 tile loads per 12 products
+ * instead of 5 per 6). The sums start from zero at kb0 = 0, else from cb, and go back to cb unless
+ * kb1 ends K, where the tails are added and y written. next: the rows of the block this thread takes
+ * after this one (prefetched into L2 over the same K blocks while the first groups run), or NULL. */
+static void amx_block(const amx_job *j, int64_t o0, int R, int64_t kb0, int64_t kb1, const uint8_t *next,
+                      int *cur_cfg) {
     const size_t rb = (size_t)j->K * 2;
     const uint8_t *a = (const uint8_t *)(j->w + o0 * j->K);
-    const int64_t nkb = j->K32 / TILE_K;
+    const bool first = kb0 == 0, last = kb1 == j->K32 / TILE_K, two = R == 2 * TILE_R;
     float tmp[TILE_R * TILE_N];
-    for (int64_t t0 = 0; t0 < j->T; t0 += TILE_N) {
-        const int N = (int)hg_min_i64(TILE_N, j->T - t0);
-        if (N != *cur_n) tiles_config(N), *cur_n = N;
-        const size_t part = (size_t)(j->K32 / 2) * (size_t)N * 2; /* one x part of this group */
-        const uint16_t *bx = j->xb + (size_t)t0 * (size_t)j->K32 * 3;
-        const int bstride = N * 4;
-        _tile_zero(0);
-        _tile_zero(1);
-        for (int64_t kb = 0; kb < nkb; kb++) {
-            if (j->pf && t0 == 0) /* the first group streams W from memory */
-                hg_mv_prefetch_rows(a, rb, R, (size_t)kb * TILE_K * 2);
-            const uint16_t *b = bx + (size_t)kb * (TILE_K / 2) * (size_t)N * 2;
-            _tile_loadd(2, a + (size_t)kb * TILE_K * 2, rb);
-            if (R == 2 * TILE_R) _tile_loadd(3, a + TILE_R * rb + (size_t)kb * TILE_K * 2, rb);
-            _tile_loadd(4, b, bstride);
-            _tile_loadd(5, b + part, bstride);
-            _tile_loadd(6, b + 2 * part, bstride);
-            _tile_dpbf16ps(0, 2, 4);
-            _tile_dpbf16ps(0, 2, 5);
-            _tile_dpbf16ps(0, 2, 6);
-            if (R == 2 * TILE_R) {
-                _tile_dpbf16ps(1, 3, 4);
-                _tile_dpbf16ps(1, 3, 5);
-                _tile_dpbf16ps(1, 3, 6);
+    for (int64_t t0 = 0; t0 < j->T; t0 += 2 * TILE_N) {
+        const int Na = (int)hg_min_i64(TILE_N, j->T - t0), Nb = (int)hg_max_i64(0, hg_min_i64(TILE_N, j->T - t0 - TILE_N));
+        if (Na * 32 + Nb != *cur_cfg) tiles_config(Na, Nb), *cur_cfg = Na * 32 + Nb;
+        const int64_t t1 = t0 + TILE_N;
+        /* one x part of each group, and where the groups' parts start */
+        const size_t pa = (size_t)(j->K32 / 2) * (size_t)Na * 2, pb = (size_t)(j->K32 / 2) * (size_t)Nb * 2;
+        const uint16_t *ba = j->xb + (size_t)t0 * (size_t)j->K32 * 3, *bb = j->xb + (size_t)t1 * (size_t)j->K32 * 3;
+        const int sa = Na * 4, sb = Nb * 4;
+        if (first) {
+            _tile_zero(0);
+            _tile_zero(1);
+            if (Nb) { /* tiles of b have no shape without b */
+                _tile_zero(2);
+                _tile_zero(3);
+            }
+        } else {
+            _tile_loadd(0, C_OFF(j, o0, t0), sa);
+            if (two) _tile_loadd(1, C_OFF(j, o0 + TILE_R, t0), sa);
+            if (Nb) {
+                _tile_loadd(2, C_OFF(j, o0, t1), sb);
+                if (two) _tile_loadd(3, C_OFF(j, o0 + TILE_R, t1), sb);
             }
         }
-        for (int h = 0; h < R / TILE_R; h++) {
-            if (h == 0)
-                _tile_stored(0, tmp, N * 4);
-            else
-                _tile_stored(1, tmp, N * 4);
-            for (int m = 0; m < TILE_R; m++) {
-                const int64_t o = o0 + h * TILE_R + m;
-                const uint16_t *wr = j->w + o * j->K;
-                for (int t = 0; t < N; t++)
-                    j->y[(t0 + t) * j->n_out + o] = chain(tmp[m * N + t], wr, j->x + (t0 + t) * j->K, j->K32, j->K);
+        for (int64_t kb = kb0; kb < kb1; kb++) {
+            if (j->pf && t0 == 0) { /* the first groups stream W from memory */
+                if (first && last)
+                    hg_mv_prefetch_rows(a, rb, R, (size_t)kb * TILE_K * 2);
+                else if (next)
+                    for (int r = 0; r < R; r++) __builtin_prefetch(next + (size_t)r * rb + (size_t)kb * TILE_K * 2, 0, 2);
+            }
+            const size_t kx = (size_t)kb * (TILE_K / 2) * 2; /* pairs before this block, x 2 bf16 */
+            _tile_loadd(4, a + (size_t)kb * TILE_K * 2, rb);
+            if (two) _tile_loadd(5, a + TILE_R * rb + (size_t)kb * TILE_K * 2, rb);
+#define PART(p)                                                                                                         \
+    do {                                                                                                                \
+        _tile_loadd(6, ba + kx * (size_t)Na + (p) * pa, sa);                                                          \
+        _tile_dpbf16ps(0, 4, 6);                                                                                        \
+        if (two) _tile_dpbf16ps(1, 5, 6);                                                                               \
+        if (Nb) {                                                                                                       \
+            _tile_loadd(7, bb + kx * (size_t)Nb + (p) * pb, sb);                                                      \
+            _tile_dpbf16ps(2, 4, 7);                                                                                    \
+            if (two) _tile_dpbf16ps(3, 5, 7);                                                                           \
+        }                                                                                                               \
+    } while (0)
+            PART(0); /* hi */
+            PART(1); /* mid */
+            PART(2); /* lo */
+#undef PART
+        }
+        if (!last) {
+            _tile_stored(0, C_OFF(j, o0, t0), sa);
+            if (two) _tile_stored(1, C_OFF(j, o0 + TILE_R, t0), sa);
+            if (Nb) {
+                _tile_stored(2, C_OFF(j, o0, t1), sb);
+                if (two) _tile_stored(3, C_OFF(j, o0 + TILE_R, t1), sb);
+            }
+            continue;
+        }
+        _tile_stored(0, tmp, sa);
+        amx_finish(j, tmp, o0, t0, Na);
+        if (two) {
+            _tile_stored(1, tmp, sa);
+            amx_finish(j, tmp, o0 + TILE_R, t0, Na);
+        }
+        if (Nb) {
+            _tile_stored(2, tmp, sb);
+            amx_finish(j, tmp, o0, t1, Nb);
+            if (two) {
+                _tile_stored(3, tmp, sb);
+                amx_finish(j, tmp, o0 + TILE_R, t1, Nb);
             }
         }
     }
 }
 
-void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T) {
+void hg_gemm_bf16_amx_kc(float *y, const float *x, const hg_tensor *w, int64_t T, int64_t kcb) {
     const int64_t n_out = w->ne[0], K = w->ne[1], K32 = K / TILE_K * TILE_K;
     HG_ASSERT(w->dtype == HG_DTYPE_BF16);
     if (T <= 0 || n_out <= 0) return;
@@ -145,7 +213,6 @@ void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T) {
         hg_matmul_with(&hg_kern_avx512, y, x, w, T);
         return;
     }
-    const amx_job j = {y, x, (const uint16_t *)w->data, xb, T, n_out, K, K32, w->nbytes >= HG_MV_PF_MIN};
     /* Row blocks: one tile of 16 rows while a single position group streams W once (T <= 16; 16
      * row streams kept the bandwidth better than 32 when this kernel was tried for decode: [7168,
      * 1024] at T = 1, 12.9 -> 18.9 GB/s; equal at T = 8), two tiles sharing the B tiles when several
@@ -154,6 +221,17 @@ void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T) {
     const int R = T <= TILE_N ? TILE_R : 2 * TILE_R;
     const int64_t nR = n_out / R, has16 = R > TILE_R && (n_out % R) >= TILE_R;
     const int64_t o_tail = nR * R + has16 * TILE_R, items = nR + has16 + (n_out - o_tail);
+    const int64_t nkb = K32 / TILE_K;
+    /* K chunks: x of one chunk for all positions (3 parts) stays in L2 while every row block of the
+     * thread passes over it; the sums wait in cb between chunks (a tile store and load are exact) */
+    if (kcb < 1) kcb = hg_max_i64(1, KC_BYTES / ((int64_t)6 * TILE_K * T));
+    float *cb = NULL;
+    if (kcb < nkb && o_tail > 0) {
+        cb = hg_malloc((size_t)o_tail * (size_t)T * sizeof(float));
+        if (!cb) kcb = nkb; /* out of memory: one chunk, no buffer */
+    }
+    kcb = hg_min_i64(kcb, hg_max_i64(nkb, 1));
+    const amx_job j = {y, x, (const uint16_t *)w->data, xb, cb, T, n_out, K, K32, w->nbytes >= HG_MV_PF_MIN};
     const bool par = (double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS;
     /* decode-sized activations are split by the calling thread: cheaper than the team's barrier */
     const bool split_alone = xb_n <= 3 * 32768;
@@ -165,19 +243,27 @@ void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T) {
 #pragma omp for schedule(static)
             for (int64_t t = 0; t < T; t++) split_x(xb, x, t, T, K, K32);
         }
-        int cur_n = 0; /* tiles configured for this many positions (0: not yet) */
-#pragma omp for schedule(static)
-        for (int64_t it = 0; it < items; it++) {
-            if (it < nR)
-                amx_block(&j, it * R, R, &cur_n);
-            else if (it < nR + has16)
-                amx_block(&j, nR * R, TILE_R, &cur_n);
-            else {
-                const int64_t o = o_tail + (it - nR - has16);
-                for (int64_t t = 0; t < T; t++) y[t * n_out + o] = chain(0.0f, j.w + o * K, x + t * K, 0, K);
+        int cur_n = 0; /* tiles configured for Na·32 + Nb positions (0: not yet) */
+        const int64_t nth = omp_get_num_threads(), ith = omp_get_thread_num();
+        const int64_t i0 = items * ith / nth, i1 = items * (ith + 1) / nth;
+        for (int64_t kb0 = 0; kb0 < hg_max_i64(nkb, 1); kb0 += kcb) {
+            const int64_t kb1 = hg_min_i64(nkb, kb0 + kcb);
+            for (int64_t it = i0; it < i1; it++) {
+                if (it < nR) {
+                    const uint8_t *next = it + 1 < nR && it + 1 < i1 ? (const uint8_t *)(j.w + (it + 1) * R * K) : NULL;
+                    amx_block(&j, it * R, R, kb0, kb1, next, &cur_n);
+                } else if (it < nR + has16)
+                    amx_block(&j, nR * R, TILE_R, kb0, kb1, NULL, &cur_n);
+                else if (kb1 == nkb) {
+                    const int64_t o = o_tail + (it - nR - has16);
+                    for (int64_t t = 0; t < T; t++) y[t * n_out + o] = chain(0.0f, j.w + o * K, x + t * K, 0, K);
+                }
             }
         }
         if (cur_n) _tile_release();
     }
+    hg_free(cb);
     if (xb != xb_stack) hg_free(xb);
 }
+
+void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T) { hg_gemm_bf16_amx_kc(y, x, w, T, 0); }
