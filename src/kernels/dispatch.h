@@ -32,6 +32,9 @@ _Static_assert(sizeof(hg_block_q8x) == 40, "hg_block_q8x is 40 bytes");
 #define HG_QX_PIECE 32768
 /* Rows per parallel work item of the matrix-vector path. */
 #define HG_MV_ROWS 16
+/* Bytes of W a thread takes at a time on the matrix-vector path (whole work items, at least one):
+ * items are handed out dynamically (matmul.c). */
+#define HG_MV_GRAB (512 * 1024)
 
 /* y[t*ldy + o] (=, or += when acc) for o in [o0, o1), t in [0, T), over inputs [k0, k0+n) of W.
  * Float dtypes: x is f32 [T, ldx], already offset to k0 by the caller (k0 locates W only).

@@ -14,8 +14,13 @@
  *     group of W rows to f32 per K block and reuses it for every position; AVX-512 packs x
  *     position-major once for the team
  *     (matmul_avx512.c), AVX2 runs a 16-row × 6-position tile on x as it lies (matmul_avx2.c).
- * Both split over output rows with a static schedule and never split a dot, so every y element is
- * computed by one thread in an order that does not depend on the thread count.
+ * Both split over output rows and never split a dot, so every y element is computed by one thread in
+ * an order that depends neither on the thread count nor on which thread takes it. The matrix-vector
+ * path hands out its blocks dynamically, ~HG_MV_GRAB bytes of W per grab: a decode step is a chain
+ * of W-streaming products each ended by a barrier, and on a host whose cores are shared (this 2-core
+ * VM) a statically split product waits for its slowest core. Full-shape decode, r = 32, three
+ * alternating runs each (seventh session): Q8_0 17.4-20.9 GB/s static, 20.7-22.7 dynamic by 4 blocks,
+ * 21.3-23.6 by 2; bf16 18.3-21.2 static, 21.2-25.2 by 4.
  *
  * The scalar reference (hg_matmul_ref) widens each W row to f32 and sums in 8 lanes; quantized
  * weights are dequantized exactly, activations stay f32. The SIMD quantized paths round x to 8 bits
@@ -247,8 +252,9 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
     }
     /* a parallel region costs microseconds (more when cores are shared); small products run on one */
     const bool par = (double)n_out * (double)n_in * (double)T >= HG_PAR_MIN_MACS;
+    const int grab = (int)hg_max_i64(1, HG_MV_GRAB / hg_max_i64(1, HG_MV_ROWS * (int64_t)hg_dtype_row_bytes(dt, n_in)));
     if (!k->mv_q8x[dt]) {
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(dynamic, grab) if (par)
         for (int64_t b = 0; b < n_blk; b++)
             k->mv[dt](y, n_out, x, n_in, w, b * HG_MV_ROWS, hg_min_i64(n_out, (b + 1) * HG_MV_ROWS), 0, n_in, T,
                       false);
@@ -271,7 +277,7 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
         for (int64_t k0 = 0; k0 < n_in; k0 += HG_QX_PIECE) {
             const int64_t len = hg_min_i64(HG_QX_PIECE, n_in - k0), nb = len / HG_QK;
             for (int64_t t = 0; t < Tg; t++) quant(x + (t0 + t) * n_in + k0, qx + t * nb, len);
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(dynamic, grab) if (par)
             for (int64_t b = 0; b < n_blk; b++)
                 k->mv[dt](y + t0 * n_out, n_out, qx, nb, w, b * HG_MV_ROWS, hg_min_i64(n_out, (b + 1) * HG_MV_ROWS),
                           k0, len, Tg, k0 > 0);
