@@ -61,7 +61,10 @@ static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
  * 20.9-21.8 GB/s, interleaved runs. The threshold was 16 MiB until the same session found that the
  * 1024-wide bench model's 2-14 MB matrices stream from DRAM here too (its 4.3 GB per token do not
  * stay in the reported 300 MB L3): at 1 MiB its bf16 decode went 3.5-4.6 -> 4.7-5.3 tok/s. Whole-row
- * walks now also prefetch into L2 and across tiles (mv_float.h). */
+ * walks now also prefetch into L2 and across tiles (mv_float.h). The chunked walk also prefetches
+ * each row's next chunk into L2 (seventh session): a tile of 4 rows used to start on lines nobody
+ * had asked for; full-shape bf16 batch 8 at r = 8, alternating runs: 4.04 / 4.11 -> 4.54 / 4.41
+ * tok/s aggregate; [8192, 5280] T = 8 4.57-4.90 -> 4.42-4.72 ms. */
 #define MV_KC 512
 #define MV_GROUP 16
 
@@ -85,9 +88,14 @@ HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, cons
     for (; i + 16 <= end; i += 16) { /* R widened rows in registers, one x vector at a time */
         if (pf && (i & 31) == 0) {
             const size_t at = (size_t)i * elem_bytes(dt);
-            if (park) { /* chunked walk: the row's next bytes, into L1 */
+            if (park) { /* chunked walk: the row's next bytes into L1, its next chunk into L2 (past the row's
+                         * end, the same row of the next group) */
                 _Pragma("GCC unroll 16")
                 for (int r = 0; r < R; r++) _mm_prefetch((const char *)(row0 + (size_t)r * rb + at + HG_MV_PF_L1), _MM_HINT_T0);
+                const size_t ahead = at + (size_t)MV_KC * elem_bytes(dt);
+                const size_t a2 = ahead < rb ? ahead : ahead - rb + (size_t)MV_GROUP * rb;
+                _Pragma("GCC unroll 16")
+                for (int r = 0; r < R; r++) _mm_prefetch((const char *)(row0 + (size_t)r * rb + a2), _MM_HINT_T1);
             } else { /* whole rows: each row stream runs on into the same row of the tiles that follow */
                 hg_mv_prefetch_rows(row0, rb, R, at);
             }
