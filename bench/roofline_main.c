@@ -1,7 +1,8 @@
 /* roofline_main.c — `roofline`: print this machine's measured ceilings (roofline.h).
  *   roofline                 bandwidth, FP32 FMA and BF16 dot peaks, as a table
  *   roofline --json          the same as one JSON object (bench/run.sh computes its ratios from it)
- *   roofline --bandwidth     only the bandwidth (1 s): run.sh measures it right beside each timing */
+ *   roofline --bandwidth     only the bandwidth (1 s): run.sh measures it right beside each timing
+ *   roofline --fma           only the FP32 FMA peak: run.sh brackets each full-shape prefill with it */
 #include "roofline.h"
 
 #include "base/base.h"
@@ -12,14 +13,21 @@
 #include <string.h>
 
 int main(int argc, char **argv) {
-    bool json = false, bw_only = false;
+    bool json = false, bw_only = false, fma_only = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = true;
         else if (!strcmp(argv[i], "--bandwidth")) bw_only = true;
+        else if (!strcmp(argv[i], "--fma")) fma_only = true;
         else {
-            fprintf(stderr, "usage: roofline [--json] [--bandwidth]\n");
+            fprintf(stderr, "usage: roofline [--json] [--bandwidth | --fma]\n");
             return 1;
         }
+    }
+    if (fma_only) { /* no buffer: the peak alone */
+        const double fma = hg_roof_fma_peak();
+        if (json) printf("{\"threads\":%d,\"fma_GFLOPs\":%.3f}\n", omp_get_max_threads(), fma);
+        else printf("FP32 FMA peak          %8.1f GFLOP/s\n", fma);
+        return 0;
     }
     const size_t bytes = (size_t)1 << 30;
     void *buf = hg_roof_buffer(bytes);

@@ -146,21 +146,27 @@ PY
     fprompt=${HG_BENCH_FULL_PROMPT:-128}
     echo "== huginn bench, full Huginn-0125 shape ($full), r=32, prompt $fprompt, 2 decoded tokens (bf16: and batch 8)"
     readbw() { "$build/bench/roofline" --bandwidth --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["bandwidth_GBps"])'; }
+    readfma() { "$build/bench/roofline" --fma --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["fma_GFLOPs"])'; }
     for w in bf16 q8_0; do
       m="$full"; [ "$w" = bf16 ] || m="$full/q8_0.gguf"
       batch=1; [ "$w" = bf16 ] && batch=8
       cold "$m"
       bw=$(readbw)
+      fma=$(readfma)
       "$build/huginn" bench -m "$m" --steps 32 --prompt "$fprompt" --gen 2 --batch "$batch" --json >"$tmp/full_$w.json"
+      fma2=$(readfma)
       bw2=$(readbw)
-      /usr/bin/python3 - "$tmp/full_$w.json" "$w" "$bw" "$tmp/roof.json" "$bw2" <<'PY'
+      /usr/bin/python3 - "$tmp/full_$w.json" "$w" "$bw" "$tmp/roof.json" "$bw2" "$fma" "$fma2" <<'PY'
 import json, sys
 r, w, bw0, bw1 = json.load(open(sys.argv[1])), sys.argv[2], float(sys.argv[3]), float(sys.argv[5])
 bw = (bw0 + bw1) / 2
-peak = json.load(open(sys.argv[4]))["fma_GFLOPs"]
+first = json.load(open(sys.argv[4]))["fma_GFLOPs"]
+fma0, fma1 = float(sys.argv[6]), float(sys.argv[7])
+peak = (fma0 + fma1) / 2 # the host's compute speed drifts too: bracketed like the bandwidth
 print(f"{w:5} decode {r['decode_tokens_per_s']:.4f} tok/s  {r['decode_GBps']:.2f} GB/s = "
       f"{100 * r['decode_GBps'] / bw:.1f} % of {bw:.2f} GB/s (bandwidth {bw0:.2f} before, {bw1:.2f} after); "
-      f"prefill {r['prefill_GFLOPs']:.1f} GFLOP/s = {100 * r['prefill_GFLOPs'] / peak:.1f} % of the FP32 FMA peak {peak:.1f}")
+      f"prefill {r['prefill_GFLOPs']:.1f} GFLOP/s = {100 * r['prefill_GFLOPs'] / peak:.1f} % of the FP32 FMA peak "
+      f"{peak:.1f} ({fma0:.1f} before, {fma1:.1f} after; {100 * r['prefill_GFLOPs'] / first:.1f} % of the run's first reading {first:.1f})")
 if r["batch"] > 1:
     print(f"      batch {r['batch']}: {r['batch_tokens_per_s']:.4f} tok/s aggregate vs {r['batch1_tokens_per_s']:.4f} "
           f"for one sequence = {r['batch_speedup']:.2f}x")
