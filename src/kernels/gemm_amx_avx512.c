@@ -104,7 +104,7 @@ typedef struct amx_job {
     bool pf;
 } amx_job;
 
-/* One group's sums (C tile `c` holds rows o .. o+15) at the end of K: K tail added, into y. */
+/* Rows o .. o+15 of one position group at the end of K (tmp: the C tile, [16][N]): K tail added, into y. */
 static void amx_finish(const amx_job *j, const float *tmp, int64_t o, int64_t t0, int N) {
     for (int m = 0; m < TILE_R; m++) {
         const uint16_t *wr = j->w + (o + m) * j->K;
