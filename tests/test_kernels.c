@@ -201,23 +201,38 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
     free(row);
 }
 
+/* A random product [NO, NI] x NT in dtype dt with two output buffers (the check helpers below). */
+typedef struct prod_case {
+    float *wf, *x, *y0, *y1;
+    void *buf;
+    hg_tensor w;
+} prod_case;
+
+static prod_case case_make(hg_dtype dt, int64_t NO, int64_t NI, int64_t NT) {
+    prod_case c;
+    c.wf = malloc(sizeof(float) * (size_t)(NO * NI)), c.x = malloc(sizeof(float) * (size_t)(NT * NI));
+    c.y0 = malloc(sizeof(float) * (size_t)(NT * NO)), c.y1 = malloc(sizeof(float) * (size_t)(NT * NO));
+    for (int64_t i = 0; i < NO * NI; i++) c.wf[i] = frand();
+    for (int64_t i = 0; i < NT * NI; i++) c.x[i] = frand();
+    c.buf = NULL;
+    c.w = make_w(dt, NO, NI, c.wf, &c.buf);
+    return c;
+}
+
+static void case_free(prod_case *c) { free(c->buf), free(c->wf), free(c->x), free(c->y0), free(c->y1); }
+
 /* With its first allocation failing, table k still makes the product [NO, NI] x T, bit for bit what
  * table `fallback` makes. */
 static void check_no_memory(const hg_kern_table *k, const hg_kern_table *fallback, hg_dtype dt, int64_t NO, int64_t NI,
                             int64_t NT, const char *what) {
-    float *wf = malloc(sizeof(float) * (size_t)(NO * NI)), *x = malloc(sizeof(float) * (size_t)(NT * NI));
-    float *y0 = malloc(sizeof(float) * (size_t)(NT * NO)), *y1 = malloc(sizeof(float) * (size_t)(NT * NO));
-    for (int64_t i = 0; i < NO * NI; i++) wf[i] = frand();
-    for (int64_t i = 0; i < NT * NI; i++) x[i] = frand();
-    void *buf = NULL;
-    const hg_tensor w = make_w(dt, NO, NI, wf, &buf);
-    hg_matmul_with(fallback, y0, x, &w, NT);
+    prod_case c = case_make(dt, NO, NI, NT);
+    hg_matmul_with(fallback, c.y0, c.x, &c.w, NT);
     hg_alloc_fail_after(0);
-    hg_matmul_with(k, y1, x, &w, NT);
+    hg_matmul_with(k, c.y1, c.x, &c.w, NT);
     hg_alloc_fail_after(-1);
-    CHECK_MSG(!memcmp(y0, y1, sizeof(float) * (size_t)(NT * NO)), "%s %s: no fallback when %s cannot be allocated",
+    CHECK_MSG(!memcmp(c.y0, c.y1, sizeof(float) * (size_t)(NT * NO)), "%s %s: no fallback when %s cannot be allocated",
               hg_cpu_level_name(k->level), hg_dtype_name(dt), what);
-    free(buf), free(wf), free(x), free(y0), free(y1);
+    case_free(&c);
 }
 
 #if defined(__x86_64__)
@@ -226,25 +241,21 @@ static void check_no_memory(const hg_kern_table *k, const hg_kern_table *fallbac
  * of the one-chunk product. 37 and 50 rows leave a 16-row tile and rows past the tiles; 300 inputs a
  * K tail of 12; 40 positions a short last group. */
 static void check_amx_chunks(int64_t NO, int64_t NI, int64_t NT) {
-    float *wf = malloc(sizeof(float) * (size_t)(NO * NI)), *x = malloc(sizeof(float) * (size_t)(NT * NI));
-    float *y0 = malloc(sizeof(float) * (size_t)(NT * NO)), *y1 = malloc(sizeof(float) * (size_t)(NT * NO));
-    for (int64_t i = 0; i < NO * NI; i++) wf[i] = frand();
-    for (int64_t i = 0; i < NT * NI; i++) x[i] = frand();
-    void *buf = NULL;
-    const hg_tensor w = make_w(HG_DTYPE_BF16, NO, NI, wf, &buf);
+    prod_case c = case_make(HG_DTYPE_BF16, NO, NI, NT);
     const int64_t nkb = NI / 32;
-    hg_gemm_bf16_amx_kc(y0, x, &w, NT, nkb);
-    for (int64_t kcb = 0; kcb <= nkb + 1; kcb++) {
-        for (int64_t i = 0; i < NT * NO; i++) y1[i] = NAN;
-        if (kcb == nkb + 1) hg_alloc_fail_after(1); /* x's parts are allocated, the sums' buffer is not */
-        hg_gemm_bf16_amx_kc(y1, x, &w, NT, kcb == nkb + 1 ? 1 : kcb);
+    hg_gemm_bf16_amx_kc(c.y0, c.x, &c.w, NT, nkb);
+    for (int64_t i = 0; i <= nkb + 1; i++) {
+        const bool no_mem = i == nkb + 1; /* x's parts are allocated, the sums' buffer is not */
+        const int64_t kcb = no_mem ? 1 : i;
+        for (int64_t j = 0; j < NT * NO; j++) c.y1[j] = NAN;
+        if (no_mem) hg_alloc_fail_after(1);
+        hg_gemm_bf16_amx_kc(c.y1, c.x, &c.w, NT, kcb);
         hg_alloc_fail_after(-1);
-        CHECK_MSG(!memcmp(y0, y1, sizeof(float) * (size_t)(NT * NO)),
+        CHECK_MSG(!memcmp(c.y0, c.y1, sizeof(float) * (size_t)(NT * NO)),
                   "bf16 AMX [%lld, %lld] T=%lld: K chunks of %lld blocks differ from one chunk%s", (long long)NO,
-                  (long long)NI, (long long)NT, (long long)(kcb == nkb + 1 ? 1 : kcb),
-                  kcb == nkb + 1 ? " (no memory for the sums)" : "");
+                  (long long)NI, (long long)NT, (long long)kcb, no_mem ? " (no memory for the sums)" : "");
     }
-    free(buf), free(wf), free(x), free(y0), free(y1);
+    case_free(&c);
 }
 #endif
 

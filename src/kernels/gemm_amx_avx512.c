@@ -21,9 +21,10 @@
  * them, the sums waiting in memory between chunks (a tile store and reload are exact, so the bits do
  * not change); and two position groups run together (2 x 2 C tiles), so each A tile of W serves two
  * groups and each B tile two row tiles: 8 tile loads per 12 products instead of 5 per 6. Interleaved
- * runs, [5280, 5280] T = 128, two threads: 16.2-17.0 ms -> 13.1-13.5 (chunks) -> 12.1-13.3 (and 2 x 2);
- * one thread 38.8 -> 20.3 ms (chunks). The engine's full-shape bf16 prefill (r = 4, 127 tokens):
- * 214-307 -> 278-316 GFLOP/s in alternating runs on this noisy host.
+ * runs, [5280, 5280] T = 128, two threads, medians of five: 16.4 ms -> 13.5 (chunks) -> 12.9 (and
+ * 2 x 2); one thread 38.8 -> 20.3 ms (chunks). The engine's full-shape bf16 prefill (r = 4, 127
+ * tokens): 215-307 -> 261-316 (chunks) and 278-294 GFLOP/s (and 2 x 2) in alternating runs on this
+ * noisy host.
  *
  * Determinism: every y[t, o] is one fixed sequence (K blocks of 32 in order: hi, mid, lo parts; then
  * the n_in % 32 tail as an FMA chain), whatever T, the position group, the row block, the K chunk or
@@ -127,7 +128,8 @@ static void amx_block(const amx_job *j, int64_t o0, int R, int64_t kb0, int64_t 
     const bool first = kb0 == 0, last = kb1 == j->K32 / TILE_K, two = R == 2 * TILE_R;
     float tmp[TILE_R * TILE_N];
     for (int64_t t0 = 0; t0 < j->T; t0 += 2 * TILE_N) {
-        const int Na = (int)hg_min_i64(TILE_N, j->T - t0), Nb = (int)hg_max_i64(0, hg_min_i64(TILE_N, j->T - t0 - TILE_N));
+        const int Na = (int)hg_min_i64(TILE_N, j->T - t0);
+        const int Nb = (int)hg_max_i64(0, hg_min_i64(TILE_N, j->T - t0 - TILE_N));
         if (Na * 32 + Nb != *cur_cfg) tiles_config(Na, Nb), *cur_cfg = Na * 32 + Nb;
         const int64_t t1 = t0 + TILE_N;
         /* one x part of each group, and where the groups' parts start */
@@ -154,21 +156,22 @@ static void amx_block(const amx_job *j, int64_t o0, int R, int64_t kb0, int64_t 
                 if (first && last)
                     hg_mv_prefetch_rows(a, rb, R, (size_t)kb * TILE_K * 2);
                 else if (next)
-                    for (int r = 0; r < R; r++) __builtin_prefetch(next + (size_t)r * rb + (size_t)kb * TILE_K * 2, 0, 2);
+                    for (int r = 0; r < R; r++)
+                        __builtin_prefetch(next + (size_t)r * rb + (size_t)kb * TILE_K * 2, 0, 2);
             }
             const size_t kx = (size_t)kb * (TILE_K / 2) * 2; /* pairs before this block, x 2 bf16 */
             _tile_loadd(4, a + (size_t)kb * TILE_K * 2, rb);
             if (two) _tile_loadd(5, a + TILE_R * rb + (size_t)kb * TILE_K * 2, rb);
-#define PART(p)                                                                                                         \
-    do {                                                                                                                \
+#define PART(p)                                                                                                        \
+    do {                                                                                                               \
         _tile_loadd(6, ba + kx * (size_t)Na + (p) * pa, sa);                                                          \
-        _tile_dpbf16ps(0, 4, 6);                                                                                        \
-        if (two) _tile_dpbf16ps(1, 5, 6);                                                                               \
-        if (Nb) {                                                                                                       \
+        _tile_dpbf16ps(0, 4, 6);                                                                                       \
+        if (two) _tile_dpbf16ps(1, 5, 6);                                                                              \
+        if (Nb) {                                                                                                      \
             _tile_loadd(7, bb + kx * (size_t)Nb + (p) * pb, sb);                                                      \
-            _tile_dpbf16ps(2, 4, 7);                                                                                    \
-            if (two) _tile_dpbf16ps(3, 5, 7);                                                                           \
-        }                                                                                                               \
+            _tile_dpbf16ps(2, 4, 7);                                                                                   \
+            if (two) _tile_dpbf16ps(3, 5, 7);                                                                          \
+        }                                                                                                              \
     } while (0)
             PART(0); /* hi */
             PART(1); /* mid */

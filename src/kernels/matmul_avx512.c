@@ -64,7 +64,7 @@ static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
  * walks now also prefetch into L2 and across tiles (mv_float.h). The chunked walk also prefetches
  * each row's next chunk into L2 (seventh session): a tile of 4 rows used to start on lines nobody
  * had asked for; full-shape bf16 batch 8 at r = 8, alternating runs: 4.04 / 4.11 -> 4.54 / 4.41
- * tok/s aggregate; [8192, 5280] T = 8 4.57-4.90 -> 4.42-4.72 ms. */
+ * tok/s aggregate; [8192, 5280] T = 8, best of each of four runs, 4.57-5.89 -> 4.42-5.87 ms. */
 #define MV_KC 512
 #define MV_GROUP 16
 
