@@ -202,26 +202,38 @@ void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
  * [q30 q31 | d d]), so one vpdpbusd of a window gives 16 int32 lanes that are each a partial dot of a
  * single block. The lane -> block map repeats every 32 blocks (a group: 1088 bytes = 17 windows for
  * Q8_0, 576 = 9 for Q4_0; q8_lane_blk / q4_lane_blk). Per window and position: lanes to f32, times
- * d_w·d_x of their block (a permute picks it from the group's 32 products), one FMA into a 16-lane
- * accumulator. The group's 32 d_w come from two gathers of the block heads and two vcvtph2ps.
- * Signs: vpdpbusd multiplies unsigned by signed bytes. Q8_0 feeds w+128 (xor 0x80) and starts each
- * lane at -128·Σ of its x bytes; Q4_0 feeds the stored nibbles (w+8) and starts at -8·Σ; both
- * starting values are laid out with x, so each lane holds Σ q_w·q_x exactly.
+ * d_w·d_x of their block (a permute picks it from the group's 32 products), one FMA into one of two
+ * 16-lane accumulators (even and odd windows: one chain of dependent FMAs, 4 cycles each, was the
+ * limit at T = 1). The group's 32 d_w come from two gathers of the block heads and two vcvtph2ps.
+ * Signs: vpdpbusd multiplies unsigned by signed bytes. Q8_0 feeds w+128 (xor 0x80), Q4_0 the stored
+ * nibbles (w+8), so each lane holds Σ (q_w+128)·q_x (or +8), exact in int32 and in f32 (< 2^17).
+ * The offset's share, -128·Σq_x (-8·Σq_x) per block, is taken back once per group: the layout keeps
+ * c = d_x·(-128·Σq_x) per block (one rounding), and two FMAs add d_w·c for the group's 32 blocks.
+ * Before, each lane started at its own -128·Σ of its x bytes (an int32 vector per window laid out
+ * with x), which kept every lane's integer exact but cost a load per window and doubled the layout
+ * (38 KiB for a 17,920-wide row, past L1 beside the stream): the down projection ran at 70-77 % of
+ * the bandwidth and now 80-87 %, and with that load gone the two accumulators paid (in L2 at T = 1,
+ * ns per window 2.26 -> 2.03). The price is rounding: the lanes now carry the offset, so the f32 sums
+ * see terms up to ~255/|q_w| times larger that cancel against c — an error of order
+ * 2^-24 · 128·Σ|q_x|·d_x·d_w per block, far below the rounding of x to Q8X that test_kernels bounds.
  * Per window this is 5 vector operations (Q8_0) or 8 (Q4_0) where the previous kernel (one 256-bit
  * vpdpbusd per block, scalar scale conversion and broadcast per block) spent ~13 per 32 weights.
  * Prefetch: one row stream per core with no software prefetch reached only ~55 % of the read
  * bandwidth, even with compute to spare; a T1 prefetch 12 KiB ahead plus a T0 prefetch 2 KiB ahead
  * brings it to ~90 % (measured on the 2-core Xeon, Q8_0 [n, 5280], weights from DRAM).
- * T = 1 streams the rows one after another (x takes ~18 KiB, in L1). T >= 2 goes group by group over
+ * T = 1 streams the rows one after another (x takes ~6 KiB at 5280 inputs, ~19 KiB at 17,920, in
+ * L1). T >= 2 goes group by group over
  * the rows of the call, parking each (row, position) partial sum in memory (exact), so x of one
  * group for 8 positions (~30 KiB) stays in L1 instead of coming from L2 for every row (measured
  * 1.4x at T = 8). Each (row, position) runs the same operations in the same order on both paths
- * (d_w·d_x is one rounding either way, then one FMA per window), so no result depends on T or on
- * which rows share the call.
+ * (d_w·d_x is one rounding either way, the group's two offset FMAs first, then one FMA per window
+ * into the accumulator of the window's parity), so no result depends on T or on which rows share
+ * the call.
  * Tried and dropped: the d_w of a group picked out of the windows already loaded by a chain of 9
  * masked vpermi2w (the chain's latency made it slower than two gathers, also as 9 independent
- * permutes and an OR tree); two accumulators per position (no gain at T = 1, and 16 for T = 8 do not
- * fit the registers beside the scales).
+ * permutes and an OR tree); the same with VBMI's one-uop vpermt2b (9 picks from window pairs, an OR
+ * tree of vpternlogd; T = 1 in L2 2.37 vs 2.25 ns per window: slower again); two accumulators
+ * before the per-window lane starts were gone (no gain: the loads were the limit then).
  */
 
 #define QW 64 /* bytes per window */
@@ -253,9 +265,9 @@ typedef struct q_xlay {
     int8_t lo[Q_GROUPS * Q8_GW * QW] __attribute__((aligned(64))); /* Q8_0: q_x; Q4_0: elements 0..15 */
     int8_t hi[Q_GROUPS * Q4_GW * QW + QW] __attribute__((aligned(64))); /* Q4_0: elements 16..31 (+ the
                                                                        last block store's tail) */
-    int32_t base[Q_GROUPS * Q8_GW * 16] __attribute__((aligned(64))); /* each lane's start: -128 or -8 x Σ x bytes */
     float dxl[Q_GROUPS * Q8_GW * 16] __attribute__((aligned(64)));    /* T >= 2: d_x of each lane's block */
     float dx[Q_GROUPS * 32] __attribute__((aligned(64)));             /* d_x per block, 0 past the end */
+    float cx[Q_GROUPS * 32] __attribute__((aligned(64))); /* the offset's share per block: d_x·(-128 or -8)·Σq_x */
 } q_xlay;
 
 /* Laying out x: only a few stores per block are needed, but the kernel reads the layout back as
@@ -279,7 +291,8 @@ HG_INLINE __m512i q8_xwin(const hg_block_q8x *x, int64_t r, int k) {
     return v;
 }
 
-/* Q8_0: one group (r blocks from xg) at window wg: windows, lane starts, block scales (and lane scales). */
+/* Q8_0: one group (r blocks from xg) at window wg: windows, block scales, offset shares (and lane
+ * scales). */
 HG_INLINE void q8_lay_group(q_xlay *L, int64_t wg, const hg_block_q8x *xg, int64_t r, bool per_lane) {
     const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                           _mm512_set1_epi32((int)(sizeof(hg_block_q8x) / sizeof(float))));
@@ -287,50 +300,49 @@ HG_INLINE void q8_lay_group(q_xlay *L, int64_t wg, const hg_block_q8x *xg, int64
     const __m512 dl = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), (__mmask16)m, at, &xg[0].d, 4);
     const __m512 dh = r > 16 ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), (__mmask16)(m >> 16), at, &xg[16].d, 4)
                              : _mm512_setzero_ps();
-    _mm512_store_ps(L->dx + 32 * (wg / Q8_GW), dl);
-    _mm512_store_ps(L->dx + 32 * (wg / Q8_GW) + 16, dh);
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i sl = _mm512_mask_i32gather_epi32(z, (__mmask16)m, at, &xg[0].s, 4); /* Σq_x of each block */
+    const __m512i sh = r > 16 ? _mm512_mask_i32gather_epi32(z, (__mmask16)(m >> 16), at, &xg[16].s, 4) : z;
+    float *dx = L->dx + 32 * (wg / Q8_GW), *cx = L->cx + 32 * (wg / Q8_GW);
+    _mm512_store_ps(dx, dl);
+    _mm512_store_ps(dx + 16, dh);
+    _mm512_store_ps(cx, _mm512_mul_ps(dl, _mm512_cvtepi32_ps(_mm512_slli_epi32(_mm512_sub_epi32(z, sl), 7))));
+    _mm512_store_ps(cx + 16, _mm512_mul_ps(dh, _mm512_cvtepi32_ps(_mm512_slli_epi32(_mm512_sub_epi32(z, sh), 7))));
     _Pragma("GCC unroll 17")
     for (int k = 0; k < Q8_GW; k++) {
         const __m512i v = q8_xwin(xg, r, k);
-        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)128), v);
         _mm512_store_si512(L->lo + QW * (wg + k), v);
-        _mm512_store_si512(L->base + 16 * (wg + k), _mm512_sub_epi32(_mm512_setzero_si512(), s));
         if (per_lane)
             _mm512_store_ps(L->dxl + 16 * (wg + k), _mm512_permutex2var_ps(dl, _mm512_load_si512(q8_lane_blk[k]), dh));
     }
 }
 
-/* Q4_0, first pass: the two streams and the block scales of nblk blocks from window w0, zeros up to
- * whole groups. Each block is one zero-masked load of [0 0 q0..q15] and one store whose tail the
- * next block overwrites. */
+/* Q4_0, first pass: the two streams, the block scales and offset shares of nblk blocks from window
+ * w0, zeros up to whole groups. Each block is one zero-masked load of [0 0 q0..q15] and one store
+ * whose tail the next block overwrites. */
 static void q4_lay_blocks(q_xlay *L, int64_t w0, const hg_block_q8x *x, int64_t nblk) {
     const int64_t nw = (nblk + 31) / 32 * Q4_GW, end = 18 * nblk + 14; /* the last stores' zeros reach end */
     int8_t *lo = L->lo + QW * w0, *hi = L->hi + QW * w0;
-    float *dx = L->dx + 32 * (w0 / Q4_GW);
+    float *dx = L->dx + 32 * (w0 / Q4_GW), *cx = L->cx + 32 * (w0 / Q4_GW);
     for (int64_t j = 0; j < nblk; j++) {
         _mm256_storeu_si256((__m256i *)(lo + 18 * j), _mm256_maskz_loadu_epi8(0x3fffc, (const char *)x[j].qs - 2));
         _mm256_storeu_si256((__m256i *)(hi + 18 * j), _mm256_maskz_loadu_epi8(0x3fffc, (const char *)x[j].qs + 14));
         dx[j] = x[j].d;
+        cx[j] = x[j].d * (float)(-8 * x[j].s);
     }
     if (end < QW * nw) {
         memset(lo + end, 0, (size_t)(QW * nw - end));
         memset(hi + end, 0, (size_t)(QW * nw - end));
     }
-    for (int64_t j = nblk; j < nw / Q4_GW * 32; j++) dx[j] = 0.0f;
+    for (int64_t j = nblk; j < nw / Q4_GW * 32; j++) dx[j] = cx[j] = 0.0f;
 }
 
-/* Q4_0, second pass over nw windows from w0: lane starts (and lane scales). */
-static void q4_lay_sums(q_xlay *L, int64_t w0, int64_t nw, bool per_lane) {
-    for (int64_t k = 0; k < nw; k++) {
-        const int64_t w = w0 + k;
-        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), _mm512_load_si512(L->lo + QW * w));
-        s = _mm512_dpbusd_epi32(s, _mm512_set1_epi8(8), _mm512_load_si512(L->hi + QW * w));
-        _mm512_store_si512(L->base + 16 * w, _mm512_sub_epi32(_mm512_setzero_si512(), s));
-        if (per_lane) {
-            const float *dg = L->dx + 32 * (w / Q4_GW);
-            const __m512i idx = _mm512_load_si512(q4_lane_blk[w % Q4_GW]);
-            _mm512_store_ps(L->dxl + 16 * w, _mm512_permutex2var_ps(_mm512_load_ps(dg), idx, _mm512_load_ps(dg + 16)));
-        }
+/* Q4_0, second pass over nw windows from w0 (T >= 2): the lane scales. */
+static void q4_lay_lanes(q_xlay *L, int64_t w0, int64_t nw) {
+    for (int64_t w = w0; w < w0 + nw; w++) {
+        const float *dg = L->dx + 32 * (w / Q4_GW);
+        const __m512i idx = _mm512_load_si512(q4_lane_blk[w % Q4_GW]);
+        _mm512_store_ps(L->dxl + 16 * w, _mm512_permutex2var_ps(_mm512_load_ps(dg), idx, _mm512_load_ps(dg + 16)));
     }
 }
 
@@ -348,7 +360,7 @@ HG_INLINE void q_lay(bool q8, q_xlay *L, const hg_block_q8x *x, int64_t ldx, int
         for (; 32 * g + 32 <= nb; g++) q8_lay_group(L, t * gw + g * gw, xt + 32 * g, 32, TG > 1);
         if (32 * g < nb) q8_lay_group(L, t * gw + g * gw, xt + 32 * g, nb - 32 * g, TG > 1);
     }
-    if (!q8) q4_lay_sums(L, 0, TG * ((nb + 31) / 32) * Q4_GW, TG > 1);
+    if (!q8 && TG > 1) q4_lay_lanes(L, 0, TG * ((nb + 31) / 32) * Q4_GW);
 }
 
 /* The d_w of a group's blocks (r of them: 32 unless the row ends) as f32, blocks 0..15 and 16..31. */
@@ -382,9 +394,9 @@ HG_INLINE void q_win(bool q8, const uint8_t *wg, int k, int64_t bytes, __m512i *
     }
 }
 
-/* Window wi of the x layout against a weight window: the 16 lanes' Σ q_w·q_x, as f32 (exact). */
+/* Window wi of the x layout against a weight window: the 16 lanes' Σ (q_w + 128 or 8)·q_x, as f32 (exact). */
 HG_INLINE __m512 q_dot(bool q8, __m512i a, __m512i b, const q_xlay *L, int64_t wi) {
-    __m512i d = _mm512_dpbusd_epi32(_mm512_load_si512(L->base + 16 * wi), a, _mm512_load_si512(L->lo + QW * wi));
+    __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), a, _mm512_load_si512(L->lo + QW * wi));
     if (!q8) d = _mm512_dpbusd_epi32(d, b, _mm512_load_si512(L->hi + QW * wi));
     return _mm512_cvtepi32_ps(d);
 }
@@ -396,6 +408,8 @@ HG_INLINE void q_group1(bool q8, __m512 *acc, const q_xlay *L, const uint8_t *wg
     q_dw(bs, wg, r, &dl, &dh);
     const __m512 sl = _mm512_mul_ps(dl, _mm512_load_ps(L->dx + 32 * g)),
                  sh = _mm512_mul_ps(dh, _mm512_load_ps(L->dx + 32 * g + 16));
+    acc[0] = _mm512_fmadd_ps(dl, _mm512_load_ps(L->cx + 32 * g), acc[0]);
+    acc[1] = _mm512_fmadd_ps(dh, _mm512_load_ps(L->cx + 32 * g + 16), acc[1]);
     _Pragma("GCC unroll 17")
     for (int k = 0; k < gw; k++) {
         if (QW * k >= bs * r) break;
@@ -404,7 +418,7 @@ HG_INLINE void q_group1(bool q8, __m512 *acc, const q_xlay *L, const uint8_t *wg
         __m512i a, b = _mm512_setzero_si512();
         q_win(q8, wg, k, bs * r, &a, &b);
         const __m512i idx = _mm512_load_si512(q8 ? q8_lane_blk[k] : q4_lane_blk[k]);
-        *acc = _mm512_fmadd_ps(q_dot(q8, a, b, L, g * gw + k), _mm512_permutex2var_ps(sl, idx, sh), *acc);
+        acc[k & 1] = _mm512_fmadd_ps(q_dot(q8, a, b, L, g * gw + k), _mm512_permutex2var_ps(sl, idx, sh), acc[k & 1]);
     }
 }
 
@@ -415,6 +429,11 @@ HG_INLINE void q_groupn(bool q8, int TG, __m512 *acc, const q_xlay *L, const uin
     const int bs = q8 ? 34 : 18, gw = q8 ? Q8_GW : Q4_GW;
     __m512 dl, dh;
     q_dw(bs, wg, r, &dl, &dh);
+    _Pragma("GCC unroll 8")
+    for (int t = 0; t < TG; t++) {
+        acc[2 * t] = _mm512_fmadd_ps(dl, _mm512_load_ps(L->cx + 32 * t), acc[2 * t]);
+        acc[2 * t + 1] = _mm512_fmadd_ps(dh, _mm512_load_ps(L->cx + 32 * t + 16), acc[2 * t + 1]);
+    }
     _Pragma("GCC unroll 17")
     for (int k = 0; k < gw; k++) {
         if (QW * k >= bs * r) break;
@@ -427,7 +446,7 @@ HG_INLINE void q_groupn(bool q8, int TG, __m512 *acc, const q_xlay *L, const uin
         for (int t = 0; t < TG; t++) {
             const int64_t wi = t * gw + k;
             const __m512 sc = _mm512_mul_ps(dwk, _mm512_load_ps(L->dxl + 16 * wi)); /* d_w·d_x per lane */
-            acc[t] = _mm512_fmadd_ps(q_dot(q8, a, b, L, wi), sc, acc[t]);
+            acc[2 * t + (k & 1)] = _mm512_fmadd_ps(q_dot(q8, a, b, L, wi), sc, acc[2 * t + (k & 1)]);
         }
     }
 }
@@ -438,11 +457,11 @@ HG_INLINE void q_rows1(bool q8, float *y, const q_xlay *L, const uint8_t *w0, in
     const int64_t gb = 32 * (q8 ? 34 : 18);
     for (int64_t i = 0; i < nr; i++) {
         const uint8_t *row = w0 + i * rowb;
-        __m512 acc = _mm512_setzero_ps();
+        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
         int64_t g = 0;
-        for (; g < nb / 32; g++) q_group1(q8, &acc, L, row + g * gb, g, 32);
-        if (nb % 32) q_group1(q8, &acc, L, row + g * gb, g, nb % 32);
-        const float r = _mm512_reduce_add_ps(acc);
+        for (; g < nb / 32; g++) q_group1(q8, acc, L, row + g * gb, g, 32);
+        if (nb % 32) q_group1(q8, acc, L, row + g * gb, g, nb % 32);
+        const float r = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
         y[i] = accum ? y[i] + r : r;
     }
 }
@@ -452,7 +471,7 @@ HG_INLINE void q_rows1(bool q8, float *y, const q_xlay *L, const uint8_t *w0, in
 HG_INLINE void q_rowsn(bool q8, int TG, float *y, int64_t ldy, q_xlay *L, const hg_block_q8x *x, int64_t ldx,
                        const uint8_t *w0, int64_t rowb, int64_t nr, int64_t nb, bool accum) {
     const int64_t gb = 32 * (q8 ? 34 : 18);
-    __m512 part[HG_MV_ROWS][HG_MV_T];
+    __m512 part[HG_MV_ROWS][2 * HG_MV_T];
     for (int64_t i0 = 0; i0 < nr; i0 += HG_MV_ROWS) {
         const int64_t n16 = hg_min_i64(HG_MV_ROWS, nr - i0);
         for (int64_t g = 0; 32 * g < nb; g++) {
@@ -460,18 +479,18 @@ HG_INLINE void q_rowsn(bool q8, int TG, float *y, int64_t ldy, q_xlay *L, const 
             q_lay(q8, L, x + 32 * g, ldx, r, TG);
             for (int64_t i = 0; i < n16; i++) {
                 const uint8_t *wg = w0 + (i0 + i) * rowb + g * gb;
-                __m512 acc[HG_MV_T];
-                _Pragma("GCC unroll 8")
-                for (int t = 0; t < TG; t++) acc[t] = g ? part[i][t] : _mm512_setzero_ps();
+                __m512 acc[2 * HG_MV_T];
+                _Pragma("GCC unroll 16")
+                for (int t = 0; t < 2 * TG; t++) acc[t] = g ? part[i][t] : _mm512_setzero_ps();
                 if (r == 32) q_groupn(q8, TG, acc, L, wg, 32, rowb);
                 else q_groupn(q8, TG, acc, L, wg, r, rowb);
-                _Pragma("GCC unroll 8")
-                for (int t = 0; t < TG; t++) part[i][t] = acc[t];
+                _Pragma("GCC unroll 16")
+                for (int t = 0; t < 2 * TG; t++) part[i][t] = acc[t];
             }
         }
         for (int64_t i = 0; i < n16; i++)
             for (int t = 0; t < TG; t++) {
-                const float v = _mm512_reduce_add_ps(part[i][t]);
+                const float v = _mm512_reduce_add_ps(_mm512_add_ps(part[i][2 * t], part[i][2 * t + 1]));
                 float *yo = y + t * ldy + i0 + i;
                 *yo = accum ? *yo + v : v;
             }
