@@ -211,7 +211,7 @@ void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
  * c = d_x·(-128·Σq_x) per block (one rounding), and two FMAs add d_w·c for the group's 32 blocks.
  * Before, each lane started at its own -128·Σ of its x bytes (an int32 vector per window laid out
  * with x), which kept every lane's integer exact but cost a load per window and doubled the layout
- * (38 KiB for a 17,920-wide row, past L1 beside the stream): the down projection ran at 70-77 % of
+ * (41 KiB for a 17,920-wide row, most of L1 beside the stream): the down projection ran at 70-77 % of
  * the bandwidth and now 80-87 %, and with that load gone the two accumulators paid (in L2 at T = 1,
  * ns per window 2.26 -> 2.03). The price is rounding: the lanes now carry the offset, so the f32 sums
  * see terms up to ~255/|q_w| times larger that cancel against c — an error of order
@@ -221,11 +221,10 @@ void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
  * Prefetch: one row stream per core with no software prefetch reached only ~55 % of the read
  * bandwidth, even with compute to spare; a T1 prefetch 12 KiB ahead plus a T0 prefetch 2 KiB ahead
  * brings it to ~90 % (measured on the 2-core Xeon, Q8_0 [n, 5280], weights from DRAM).
- * T = 1 streams the rows one after another (x takes ~6 KiB at 5280 inputs, ~19 KiB at 17,920, in
- * L1). T >= 2 goes group by group over
- * the rows of the call, parking each (row, position) partial sum in memory (exact), so x of one
- * group for 8 positions (~30 KiB) stays in L1 instead of coming from L2 for every row (measured
- * 1.4x at T = 8). Each (row, position) runs the same operations in the same order on both paths
+ * T = 1 streams the rows one after another (x takes ~8 KiB at 5280 inputs, ~24 KiB at 17,920, in
+ * L1). T >= 2 goes group by group over the rows of the call, parking each (row, position) partial
+ * sum in memory (exact), so x of one group for 8 positions (~18 KiB) stays in L1 instead of coming
+ * from L2 for every row (measured 1.4x at T = 8). Each (row, position) runs the same operations in the same order on both paths
  * (d_w·d_x is one rounding either way, the group's two offset FMAs first, then one FMA per window
  * into the accumulator of the window's parity), so no result depends on T or on which rows share
  * the call.
