@@ -224,10 +224,10 @@ void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
  * T = 1 streams the rows one after another (x takes ~8 KiB at 5280 inputs, ~24 KiB at 17,920, in
  * L1). T >= 2 goes group by group over the rows of the call, parking each (row, position) partial
  * sum in memory (exact), so x of one group for 8 positions (~18 KiB) stays in L1 instead of coming
- * from L2 for every row (measured 1.4x at T = 8). Each (row, position) runs the same operations in the same order on both paths
- * (d_w·d_x is one rounding either way, the group's two offset FMAs first, then one FMA per window
- * into the accumulator of the window's parity), so no result depends on T or on which rows share
- * the call.
+ * from L2 for every row (measured 1.4x at T = 8). Each (row, position) runs the same operations in
+ * the same order on both paths (d_w·d_x is one rounding either way, the group's two offset FMAs
+ * first, then one FMA per window into the accumulator of the window's parity), so no result depends
+ * on T or on which rows share the call.
  * Tried and dropped: the d_w of a group picked out of the windows already loaded by a chain of 9
  * masked vpermi2w (the chain's latency made it slower than two gathers, also as 9 independent
  * permutes and an OR tree); the same with VBMI's one-uop vpermt2b (9 picks from window pairs, an OR
@@ -266,7 +266,7 @@ typedef struct q_xlay {
                                                                        last block store's tail) */
     float dxl[Q_GROUPS * Q8_GW * 16] __attribute__((aligned(64)));    /* T >= 2: d_x of each lane's block */
     float dx[Q_GROUPS * 32] __attribute__((aligned(64)));             /* d_x per block, 0 past the end */
-    float cx[Q_GROUPS * 32] __attribute__((aligned(64))); /* the offset's share per block: d_x·(-128 or -8)·Σq_x */
+    float cx[Q_GROUPS * 32] __attribute__((aligned(64)));             /* offset share: d_x·(-128 or -8)·Σq_x */
 } q_xlay;
 
 /* Laying out x: only a few stores per block are needed, but the kernel reads the layout back as
@@ -393,7 +393,8 @@ HG_INLINE void q_win(bool q8, const uint8_t *wg, int k, int64_t bytes, __m512i *
     }
 }
 
-/* Window wi of the x layout against a weight window: the 16 lanes' Σ (q_w + 128 or 8)·q_x, as f32 (exact). */
+/* Window wi of the x layout against a weight window: the 16 lanes' Σ (q_w + 128 or 8)·q_x, as f32
+ * (exact). */
 HG_INLINE __m512 q_dot(bool q8, __m512i a, __m512i b, const q_xlay *L, int64_t wi) {
     __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), a, _mm512_load_si512(L->lo + QW * wi));
     if (!q8) d = _mm512_dpbusd_epi32(d, b, _mm512_load_si512(L->hi + QW * wi));
