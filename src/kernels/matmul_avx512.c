@@ -211,9 +211,9 @@ void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
  * c = d_x·(-128·Σq_x) per block (one rounding), and two FMAs add d_w·c for the group's 32 blocks.
  * Before, each lane started at its own -128·Σ of its x bytes (an int32 vector per window laid out
  * with x), which kept every lane's integer exact but cost a load per window and doubled the layout
- * (41 KiB for a 17,920-wide row, most of L1 beside the stream): the down projection ran at 70-77 % of
- * the bandwidth and now 80-87 %, and with that load gone the two accumulators paid (in L2 at T = 1,
- * ns per window 2.26 -> 2.03). The price is rounding: the lanes now carry the offset, so the f32 sums
+ * (41 KiB for a 17,920-wide row, most of L1 beside the stream): the down projection ran at 69-80 % of
+ * the bandwidth and now 76-87 % (two alternating series), and with that load gone the two
+ * accumulators paid (in L2 at T = 1, ns per window 2.26 -> 2.03). The price is rounding: the lanes now carry the offset, so the f32 sums
  * see terms up to ~255/|q_w| times larger that cancel against c — an error of order
  * 2^-24 · 128·Σ|q_x|·d_x·d_w per block, far below the rounding of x to Q8X that test_kernels bounds.
  * Per window this is 5 vector operations (Q8_0) or 8 (Q4_0) where the previous kernel (one 256-bit
