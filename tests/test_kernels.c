@@ -239,7 +239,9 @@ static void check_no_memory(const hg_kern_table *k, const hg_kern_table *fallbac
 /* The bf16 AMX kernel walks K in chunks (x of a chunk stays in L2, the sums wait in memory between
  * chunks): any chunk size, and no buffer for the sums (out of memory: one chunk), must give the bits
  * of the one-chunk product. 37 and 50 rows leave a 16-row tile and rows past the tiles; 300 inputs a
- * K tail of 12; 40 positions a short last group. */
+ * K tail of 12; 40 positions a short last group. Both shapes' x parts (3·K·T bf16: 34560 and 52224)
+ * exceed the kernel's 16384-element stack buffer, so they are its first allocation and the sums'
+ * buffer the second — the one hg_alloc_fail_after(1) refuses. */
 static void check_amx_chunks(int64_t NO, int64_t NI, int64_t NT) {
     prod_case c = case_make(HG_DTYPE_BF16, NO, NI, NT);
     const int64_t nkb = NI / 32;

@@ -136,21 +136,27 @@ static void amx_block(const amx_job *j, int64_t o0, int R, int64_t kb0, int64_t 
         const size_t pa = (size_t)(j->K32 / 2) * (size_t)Na * 2, pb = (size_t)(j->K32 / 2) * (size_t)Nb * 2;
         const uint16_t *ba = j->xb + (size_t)t0 * (size_t)j->K32 * 3, *bb = j->xb + (size_t)t1 * (size_t)j->K32 * 3;
         const int sa = Na * 4, sb = Nb * 4;
-        if (first) {
-            _tile_zero(0);
-            _tile_zero(1);
-            if (Nb) { /* tiles of b have no shape without b */
-                _tile_zero(2);
-                _tile_zero(3);
-            }
-        } else {
-            _tile_loadd(0, C_OFF(j, o0, t0), sa);
-            if (two) _tile_loadd(1, C_OFF(j, o0 + TILE_R, t0), sa);
-            if (Nb) {
-                _tile_loadd(2, C_OFF(j, o0, t1), sb);
-                if (two) _tile_loadd(3, C_OFF(j, o0 + TILE_R, t1), sb);
-            }
-        }
+/* OP(tile, first row, first position, row stride in bytes) for each C tile in use (tile ids must be
+ * constants; the tiles of b have no shape without b) */
+#define EACH_C(OP)                                                                                                     \
+    do {                                                                                                               \
+        OP(0, o0, t0, sa);                                                                                             \
+        if (two) OP(1, o0 + TILE_R, t0, sa);                                                                           \
+        if (Nb) {                                                                                                      \
+            OP(2, o0, t1, sb);                                                                                         \
+            if (two) OP(3, o0 + TILE_R, t1, sb);                                                                       \
+        }                                                                                                              \
+    } while (0)
+#define C_ZERO(i, o, t, s) _tile_zero(i)
+#define C_LOAD(i, o, t, s) _tile_loadd(i, C_OFF(j, o, t), s)
+#define C_STORE(i, o, t, s) _tile_stored(i, C_OFF(j, o, t), s)
+#define C_FINISH(i, o, t, s)                                                                                           \
+    do {                                                                                                               \
+        _tile_stored(i, tmp, s);                                                                                       \
+        amx_finish(j, tmp, o, t, (s) / 4);                                                                             \
+    } while (0)
+        if (first) EACH_C(C_ZERO);
+        else EACH_C(C_LOAD);
         for (int64_t kb = kb0; kb < kb1; kb++) {
             if (j->pf && t0 == 0) { /* the first groups stream W from memory */
                 if (first && last)
@@ -178,29 +184,13 @@ static void amx_block(const amx_job *j, int64_t o0, int R, int64_t kb0, int64_t 
             PART(2); /* lo */
 #undef PART
         }
-        if (!last) {
-            _tile_stored(0, C_OFF(j, o0, t0), sa);
-            if (two) _tile_stored(1, C_OFF(j, o0 + TILE_R, t0), sa);
-            if (Nb) {
-                _tile_stored(2, C_OFF(j, o0, t1), sb);
-                if (two) _tile_stored(3, C_OFF(j, o0 + TILE_R, t1), sb);
-            }
-            continue;
-        }
-        _tile_stored(0, tmp, sa);
-        amx_finish(j, tmp, o0, t0, Na);
-        if (two) {
-            _tile_stored(1, tmp, sa);
-            amx_finish(j, tmp, o0 + TILE_R, t0, Na);
-        }
-        if (Nb) {
-            _tile_stored(2, tmp, sb);
-            amx_finish(j, tmp, o0, t1, Nb);
-            if (two) {
-                _tile_stored(3, tmp, sb);
-                amx_finish(j, tmp, o0 + TILE_R, t1, Nb);
-            }
-        }
+        if (last) EACH_C(C_FINISH); /* K tails added, into y */
+        else EACH_C(C_STORE);       /* the next K chunk goes on from here */
+#undef EACH_C
+#undef C_ZERO
+#undef C_LOAD
+#undef C_STORE
+#undef C_FINISH
     }
 }
 
@@ -246,7 +236,7 @@ void hg_gemm_bf16_amx_kc(float *y, const float *x, const hg_tensor *w, int64_t T
 #pragma omp for schedule(static)
             for (int64_t t = 0; t < T; t++) split_x(xb, x, t, T, K, K32);
         }
-        int cur_n = 0; /* tiles configured for Na·32 + Nb positions (0: not yet) */
+        int cur_cfg = 0; /* tiles configured for Na·32 + Nb positions (0: not yet) */
         const int64_t nth = omp_get_num_threads(), ith = omp_get_thread_num();
         const int64_t i0 = items * ith / nth, i1 = items * (ith + 1) / nth;
         for (int64_t kb0 = 0; kb0 < hg_max_i64(nkb, 1); kb0 += kcb) {
@@ -254,16 +244,16 @@ void hg_gemm_bf16_amx_kc(float *y, const float *x, const hg_tensor *w, int64_t T
             for (int64_t it = i0; it < i1; it++) {
                 if (it < nR) {
                     const uint8_t *next = it + 1 < nR && it + 1 < i1 ? (const uint8_t *)(j.w + (it + 1) * R * K) : NULL;
-                    amx_block(&j, it * R, R, kb0, kb1, next, &cur_n);
+                    amx_block(&j, it * R, R, kb0, kb1, next, &cur_cfg);
                 } else if (it < nR + has16)
-                    amx_block(&j, nR * R, TILE_R, kb0, kb1, NULL, &cur_n);
+                    amx_block(&j, nR * R, TILE_R, kb0, kb1, NULL, &cur_cfg);
                 else if (kb1 == nkb) {
                     const int64_t o = o_tail + (it - nR - has16);
                     for (int64_t t = 0; t < T; t++) y[t * n_out + o] = chain(0.0f, j.w + o * K, x + t * K, 0, K);
                 }
             }
         }
-        if (cur_n) _tile_release();
+        if (cur_cfg) _tile_release();
     }
     hg_free(cb);
     if (xb != xb_stack) hg_free(xb);
