@@ -81,10 +81,23 @@ HG_API const char *hg_kernels_name(void);
  * Model: configuration and weights
  * ================================================================================================ */
 
-/* The configuration of a recurrent-depth model, as read from config.json (model.md). */
+/* The block architecture of a model: which block function, tensor schema and config keys apply
+ * (docs/architecture.md "Adding an architecture"). */
+typedef enum hg_arch {
+    HG_ARCH_HUGINN = 0, /* Huginn-0125 / Raven: sandwich norms, fused QKV, concat adapter, sqrt(h) embedding
+                           scale, ln_f before and after the coda */
+    HG_ARCH_COUNT
+} hg_arch;
+
+/* "huginn". */
+HG_API const char *hg_arch_name(hg_arch a);
+
+/* The configuration of a recurrent-depth model, as read from config.json (docs/forward-pass.md). */
 typedef struct hg_config {
+    hg_arch arch;              /* the block architecture */
     int64_t n_embd;            /* h */
     int64_t n_head;            /* H; head_dim = h / H */
+    int64_t n_kv_head;         /* heads of K and V (grouped-query attention when < H; H divisible by it) */
     int64_t head_dim;          /* d */
     int64_t intermediate_size; /* I */
     int64_t vocab_size;        /* V (padded vocabulary) */

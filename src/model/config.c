@@ -47,6 +47,7 @@ hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_con
         return hg_err(err, HG_STATUS_BAD_FILE, "%s: not a valid JSON object", path);
     }
     hg_config c = {0};
+    c.arch = HG_ARCH_HUGINN;
     hg_status st;
     int64_t n_kv = -1;
     bool bias = false;
@@ -111,6 +112,7 @@ hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_con
     if ((st = want_str(root, "nonlin_name", "SiLU", path, err))) goto out;
     if ((st = want_str(root, "block_class_name", "SandwichBlock", path, err))) goto out;
     if ((st = want_str(root, "state_init", "like-init", path, err))) goto out;
+    c.n_kv_head = n_kv < 0 ? c.n_head : n_kv;
     if ((st = hg_config_validate(&c, path, err))) goto out;
     *out = c;
 out:
@@ -124,6 +126,12 @@ hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err) {
     if (c->n_head <= 0 || c->n_embd % c->n_head)
         return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `num_attention_heads` (%lld) must divide n_embd (%lld)", path,
                       (long long)c->n_head, (long long)c->n_embd);
+    if (c->n_kv_head == 0) c->n_kv_head = c->n_head; /* configs built in code may leave it unset */
+    if (c->n_kv_head < 0 || c->n_kv_head > c->n_head || c->n_head % c->n_kv_head)
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `num_key_value_heads` (%lld) must divide the heads (%lld)", path,
+                      (long long)c->n_kv_head, (long long)c->n_head);
+    if ((unsigned)c->arch >= HG_ARCH_COUNT)
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: unknown architecture %d", path, (int)c->arch);
     if ((c->n_embd / c->n_head) % 2)
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: head dimension %lld is odd; RoPE needs an even one", path,
                       (long long)(c->n_embd / c->n_head));
@@ -165,10 +173,14 @@ int64_t hg_config_n_params(const hg_config *c) {
     return nl * per + V * h + 2 * h * h + h + (c->tie_embeddings ? 0 : V * h);
 }
 
+const char *hg_arch_name(hg_arch a) { return a == HG_ARCH_HUGINN ? "huginn" : "unknown"; }
+
 hg_config hg_config_huginn_0125(void) {
     hg_config c = {0};
     c.n_embd = 5280;
+    c.arch = HG_ARCH_HUGINN;
     c.n_head = 55;
+    c.n_kv_head = 55;
     c.head_dim = 96;
     c.intermediate_size = 17920;
     c.vocab_size = 65536;
@@ -229,7 +241,7 @@ char *hg_config_to_json(const hg_config *c, const char *name) {
              "}\n",
              name ? name : "huginn-random", (long long)c->block_size, (long long)c->vocab_size,
              (long long)c->vocab_size, c->tie_embeddings ? "true" : "false", (long long)c->n_head,
-             (long long)c->n_head, (long long)c->n_embd, (long long)c->intermediate_size, (double)c->norm_eps,
+             (long long)(c->n_kv_head ? c->n_kv_head : c->n_head), (long long)c->n_embd, (long long)c->intermediate_size, (double)c->norm_eps,
              (long long)c->n_layers_core, (long long)c->mean_recurrence, (long long)c->mean_backprop_depth,
              (long long)c->n_layers_prelude, (long long)c->n_layers_coda, c->qk_bias ? "true" : "false",
              c->rope_base);

@@ -44,6 +44,7 @@ static hg_status read_config(const hg_gguf_file *g, hg_config *c, hg_error *err)
         {"huginn.context_length", offsetof(hg_config, block_size)},
     };
     hg_config cfg = {0};
+    cfg.arch = HG_ARCH_HUGINN;
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if ((st = hg_gguf_get_int(g, ints[i].key, 0, big, (int64_t *)(void *)((char *)&cfg + ints[i].off), err)))
             return st;
@@ -60,6 +61,7 @@ static hg_status read_config(const hg_gguf_file *g, hg_config *c, hg_error *err)
         return hg_err(err, HG_STATUS_BAD_FILE, "%s: huginn.rope.freq_base must be a positive number", g->path);
     if (!(eps >= 0) || !(eps < 1))
         return hg_err(err, HG_STATUS_BAD_FILE, "%s: huginn.attention.layer_norm_rms_epsilon must be in [0, 1)", g->path);
+    cfg.n_kv_head = n_kv;
     cfg.rope_base = rope;
     cfg.norm_eps = (float)eps;
     if ((st = hg_gguf_get_bool(g, "huginn.qk_bias", &cfg.qk_bias, err))) return st;

@@ -69,6 +69,9 @@ hg_status hg_tlayout_init(hg_tlayout *L, const hg_config *cfg, hg_error *err) {
     if (c->n_embd > (1 << 16) || c->intermediate_size > (1 << 18) || c->vocab_size > (1 << 22))
         return hg_err(err, HG_STATUS_LIMIT, "trainer: model too large for an f32 CPU trainer");
     L->cfg = *c;
+    if (L->cfg.n_kv_head == 0) L->cfg.n_kv_head = c->n_head; /* configs built in code may leave it unset */
+    if (L->cfg.n_kv_head != c->n_head)
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: grouped-query attention is not implemented in the trainer");
     const int64_t nl = c->n_layers_prelude + c->n_layers_core + c->n_layers_coda;
     L->t = hg_calloc((size_t)(nl * 9 + 3), sizeof *L->t);
     if (!L->t) return hg_err(err, HG_STATUS_NOMEM, "trainer: out of memory");
