@@ -171,6 +171,13 @@ HG_API hg_status hg_kv_type_parse(const char *name, hg_dtype *out, hg_error *err
 /* Positions currently held in the cache (the next position to write is hg_ctx_n_past). */
 HG_API int64_t hg_ctx_n_past(const hg_ctx *ctx);
 HG_API int64_t hg_ctx_n_ctx(const hg_ctx *ctx);
+/* Work done by a context since it was made: layer applications times positions, by stage (a core
+ * iteration over T positions adds R·T to `core`). Lets callers and tests see that an early exit
+ * really skipped the work. */
+typedef struct hg_ctx_counters {
+    int64_t prelude, core, coda;
+} hg_ctx_counters;
+HG_API hg_ctx_counters hg_ctx_get_counters(const hg_ctx *ctx);
 /* Forget every position >= n_keep in every slot (cache surgery for samplers). n_keep <= n_past. */
 HG_API hg_status hg_ctx_truncate(hg_ctx *ctx, int64_t n_keep, hg_error *err);
 
@@ -457,16 +464,79 @@ HG_API hg_ctx *hg_batch_ctx(hg_batch *b, int64_t i);
 HG_API hg_status hg_batch_decode(hg_batch *b, const int32_t *ids /* [N] */, const hg_forward_params *p,
                                  float *latents /* [N,h] or NULL */, float *logits /* [N,V] or NULL */,
                                  hg_error *err);
-/* hg_generate for N prompts at once: each context is reset, prompt i is prefilled on its own context,
- * then tokens are decoded with hg_batch_decode until every sequence stopped (stop ids, max_new_tokens).
- * Sequence i's tokens equal hg_generate(prompt i, gp) when N <= 8 (same seeds, one sampler per
- * sequence with gp->sampler). Writes out_ids[i * max_new_tokens + j] and n_out[i] ([N]). init_state
- * and reuse_prefix are refused (HG_STATUS_UNSUPPORTED), as is init_scale > 0 with prompts of length 1
- * mixed with longer ones. No callback: the caller reads the ids afterwards. */
+/* Batch stage functions: the three stages on one position of each of the n sequences seqs[n]
+ * (distinct indices of the batch; any subset, in any order), the rows of e, s, latents and logits
+ * following seqs. Sequences may join (prefilled on their own context with the hg_ctx_* functions),
+ * leave, and run different depths between calls: this is what continuous batching and a per-row
+ * adaptive exit are built from (src/generate/). hg_batch_prelude appends ids[i] at sequence seqs[i]'s
+ * next position; hg_batch_core_step and hg_batch_coda work on each sequence's newest position, like
+ * hg_ctx_core_step / hg_ctx_coda with T = 1 there (bit-identical up to the limit of hg_batch_decode).
+ * Everything is checked before the first write. */
+HG_API hg_status hg_batch_prelude(hg_batch *b, const int64_t *seqs, int64_t n, const int32_t *ids /* [n] */,
+                                  float *e /* [n,h] */, hg_error *err);
+HG_API hg_status hg_batch_core_step(hg_batch *b, const int64_t *seqs, int64_t n, float *s /* [n,h] in/out */,
+                                    const float *e /* [n,h] */, int64_t step, hg_error *err);
+HG_API hg_status hg_batch_coda(hg_batch *b, const int64_t *seqs, int64_t n, const float *s /* [n,h] */,
+                               float *latents /* [n,h] or NULL */, float *logits /* [n,V] or NULL */, hg_error *err);
+
+/* hg_generate for N prompts at once (src/generate/sched.c): sequence i is prefilled alone on its
+ * context and then decoded together with the others until every sequence stopped (stop ids,
+ * max_new_tokens). Sequence i's tokens equal hg_generate(prompt i, gp) on one context (same seeds, one
+ * sampler per sequence with gp->sampler; bit for bit within hg_batch_decode's exact range). Writes
+ * out_ids[i * max_new_tokens + j] and n_out[i] ([N]). gp->init_state is refused (HG_STATUS_UNSUPPORTED).
+ * No callback: the caller reads the ids afterwards. */
 HG_API hg_status hg_generate_batch(hg_batch *b, const int32_t *const *prompts /* [N] */,
                                    const int64_t *n_prompt /* [N] */, const hg_generate_params *gp,
                                    int32_t *out_ids /* [N, max_new_tokens] */, int64_t *n_out /* [N] */,
                                    hg_error *err);
+
+/* ================================================================================================
+ * Scheduler: continuous batching of generation requests, each with its own parameters
+ * (src/generate/sched.c)
+ * ================================================================================================ */
+
+/* One generation request. Each has its own depth (gen.n_steps), seed and init scale, sampler, stop ids,
+ * warm start and — with `adaptive` — its own exit criterion, threshold, min_steps and check_every. */
+typedef struct hg_request {
+    const int32_t *prompt;   /* [n_prompt]; read only while hg_sched_add runs */
+    int64_t n_prompt;
+    hg_generate_params gen;
+    bool adaptive;           /* hg_generate_adaptive's loop (per-token exit under `exit`, the prompt one
+                                group, raw warm start by default); false: hg_generate's loop */
+    hg_adaptive_params exit;
+    hg_token_callback cb;    /* per token, or NULL; returning false ends the request */
+    void *user;
+    int32_t *out_ids;        /* [gen.max_new_tokens], caller-owned, filled as tokens come */
+    int64_t *n_out;          /* tokens in out_ids so far, or NULL */
+    hg_ttc_report *rep;      /* per-token steps and exit values, counters; or NULL */
+} hg_request;
+
+/* A request with the defaults of hg_generate_default_params / hg_adaptive_default_params. */
+HG_API hg_request hg_request_default(void);
+
+/* A scheduler owns a batch of n_seq slots (huginn.h "Batch"). Requests join free slots with
+ * hg_sched_add (prefilled alone on the slot's context, first token chosen); every hg_sched_step
+ * decodes one token for every running request together — one read of the weights per layer
+ * application for all of them — with each request at its own depth, leaving the core loop at its own
+ * exit (a request that exited does no further core work for that token). A request that finishes
+ * (stop id, max_new_tokens, callback false) or is cancelled frees its slot at once. A request's tokens,
+ * steps and exit values equal the same request run alone with hg_generate / hg_generate_adaptive, bit
+ * for bit while the running requests stay within hg_batch_decode's exact range. Not thread-safe. */
+typedef struct hg_sched hg_sched;
+HG_API hg_status hg_sched_init(const hg_model *model, const hg_batch_params *params, hg_sched **out, hg_error *err);
+HG_API void hg_sched_free(hg_sched *s);
+/* Admit a request into the first free slot (*slot, when not NULL): HG_STATUS_LIMIT when none is free;
+ * argument errors as hg_generate. The callback may already run here (the first token). */
+HG_API hg_status hg_sched_add(hg_sched *s, const hg_request *r, int64_t *slot, hg_error *err);
+/* One token for every running request. */
+HG_API hg_status hg_sched_step(hg_sched *s, hg_error *err);
+HG_API int64_t hg_sched_n_slots(const hg_sched *s);
+HG_API int64_t hg_sched_n_running(const hg_sched *s);
+HG_API bool hg_sched_running(const hg_sched *s, int64_t slot);
+/* End the request in `slot` now (a client that went away); its slot is free. */
+HG_API void hg_sched_cancel(hg_sched *s, int64_t slot);
+/* The context of a slot (owned by the scheduler): counters, KV size. */
+HG_API hg_ctx *hg_sched_ctx(hg_sched *s, int64_t slot);
 
 /* ================================================================================================
  * Random checkpoints

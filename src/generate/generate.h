@@ -40,14 +40,26 @@ bool hg_exit_eval_check(hg_exit_eval *ev, const float *s, int64_t T, const float
 /* The model a context runs (the loops need its sizes). */
 static inline const hg_model *hg_gen_model(const hg_ctx *ctx) { return ctx->model; }
 
-/* 65504 <|begin_text|>, 65505 <|end_text|>, 65508 <|end_turn|> always stop (test-time-features.md §9),
- * plus the configured ids. */
+/* 65504 <|begin_text|>, 65505 <|end_text|>, 65508 <|end_turn|> always stop (docs/test-time.md "Stop
+ * tokens"), plus the configured ids. The one stop rule of every generation loop. */
 static inline bool hg_gen_is_stop(const hg_generate_params *p, int32_t id) {
     if (id == 65504 || id == 65505 || id == 65508) return true;
     for (int64_t i = 0; i < p->n_eos; i++)
         if (id == p->eos_ids[i]) return true;
     return false;
 }
+
+/* The seed schedule of initial states (docs/test-time.md "Seeds"), the one place it is written:
+ * the state of the token generated after n tokens (and of the n-th call of a loop that counts calls)
+ * comes from its own stream, and the last prompt position of a multi-position prompt from another. */
+static inline uint64_t hg_gen_token_seed(uint64_t seed, int64_t n) {
+    return seed + 0x632be59bd9b4e019ull * (uint64_t)n;
+}
+static inline uint64_t hg_gen_last_prompt_seed(uint64_t seed) { return seed ^ 0x9e3779b97f4a7c15ull; }
+
+/* Run one request to completion on a caller's context through the scheduler (sched.c): what
+ * hg_generate and hg_generate_adaptive are. */
+hg_status hg_gen_run_one(hg_ctx *ctx, const hg_request *r, hg_error *err);
 
 /* First maximum, as torch.argmax. */
 static inline int32_t hg_gen_argmax(const float *x, int64_t n) {

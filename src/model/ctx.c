@@ -45,9 +45,9 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
     hg_rng_seed(&ctx->rng, 0x5eed);
     if ((st = hg_kv_init_type(&ctx->kv, &strat, c, p.n_ctx, p.max_steps, p.kv_type, err))) goto fail;
 
-    const int64_t h = c->n_embd, I = c->intermediate_size, d = c->head_dim, T = ctx->chunk;
+    const int64_t h = c->n_embd, d = c->head_dim, T = ctx->chunk;
     /* every buffer size is small next to the cache (already allocated), so plain products are safe */
-    size_t floats = (size_t)(d / 2) + (size_t)T * (size_t)(6 * h + 3 * h + 2 * I + I + 2 * h) +
+    size_t floats = (size_t)(d / 2) + (size_t)T * (size_t)(2 * h) + hg_work_floats(c, T) +
                     (size_t)ctx->n_threads * (size_t)p.n_ctx;
     size_t bytes = floats * sizeof(float) + (size_t)p.n_ctx * (sizeof(int64_t) + sizeof(int32_t)) + 64;
     ctx->scratch = hg_malloc(bytes);
@@ -60,16 +60,9 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
     ctx->ids = (int32_t *)(src + p.n_ctx);
     float *f = (float *)(ctx->ids + p.n_ctx);
     ctx->inv_freq = f, f += d / 2;
-    ctx->x = f, f += T * h;
-    ctx->a = f, f += T * h;
-    ctx->att = f, f += T * h;
-    ctx->o = f, f += T * h;
     ctx->e = f, f += T * h;
     ctx->s = f, f += T * h;
-    ctx->qkv = f, f += T * 3 * h;
-    ctx->fc = f, f += T * 2 * I;
-    ctx->act = f, f += T * I;
-    ctx->cat = f, f += T * 2 * h;
+    f = hg_work_carve(&ctx->w, c, T, f);
     ctx->scores = f;
     hg_rope_inv_freq(ctx->inv_freq, d, c->rope_base);
     *out = ctx;
@@ -103,7 +96,7 @@ hg_status hg_model_kv_bytes_per_token_typed(const hg_model *model, const char *k
     if (max_steps <= 0) return hg_err(err, HG_STATUS_BAD_ARG, "max_steps must be positive");
     const size_t esize = hg_kv_type_size(kv_type);
     if (!esize) return hg_err(err, HG_STATUS_BAD_ARG, "KV-cache type %s is not supported", hg_dtype_name(kv_type));
-    *bytes = hg_kv_n_slots(&strat, &model->cfg, max_steps) * model->cfg.n_embd * 2 * (int64_t)esize;
+    *bytes = hg_kv_n_slots(&strat, &model->cfg, max_steps) * hg_cfg_kv_dim(&model->cfg) * 2 * (int64_t)esize;
     return HG_OK;
 }
 

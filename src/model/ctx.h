@@ -1,13 +1,29 @@
 /*
- * ctx.h — internal state of a context: the KV cache, the RoPE table and the scratch buffers the
- * stage functions use. Everything is allocated once in hg_ctx_init (style.md rule 10); calls longer
- * than `chunk` positions are processed chunk by chunk, which is exact because attention at every
- * slot only needs the cache entries of earlier positions.
+ * ctx.h — internal state of a context (the KV cache, the RoPE table, scratch) and the ONE block
+ * pipeline every inference path runs: rows of activations, each row a position of some context, go
+ * through the prelude, a core iteration or the coda together (every weight matrix read once for all
+ * rows), while K/V writes and attention stay per context. The per-context stage functions (stages.c,
+ * forward.c) call it with one segment; a batch (batch.c) with one segment per sequence.
+ *
+ * Everything a context needs is allocated once in hg_ctx_init; calls longer than `chunk` positions
+ * are processed chunk by chunk, which is exact because attention at every slot only needs the cache
+ * entries of earlier positions.
  */
 #ifndef HG_CTX_H
 #define HG_CTX_H
 
 #include "model/kv_cache.h"
+
+/* Activation scratch of a pipeline call over `rows` rows (q = H·d, qkv = (H + 2·Hkv)·d, w = max(h, q)):
+ * a, o, x [rows, h]; att [rows, w]; qkv [rows, qkv]; fc [rows, 2I]; act [rows, I]; cat [rows, 2h]. */
+typedef struct hg_work {
+    float *a, *qkv, *att, *o, *fc, *act, *cat, *x;
+} hg_work;
+
+/* Floats of an hg_work for `rows` rows of config c. */
+size_t hg_work_floats(const hg_config *c, int64_t rows);
+/* Carve an hg_work for `rows` rows out of f (hg_work_floats(c, rows) floats); returns the end. */
+float *hg_work_carve(hg_work *w, const hg_config *c, int64_t rows, float *f);
 
 struct hg_ctx {
     const hg_model *model;
@@ -17,16 +33,9 @@ struct hg_ctx {
     int64_t chunk;    /* positions per internal pass */
     int n_threads;
     hg_rng rng;       /* randomized cache lookup */
-    /* scratch, all [chunk, ...] unless noted; one owned block */
+    hg_ctx_counters count; /* layer applications x positions, by stage */
+    hg_work w;        /* [chunk, ...] scratch of the context's own stage calls */
     float *inv_freq;  /* [d/2] */
-    float *x;         /* [chunk, h]  block input / residual stream */
-    float *a;         /* [chunk, h]  normed input */
-    float *qkv;       /* [chunk, 3h] */
-    float *att;       /* [chunk, h]  attention output (heads concatenated) */
-    float *o;         /* [chunk, h]  projection output */
-    float *fc;        /* [chunk, 2I] gate | up */
-    float *act;       /* [chunk, I]  */
-    float *cat;       /* [chunk, 2h] adapter input: state | embedding */
     float *e;         /* [chunk, h]  prelude output (for hg_ctx_forward) */
     float *s;         /* [chunk, h]  latent state (for hg_ctx_forward) */
     float *scores;    /* [n_threads, n_ctx] attention scores per thread */
@@ -35,25 +44,36 @@ struct hg_ctx {
     void *scratch;    /* the owned block */
 };
 
-/* Rows [row0, row0+T) of a multi-row block call are positions [pos0, pos0+T) of `ctx` (its KV cache,
- * RoPE table, lookup buffers). A context's own stage calls use one segment; a batch one per sequence. */
+/* Rows [row0, row0+T) of a pipeline call are positions [pos0, pos0+T) of `ctx` (its KV cache, RoPE
+ * table, lookup buffers). A context's own stage calls use one segment; a batch one per sequence. */
 typedef struct hg_seg {
     hg_ctx *ctx;
     int64_t row0, T, pos0;
 } hg_seg;
-#define HG_MAX_SEGS 64 /* segments per block call (the most sequences of a batch) */
+#define HG_MAX_SEGS 64 /* segments per call (the most sequences of a batch) */
 
-/* Activation scratch of a block call over `rows` rows: a, att, o [rows, h], qkv [rows, 3h],
- * fc [rows, 2I], act [rows, I]. */
-typedef struct hg_work {
-    float *a, *qkv, *att, *o, *fc, *act;
-} hg_work;
+/* One call of the pipeline: `rows` rows split into segments (ordered by row0, distinct contexts of
+ * one model, sum of T = rows), with scratch for that many rows. */
+typedef struct hg_rows {
+    const hg_model *model;
+    const hg_work *w;
+    const hg_seg *segs;
+    int64_t n_segs, rows;
+} hg_rows;
 
-/* One sandwich block (model.md) on x[rows, h] in place at logical KV slot `logical`: norms and
- * matmuls over all rows together, K/V written and attention done per segment (segments ordered by
- * row0, distinct contexts, same model, sum of T = rows). HG_STATUS_LIMIT when a context has no
- * slot for `logical`, before anything is written. */
-hg_status hg_block_forward(const hg_work *w, const hg_layer *L, int64_t logical, float *x, int64_t rows,
-                           const hg_seg *segs, int64_t n_segs, hg_error *err);
+/* e[rows, h] = the prelude of ids[rows]: embedding x sqrt(h), P layers. Records the ids and advances
+ * each context's n_past to cover its segment. ids must be < vocab_size (the callers check). */
+hg_status hg_prelude_rows(const hg_rows *r, const int32_t *ids, float *e, hg_error *err);
+/* s[rows, h] <- core iteration `step` of every row: adapter(concat(s, e)), R layers at the logical
+ * slots P + step·R + j. */
+hg_status hg_core_rows(const hg_rows *r, float *s, const float *e, int64_t step, hg_error *err);
+/* latents[rows, h] = ln_f(s) (may be NULL); the C coda layers (their K/V are written); logits[rows, V]
+ * = lm_head(ln_f(coda output)) when logits is not NULL. s is not modified. */
+hg_status hg_coda_rows(const hg_rows *r, const float *s, float *latents, float *logits, hg_error *err);
+
+/* One block of the model's architecture on x[rows, h] in place at logical KV slot `logical`: norms
+ * and matmuls over all rows together, K/V written and attention done per segment. HG_STATUS_LIMIT
+ * when a context has no slot for `logical`, before anything is written. */
+hg_status hg_block_forward(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
 
 #endif

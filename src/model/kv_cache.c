@@ -104,7 +104,7 @@ hg_status hg_kv_init_type(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c
     kv->n_core = core_slots(s, kv->R, max_steps);
     kv->n_slots = kv->P + kv->n_core + kv->C;
     kv->n_ctx = n_ctx;
-    kv->width = c->n_embd;
+    kv->width = (c->n_kv_head ? c->n_kv_head : c->n_head) * c->head_dim; /* K/V of the KV heads */
     size_t n_entries, n_floats, n_bytes;
     if (!hg_mul_ok((size_t)kv->n_slots, (size_t)n_ctx, &n_entries) ||
         !hg_mul_ok(n_entries, (size_t)kv->width, &n_floats) || !hg_mul_ok(n_floats, esize, &n_bytes))

@@ -53,6 +53,12 @@ static inline int64_t hg_model_n_layers(const hg_model *m) {
     return m->cfg.n_layers_prelude + m->cfg.n_layers_core + m->cfg.n_layers_coda;
 }
 
+/* Widths of the attention projections: queries H·d, keys and values each Hkv·d, the fused QKV rows
+ * (H + 2·Hkv)·d (q rows first, then k, then v). For Huginn Hkv = H and H·d = h. */
+static inline int64_t hg_cfg_q_dim(const hg_config *c) { return c->n_head * c->head_dim; }
+static inline int64_t hg_cfg_kv_dim(const hg_config *c) { return (c->n_kv_head ? c->n_kv_head : c->n_head) * c->head_dim; }
+static inline int64_t hg_cfg_qkv_dim(const hg_config *c) { return hg_cfg_q_dim(c) + 2 * hg_cfg_kv_dim(c); }
+
 /* Parse config.json text (path is used in messages). */
 hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_config *out, hg_error *err);
 /* Check the config's values are usable (positive sizes, h divisible by heads, even head_dim, ...). */

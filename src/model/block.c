@@ -1,0 +1,165 @@
+/*
+ * block.c — one transformer block of a model's architecture on the rows of a pipeline call
+ * (ctx.h), and the attention over the slot-keyed KV cache it uses. The Huginn "sandwich" block is
+ * the first architecture (docs/forward-pass.md "The sandwich block"); another looped architecture
+ * adds its block function to k_blocks. The loops over positions and heads stay here; the heavy
+ * lifting is hg_matmul (kernels/), so a faster kernel speeds every stage.
+ *
+ * Rows are segments of sequences: norms and matmuls run over all rows at once (one read of W for
+ * every sequence of a batch), K/V are written and attention is done per segment, each over its own
+ * context's cache. Attention supports grouped-query attention: query head hh reads K/V head
+ * hh / (H / Hkv).
+ */
+#include "model/ctx.h"
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <omp.h>
+
+/* ---- attention over the cache --------------------------------------------------------------- */
+
+/* The segment holding row r (segments are few: 1 for a context, one per sequence for a batch). */
+static inline const hg_seg *seg_of(const hg_seg *segs, int64_t n_segs, int64_t r) {
+    int64_t i = 0;
+    while (i + 1 < n_segs && r >= segs[i + 1].row0) i++;
+    return &segs[i];
+}
+
+/* att[rows, H·d] = softmax(q·Kᵀ/√d)·V per head, each row over its own sequence's cache at its
+ * segment's physical slot. qkv is [rows, (H + 2·Hkv)·d]; every segment's K/V rows are already stored. */
+static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, float *att) {
+    const hg_seg *segs = r->segs;
+    const int64_t n_segs = r->n_segs, rows = r->rows;
+    const hg_config *c = &r->model->cfg;
+    const int64_t H = c->n_head, d = c->head_dim, qd = hg_cfg_q_dim(c), stride = hg_cfg_qkv_dim(c);
+    const int64_t group = H / (c->n_kv_head ? c->n_kv_head : H);
+    const float scale = (float)(1.0 / sqrt((double)d));
+    double work = 0;
+    for (int64_t g = 0; g < n_segs; g++) {
+        hg_ctx *ctx = segs[g].ctx;
+        const int64_t n = segs[g].pos0 + segs[g].T; /* positions visible to the segment's last query */
+        hg_kv_sources(&ctx->kv, slots[g], n, ctx->src, &ctx->rng);
+        work += (double)segs[g].T * (double)n * (double)qd;
+    }
+    const hg_vec_ops *vec = hg_vec(); /* SIMD dot/axpy over head_dim (kernels/) */
+    const bool par = work >= HG_PAR_MIN_MACS;
+#pragma omp parallel for schedule(static) collapse(2) if (par)
+    for (int64_t row = 0; row < rows; row++) {
+        for (int64_t hh = 0; hh < H; hh++) {
+            const hg_seg *sg = seg_of(segs, n_segs, row);
+            const hg_ctx *ctx = sg->ctx;
+            const hg_kv *kv = &ctx->kv;
+            const int64_t *src = ctx->src;
+            /* entries are read in the cache's type, widened in registers (kv_cache.h) */
+            float (*const dot)(const float *, const void *, int64_t) = vec->dot_kv[kv->type];
+            void (*const axpy)(float *, float, const void *, int64_t) = vec->axpy_kv[kv->type];
+            const size_t off = (size_t)((hh / group) * d) * kv->esize;
+            float *sc = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->n_ctx;
+            const float *q = qkv + row * stride + hh * d;
+            float *out = att + row * qd + hh * d;
+            const int64_t p = sg->pos0 + (row - sg->row0);
+            int64_t m = 0;
+            float mx = -INFINITY;
+            for (int64_t kp = 0; kp <= p; kp++) {
+                if (src[kp] < 0) continue;
+                sc[kp] = dot(q, (const uint8_t *)hg_kv_k(kv, src[kp], kp) + off, d) * scale;
+                if (sc[kp] > mx) mx = sc[kp];
+                m++;
+            }
+            for (int64_t t = 0; t < d; t++) out[t] = 0;
+            if (m == 0) continue; /* cannot happen: the query's own entry is always present */
+            double sum = 0;
+            for (int64_t kp = 0; kp <= p; kp++) {
+                if (src[kp] < 0) continue;
+                sc[kp] = expf(sc[kp] - mx);
+                sum += (double)sc[kp];
+            }
+            const float inv = (float)(1.0 / sum);
+            for (int64_t kp = 0; kp <= p; kp++) {
+                if (src[kp] < 0) continue;
+                axpy(out, sc[kp] * inv, (const uint8_t *)hg_kv_v(kv, src[kp], kp) + off, d);
+            }
+        }
+    }
+}
+
+/* q/k bias, RoPE and the K/V write of every row, per segment (each at its own positions). */
+static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots, float *qkv) {
+    const hg_config *c = &r->model->cfg;
+    const int64_t H = c->n_head, Hkv = c->n_kv_head ? c->n_kv_head : H, d = c->head_dim;
+    const int64_t qd = hg_cfg_q_dim(c), kvd = hg_cfg_kv_dim(c), stride = hg_cfg_qkv_dim(c);
+    for (int64_t g = 0; g < r->n_segs; g++) {
+        hg_ctx *ctx = r->segs[g].ctx;
+        for (int64_t i = 0; i < r->segs[g].T; i++) {
+            const int64_t pos = r->segs[g].pos0 + i;
+            float *q = qkv + (r->segs[g].row0 + i) * stride, *k = q + qd, *v = k + kvd;
+            if (L->qk_bias) /* [2, H·d]: row 0 added to q, row 1 to k (Huginn has Hkv = H) */
+                for (int64_t j = 0; j < qd; j++) {
+                    q[j] += L->qk_bias[j];
+                    if (j < kvd) k[j] += L->qk_bias[qd + j];
+                }
+            hg_rope(q, H, d, pos, ctx->inv_freq);
+            hg_rope(k, Hkv, d, pos, ctx->inv_freq);
+            hg_kv_store(&ctx->kv, slots[g], pos, k, v);
+        }
+    }
+}
+
+/* Physical slots of `logical` for every segment; HG_STATUS_LIMIT when a context has none. */
+static hg_status find_slots(const hg_rows *r, int64_t logical, int64_t *slots, hg_error *err) {
+    HG_ASSERT(r->n_segs >= 1 && r->n_segs <= HG_MAX_SEGS);
+    for (int64_t g = 0; g < r->n_segs; g++) {
+        slots[g] = hg_kv_phys(&r->segs[g].ctx->kv, logical);
+        if (slots[g] < 0)
+            return hg_err(err, HG_STATUS_LIMIT,
+                          "the KV cache has no slot for layer-step %lld: the context was made for %lld iterations "
+                          "(raise max_steps / --steps)",
+                          (long long)logical, (long long)r->segs[g].ctx->kv.max_steps);
+    }
+    return HG_OK;
+}
+
+/* ---- the Huginn sandwich block on x[rows, h] in place ----------------------------------------- */
+
+static hg_status huginn_block(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err) {
+    const hg_config *c = &r->model->cfg;
+    const hg_work *w = r->w;
+    const int64_t rows = r->rows, h = c->n_embd, I = c->intermediate_size;
+    const float eps = c->norm_eps;
+    int64_t slots[HG_MAX_SEGS];
+    hg_status st = find_slots(r, logical, slots, err);
+    if (st) return st;
+    float *a = w->a;
+    /* the weight matrices meet all rows at once (one read of W for every sequence of a batch) */
+    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[0], h, eps);
+    hg_matmul(w->qkv, a, &L->wqkv, rows);
+    qkv_store(r, L, slots, w->qkv);
+    attention(r, slots, w->qkv, w->att);
+    hg_matmul(w->o, w->att, &L->attn_proj, rows);
+    for (int64_t i = 0; i < rows * h; i++) x[i] += w->o[i];
+    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[1], h, eps);
+    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[2], h, eps);
+    hg_matmul(w->fc, a, &L->fc, rows);
+    for (int64_t i = 0; i < rows; i++) hg_silu_mul(w->act + i * I, w->fc + i * 2 * I, w->fc + i * 2 * I + I, I);
+    hg_matmul(w->o, w->act, &L->mlp_proj, rows);
+    for (int64_t i = 0; i < rows * h; i++) x[i] += w->o[i];
+    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[3], h, eps);
+    return HG_OK;
+}
+
+/* ---- dispatch by architecture ------------------------------------------------------------------ */
+
+typedef hg_status (*block_fn)(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
+static const block_fn k_blocks[HG_ARCH_COUNT] = {[HG_ARCH_HUGINN] = huginn_block};
+
+hg_status hg_block_forward(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err) {
+    const hg_status st = k_blocks[r->model->cfg.arch](r, L, logical, x, err);
+    if (st) return st;
+    /* work accounting by stage: prelude slots are 0..P-1, core slots P.., coda slots negative */
+    for (int64_t g = 0; g < r->n_segs; g++) {
+        hg_ctx_counters *n = &r->segs[g].ctx->count;
+        int64_t *stage = logical < 0 ? &n->coda : logical < r->model->cfg.n_layers_prelude ? &n->prelude : &n->core;
+        *stage += r->segs[g].T;
+    }
+    return HG_OK;
+}

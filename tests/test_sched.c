@@ -1,0 +1,209 @@
+/*
+ * test_sched.c — the scheduler (continuous batching with per-request parameters) against every
+ * request run alone.
+ *
+ * Ten requests mix both generation loops, depths 0..12, seeds, init scales 0 and 1, greedy and
+ * sampled tokens, warm starts, and all six adaptive-exit criteria with thresholds that make tokens
+ * leave at different iterations. Alone, each runs with hg_generate / hg_generate_adaptive on a fresh
+ * context. Batched, they go through a scheduler of 4 slots: the first four join at once, the rest join
+ * as slots free up between steps (so rows join and leave mid-run). Ids, per-token steps, exit values
+ * (bit patterns, NaN included) and the check traces must be identical. Then the work of an exited
+ * row: the context's core-layer counter must equal R x (prompt x prefill steps + the steps of every
+ * later token), i.e. a token that left at iteration t did no core work after it, and some tokens did
+ * leave early. CTest runs this at every kernel level (HG_CPU).
+ */
+#include "golden.h"
+#include "harness.h"
+#include "huginn.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { NREQ = 10, SLOTS = 4, MAXNEW = 7, PLEN = 12, MAXSTEPS = 12 };
+
+typedef struct result {
+    int32_t ids[MAXNEW];
+    int64_t n;
+    int64_t steps[MAXNEW];
+    float values[MAXNEW];
+    float trace[256];
+    hg_ttc_report rep;
+} result;
+
+static int32_t prompt_tok(int i, int j) { return (int32_t)((i * 131 + j * 17 + 7) % 512); }
+
+/* Request i of the mix (its prompt in `prompt`, outputs into res). */
+static hg_request make_request(int i, int32_t *prompt, result *res) {
+    static const hg_exit_criterion crit[] = {HG_EXIT_NONE,          HG_EXIT_ENTROPY_DIFF, HG_EXIT_LATENT_DIFF,
+                                             HG_EXIT_KL,            HG_EXIT_MINP_KL,      HG_EXIT_ARGMAX_STABILITY,
+                                             HG_EXIT_COSINE,        HG_EXIT_LATENT_DIFF,  HG_EXIT_KL,
+                                             HG_EXIT_NONE};
+    /* thresholds loose enough that tokens exit after a few iterations on the tiny golden model */
+    static const double thr[] = {NAN, 0.05, 0.3, 0.05, 1e-3, 2, 0.05, 0.2, 0.5, NAN};
+    hg_request r = hg_request_default();
+    const int n_prompt = 1 + (i * 5) % PLEN;
+    for (int j = 0; j < n_prompt; j++) prompt[j] = prompt_tok(i, j);
+    r.prompt = prompt;
+    r.n_prompt = n_prompt;
+    r.gen.n_steps = (int64_t[]){4, 12, 8, 10, 6, 12, 9, 1, 0, 5}[i];
+    r.gen.max_new_tokens = 3 + i % 5;
+    r.gen.init_scale = i % 3 == 0 ? 0.0f : 1.0f;
+    r.gen.seed = 100 + (uint64_t)i;
+    r.gen.continuous = i == 2 || i == 6 || i == 9;
+    r.gen.sampler.temperature = i % 4 == 1 ? 0.9f : 0.0f;
+    r.gen.sampler.seed = 7 + (uint64_t)i;
+    r.adaptive = i != 0 && i != 9; /* requests 0 and 9 follow hg_generate's loop */
+    r.exit.criterion = crit[i];
+    r.exit.threshold = thr[i];
+    r.exit.min_steps = i == 4 ? 2 : 0;
+    r.exit.check_every = i == 5 ? 2 : 1;
+    r.exit.warm_state = i == 6 ? HG_WARM_STATE_NORMALIZED : HG_WARM_STATE_DEFAULT;
+    memset(res, 0, sizeof *res);
+    res->rep.steps = res->steps;
+    res->rep.exit_values = res->values;
+    res->rep.trace = res->trace;
+    res->rep.trace_cap = 256;
+    r.out_ids = res->ids;
+    r.n_out = &res->n;
+    r.rep = r.adaptive ? &res->rep : NULL;
+    return r;
+}
+
+static hg_ctx_params ctx_params(void) {
+    hg_ctx_params cp = hg_ctx_default_params();
+    cp.n_ctx = 32;
+    cp.max_steps = MAXSTEPS;
+    return cp;
+}
+
+static void run_alone(hg_model *m, int i, result *res) {
+    int32_t prompt[PLEN];
+    hg_request r = make_request(i, prompt, res);
+    hg_ctx_params cp = ctx_params();
+    hg_ctx *ctx = NULL;
+    hg_error err = {0};
+    CHECK_MSG(hg_ctx_init(m, &cp, &ctx, &err) == HG_OK, "%s", err.msg);
+    if (!ctx) return;
+    hg_status st = r.adaptive ? hg_generate_adaptive(ctx, r.prompt, r.n_prompt, &r.gen, &r.exit, NULL, NULL, res->ids,
+                                                     &res->n, r.rep, &err)
+                              : hg_generate(ctx, r.prompt, r.n_prompt, &r.gen, NULL, NULL, res->ids, &res->n, &err);
+    CHECK_MSG(st == HG_OK, "request %d alone: %s", i, err.msg);
+    hg_ctx_free(ctx);
+}
+
+static bool same_float(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+static void test_mixed_batch(hg_model *m) {
+    static result alone[NREQ], batched[NREQ];
+    for (int i = 0; i < NREQ; i++) run_alone(m, i, &alone[i]);
+
+    hg_batch_params bp = hg_batch_default_params();
+    bp.n_seq = SLOTS;
+    bp.ctx = ctx_params();
+    hg_sched *s = NULL;
+    hg_error err = {0};
+    CHECK_MSG(hg_sched_init(m, &bp, &s, &err) == HG_OK, "%s", err.msg);
+    if (!s) return;
+    int32_t prompts[NREQ][PLEN];
+    int next = 0, joined_late = 0, steps = 0;
+    while (next < NREQ || hg_sched_n_running(s) > 0) {
+        /* join between steps while a slot is free */
+        while (next < NREQ && hg_sched_n_running(s) < SLOTS) {
+            hg_request r = make_request(next, prompts[next], &batched[next]);
+            CHECK_MSG(hg_sched_add(s, &r, NULL, &err) == HG_OK, "add %d: %s", next, err.msg);
+            joined_late += steps > 0;
+            next++;
+        }
+        if (hg_sched_step(s, &err) != HG_OK || ++steps > 1000) {
+            CHECK_MSG(false, "step %d: %s", steps, err.msg);
+            break;
+        }
+    }
+    CHECK_MSG(joined_late >= 3, "only %d requests joined a running batch", joined_late);
+    int early = 0;
+    for (int i = 0; i < NREQ; i++) {
+        const result *a = &alone[i], *b = &batched[i];
+        CHECK_MSG(a->n == b->n && a->n > 0, "request %d: %lld tokens batched, %lld alone", i, (long long)b->n,
+                  (long long)a->n);
+        for (int64_t k = 0; k < a->n && k < b->n; k++) {
+            CHECK_MSG(a->ids[k] == b->ids[k], "request %d token %lld: id %d batched, %d alone", i, (long long)k,
+                      b->ids[k], a->ids[k]);
+            CHECK_MSG(a->steps[k] == b->steps[k], "request %d token %lld: %lld steps batched, %lld alone", i,
+                      (long long)k, (long long)b->steps[k], (long long)a->steps[k]);
+            CHECK_MSG(same_float(a->values[k], b->values[k]), "request %d token %lld: exit value %g vs %g", i,
+                      (long long)k, (double)b->values[k], (double)a->values[k]);
+        }
+        CHECK_MSG(a->rep.n_trace == b->rep.n_trace, "request %d: %lld checks batched, %lld alone", i,
+                  (long long)b->rep.n_trace, (long long)a->rep.n_trace);
+        for (int64_t k = 0; k < a->rep.n_trace && k < 256; k++)
+            CHECK_MSG(same_float(a->trace[k], b->trace[k]), "request %d check %lld differs", i, (long long)k);
+        CHECK(a->rep.core_passes == b->rep.core_passes && a->rep.coda_calls == b->rep.coda_calls);
+        for (int64_t k = 1; k < a->n; k++) early += a->steps[k] < make_request(i, prompts[i], &batched[i]).gen.n_steps;
+    }
+    CHECK_MSG(early >= 5, "only %d tokens exited early: the exit paths are not exercised", early);
+    hg_sched_free(s);
+}
+
+/* A row that exits early does no further core work for that token: count the layer applications. */
+static void test_exit_skips_work(hg_model *m) {
+    const int64_t R = hg_model_config(m)->n_layers_core;
+    hg_batch_params bp = hg_batch_default_params();
+    bp.n_seq = 2;
+    bp.ctx = ctx_params();
+    hg_sched *s = NULL;
+    hg_error err = {0};
+    CHECK(hg_sched_init(m, &bp, &s, &err) == HG_OK);
+    if (!s) return;
+    int32_t p0[PLEN], p1[PLEN];
+    result r0, r1;
+    hg_request a = make_request(2, p0, &r0); /* latent-diff, exits early */
+    hg_request b = make_request(0, p1, &r1); /* fixed depth beside it */
+    a.gen.max_new_tokens = b.gen.max_new_tokens = 6;
+    int64_t slot_a = -1, slot_b = -1;
+    CHECK(hg_sched_add(s, &a, &slot_a, &err) == HG_OK && hg_sched_add(s, &b, &slot_b, &err) == HG_OK);
+    for (int k = 0; k < 100 && hg_sched_n_running(s) > 0; k++)
+        if (hg_sched_step(s, &err) != HG_OK) {
+            CHECK_MSG(false, "step: %s", err.msg);
+            break;
+        }
+    const hg_ctx_counters ca = hg_ctx_get_counters(hg_sched_ctx(s, slot_a));
+    const hg_ctx_counters cb = hg_ctx_get_counters(hg_sched_ctx(s, slot_b));
+    int64_t want = R * a.n_prompt * r0.steps[0], early = 0;
+    for (int64_t k = 1; k < r0.n; k++) want += R * r0.steps[k], early += r0.steps[k] < a.gen.n_steps;
+    CHECK_MSG(ca.core == want, "exiting row: %lld core layer applications, want %lld", (long long)ca.core,
+              (long long)want);
+    CHECK_MSG(early > 0, "no token of the exiting row exited early");
+    CHECK_MSG(cb.core == R * b.gen.n_steps * (b.n_prompt + r1.n - 1), "fixed row: %lld core layer applications",
+              (long long)cb.core);
+    /* argument errors: a full scheduler, a bad request */
+    CHECK(hg_sched_n_running(s) == 0);
+    hg_request bad = make_request(3, p0, &r0);
+    bad.n_prompt = 0;
+    CHECK(hg_sched_add(s, &bad, NULL, &err) == HG_STATUS_BAD_ARG);
+    bad = make_request(3, p0, &r0);
+    bad.gen.max_new_tokens = 40; /* prompt + new tokens beyond the 32 positions */
+    CHECK(hg_sched_add(s, &bad, NULL, &err) == HG_STATUS_LIMIT);
+    hg_request ok = make_request(1, p0, &r0), ok2 = make_request(3, p1, &r1);
+    ok.gen.max_new_tokens = ok2.gen.max_new_tokens = 20;
+    ok.gen.eos_ids = ok2.gen.eos_ids = NULL;
+    CHECK(hg_sched_add(s, &ok, &slot_a, &err) == HG_OK && hg_sched_add(s, &ok2, &slot_b, &err) == HG_OK);
+    int32_t p2[PLEN];
+    result r2;
+    hg_request third = make_request(4, p2, &r2);
+    CHECK(hg_sched_add(s, &third, NULL, &err) == HG_STATUS_LIMIT);
+    /* cancelling frees the slot at once */
+    hg_sched_cancel(s, slot_a);
+    CHECK(!hg_sched_running(s, slot_a) && hg_sched_n_running(s) == (hg_sched_running(s, slot_b) ? 1 : 0));
+    hg_sched_free(s);
+}
+
+int main(void) {
+    hg_model *m = NULL;
+    hg_error err = {0};
+    CHECK_MSG(hg_model_load(golden_model_dir("tiny"), NULL, &m, &err) == HG_OK, "%s", err.msg);
+    if (!m) return hg_test_finish("test_sched");
+    test_mixed_batch(m);
+    test_exit_skips_work(m);
+    hg_model_free(m);
+    return hg_test_finish("test_sched");
+}
