@@ -15,6 +15,7 @@
  *      what its query resolves to; the curriculum cap bounds the first query's hops and every
  *      further query's; byte rows without a tokenizer; rows that do not fit are refused.
  */
+#include "chains.h"
 #include "harness.h"
 #include "huginn.h"
 

@@ -24,6 +24,7 @@
  * one: with init_scale 0 the update is exactly that of one process with the doubled batch; with noise
  * it is the same in law.)
  */
+#include "chains.h"
 #include "cli.h"
 
 #include <cjson/cJSON.h>
