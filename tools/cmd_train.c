@@ -145,7 +145,8 @@ static int model_config(train_run *r) {
     if (tokenizer) { /* the rows are encoded with it, and the vocabulary is its */
         if (hg_tokenizer_load(tokenizer, &cc->tok, &r->err)) return cli_fail_err(&r->err);
         const int32_t nv = hg_tokenizer_n_vocab(cc->tok), pad = hg_tokenizer_token_to_id(cc->tok, "<pad>");
-        cc->bos = hg_tokenizer_bos_id(cc->tok), cc->eos = hg_tokenizer_eos_id(cc->tok), cc->pad = pad >= 0 ? pad : cc->eos;
+        cc->bos = hg_tokenizer_bos_id(cc->tok), cc->eos = hg_tokenizer_eos_id(cc->tok);
+        cc->pad = pad >= 0 ? pad : cc->eos;
         if (cc->bos < 0 || cc->eos < 0)
             return cli_fail("%s: the tokenizer `%s` needs bos and eos tokens (tokenizer_config.json)", r->cfg_path,
                             tokenizer);
@@ -243,7 +244,8 @@ static void eval_config(train_run *r) {
 /* Opens data.shard and data.val_shard when given and checks their rows fit this run; 0, or 1. */
 static int open_shards(train_run *r) {
     const cJSON *jd = section(r, "data");
-    const cJSON *jsh = cJSON_GetObjectItemCaseSensitive(jd, "shard"), *jval = cJSON_GetObjectItemCaseSensitive(jd, "val_shard");
+    const cJSON *jsh = cJSON_GetObjectItemCaseSensitive(jd, "shard");
+    const cJSON *jval = cJSON_GetObjectItemCaseSensitive(jd, "val_shard");
     if (!cJSON_IsString(jsh)) return 0;
     if (hg_shard_open(jsh->valuestring, &r->shard, &r->err) ||
         (cJSON_IsString(jval) && hg_shard_open(jval->valuestring, &r->val_shard, &r->err)))
@@ -287,7 +289,8 @@ static int open_outputs(train_run *r) {
     snprintf(path, sizeof path, "%s/log.csv", r->out);
     r->log = r->rank == 0 ? fopen(path, r->resume ? "a" : "w") : fopen("/dev/null", "w");
     if (!r->log) return cli_fail("%s: cannot write", path);
-    if (!r->resume) fprintf(r->log, "kind,step,loss,grad_norm,lr,n,k,tokens_per_s,elapsed_s,depth,eval_loss,eval_acc\n");
+    if (!r->resume)
+        fprintf(r->log, "kind,step,loss,grad_norm,lr,n,k,tokens_per_s,elapsed_s,depth,eval_loss,eval_acc\n");
     int64_t n_params = 0;
     for (int64_t i = 0; i < hg_trainer_n_tensors(r->tr); i++) {
         int64_t n;
