@@ -1,6 +1,7 @@
 /*
  * cmd_eval_chains.c — `huginn eval-chains`: exact-match accuracy of a model on held-out "variable
- * chain" problems (issue 6's demo task) against the number of test-time iterations, per hop count.
+ * chain" problems (the demo task of tools/chains.c) against the number of test-time iterations, per
+ * hop count.
  *
  *   huginn eval-chains -m MODEL --problems FILE [--steps 1,2,4,8,16,32,64] [--init-scale S]
  *                      [--seed N] [--threads T] [--csv OUT.csv] [--label NAME] [--predictions OUT.tsv]
