@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """chain_problems.py — held-out "variable chain" problems for `huginn eval-chains`.
 
-Written independently of the trainer's generator (src/train/chains.c): a different algorithm (the
+Written independently of the trainer's generator (tools/chains.c): a different algorithm (the
 chain and the distractors are built as a dependency forest, then rendered), a different random
 generator (Python's Mersenne Twister) and its own seed, so the evaluation does not share a code path
 or a random stream with training.

@@ -1,5 +1,5 @@
 /*
- * test_chains.c — the demo task and its tokenizer (issue 6):
+ * test_chains.c — the chain demo task (tools/chains.c) and its tokenizer:
  *   1. hg_chain_problem: every problem is well formed (statements `x=y` over distinct letters, joined
  *      by ';', then `;?x=`), resolving the query by following the statements gives the returned answer
  *      in exactly `hops` links, the statement count is hops + 1 + distractors; the same (seed, index) gives the same problem and different indices differ; answers
@@ -15,6 +15,7 @@
  *      what its query resolves to; the curriculum cap bounds the first query's hops and every
  *      further query's; byte rows without a tokenizer; rows that do not fit are refused.
  */
+#include "chains.h"
 #include "harness.h"
 #include "huginn.h"
 
@@ -81,7 +82,7 @@ static void test_generator(void) {
         same += !strcmp(buf, buf2);
     }
     CHECK_MSG(same == 0, "%d identical problems across indices/seeds", same);
-    /* the example of the issue has this shape: 2 hops, 1 distractor -> 4 statements */
+    /* the example of tools/chains.h has this shape: 2 hops, 1 distractor -> 4 statements */
     CHECK(hg_chain_problem(1, 0, 2, 1, buf, sizeof buf, &ans) == 19);
     CHECK(hg_chain_problem(1, 0, 20, 6, buf, sizeof buf, &ans) == -1); /* 27 letters */
     CHECK(hg_chain_problem(1, 0, 25, 0, buf, sizeof buf, &ans) == 26 * 4 + 3);

@@ -1,6 +1,7 @@
 /*
  * cmd_eval_chains.c — `huginn eval-chains`: exact-match accuracy of a model on held-out "variable
- * chain" problems (issue 6's demo task) against the number of test-time iterations, per hop count.
+ * chain" problems (the demo task of tools/chains.c) against the number of test-time iterations, per
+ * hop count.
  *
  *   huginn eval-chains -m MODEL --problems FILE [--steps 1,2,4,8,16,32,64] [--init-scale S]
  *                      [--seed N] [--threads T] [--csv OUT.csv] [--label NAME] [--predictions OUT.tsv]
@@ -91,184 +92,206 @@ static int usage(void) {
     return 1;
 }
 
-int cmd_eval_chains(int argc, char **argv) {
-    const char *model_path = NULL, *prob_path = NULL, *csv_path = NULL, *label = NULL, *steps_arg = "1,2,4,8,16,32,64";
-    const char *pred_path = NULL;
-    float init_scale = 1.0f;
-    uint64_t seed = 0;
-    int64_t threads = 0;
+/* The options of one call. */
+typedef struct eval_opts {
+    const char *model_path, *prob_path, *csv_path, *label, *pred_path;
+    float init_scale;
+    uint64_t seed;
+    int64_t threads;
+    int64_t depths[MAX_DEPTHS], n_depths, max_r; /* increasing; max_r is the last */
+} eval_opts;
+
+/* The model, its buffers and the tallies: right[hops][depth index] of total[hops] problems. */
+typedef struct eval_run {
+    hg_model *m;
+    hg_ctx *ctx;
+    hg_tokenizer *tok;
+    int64_t h, V, n_ctx;
+    float *e, *s, *logits; /* prelude output, state, logits: [n_ctx, h], [n_ctx, h], [n_ctx, V] */
+    int64_t (*right)[MAX_DEPTHS], *total;
+    FILE *pred; /* --predictions, or NULL */
+    hg_error err;
+} eval_run;
+
+enum { EVAL_GO_ON = -1 };
+
+/* --steps: 1..MAX_DEPTHS increasing depths in 1..4096; 0, or 1 with a message. */
+static int parse_depths(const char *arg, eval_opts *o) {
+    int32_t *steps_list = NULL;
+    if (!cli_parse_ids(arg, &steps_list, &o->n_depths) || o->n_depths < 1 || o->n_depths > MAX_DEPTHS)
+        return free(steps_list), cli_fail("--steps: need 1..%d comma-separated depths", MAX_DEPTHS);
+    for (int64_t i = 0; i < o->n_depths; i++) {
+        if (steps_list[i] < 1 || steps_list[i] > 4096 || (i && steps_list[i] <= steps_list[i - 1]))
+            return free(steps_list), cli_fail("--steps: depths must increase, each in 1..4096");
+        o->depths[i] = steps_list[i];
+        o->max_r = o->depths[i];
+    }
+    free(steps_list);
+    return 0;
+}
+
+/* Reads the command line; returns EVAL_GO_ON, or the exit code (after --help or a bad option). */
+static int parse_args(int argc, char **argv, eval_opts *o) {
+    const char *steps_arg = "1,2,4,8,16,32,64";
+    *o = (eval_opts){.init_scale = 1.0f};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
         if (!(v = cli_next(argc, argv, &i))) return usage();
-        if (!strcmp(a, "-m")) model_path = v;
-        else if (!strcmp(a, "--problems")) prob_path = v;
+        if (!strcmp(a, "-m")) o->model_path = v;
+        else if (!strcmp(a, "--problems")) o->prob_path = v;
         else if (!strcmp(a, "--steps")) steps_arg = v;
-        else if (!strcmp(a, "--csv")) csv_path = v;
-        else if (!strcmp(a, "--label")) label = v;
-        else if (!strcmp(a, "--predictions")) pred_path = v;
+        else if (!strcmp(a, "--csv")) o->csv_path = v;
+        else if (!strcmp(a, "--label")) o->label = v;
+        else if (!strcmp(a, "--predictions")) o->pred_path = v;
         else if (!strcmp(a, "--init-scale")) {
-            if (!cli_parse_f32(v, &init_scale) || !(init_scale >= 0)) return cli_fail("--init-scale: need a number >= 0");
+            if (!cli_parse_f32(v, &o->init_scale) || !(o->init_scale >= 0))
+                return cli_fail("--init-scale: need a number >= 0");
         } else if (!strcmp(a, "--seed")) {
-            if (!cli_parse_u64(v, &seed)) return cli_fail("--seed: need an unsigned integer");
+            if (!cli_parse_u64(v, &o->seed)) return cli_fail("--seed: need an unsigned integer");
         } else if (!strcmp(a, "--threads")) {
-            if (!cli_parse_i64(v, &threads) || threads < 0) return cli_fail("--threads: need an integer >= 0");
+            if (!cli_parse_i64(v, &o->threads) || o->threads < 0) return cli_fail("--threads: need an integer >= 0");
         } else return cli_fail("eval-chains: unknown option `%s`", a), usage();
     }
-    if (!model_path) model_path = cli_default_model();
-    if (!model_path || !prob_path) return usage();
-    if (!label) label = model_path;
-    int32_t *steps_list = NULL;
-    int64_t n_depths = 0;
-    if (!cli_parse_ids(steps_arg, &steps_list, &n_depths) || n_depths < 1 || n_depths > MAX_DEPTHS)
-        return free(steps_list), cli_fail("--steps: need 1..%d comma-separated depths", MAX_DEPTHS);
-    int64_t depths[MAX_DEPTHS], max_r = 0;
-    for (int64_t i = 0; i < n_depths; i++) {
-        if (steps_list[i] < 1 || steps_list[i] > 4096 || (i && steps_list[i] <= steps_list[i - 1]))
-            return free(steps_list), cli_fail("--steps: depths must increase, each in 1..4096");
-        depths[i] = steps_list[i];
-        max_r = depths[i];
-    }
-    free(steps_list);
+    if (!o->model_path) o->model_path = cli_default_model();
+    if (!o->model_path || !o->prob_path) return usage();
+    if (!o->label) o->label = o->model_path;
+    return parse_depths(steps_arg, o) ? 1 : EVAL_GO_ON;
+}
 
-    int rc = 1;
-    hg_error err = {0};
-    hg_model *m = NULL;
-    hg_ctx *ctx = NULL;
-    hg_tokenizer *tok = NULL;
-    problem *ps = NULL;
-    float *e = NULL, *s = NULL, *logits = NULL;
-    int64_t(*right)[MAX_DEPTHS] = NULL, *total = NULL;
-    FILE *csv = NULL, *pred = NULL;
-    char *text = read_text(prob_path);
-    if (!text) {
-        cli_fail("%s: cannot read", prob_path);
-        goto out;
-    }
-    const int64_t n_prob = parse_problems(text, prob_path, &ps);
-    if (n_prob <= 0) {
-        if (n_prob == 0) cli_fail("%s: no problems", prob_path);
-        goto out;
-    }
+/* Loads the model and its tokenizer, makes a context for max_r iterations, allocates the buffers and
+ * opens --predictions; 0, or 1 with a message. */
+static int open_model(const eval_opts *o, eval_run *ev) {
     hg_model_params mp = hg_model_default_params();
-    if (hg_model_load(model_path, &mp, &m, &err) || hg_model_tokenizer(m, &tok, &err)) {
-        rc = cli_fail_err(&err);
-        goto out;
-    }
-    const hg_config *c = hg_model_config(m);
-    const int64_t h = c->n_embd, V = c->vocab_size, n_ctx = c->block_size;
+    if (hg_model_load(o->model_path, &mp, &ev->m, &ev->err) || hg_model_tokenizer(ev->m, &ev->tok, &ev->err))
+        return cli_fail_err(&ev->err);
+    const hg_config *c = hg_model_config(ev->m);
+    ev->h = c->n_embd, ev->V = c->vocab_size, ev->n_ctx = c->block_size;
     hg_ctx_params cp = hg_ctx_default_params();
-    cp.n_ctx = n_ctx, cp.max_steps = max_r, cp.n_threads = (int)threads;
-    if (hg_ctx_init(m, &cp, &ctx, &err)) {
-        rc = cli_fail_err(&err);
-        goto out;
-    }
-    e = malloc((size_t)(n_ctx * h) * sizeof *e);
-    s = malloc((size_t)(n_ctx * h) * sizeof *s);
-    logits = malloc((size_t)(n_ctx * V) * sizeof *logits);
-    right = calloc(MAX_HOPS + 1, sizeof *right);
-    total = calloc(MAX_HOPS + 1, sizeof *total);
-    if (!e || !s || !logits || !right || !total) {
-        cli_fail("out of memory");
-        goto out;
-    }
-    if (pred_path && !(pred = fopen(pred_path, "w"))) {
-        cli_fail("%s: cannot write", pred_path);
-        goto out;
-    }
-    const int32_t bos = hg_tokenizer_bos_id(tok);
-    const double t0 = cli_now();
-    for (int64_t pi = 0; pi < n_prob; pi++) {
-        const problem *p = &ps[pi];
-        int32_t *ids = NULL, *ans = NULL;
-        int64_t n_ids = 0, n_ans = 0;
-        if (hg_tokenizer_encode(tok, p->prompt, strlen(p->prompt), false, &ids, &n_ids, &err) ||
-            hg_tokenizer_encode(tok, p->answer, strlen(p->answer), false, &ans, &n_ans, &err)) {
-            hg_tokenizer_mem_free(ids);
-            rc = cli_fail_err(&err);
-            goto out;
-        }
-        const int32_t want = n_ans == 1 ? ans[0] : -1;
-        hg_tokenizer_mem_free(ans);
-        const int64_t T = n_ids + (bos >= 0);
-        if (want < 0 || T > n_ctx || T > 4096 || n_ids == 0) {
-            hg_tokenizer_mem_free(ids);
-            cli_fail("%s: problem %lld: %s", prob_path, (long long)pi + 1,
-                     want < 0 ? "the answer is not one token" : "the prompt does not fit the model's block_size");
-            goto out;
-        }
-        int32_t row[4096];
-        if (bos >= 0) row[0] = bos;
-        memcpy(row + (bos >= 0), ids, (size_t)n_ids * sizeof *ids);
-        hg_tokenizer_mem_free(ids);
-        uint64_t rng = seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(pi + 1));
-        hg_init_state(m, s, T, init_scale, &rng);
-        if (hg_ctx_truncate(ctx, 0, &err) || hg_ctx_prelude(ctx, row, T, 0, e, &err)) {
-            rc = cli_fail_err(&err);
-            goto out;
-        }
-        int64_t di = 0;
-        for (int64_t r = 1; r <= max_r; r++) {
-            if (hg_ctx_core_step(ctx, s, e, T, 0, r - 1, &err)) {
-                rc = cli_fail_err(&err);
-                goto out;
-            }
-            if (r != depths[di]) continue;
-            /* the coda rewrites its own K/V slots for positions 0..T-1 every time it reads the state */
-            if (hg_ctx_coda(ctx, s, T, 0, NULL, logits, &err)) {
-                rc = cli_fail_err(&err);
-                goto out;
-            }
-            const float *z = logits + (T - 1) * V;
-            int64_t best = 0;
-            for (int64_t j = 1; j < V; j++)
-                if (z[j] > z[best]) best = j;
-            right[p->hops][di] += best == want;
-            if (pred) fprintf(pred, "%lld\t%lld\t%lld\t%d\n", (long long)pi + 1, (long long)r, (long long)best, want);
-            di++;
-        }
-        total[p->hops]++;
-    }
-    const double el = cli_now() - t0;
+    cp.n_ctx = ev->n_ctx, cp.max_steps = o->max_r, cp.n_threads = (int)o->threads;
+    if (hg_ctx_init(ev->m, &cp, &ev->ctx, &ev->err)) return cli_fail_err(&ev->err);
+    ev->e = malloc((size_t)(ev->n_ctx * ev->h) * sizeof *ev->e);
+    ev->s = malloc((size_t)(ev->n_ctx * ev->h) * sizeof *ev->s);
+    ev->logits = malloc((size_t)(ev->n_ctx * ev->V) * sizeof *ev->logits);
+    ev->right = calloc(MAX_HOPS + 1, sizeof *ev->right);
+    ev->total = calloc(MAX_HOPS + 1, sizeof *ev->total);
+    if (!ev->e || !ev->s || !ev->logits || !ev->right || !ev->total) return cli_fail("out of memory");
+    if (o->pred_path && !(ev->pred = fopen(o->pred_path, "w"))) return cli_fail("%s: cannot write", o->pred_path);
+    return 0;
+}
 
-    printf("eval-chains: %s on %s (%lld problems, init-scale %g, seed %llu, %.1f s)\n", label, prob_path,
-           (long long)n_prob, (double)init_scale, (unsigned long long)seed, el);
+/* Encodes problem pi (<bos> + prompt, and the answer as one token), or fails with a message. Returns
+ * the row length, or -1. */
+static int64_t encode_problem(const eval_opts *o, eval_run *ev, int64_t pi, const problem *p, int32_t row[4096],
+                              int32_t *want) {
+    int32_t *ids = NULL, *ans = NULL;
+    int64_t n_ids = 0, n_ans = 0;
+    if (hg_tokenizer_encode(ev->tok, p->prompt, strlen(p->prompt), false, &ids, &n_ids, &ev->err) ||
+        hg_tokenizer_encode(ev->tok, p->answer, strlen(p->answer), false, &ans, &n_ans, &ev->err)) {
+        hg_tokenizer_mem_free(ids);
+        return cli_fail_err(&ev->err), -1;
+    }
+    *want = n_ans == 1 ? ans[0] : -1;
+    hg_tokenizer_mem_free(ans);
+    const int32_t bos = hg_tokenizer_bos_id(ev->tok);
+    const int64_t T = n_ids + (bos >= 0);
+    if (*want < 0 || T > ev->n_ctx || T > 4096 || n_ids == 0) {
+        hg_tokenizer_mem_free(ids);
+        return cli_fail("%s: problem %lld: %s", o->prob_path, (long long)pi + 1,
+                        *want < 0 ? "the answer is not one token" : "the prompt does not fit the model's block_size"),
+               -1;
+    }
+    if (bos >= 0) row[0] = bos;
+    memcpy(row + (bos >= 0), ids, (size_t)n_ids * sizeof *ids);
+    hg_tokenizer_mem_free(ids);
+    return T;
+}
+
+/* One problem at every depth in one pass: the prelude once, core iterations one at a time, the coda's
+ * greedy prediction whenever the count is a requested depth; tallies and --predictions rows. 0, or 1. */
+static int eval_problem(const eval_opts *o, eval_run *ev, int64_t pi, const problem *p) {
+    int32_t row[4096], want;
+    const int64_t T = encode_problem(o, ev, pi, p, row, &want), V = ev->V;
+    if (T < 0) return 1;
+    uint64_t rng = o->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(pi + 1));
+    hg_init_state(ev->m, ev->s, T, o->init_scale, &rng);
+    if (hg_ctx_truncate(ev->ctx, 0, &ev->err) || hg_ctx_prelude(ev->ctx, row, T, 0, ev->e, &ev->err))
+        return cli_fail_err(&ev->err);
+    int64_t di = 0;
+    for (int64_t r = 1; r <= o->max_r; r++) {
+        if (hg_ctx_core_step(ev->ctx, ev->s, ev->e, T, 0, r - 1, &ev->err)) return cli_fail_err(&ev->err);
+        if (r != o->depths[di]) continue;
+        /* the coda rewrites its own K/V slots for positions 0..T-1 every time it reads the state */
+        if (hg_ctx_coda(ev->ctx, ev->s, T, 0, NULL, ev->logits, &ev->err)) return cli_fail_err(&ev->err);
+        const float *z = ev->logits + (T - 1) * V;
+        int64_t best = 0;
+        for (int64_t j = 1; j < V; j++)
+            if (z[j] > z[best]) best = j;
+        ev->right[p->hops][di] += best == want;
+        if (ev->pred)
+            fprintf(ev->pred, "%lld\t%lld\t%lld\t%d\n", (long long)pi + 1, (long long)r, (long long)best, want);
+        di++;
+    }
+    ev->total[p->hops]++;
+    return 0;
+}
+
+/* Prints the accuracy table: one row per hop count present, one column per depth. */
+static void print_table(const eval_opts *o, const eval_run *ev, int64_t n_prob, double seconds) {
+    printf("eval-chains: %s on %s (%lld problems, init-scale %g, seed %llu, %.1f s)\n", o->label, o->prob_path,
+           (long long)n_prob, (double)o->init_scale, (unsigned long long)o->seed, seconds);
     printf("accuracy (%%) by hop count (rows) and test-time iterations r (columns)\n  hops      n");
-    for (int64_t di = 0; di < n_depths; di++) printf("  r=%-4lld", (long long)depths[di]);
+    for (int64_t di = 0; di < o->n_depths; di++) printf("  r=%-4lld", (long long)o->depths[di]);
     printf("\n");
     for (int hops = 0; hops <= MAX_HOPS; hops++) {
-        if (!total[hops]) continue;
-        printf("  %4d %6lld", hops, (long long)total[hops]);
-        for (int64_t di = 0; di < n_depths; di++)
-            printf("  %6.1f", 100.0 * (double)right[hops][di] / (double)total[hops]);
+        if (!ev->total[hops]) continue;
+        printf("  %4d %6lld", hops, (long long)ev->total[hops]);
+        for (int64_t di = 0; di < o->n_depths; di++)
+            printf("  %6.1f", 100.0 * (double)ev->right[hops][di] / (double)ev->total[hops]);
         printf("\n");
     }
-    if (csv_path) {
-        csv = fopen(csv_path, "w");
-        if (!csv) {
-            cli_fail("%s: cannot write", csv_path);
-            goto out;
-        }
-        fprintf(csv, "model,hops,steps,n,correct,accuracy\n");
-        for (int hops = 0; hops <= MAX_HOPS; hops++)
-            for (int64_t di = 0; total[hops] && di < n_depths; di++)
-                fprintf(csv, "%s,%d,%lld,%lld,%lld,%.4f\n", label, hops, (long long)depths[di],
-                        (long long)total[hops], (long long)right[hops][di],
-                        (double)right[hops][di] / (double)total[hops]);
-        if (fclose(csv) != 0) {
-            csv = NULL;
-            cli_fail("%s: write failed", csv_path);
-            goto out;
-        }
-        csv = NULL;
-    }
-    rc = 0;
-out:
-    if (pred && fclose(pred) != 0 && rc == 0) rc = cli_fail("%s: write failed", pred_path);
-    if (csv) fclose(csv);
-    free(right), free(total), free(e), free(s), free(logits), free(ps), free(text);
-    hg_tokenizer_free(tok);
-    hg_ctx_free(ctx);
-    hg_model_free(m);
+}
+
+/* Writes --csv: one row per (hop count, depth); 0, or 1 with a message. */
+static int write_csv(const eval_opts *o, const eval_run *ev) {
+    FILE *csv = fopen(o->csv_path, "w");
+    if (!csv) return cli_fail("%s: cannot write", o->csv_path);
+    fprintf(csv, "model,hops,steps,n,correct,accuracy\n");
+    for (int hops = 0; hops <= MAX_HOPS; hops++)
+        for (int64_t di = 0; ev->total[hops] && di < o->n_depths; di++)
+            fprintf(csv, "%s,%d,%lld,%lld,%lld,%.4f\n", o->label, hops, (long long)o->depths[di],
+                    (long long)ev->total[hops], (long long)ev->right[hops][di],
+                    (double)ev->right[hops][di] / (double)ev->total[hops]);
+    return fclose(csv) != 0 ? cli_fail("%s: write failed", o->csv_path) : 0;
+}
+
+/* Reads the problems, evaluates each, then prints the table and writes the CSV; 0, or 1 with a
+ * message. *text and *ps are the caller's to free. */
+static int eval_all(const eval_opts *o, eval_run *ev, char **text, problem **ps) {
+    if (!(*text = read_text(o->prob_path))) return cli_fail("%s: cannot read", o->prob_path);
+    const int64_t n_prob = parse_problems(*text, o->prob_path, ps);
+    if (n_prob <= 0) return n_prob == 0 ? cli_fail("%s: no problems", o->prob_path) : 1;
+    int rc;
+    if ((rc = open_model(o, ev))) return rc;
+    const double t0 = cli_now();
+    for (int64_t pi = 0; pi < n_prob; pi++)
+        if ((rc = eval_problem(o, ev, pi, &(*ps)[pi]))) return rc;
+    print_table(o, ev, n_prob, cli_now() - t0);
+    return o->csv_path ? write_csv(o, ev) : 0;
+}
+
+int cmd_eval_chains(int argc, char **argv) {
+    eval_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != EVAL_GO_ON) return rc;
+    eval_run ev = {0};
+    char *text = NULL;
+    problem *ps = NULL;
+    rc = eval_all(&o, &ev, &text, &ps);
+    if (ev.pred && fclose(ev.pred) != 0 && rc == 0) rc = cli_fail("%s: write failed", o.pred_path);
+    free(ev.right), free(ev.total), free(ev.e), free(ev.s), free(ev.logits), free(ps), free(text);
+    hg_tokenizer_free(ev.tok);
+    hg_ctx_free(ev.ctx);
+    hg_model_free(ev.m);
     return rc;
 }

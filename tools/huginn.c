@@ -9,21 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int cmd_run(int argc, char **argv);
-int cmd_forward(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-int cmd_init(int argc, char **argv);
-/* HG-CMD-DECL (one line per subcommand; keep sorted by file) */
-int cmd_bench(int argc, char **argv);    /* cmd_bench.c */
-int cmd_grad(int argc, char **argv);     /* cmd_grad.c */
-int cmd_train(int argc, char **argv);    /* cmd_train.c */
-int cmd_eval_chains(int argc, char **argv); /* cmd_eval_chains.c */
-int cmd_tokenize_data(int argc, char **argv); /* cmd_tokenize_data.c */
-int cmd_convert(int argc, char **argv);  /* cmd_convert.c */
-int cmd_quantize(int argc, char **argv); /* cmd_quantize.c */
-int cmd_tokenize(int argc, char **argv);   /* cmd_tokenize.c */
-int cmd_detokenize(int argc, char **argv); /* cmd_tokenize.c */
-
 static const hg_cmd k_cmds[] = {
     {"run", cmd_run, "generate text or ids with a model"},
     {"forward", cmd_forward, "one fixed-depth forward pass; raw logits/latents"},

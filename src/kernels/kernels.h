@@ -29,9 +29,6 @@ void hg_sgemm(float *C, const float *A, bool transA, const float *B, bool transB
 /* The same on an explicit ISA level (one hg_cpu_level_runs accepts); tests compare levels. */
 void hg_sgemm_level(hg_cpu_level l, float *C, const float *A, bool transA, const float *B, bool transB, int64_t M,
                     int64_t N, int64_t K, bool accumulate, float *work);
-/* The scalar reference: plain in-order sums, single thread. */
-void hg_sgemm_ref(float *C, const float *A, bool transA, const float *B, bool transB, int64_t M, int64_t N,
-                  int64_t K, bool accumulate);
 /* dst[n_in] = row `row` of w widened to f32. */
 void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst);
 
@@ -59,7 +56,5 @@ const hg_vec_ops *hg_vec(void);
 
 /* out[n] = silu(g) ⊙ u */
 void hg_silu_mul(float *out, const float *g, const float *u, int64_t n);
-/* Numerically safe softmax in place over n values (max subtracted). */
-void hg_softmax(float *x, int64_t n);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * ops.c — scalar elementwise and row kernels: RMSNorm, RoPE, SiLU-gate, softmax. They are a small
+ * ops.c — scalar elementwise and row kernels: RMSNorm, RoPE, SiLU-gate. They are a small
  * share of the time next to the matmuls (O(h) per position vs O(h²)), so one portable version
  * serves; the accumulation choices mirror the reference where it matters (RoPE angle in f32).
  */
@@ -41,18 +41,4 @@ void hg_silu_mul(float *out, const float *g, const float *u, int64_t n) {
         float v = g[i];
         out[i] = (v / (1.0f + expf(-v))) * u[i];
     }
-}
-
-void hg_softmax(float *x, int64_t n) {
-    if (n <= 0) return;
-    float mx = x[0];
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > mx) mx = x[i];
-    double sum = 0;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += (double)x[i];
-    }
-    float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
 }

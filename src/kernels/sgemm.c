@@ -20,19 +20,6 @@
 
 #include <omp.h>
 
-/* ---- the reference ------------------------------------------------------------------------------- */
-
-void hg_sgemm_ref(float *C, const float *A, bool transA, const float *B, bool transB, int64_t M, int64_t N,
-                  int64_t K, bool accumulate) {
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t n = 0; n < N; n++) {
-            float acc = 0;
-            for (int64_t k = 0; k < K; k++)
-                acc += (transA ? A[k * M + m] : A[m * K + k]) * (transB ? B[n * K + k] : B[k * N + n]);
-            C[m * N + n] = accumulate ? C[m * N + n] + acc : acc;
-        }
-}
-
 /* ---- the portable tile ---------------------------------------------------------------------------- */
 
 #define SCALAR_MR 4

@@ -222,9 +222,8 @@ struct hg_tokenizer {
 
 /* ---- cross-file functions --------------------------------------------------------------------- */
 
-/* The GPT-2 byte alphabet: byte -> code point, and its inverse (code point -> byte, -1). */
+/* The GPT-2 byte alphabet: byte -> code point (hg_byte_alphabet_inverse builds the inverse table). */
 uint32_t hg_byte_to_cp(uint8_t b);
-int hg_cp_to_byte(uint32_t cp);
 /* Decode one UTF-8 char at s[0..n); returns its length (1..4) or 0 if invalid. */
 size_t hg_utf8_next(const uint8_t *s, size_t n, uint32_t *cp);
 size_t hg_utf8_put(uint32_t cp, char *out);

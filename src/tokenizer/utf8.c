@@ -25,18 +25,6 @@ uint32_t hg_byte_to_cp(uint8_t b) {
     return 256 + n;
 }
 
-int hg_cp_to_byte(uint32_t cp) {
-    if (cp < 256) return byte_is_printable(cp) ? (int)cp : -1;
-    if (cp >= 256 + 68) return -1;
-    uint32_t n = cp - 256;
-    for (unsigned x = 0; x < 256; x++) {
-        if (byte_is_printable(x)) continue;
-        if (n == 0) return (int)x;
-        n--;
-    }
-    return -1;
-}
-
 void hg_byte_alphabet_inverse(int16_t inv[HG_BYTE_ALPHABET_END]) {
     for (int i = 0; i < HG_BYTE_ALPHABET_END; i++) inv[i] = -1;
     for (unsigned b = 0; b < 256; b++) inv[hg_byte_to_cp((uint8_t)b)] = (int16_t)b;

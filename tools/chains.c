@@ -1,16 +1,19 @@
 /*
- * chains.c — the demo task of issue 6, "variable chains": statements VAR=DIGIT or VAR=VAR over single
- * lowercase letters, joined by ';', shuffled, then ';?VAR='; the answer is the digit the queried
- * variable resolves to. Example (hops = 2): k=3;a=k;z=1;d=a;?d=  ->  3.
+ * chains.c — the demo task of `huginn train`, "variable chains": statements VAR=DIGIT or VAR=VAR
+ * over single lowercase letters, joined by ';', shuffled, then ';?VAR='; the answer is the digit the
+ * queried variable resolves to. Example (hops = 2): k=3;a=k;z=1;d=a;?d=  ->  3.
  *
  * A problem is a function of (seed, index, hops, distractors) only, so a training stream needs no
  * stored data and a resumed run regenerates exactly the same problems from its cursor. Letters are
  * distinct within a problem; distractors are other variables, each assigned a digit or (half the
  * time, when one exists) another distractor, so a model cannot answer by "the only digit".
  */
-#include "train/train.h"
+#include "chains.h"
+
+#include "base/base.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* backward: after the shuffle, the chain's statements are put back, in the slots they drew, in
  * query-to-digit order (d=a before a=k before k=3), so no link can be resolved from statements
