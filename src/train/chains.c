@@ -1,5 +1,5 @@
 /*
- * chains.c — the demo task of issue 6, "variable chains": statements VAR=DIGIT or VAR=VAR over single
+ * chains.c — the demo task (docs/training.md), "variable chains": statements VAR=DIGIT or VAR=VAR over single
  * lowercase letters, joined by ';', shuffled, then ';?VAR='; the answer is the digit the queried
  * variable resolves to. Example (hops = 2): k=3;a=k;z=1;d=a;?d=  ->  3.
  *
