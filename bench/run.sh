@@ -17,7 +17,7 @@ cmake --build "$build" -j2 --target roofline bench_kernels >/dev/null
 # Waiting OpenMP threads sleep instead of spinning unless the caller says otherwise: on a shared
 # machine (more runnable threads than cores) a spinning thread burns the slice its busy sibling
 # needs, and every one of the ~4 parallel regions per layer then waits a scheduler quantum; measured
-# on the 2-core host at load 6: decode 0.34 GB/s spinning vs 4.0 GB/s passive (docs/kernels.md).
+# on the 2-core host at load 6: decode 0.34 GB/s spinning vs 4.0 GB/s passive (docs/results/kernels.md).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 

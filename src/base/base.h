@@ -94,7 +94,7 @@ static inline int64_t hg_max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
 double hg_time_s(void);
 
 
-/* ---- CPU features (src/base/cpu.c; owned by the kernels engineer) -------------------------------
+/* ---- CPU features (src/base/cpu.c) ---------------------------------------------------------------
  * The one allowed global (style.md rule 11): probed once (cpuid + xgetbv on x86-64, the kernel's
  * HWCAP bits on aarch64), read-only afterwards. HG_CPU=scalar|avx2|avx512|neon in the environment
  * forces a lower level (tests, fallback checks); a level this CPU cannot run is ignored.

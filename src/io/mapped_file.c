@@ -7,9 +7,8 @@
  * pages that is a TLB miss every 4 KiB. Both paths ask Linux for 2 MiB pages (MADV_HUGEPAGE): a
  * mapping so advised makes readahead fill the page cache with 2 MiB folios, which the kernel then
  * maps with one PMD entry each (a file already cached in small folios stays as it is); the read
- * path reads into 2 MiB-aligned transparent huge pages. Measured (sixth session, full-shape Q8_0,
- * r = 32): 18.1-19.1 GB/s with 41 % of the file PMD-mapped, 20.2-21.2 GB/s after the file was
- * re-read through an advised mapping (98 % PMD-mapped), 19.8-21.2 GB/s reading into huge pages.
+ * path reads into 2 MiB-aligned transparent huge pages. Full-shape Q8_0 decode gains ~10 % from
+ * huge pages (docs/results/kernels.md, "Huge pages").
  */
 #include "io/mapped_file.h"
 

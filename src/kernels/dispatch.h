@@ -27,8 +27,8 @@ _Static_assert(sizeof(hg_block_q8x) == 40, "hg_block_q8x is 40 bytes");
 #define HG_MV_T 8
 /* Quantized activations are made this many elements at a time (HG_MV_T rows, on the heap when large). Large
  * enough for every row of Huginn-0125 (17,920 inputs): a row split into pieces is read piecewise, and
- * the kernels' prefetch ahead along the row then fetches bytes the current piece does not use (the full
- * shape's Q8_0 decode ran at 67 % of the bandwidth with 8192, 82 % with 32768). */
+ * the kernels' prefetch ahead along the row then fetches bytes the current piece does not use (full-shape
+ * Q8_0 decode: 67 % of the bandwidth with pieces of 8192, 82 % with 32768; docs/results/kernels.md). */
 #define HG_QX_PIECE 32768
 /* Rows per parallel work item of the matrix-vector path. */
 #define HG_MV_ROWS 16

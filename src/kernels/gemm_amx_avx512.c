@@ -10,21 +10,16 @@
  * accuracy of an f32 dot product (measured ~1e-8 relative), not of bf16 activations. Tiles: C [16
  * rows][N <= 16 positions] f32 (two for a 32-row block), A = 16 rows x 32 bf16 of W loaded straight
  * from the row-major weights (no packing, no widening), B = 16 pairs of k x N positions of one x part,
- * laid out once per call. Measured on the 2-core Xeon (fifth session, bf16, two threads): [5280,
- * 5280] at T = 128 18.3 ms vs 48.9 ms for the AVX-512 blocked kernel (~390 vs 146 GFLOP/s, 2.7x);
- * [35840, 5280] at T = 16 24 ms vs 82 ms.
+ * laid out once per call. About 2.7x the AVX-512 blocked kernel on bf16 weights (docs/results/kernels.md).
  *
- * Where the time went (seventh session, perf samples): tile loads, not products. A row block walked
- * all of K for each position group, so x's parts for all positions (3·K·T bf16: 4 MB at K = 5280,
- * T = 128) streamed from L3 once per 32 rows. Now K is walked in chunks (KC_BYTES of x parts for all
- * positions, ~32 blocks at T = 128) that stay in L2 while every row block of the thread passes over
- * them, the sums waiting in memory between chunks (a tile store and reload are exact, so the bits do
- * not change); and two position groups run together (2 x 2 C tiles), so each A tile of W serves two
- * groups and each B tile two row tiles: 8 tile loads per 12 products instead of 5 per 6. Interleaved
- * runs, [5280, 5280] T = 128, two threads, medians of five: 16.4 ms -> 13.5 (chunks) -> 12.9 (and
- * 2 x 2); one thread 38.8 -> 20.3 ms (chunks). The engine's full-shape bf16 prefill (r = 4, 127
- * tokens): 215-307 -> 261-316 (chunks) and 278-294 GFLOP/s (and 2 x 2) in alternating runs on this
- * noisy host.
+ * The bound is the tile loads, not the products (perf samples). Walking all of K per position group
+ * would stream x's parts for all positions (3·K·T bf16: 4 MB at K = 5280, T = 128) from L3 once per
+ * 32 rows, so K is walked in chunks (KC_BYTES of x parts for all positions, ~32 blocks at T = 128)
+ * that stay in L2 while every row block of the thread passes over them, the sums waiting in memory
+ * between chunks (a tile store and reload are exact, so the bits do not change); and two position
+ * groups run together (2 x 2 C tiles), so each A tile of W serves two groups and each B tile two row
+ * tiles: 8 tile loads per 12 products instead of 5 per 6. Each step shortens [5280, 5280] at T = 128
+ * (docs/results/kernels.md, "AMX bf16").
  *
  * Determinism: every y[t, o] is one fixed sequence (K blocks of 32 in order: hi, mid, lo parts; then
  * the n_in % 32 tail as an FMA chain), whatever T, the position group, the row block, the K chunk or
@@ -207,10 +202,9 @@ void hg_gemm_bf16_amx_kc(float *y, const float *x, const hg_tensor *w, int64_t T
         return;
     }
     /* Row blocks: one tile of 16 rows while a single position group streams W once (T <= 16; 16
-     * row streams kept the bandwidth better than 32 when this kernel was tried for decode: [7168,
-     * 1024] at T = 1, 12.9 -> 18.9 GB/s; equal at T = 8), two tiles sharing the B tiles when several
-     * groups reuse the block from L2 (prefill [5280, 5280] T = 128: 42 -> 18 ms). A row's sums are
-     * the same in either block. */
+     * row streams keep the bandwidth better than 32), two tiles sharing the B tiles when several
+     * groups reuse the block from L2 (prefill [5280, 5280] T = 128: 2.3x; docs/results/kernels.md).
+     * A row's sums are the same in either block. */
     const int R = T <= TILE_N ? TILE_R : 2 * TILE_R;
     const int64_t nR = n_out / R, has16 = R > TILE_R && (n_out % R) >= TILE_R;
     const int64_t o_tail = nR * R + has16 * TILE_R, items = nR + has16 + (n_out - o_tail);

@@ -9,11 +9,10 @@
  * dequantized exactly, (float)q·d as hg_dequantize_row_*), then runs a 32 x 12 register tile over
  * all positions: per k two aligned loads of wp, twelve broadcasts of x read straight from its
  * [T, n_in] rows, 24 FMAs. 24 accumulators + 2 weight vectors + 1 broadcast = 27 of the 32 zmm; 14
- * loads per 24 FMAs leaves the two FMA ports the limit. Rejected (it was the AVX-512 kernel before
- * this one): lanes along positions, a 12 x 32 tile on x packed position-major and shared by the team
- * (a barrier per K block) with every partial tile gathered from / scattered to y. The same loads per
- * FMA, but that overhead made it 2-2.5x slower at h = 128 .. 1024 and ~1.2x at h = 5280 (one core,
- * numbers in docs/kernels.md); with few rows (n_out 8-48) it was 3-5x slower.
+ * loads per 24 FMAs leaves the two FMA ports the limit. Not lanes along positions (a 12 x 32 tile on
+ * x packed position-major and shared by the team, a barrier per K block, every partial tile gathered
+ * from / scattered to y): the same loads per FMA, but that overhead makes it 2-2.5x slower at h = 128
+ * .. 1024 and ~1.2x at h = 5280 (one core), 3-5x with few rows (n_out 8-48); docs/results/kernels.md.
  *
  * A tile row is 32 contiguous outputs of y, so partial sums go to and from y between K blocks with
  * plain loads/stores (masked at the n_out tail) and threads take contiguous ranges of 32-row groups,

@@ -21,12 +21,10 @@
  * each block's tile products the 16 x N sums go through the vector unit: to f32, times the scale, one
  * FMA into the accumulators (lanes = positions). Block b + 1's products are issued before block b is
  * scaled.
- * Measured on the 2-core Xeon (sixth session, two threads): Q8_0 [5280, 5280] at T = 128 9.7-13 ms
- * vs 43.5 for the AVX-512 f32 blocked kernel (3.4-4.5x; 550-740 GFLOP/s), [35840, 5280] at T = 16 21-26
- * ms vs 48-61; Q4_0 [5280, 5280] T = 128 8.8 vs 60 ms. The full-shape Q8_0 prefill: 481 vs 161
- * GFLOP/s. Where the time goes: the tile unit and the vector unit did not overlap here (a synthetic
- * loop: 11-15 ns per product for tiles alone, 28-32 with the scaling added), so the scaling's 3
- * vector operations per 16 sums (convert, scale product, FMA) bound the speed.
+ * 3.4-4.5x the AVX-512 f32 blocked kernel at [5280, 5280], T = 128 (docs/results/kernels.md). The
+ * bound is the scaling's 3 vector operations per 16 sums (convert, scale product, FMA): the tile unit
+ * and the vector unit do not overlap (a synthetic loop takes 11-15 ns per product for tiles alone,
+ * 28-32 with the scaling added).
  */
 #include "kernels/amx_tiles.h"
 #include "kernels/dispatch.h"

@@ -11,16 +11,15 @@
  *     For Q8_0/Q4_0 weights x is quantized to Q8X once per call (master thread, HG_QX_PIECE elements
  *     at a time, on the stack when small) so the ISA kernels can use integer dots, as ggml does.
  *   - blocked (T >= gemm_min_t: 9 for AMX tiles, 17 on AVX2, 33 on AVX-512): every thread widens a
- *     group of W rows to f32 per K block and reuses it for every position; AVX-512 packs x
- *     position-major once for the team
- *     (matmul_avx512.c), AVX2 runs a 16-row × 6-position tile on x as it lies (matmul_avx2.c).
+ *     group of W rows to f32 per K block and reuses it for every position, in a register tile on x
+ *     as it lies: 32 rows × 12 positions on AVX-512 (gemm_avx512.c), 16 × 6 on AVX2 (matmul_avx2.c);
+ *     AMX tiles for bf16 and Q8_0/Q4_0 (gemm_amx_avx512.c, gemm_q8_amx_avx512.c).
  * Both split over output rows and never split a dot, so every y element is computed by one thread in
  * an order that depends neither on the thread count nor on which thread takes it. The matrix-vector
  * path hands out its blocks dynamically, ~HG_MV_GRAB bytes of W per grab: a decode step is a chain
- * of W-streaming products each ended by a barrier, and on a host whose cores are shared (this 2-core
- * VM) a statically split product waits for its slowest core. Full-shape decode, r = 32, three
- * alternating runs each (seventh session): Q8_0 17.4-20.9 GB/s static, 20.7-22.7 dynamic by 4 blocks,
- * 21.3-23.6 by 2; bf16 18.3-21.2 static, 21.2-25.2 by 4.
+ * of W-streaming products each ended by a barrier, and on a host whose cores are shared (a 2-core
+ * VM) a statically split product waits for its slowest core. Dynamic grabs of 2-4 blocks gain
+ * 10-20 % on full-shape decode there (docs/results/kernels.md, "Decode work split").
  *
  * The scalar reference (hg_matmul_ref) widens each W row to f32 and sums in 8 lanes; quantized
  * weights are dequantized exactly, activations stay f32. The SIMD quantized paths round x to 8 bits

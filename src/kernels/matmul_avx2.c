@@ -20,7 +20,7 @@
  * thread count — and is bit-identical to the AVX-512 blocked kernel's (same chain, same rounding).
  * Why lanes along rows: y is [T, n_out], so a tile row of 16 outputs is a contiguous (masked at the
  * n_out tail) load/store, x needs no packing, and threads share nothing (no barrier per K block).
- * Lanes along positions (the first AVX-512 kernel's choice) would need a team-packed transposed x and,
+ * Lanes along positions (rejected for AVX-512 too, gemm_avx512.c) would need a team-packed transposed x and,
  * without AVX2 scatters, a transpose of every partial tile to and from y per K block; the price here is the W
  * transpose, ~0.4 shuffles per weight element, amortized over the T positions (~4 cycles of FMAs
  * per element at T = 64).
@@ -408,9 +408,9 @@ const hg_kern_table hg_kern_avx2 = {
     .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16, [HG_DTYPE_Q8_0] = mv_q8_0,
            [HG_DTYPE_Q4_0] = mv_q4_0},
     .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},
-    /* below 17 positions mv in groups of 8 beat the blocked kernel (sixth session, two threads, [8192,
-     * 5280]: T = 16 mv time / blocked time f32 0.79, Q8_0 0.69, Q4_0 0.77, bf16 1.05; T = 32 1.26 / 1.24 / 0.88
-     * / 1.15) */
+    /* below 17 positions mv in groups of 8 beats the blocked kernel, whose W pack dominates at small T
+     * (mv time / blocked time at T = 16 and 32: docs/results/kernels.md, "Where the blocked path
+     * starts") */
     .gemm_min_t = {[HG_DTYPE_F32] = 17, [HG_DTYPE_F16] = 17, [HG_DTYPE_BF16] = 17, [HG_DTYPE_Q8_0] = 17,
                    [HG_DTYPE_Q4_0] = 17},
     .gemm = {[HG_DTYPE_F32] = gemm_avx2, [HG_DTYPE_F16] = gemm_avx2, [HG_DTYPE_BF16] = gemm_avx2,

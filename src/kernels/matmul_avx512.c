@@ -15,9 +15,9 @@
  *
  * Blocked (prefill / verification, T > 8): hg_gemm_rows_avx512 in gemm_avx512.c — lanes along output
  * rows, a 32 x 12 register tile, x read in place, y loaded/stored per K block, nothing shared between
- * threads. It replaced a kernel here with lanes along positions (x packed position-major for the team,
- * a 12 x 32 tile, y gathered/scattered per K block) that was 1.1-5x slower on every shape measured
- * (docs/kernels.md). f32 accumulation throughout: vdpbf16ps would double the peak for bf16 weights
+ * threads. Not lanes along positions (x packed position-major for the team, a 12 x 32 tile, y
+ * gathered/scattered per K block): 1.1-5x slower on every shape measured
+ * (docs/results/kernels.md). f32 accumulation throughout: vdpbf16ps would double the peak for bf16 weights
  * but rounds activations to bf16 (8 bits of mantissa), which breaks the 1e-4 golden tolerance; it is
  * not used.
  */
@@ -52,19 +52,15 @@ static size_t elem_bytes(hg_dtype dt) { return dt == HG_DTYPE_F32 ? 4 : 2; }
  * serving a group of MV_GROUP rows, 4 rows at a time (4 x TG accumulators; at T = 8 GCC keeps a few
  * on the stack and it is still the fastest). Every x vector loaded feeds 4 FMAs. Weights that cannot
  * be cache-resident (>= HG_MV_PF_MIN, mv_float.h) are prefetched HG_MV_PF_L1 bytes ahead in each row: the chunked walk
- * is 16 short streams the hardware prefetcher follows poorly. Measured on the 2-core Xeon, bf16
- * [8192, 5280], T = 8, weights from DRAM: 2 rows per tile, one pass per row 7.7 ms -> 4 rows 7.0-7.5
- * -> with the prefetch 6.1-6.4 ms (T = 1: 4.4-4.7 ms in the same runs; bench_kernels: 5.4x); in cache
- * (bf16 96 x 5280, one thread) 43 -> 100 GFLOP/s; the prefetch costs ~10 % there (0.97 MiB), hence the size test.
- * T = 1 streams whole rows 4 at a time, and the same prefetch pays there too (fourth session, full
- * Huginn-0125 shape, bf16, r = 8): one thread 11.6-11.8 -> 12.7-13.8 GB/s, two threads 16.6-20.3 ->
- * 20.9-21.8 GB/s, interleaved runs. The threshold was 16 MiB until the same session found that the
- * 1024-wide bench model's 2-14 MB matrices stream from DRAM here too (its 4.3 GB per token do not
- * stay in the reported 300 MB L3): at 1 MiB its bf16 decode went 3.5-4.6 -> 4.7-5.3 tok/s. Whole-row
- * walks now also prefetch into L2 and across tiles (mv_float.h). The chunked walk also prefetches
- * each row's next chunk into L2 (seventh session): a tile of 4 rows used to start on lines nobody
- * had asked for; full-shape bf16 batch 8 at r = 8, alternating runs: 4.04 / 4.11 -> 4.54 / 4.41
- * tok/s aggregate; [8192, 5280] T = 8, best of each of four runs, 4.57-5.89 -> 4.42-5.87 ms. */
+ * is 16 short streams the hardware prefetcher follows poorly. With 2 rows per tile every x vector
+ * fed only 2 FMAs and the loads set the pace (in cache, bf16 96 x 5280, one thread: 43 GFLOP/s with
+ * 2 rows, 100 with 4). The prefetch costs ~10 % on weights that sit in cache (0.97 MiB), hence the
+ * size test; the threshold is 1 MiB, not more, because the 1024-wide bench model's 2-14 MB matrices
+ * stream from DRAM too (its 4.3 GB per token do not stay in a 300 MB L3).
+ * T = 1 streams whole rows 4 at a time, and the same prefetch pays there too (10-30 %); whole-row
+ * walks also prefetch into L2 and across tiles (mv_float.h). The chunked walk prefetches each row's
+ * next chunk into L2 as well, so a new tile of 4 rows does not start on lines nobody asked for
+ * (figures for each step: docs/results/kernels.md, "Matrix-vector" and "Batched decode"). */
 #define MV_KC 512
 #define MV_GROUP 16
 
@@ -209,15 +205,14 @@ void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
  * nibbles (w+8), so each lane holds Σ (q_w+128)·q_x (or +8), exact in int32 and in f32 (< 2^17).
  * The offset's share, -128·Σq_x (-8·Σq_x) per block, is taken back once per group: the layout keeps
  * c = d_x·(-128·Σq_x) per block (one rounding), and two FMAs add d_w·c for the group's 32 blocks.
- * Before, each lane started at its own -128·Σ of its x bytes (an int32 vector per window laid out
- * with x), which kept every lane's integer exact but cost a load per window and doubled the layout
- * (41 KiB for a 17,920-wide row, most of L1 beside the stream): the down projection ran at 69-80 % of
- * the bandwidth and now 76-87 % (two alternating series), and with that load gone the two
- * accumulators paid (in L2 at T = 1, ns per window 2.26 -> 2.03). The price is rounding: the lanes now carry the offset, so the f32 sums
+ * Not a per-lane start at -128·Σ of its x bytes (an int32 vector per window laid out with x): that
+ * keeps every lane's integer exact but costs a load per window and doubles the layout (41 KiB for a
+ * 17,920-wide row, most of L1 beside the stream), and without that load the two accumulators pay
+ * (docs/results/kernels.md, "Quantized decode"). The price is rounding: the lanes carry the offset, so the f32 sums
  * see terms up to ~255/|q_w| times larger that cancel against c — an error of order
  * 2^-24 · 128·Σ|q_x|·d_x·d_w per block, far below the rounding of x to Q8X that test_kernels bounds.
- * Per window this is 5 vector operations (Q8_0) or 8 (Q4_0) where the previous kernel (one 256-bit
- * vpdpbusd per block, scalar scale conversion and broadcast per block) spent ~13 per 32 weights.
+ * Per window this is 5 vector operations (Q8_0) or 8 (Q4_0), against ~13 per 32 weights for one
+ * 256-bit vpdpbusd per block with a scalar scale conversion and broadcast per block.
  * Prefetch: one row stream per core with no software prefetch reached only ~55 % of the read
  * bandwidth, even with compute to spare; a T1 prefetch 12 KiB ahead plus a T0 prefetch 2 KiB ahead
  * brings it to ~90 % (measured on the 2-core Xeon, Q8_0 [n, 5280], weights from DRAM).
@@ -228,11 +223,9 @@ void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n) {
  * the same order on both paths (d_w·d_x is one rounding either way, the group's two offset FMAs
  * first, then one FMA per window into the accumulator of the window's parity), so no result depends
  * on T or on which rows share the call.
- * Tried and dropped: the d_w of a group picked out of the windows already loaded by a chain of 9
- * masked vpermi2w (the chain's latency made it slower than two gathers, also as 9 independent
- * permutes and an OR tree); the same with VBMI's one-uop vpermt2b (9 picks from window pairs, an OR
- * tree of vpternlogd; T = 1 in L2 2.37 vs 2.25 ns per window: slower again); two accumulators
- * before the per-window lane starts were gone (no gain: the loads were the limit then).
+ * Not used, being slower: the d_w of a group picked out of the windows already loaded by a chain of
+ * 9 masked vpermi2w (the chain's latency; also as 9 independent permutes and an OR tree) or by VBMI's
+ * one-uop vpermt2b (9 picks from window pairs, an OR tree of vpternlogd) instead of two gathers.
  */
 
 #define QW 64 /* bytes per window */
@@ -271,8 +264,8 @@ typedef struct q_xlay {
 
 /* Laying out x: only a few stores per block are needed, but the kernel reads the layout back as
  * 64-byte windows, and a 64-byte load of bytes that narrower stores wrote moments ago cannot be
- * forwarded from the store buffer: it waits for them to retire (a first version that stored block by
- * block and summed each window right after spent 40 % of T = 8 there). Measured per dtype, the two
+ * forwarded from the store buffer: it waits for them to retire (storing block by block and summing
+ * each window right after spends 40 % of T = 8 there). Measured per dtype, the two
  * ways below win: Q8_0 builds every window in a register from masked loads of the 2-3 blocks it
  * touches and stores it once; Q4_0, whose windows touch 4-5 blocks in each of two streams, stores
  * block by block and sums the windows in a second pass, after the stores of every position. */
@@ -588,16 +581,14 @@ float hg_vec_dot_bf16_avx512(const float *a, const void *b, int64_t n) { return 
 void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_F16, y, a, x, n); }
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
 
-/* Where the blocked kernels start (gemm_min_t): below 33 positions mv in groups of 8 was faster than
- * the f32 blocked kernel, whose W pack dominates at small T (sixth session, two threads, mv time /
- * blocked time on [8192, 5280], two copies, partly from L3: T = 16 bf16 0.60, f32 0.76, Q8_0 0.73,
- * Q4_0 0.50; T = 32 0.71 / 0.77 / 0.99 / 0.91; T = 64 0.98 / 1.20 / 1.22 / 0.99; from DRAM, bf16
- * [35840, 5280] T = 9..48: 0.57-0.78). AMX tiles are faster than mv from T = 9 on (bf16 T = 16: 24 vs
- * 54 ms for two mv passes; Q8_0 21-26 ms).
+/* Where the blocked kernels start (gemm_min_t): below 33 positions mv in groups of 8 is faster than
+ * the f32 blocked kernel, whose W pack dominates at small T; AMX tiles are faster than mv from T = 9
+ * on (mv time / blocked time per dtype and T: docs/results/kernels.md, "Where the blocked path
+ * starts").
  * The table, with the bf16 and the Q8_0/Q4_0 blocked kernels given: the AVX-512 ones, or AMX tiles
  * (gemm_amx_avx512.c, gemm_q8_amx_avx512.c).
- * Decode (T <= 8) stays on mv_bf16 with AMX too: the tiles streamed W 10-25 % slower at T = 1 (fifth
- * session: 1024-wide model 4.1-5.2 vs 5.2-7.7 tok/s, full shape 0.177-0.203 vs 0.200-0.222), and a
+ * Decode (T <= 8) stays on mv_bf16 with AMX too: the tiles stream W 10-25 % slower at T = 1
+ * (docs/results/kernels.md, "AMX bf16"), and a
  * batch must equal each sequence alone bit for bit, so T = 2..8 follows T = 1. */
 #define AVX512_TABLE(BF16_GEMM, Q_GEMM, AMX)                                                                    \
     {                                                                                                          \

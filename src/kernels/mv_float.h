@@ -12,10 +12,9 @@
 /* Software prefetch of weight rows that cannot stay in cache (>= HG_MV_PF_MIN bytes): HG_MV_PF_L1
  * bytes ahead into L1 and HG_MV_PF_L2 ahead into L2. A tile streams R rows side by side; when a whole
  * row is walked at once, each row's stream runs on past its end into the same row of the next tile
- * (R rows further on), so the next tile starts with its rows in cache instead of R - 1 cold streams.
- * Measured on the 2-core Xeon (fifth session, bf16 T = 1, two threads, interleaved runs): [7168,
- * 1024] 15.5 -> 20.5-23.1 GB/s, [3072, 1024] 16.0 -> 20.0-20.4, [35840, 5280] 21.4 -> 22.2-23.4; the
- * 1024-wide bench model's decode 3.5-4.4 -> 4.6-6.7 tok/s. */
+ * (R rows further on), so the next tile starts with its rows in cache instead of R - 1 cold streams:
+ * on short rows (2 KiB, the 1024-wide bench model) cold streams at every tile cost ~20 % of the
+ * bandwidth (docs/results/kernels.md, "Matrix-vector, float weights"). */
 #define HG_MV_PF_MIN ((size_t)1 << 20)
 #define HG_MV_PF_L1 512
 #define HG_MV_PF_L2 2048

@@ -28,7 +28,7 @@ typedef struct hg_block_q4_0 {
 } hg_block_q4_0;
 _Static_assert(sizeof(hg_block_q4_0) == 2 + HG_QK / 2, "block_q4_0 must be 18 bytes (ggml layout)");
 
-/* The names the issue and ggml use. */
+/* The names ggml uses. */
 typedef hg_block_q8_0 block_q8_0;
 typedef hg_block_q4_0 block_q4_0;
 

@@ -5,8 +5,8 @@
  *
  * Matrix products go through hg_sgemm (kernels.h, sgemm.c: C (+)= op(A)·op(B) with SIMD tiles per
  * ISA), which reads either operand transposed as it lies: y = x·Wᵀ, dX = dY·W and dW = dYᵀ·X are one
- * call each. (Until the fourth session they went through the inference kernel hg_matmul with
- * explicit transposes of dY and X, 12 % of a training step's time.)
+ * call each, with no explicit transpose of dY or X (transposing them for the inference kernel
+ * hg_matmul cost 12 % of a training step: docs/results/training.md).
  *
  * Reductions over positions (dW of RMSNorm, the q/k bias) run in a fixed serial order in double, so
  * gradients do not depend on the thread count.

@@ -17,7 +17,7 @@
  *  - exp: exp_ps below evaluates e^x in double (degree-10 polynomial after n = round(x/ln2), scaled
  *    by 2^n with vscalefpd) and rounds once to f32, so it is correctly rounded but in rare ties and
  *    matches libm expf (the portable path) bit for bit almost everywhere. A plain f32 polynomial
- *    (Cephes, ≤ 1 ulp) was tried first: cheaper, but its extra round-off in SwiGLU pushed the
+ *    (Cephes, ≤ 1 ulp) is cheaper but not used: its extra round-off in SwiGLU pushes the
  *    trainer-vs-inference logits of test_train_golden (small-sharded, r = 5) past their 1e-5.
  *
  * Each output is written by one thread, and every reduction runs in a fixed order, so results do not
