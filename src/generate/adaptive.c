@@ -1,5 +1,5 @@
 /*
- * adaptive.c — generation with per-token adaptive depth (test-time-features.md §3), the reference's
+ * adaptive.c — generation with per-token adaptive depth (docs/test-time.md "Adaptive exit"), the reference's
  * generate_with_adaptive_compute for one sequence, built on the public stage functions:
  *
  *   e = prelude(new tokens); s = warm ? previous state : s0; evaluator.reset(s)
@@ -12,7 +12,7 @@
  * The first call is the whole prompt (it exits as a whole); then one token per call. Reference quirks
  * kept on purpose: a logit criterion that never fires reuses the logits of its LAST CHECK (stale when
  * check_every > 1 does not land on the last step) and its coda KV; the steps reported are then
- * n_steps. Warm start (§5) carries the raw final state by default (this loop in the reference), or
+ * n_steps. Warm start (docs/test-time.md "Warm start") carries the raw final state by default (this loop in the reference), or
  * ln_f of it (generate_minimal's choice) with HG_WARM_STATE_NORMALIZED.
  *
  * The coda of a multi-position call is split into [0, T-1) without logits and the last position with

@@ -3,7 +3,7 @@
  * in one pass, then one token per call through the KV cache, each call drawing a fresh initial state
  * (init_scale) or, with `continuous`, starting from the previous token's latent output
  * (ln_f of its final state: the normalised state, generate_minimal's warm start;
- * test-time-features.md §5). Stops on 65504/65505/65508 and the configured EOS ids, keeping the stop
+ * docs/test-time.md "Warm start"). Stops on 65504/65505/65508 and the configured EOS ids, keeping the stop
  * token in the output. Every buffer is allocated once per call, none per token.
  */
 #include "model/ctx.h"

@@ -8,7 +8,7 @@
 
 #include "model/ctx.h"
 
-/* ---- exit evaluators (exit.c; test-time-features.md §3.2) ---------------------------------------
+/* ---- exit evaluators (exit.c; docs/test-time.md "Exit criteria") ---------------------------------------
  * One evaluator per generation; hg_exit_eval_reset before every token (the reference re-initialises
  * it), then hg_exit_eval_check after every checked iteration. Checks compare with the previous check. */
 typedef struct hg_exit_eval {
@@ -40,7 +40,7 @@ bool hg_exit_eval_check(hg_exit_eval *ev, const float *s, int64_t T, const float
 /* The model a context runs (the loops need its sizes). */
 static inline const hg_model *hg_gen_model(const hg_ctx *ctx) { return ctx->model; }
 
-/* 65504 <|begin_text|>, 65505 <|end_text|>, 65508 <|end_turn|> always stop (test-time-features.md §9),
+/* 65504 <|begin_text|>, 65505 <|end_text|>, 65508 <|end_turn|> always stop (docs/test-time.md "Stop ids"),
  * plus the configured ids. */
 static inline bool hg_gen_is_stop(const hg_generate_params *p, int32_t id) {
     if (id == 65504 || id == 65505 || id == 65508) return true;

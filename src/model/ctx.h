@@ -1,6 +1,6 @@
 /*
  * ctx.h — internal state of a context: the KV cache, the RoPE table and the scratch buffers the
- * stage functions use. Everything is allocated once in hg_ctx_init (style.md rule 10); calls longer
+ * stage functions use. Everything is allocated once in hg_ctx_init (docs/conventions.md rule 10); calls longer
  * than `chunk` positions are processed chunk by chunk, which is exact because attention at every
  * slot only needs the cache entries of earlier positions.
  */
@@ -49,7 +49,7 @@ typedef struct hg_work {
     float *a, *qkv, *att, *o, *fc, *act;
 } hg_work;
 
-/* One sandwich block (model.md) on x[rows, h] in place at logical KV slot `logical`: norms and
+/* One sandwich block (docs/forward-pass.md) on x[rows, h] in place at logical KV slot `logical`: norms and
  * matmuls over all rows together, K/V written and attention done per segment (segments ordered by
  * row0, distinct contexts, same model, sum of T = rows). HG_STATUS_LIMIT when a context has no
  * slot for `logical`, before anything is written. */

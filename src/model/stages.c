@@ -1,6 +1,6 @@
 /*
- * stages.c — the sandwich block and the three stage functions of design.md: prelude, one core
- * iteration, coda (model.md "One sandwich block" and "Stages"). The loops over positions and heads
+ * stages.c — the sandwich block and the three stage functions of docs/architecture.md: prelude, one core
+ * iteration, coda (docs/forward-pass.md "One sandwich block" and "Stages"). The loops over positions and heads
  * stay here; the heavy lifting is hg_matmul (kernels/), so a faster kernel speeds every stage.
  *
  * Every stage works on T consecutive positions [pos0, pos0+T) in chunks of ctx->chunk; each layer
@@ -224,7 +224,7 @@ hg_status hg_ctx_coda(hg_ctx *ctx, const float *s, int64_t T, int64_t pos0, floa
         for (int64_t l = 0; l < c->n_layers_coda; l++)
             if ((st = block_forward(ctx, hg_model_coda(m, l), -(l + 1), x, Tc, p0, err))) return st;
         if (!logits) continue;
-        /* ln_f is applied again after the coda, as in raven_modeling_minimal.py (model.md "coda") */
+        /* ln_f is applied again after the coda, as in raven_modeling_minimal.py (docs/forward-pass.md "Coda") */
         for (int64_t i = 0; i < Tc; i++) hg_rmsnorm(x + i * h, x + i * h, m->ln_f, h, c->norm_eps);
         hg_matmul(logits + c0 * V, x, &m->lm_head, Tc);
     }
