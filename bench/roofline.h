@@ -1,6 +1,6 @@
 /*
  * roofline.h — this machine's measured ceilings, for bench programs to print their results as
- * ratios (style.md rule 20): streaming read bandwidth (all threads), and the FP32 FMA and BF16 dot
+ * ratios (docs/conventions.md rule 20): streaming read bandwidth (all threads), and the FP32 FMA and BF16 dot
  * (vdpbf16ps) peaks. The host changes memory-bandwidth state (about 73 vs 40 GB/s), so callers
  * measure bandwidth right beside each timing rather than once.
  */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh — every benchmark in one go (style.md rule 20): the machine's roofline, the kernels
+# bench/run.sh — every benchmark in one go (docs/conventions.md rule 20): the machine's roofline, the kernels
 # (checked, then timed, as ratios of bandwidth measured beside each timing and of the FMA peak), the
 # kernel levels against each other (HG_CPU), and — when the `huginn bench` subcommand and Debian's
 # python3-torch are present — the whole engine against the authors' PyTorch code on one random

@@ -1,6 +1,6 @@
 /*
  * harness.h — the small test harness every tests/test_*.c links: checks that count failures,
- * tensor comparison that prints the name, max |diff| and where it is (style.md rule 16), file and
+ * tensor comparison that prints the name, max |diff| and where it is (docs/conventions.md rule 16), file and
  * path helpers. A test's exit code is 1 if any check failed.
  */
 #ifndef HG_TEST_HARNESS_H

@@ -1,6 +1,6 @@
 /*
  * test_fuzz_loaders.c — bounded mutation fuzzing of every parser that reads files from outside
- * (style.md rule 18): a safetensors checkpoint, config.json, a GGUF file (made by `huginn convert`)
+ * (docs/conventions.md rule 18): a safetensors checkpoint, config.json, a GGUF file (made by `huginn convert`)
  * and tokenizer.json. Each round flips, inserts or deletes a few bytes (mostly in the header, where
  * parsing happens) or truncates, then loads; the result must be a clean status — success or an error
  * with a message — never a crash, a hang or an out-of-bounds read (run the Sanitize build to see the

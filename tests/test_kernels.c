@@ -1,6 +1,6 @@
 /*
  * test_kernels.c — every kernel level this CPU can run (scalar, AVX2, AVX-512, NEON) against the scalar
- * reference, for every weight dtype, at the lengths where tails hide bugs (style.md rule 17): outputs
+ * reference, for every weight dtype, at the lengths where tails hide bugs (docs/conventions.md rule 17): outputs
  * poisoned with NaN first, comparisons written so a NaN fails, results bit-identical for 1, 2 and 3
  * threads. Also the Q8_0/Q4_0 block layouts against hand-computed ggml encodings.
  *

@@ -1,5 +1,5 @@
 /*
- * test_kv_strategies.c — the KV-cache strategies of test-time-features.md §4 (src/model/kv_cache.c):
+ * test_kv_strategies.c — the KV-cache strategies of docs/test-time.md "KV-cache strategies" (src/model/kv_cache.c):
  *   1. sizes: slots per token for every strategy (any P/R/C; Huginn's 132 vs 20 at r = 32), the public
  *      byte counts, and that the memory the context REALLY allocates follows the strategy (measured with
  *      glibc's mallinfo2 around hg_ctx_init: the full-minus-compressed difference of allocated bytes

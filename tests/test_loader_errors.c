@@ -1,6 +1,6 @@
 /*
  * test_loader_errors.c — bad input gets a clear error and a non-zero status, never a crash
- * (design.md "Errors"): truncated safetensors, broken or lying headers, missing / misshapen /
+ * (docs/conventions.md rule 6): truncated safetensors, broken or lying headers, missing / misshapen /
  * unexpected tensors, unknown dtypes, configs with missing or unsupported keys, broken shard indexes,
  * allocation failure at every allocation of the loader and of a context, bad ids and limits at run
  * time. Each case checks the status AND that the message names the problem. Run under ASan/UBSan

@@ -1,5 +1,5 @@
 /*
- * test_sampler.c — the sampler follows the reference's order and rules (test-time-features.md §8) on
+ * test_sampler.c — the sampler follows the reference's order and rules (docs/test-time.md "Sampler") on
  * hand-made distributions whose answers are known: greedy argmax (first of ties), the repetition
  * penalty's two branches, top-k keeping ties, top-p dropping the token that crosses p (the
  * reference's rule) but always keeping the top one, min-p relative to the largest probability,

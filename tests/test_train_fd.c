@@ -1,5 +1,5 @@
 /*
- * test_train_fd.c — finite-difference checks of every backward of src/train/ (style.md rule 17).
+ * test_train_fd.c — finite-difference checks of every backward of src/train/ (docs/conventions.md rule 17).
  *
  * Per op, on tiny odd shapes: the objective is J = Σ w·y with fixed random w (summed in double),
  * the analytic gradient comes from the op's backward with dy = w, the numeric one from central
@@ -270,7 +270,7 @@ static void sampler(void) {
     const double mean = sum / (double)n_draws;
     fprintf(stderr, "  sampler r̄=32: mean %.3f, min %lld, P(r<=8) %.4f, P(r<=29) %.3f\n", mean, (long long)mn,
             (double)le8 / (double)n_draws, (double)hist_mid / (double)n_draws);
-    CHECK(fabs(mean - 33.0) < 0.33); /* E[r] = r̄ + 1 within 1 % (training-recipe.md §10) */
+    CHECK(fabs(mean - 33.0) < 0.33); /* E[r] = r̄ + 1 within 1 % (docs/training.md "What the tests check") */
     CHECK(mn >= 1);
     CHECK(fabs((double)hist_mid / (double)n_draws - 0.5) < 0.03); /* median ≈ 29 */
     CHECK((double)le8 / (double)n_draws > 0.008 && (double)le8 / (double)n_draws < 0.02);

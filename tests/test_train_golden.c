@@ -6,7 +6,7 @@
  * suggested f32 tolerance: the reference's own round-off is ≈1e-5; ours differs in accumulation order).
  *
  * Also checked here, on the same checkpoints:
- *   - split equivalence (training-recipe.md §3): the loss of (3, 2) equals, bit for bit, that of (5, 0)
+ *   - split equivalence (docs/training.md "Truncated backpropagation"): the loss of (3, 2) equals, bit for bit, that of (5, 0)
  *     and (0, 5) — the no-grad iterations run the same code;
  *   - the trainer's logits equal the inference engine's hg_ctx_forward at r = 5 within 1e-5;
  *   - an hg_model view of the trainer's parameters runs in the inference engine with the same result.

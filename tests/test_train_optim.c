@@ -1,6 +1,6 @@
 /*
  * test_train_optim.c — the optimizer, schedule and clipping against a hand-written double reference
- * of training-recipe.md §6–7 (written here from the recipe's pseudo-code, independently of optim.c).
+ * of docs/training.md "Optimizer" (written here from the recipe's pseudo-code, independently of optim.c).
  *
  * Three updates on a tiny layout (every group: embedding, norms/bias, matrices) cover running init
  * (t = 0), bias correction, decay excluded for the norm group, and update clipping with ρ > 1 (the

@@ -1,6 +1,6 @@
 /*
  * test_train_shard.c — data for training (src/train/shard.c):
- *   1. the packing rule of training-recipe.md §5.3 against a direct transcription of the authors'
+ *   1. the packing rule of docs/training.md "Packing" against a direct transcription of the authors'
  *      loop (written here over plain arrays), on random document lengths, with and without keep-all:
  *      same rows in the same order; plus hand-checked cases (the overflow tail is dropped, rows start
  *      at document starts, an exactly full block, a document longer than a row, keep-all chunking);

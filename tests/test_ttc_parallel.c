@@ -7,7 +7,7 @@
  *      token reports n_steps iterations; with init_scale 0 the noise mixer is a no-op on fresh states.
  *   2. hand-checked bookkeeping traces (per outer step: first active position, active count, frozen
  *      count, KV positions kept, states carried), derived by hand in the comments below from the rules
- *      of test-time-features.md §7, for latent-diff (always / never converging), fixed, and the
+ *      of docs/test-time.md "Parallel sampler", for latent-diff (always / never converging), fixed, and the
  *      standing wave with and without the mature-front commit.
  */
 #include "golden.h"

@@ -1,6 +1,6 @@
 /*
  * cmd_forward.c — `huginn forward`: one fixed-depth pass over given ids, raw f32 outputs
- * (design.md): logits [T,V] and latents [T,h] (= ln_f of the final state).
+ * (docs/architecture.md): logits [T,V] and latents [T,h] (= ln_f of the final state).
  *   huginn forward -m MODEL --ids 1,2,3 --steps R [--init-scale S] [--seed N] [--state FILE]
  *                  [--prefill N] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [--logits OUT.bin] [--latents OUT.bin]
  *                  [--threads N]

@@ -1,5 +1,5 @@
 /*
- * cmd_run.c — `huginn run`: generate with a model (design.md "Command line contract").
+ * cmd_run.c — `huginn run`: generate with a model (docs/architecture.md "Command line").
  *   huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT | --chat) [-n N] [--steps R] [--init-scale S] [--seed N]
  *              [--state FILE] [--eos ID]... [--temp T] [--top-k K] [--top-p P] [--min-p P]
  *              [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [-c N_CTX]

@@ -1,7 +1,7 @@
 /*
  * cmd_tokenize.c — `huginn tokenize` (text on stdin -> JSON array of ids) and `huginn detokenize`
  * (JSON array of ids on stdin -> text on stdout), thin wrappers over the tokenizer API
- * (design.md "Command line contract"). stdin is read as raw bytes, so NUL and CR survive; the text
+ * (docs/architecture.md "Command line"). stdin is read as raw bytes, so NUL and CR survive; the text
  * written by detokenize is exactly the decoded bytes, without an added newline.
  */
 #include "cli.h"

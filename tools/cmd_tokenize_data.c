@@ -8,7 +8,7 @@
  * tokenizer without its post-processor, framed as <bos> text <eos> with the ids tokenizer_config.json
  * names (either may be absent), and the documents are shuffled (seeded Fisher-Yates over the whole
  * set, as the authors shuffle globally before packing) and packed into rows of N = T + 1 tokens by the
- * rule of training-recipe.md §5.3 (hg_packer: rows start at document starts, the overflowing tail is
+ * rule of docs/training.md "Packing" (hg_packer: rows start at document starts, the overflowing tail is
  * dropped unless --keep-all). With --val, each document goes to the validation shard with
  * probability F, decided by a hash of its index and the seed, so the split does not depend on order.
  * All documents are held in memory (ids), which fits the small corpora this project trains on.

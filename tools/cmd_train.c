@@ -1,6 +1,6 @@
 /*
  * cmd_train.c — `huginn train CONFIG.json [--resume]`: train a recurrent-depth model with the recipe
- * of training-recipe.md (sampler, truncated backprop, Adam-atan2, trapezoid schedule), printing
+ * of docs/training.md (sampler, truncated backprop, Adam-atan2, trapezoid schedule), printing
  * progress (loss, tokens/s, sampled depths, lr, ETA), evaluating at fixed depths, logging CSV and
  * saving atomic checkpoints (OUT/latest). Config keys: docs/training.md.
  *

@@ -1,6 +1,6 @@
 /*
- * huginn.c — the `huginn` command: dispatches to one subcommand per tools/cmd_*.c (design.md
- * "Command line contract"). This file holds the table, the usage text and the OpenMP spin default.
+ * huginn.c — the `huginn` command: dispatches to one subcommand per tools/cmd_*.c (docs/architecture.md
+ * "Command line"). This file holds the table, the usage text and the OpenMP spin default.
  */
 #include "cli.h"
 
@@ -19,7 +19,7 @@ static const hg_cmd k_cmds[] = {
     {"convert", cmd_convert, "Hugging Face checkpoint -> GGUF (f32/f16/bf16, tokenizer embedded)"},
     {"quantize", cmd_quantize, "model -> GGUF with Q8_0/Q4_0/F16/BF16/F32 matrices"},
     {"grad", cmd_grad, "loss and gradients of one sequence (truncated backprop), raw f32 per tensor"},
-    {"train", cmd_train, "train a recurrent-depth model (recipe of training-recipe.md) from a JSON config"},
+    {"train", cmd_train, "train a recurrent-depth model (recipe of docs/training.md) from a JSON config"},
     {"chat", cmd_chat, "interactive chat in the model's chat format (KV cache kept between turns)"},
     {"eval-chains", cmd_eval_chains, "accuracy on held-out variable-chain problems vs test-time iterations"},
     {"tokenize-data", cmd_tokenize_data, "text files -> packed token shards for training"},

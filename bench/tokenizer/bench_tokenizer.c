@@ -1,7 +1,7 @@
 /*
  * bench_tokenizer.c — encode throughput of our tokenizer on a set of text files, checked first
  * against Hugging Face's ids for the same files (written by bench_hf.js in the same run), then timed
- * (style.md rule 20). One thread. Each file is encoded as one string, like the goldens; the best of
+ * (docs/conventions.md rule 20). One thread. Each file is encoded as one string, like the goldens; the best of
  * `reps` runs per file is kept (both sides keep their BPE caches warm across runs, so this is the
  * steady state; the first, cold run is reported too).
  * Usage: bench_tokenizer TOKENIZER.json REPS FILE IDS_FILE [FILE IDS_FILE ...]

@@ -1,5 +1,5 @@
 /*
- * alloc.c — the one allocator (style.md rule 11). Every allocation of the library goes through here
+ * alloc.c — the one allocator (docs/conventions.md rule 11). Every allocation of the library goes through here
  * so that sizes are overflow-checked in one place and a test build can make the N-th call fail
  * (Lua's allocfailnext, SQLite's OOM tests) to prove every error path frees what it took.
  * The fault counter is the one piece of process state outside handles; it exists only with

@@ -1,5 +1,5 @@
 /*
- * cpu.c — the CPU-feature probe behind kernel dispatch (style.md rules 11 and 13). cpuid says what
+ * cpu.c — the CPU-feature probe behind kernel dispatch (docs/conventions.md rules 11 and 13). cpuid says what
  * the core implements; xgetbv says whether the OS saves the wider register state (an AVX-512 CPU
  * under an OS or hypervisor that does not enable zmm state must not run AVX-512 code). The result is
  * one read-only table, written once under pthread_once; HG_CPU=scalar|avx2|avx512|neon lowers the

@@ -1,5 +1,5 @@
 /*
- * error.c — status strings and message formatting for hg_error (style.md rule 6): library code
+ * error.c — status strings and message formatting for hg_error (docs/conventions.md rule 6): library code
  * returns a status and a message naming the input and the problem; only tools/ prints.
  */
 #include "base/base.h"

@@ -1,5 +1,5 @@
 /*
- * diffusion.c — the diffusion-forcing parallel sampler of arXiv 2510.14961 (test-time-features.md §7),
+ * diffusion.c — the diffusion-forcing parallel sampler of arXiv 2510.14961 (docs/test-time.md "Parallel sampler"),
  * the reference's generate_diffusion_style for one sequence, on the public stage functions.
  *
  * Instead of finishing all r iterations of a token before starting the next, a window ("wavefront") of

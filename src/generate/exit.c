@@ -1,5 +1,5 @@
 /*
- * exit.c — the per-token exit criteria of adaptive-depth generation (test-time-features.md §3.2),
+ * exit.c — the per-token exit criteria of adaptive-depth generation (docs/test-time.md "Exit criteria"),
  * with the semantics of the reference's evaluators (raven_modeling_minimal.py, *ExitEvaluator):
  *   entropy-diff      |H_t - H_prev|, H = -Σ p log(p + 1e-10), H_prev starts at 100         exit <  thr
  *   latent-diff       ||s_t - s_prev|| / ||s_t|| per position, mean over positions; s_prev = s0  exit <  thr

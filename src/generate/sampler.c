@@ -1,6 +1,6 @@
 /*
  * sampler.c — next-token choice exactly in the order of the reference's custom sampler
- * (raven_modeling_minimal.py `_sample_next_token`, test-time-features.md §8). The draw uses the
+ * (raven_modeling_minimal.py `_sample_next_token`, docs/test-time.md "Sampler"). The draw uses the
  * project's documented RNG (base/rng.c), so sampled text differs from torch's multinomial while the
  * distribution it draws from is the reference's.
  */

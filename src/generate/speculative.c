@@ -1,5 +1,5 @@
 /*
- * speculative.c — self-speculative decoding (test-time-features.md §6), the reference's
+ * speculative.c — self-speculative decoding (docs/test-time.md "Self-speculative decoding"), the reference's
  * generate_speculative for one sequence: the same model drafts with few iterations and verifies
  * with the full depth.
  *

@@ -2,7 +2,7 @@
  * gguf.c — validated GGUF v3 reader (layout in gguf.h; spec: ggml's docs/gguf.md).
  *
  * Every number in a GGUF file comes from outside, so every one is checked before it is used
- * (style.md rule 7), in file order by one cursor that never reads past the end:
+ * (docs/conventions.md rule 7), in file order by one cursor that never reads past the end:
  *   - magic, then version (v1/v2 and byte-swapped files get a message saying what they are);
  *   - n_kv and n_tensors against the bytes that remain (a key/value needs >= 13 bytes, a tensor
  *     info >= 32), which also bounds every allocation by the file size;

@@ -5,7 +5,7 @@
  * copies of caller strings and key order is the call order); tensor infos are kept as a list with
  * their offsets assigned at add time (each tensor starts at a multiple of the alignment). Writing
  * emits header, metadata, tensor infos, padding, then each tensor's bytes followed by its padding,
- * into path.tmp.PID, and renames that over path only when everything succeeded (style.md rule 9).
+ * into path.tmp.PID, and renames that over path only when everything succeeded (docs/conventions.md rule 9).
  *
  * Tensor bytes come either from memory the caller keeps alive, or from a fill callback in chunks of
  * whole rows of at most HG_GGUF_CHUNK bytes: converting Huginn-0125 (a 1.4 GB f32 embedding) never

@@ -1,7 +1,7 @@
 /*
  * safetensors.c — validated reader and atomic writer of safetensors files.
  *
- * Every number in the header comes from outside, so every one is checked before use (style.md
+ * Every number in the header comes from outside, so every one is checked before use (docs/conventions.md
  * rule 7): the header length against the file, each shape's element count against SIZE_MAX and
  * against data_offsets, each [begin, end) against the data region, and the sorted ranges against
  * each other (the format forbids overlap). Tensors whose mapped address is not aligned to their

@@ -1,6 +1,6 @@
 /*
  * dispatch.h — internal: the per-ISA kernel tables hg_matmul and the vector helpers pick from
- * (style.md rule 13). One table per level (scalar, AVX2, AVX-512, NEON), each indexed by weight dtype;
+ * (docs/conventions.md rule 13). One table per level (scalar, AVX2, AVX-512, NEON), each indexed by weight dtype;
  * hg_kern() returns the table for the level hg_cpu_features() chose, once, at first use.
  *
  * Contract shared by every matmul entry (so the level only changes rounding, never the result's

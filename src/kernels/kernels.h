@@ -1,7 +1,7 @@
 /*
  * kernels.h — the numeric kernels the stage functions are built from. Each has a plain scalar
  * reference (the *_ref functions or the portable path) and may have SIMD variants chosen at run time
- * (style.md rules 12-13). All compute in f32; weights are read in their stored dtype.
+ * (docs/conventions.md rules 12-13). All compute in f32; weights are read in their stored dtype.
  *
  * Threading: hg_matmul parallelises over output rows with OpenMP; every output element is computed by
  * one thread in a fixed order, so results do not depend on the thread count.

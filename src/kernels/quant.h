@@ -1,5 +1,5 @@
 /*
- * quant.h — the quantized block formats Q8_0 and Q4_0, bit-exact with ggml's (style.md rule 14), and
+ * quant.h — the quantized block formats Q8_0 and Q4_0, bit-exact with ggml's (docs/conventions.md rule 14), and
  * their scalar quantize/dequantize reference. GGUF read/write, `huginn quantize` and the quantized
  * matmul kernels all build on these definitions.
  *

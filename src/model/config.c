@@ -1,5 +1,5 @@
 /*
- * config.c — config.json of a recurrent-depth model (model.md "config.json"): every key the forward
+ * config.c — config.json of a recurrent-depth model (docs/forward-pass.md "config.json"): every key the forward
  * pass depends on is read, and every value we do not implement is a load error naming the key —
  * never a silent fallback. rope_base may be absent (the official file omits it: default 50000);
  * num_key_value_heads may be absent (then equal to the heads) but must equal them when present.

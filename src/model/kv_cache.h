@@ -1,6 +1,6 @@
 /*
- * kv_cache.h — the slot-keyed KV cache of a recurrent-depth model (model.md "The KV cache",
- * test-time-features.md §4).
+ * kv_cache.h — the slot-keyed KV cache of a recurrent-depth model (docs/forward-pass.md "The KV cache",
+ * docs/test-time.md "KV-cache strategies").
  *
  * Every application of a layer has a LOGICAL slot: prelude layer i -> i, core layer j of iteration t ->
  * P + t·R + j, coda layer i -> -(i+1). A strategy maps logical slots to PHYSICAL ones (full: one each;

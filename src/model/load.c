@@ -1,5 +1,5 @@
 /*
- * load.c — load a recurrent-depth checkpoint in the Hugging Face layout (model.md "Tensors"):
+ * load.c — load a recurrent-depth checkpoint in the Hugging Face layout (docs/forward-pass.md "Tensors"):
  * config.json, then model.safetensors or the shards named by model.safetensors.index.json.
  *
  * Weights stay in their stored dtype inside the mapped files (never copied to f32 wholesale); only the

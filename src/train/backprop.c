@@ -1,5 +1,5 @@
 /*
- * backprop.c — the ops of the forward pass (model.md) in the form training needs (whole micro-batch
+ * backprop.c — the ops of the forward pass (docs/forward-pass.md) in the form training needs (whole micro-batch
  * at once, intermediate values kept) and their backward. Each backward is derived in a comment next
  * to it and checked by finite differences in double (tests/test_train_fd.c).
  *

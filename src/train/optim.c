@@ -1,5 +1,5 @@
 /*
- * optim.c — the optimizer of the recipe (training-recipe.md §6–7): "ELLIS-Adam", i.e. Adam with the
+ * optim.c — the optimizer of the recipe (docs/training.md "Optimizer"): "ELLIS-Adam", i.e. Adam with the
  * atan2 update, per-tensor update clipping, running initialisation of the moments and fully
  * decoupled weight decay; the trapezoid learning-rate schedule; the global gradient-norm clip and the
  * non-finite guard. The reference is recpre/optim.py (_single_tensor_modded_adamw with atan_adam,
@@ -13,13 +13,13 @@
 #include <math.h>
 
 hg_optim_params hg_optim_default_params(void) {
-    /* the small-scale recipe (training-recipe.md §11.2); Huginn itself used lr 4e-5, wd 4e-5 */
+    /* the small-scale recipe (docs/training.md "Small-scale defaults"); Huginn itself used lr 4e-5, wd 4e-5 */
     hg_optim_params p = {.lr_peak = 1e-3, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-6, .weight_decay = 1e-4,
                          .update_clipping = true, .grad_clip = 1.0, .warmup = 50, .cooldown = 0, .max_steps = 1000};
     return p;
 }
 
-/* Trapezoid (§6.2): linear warm-up from 0, plateau, linear cool-down to 0 over the last `cooldown`
+/* Trapezoid (docs/training.md "Schedule"): linear warm-up from 0, plateau, linear cool-down to 0 over the last `cooldown`
  * steps. `step` is the 1-based index of the update being made (the first update uses step 1, so its
  * rate is η_peak/W, not 0). We count optimizer steps, not micro-batches (the recipe's advice). */
 double hg_lr_at(const hg_optim_params *p, int64_t step) {

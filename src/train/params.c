@@ -1,7 +1,7 @@
 /*
  * params.c — the trainer's parameter set: a table of named tensors (official state_dict keys and
- * shapes, model.md "Tensors") over one flat f32 buffer, views that give each layer's pointers, the
- * "takase" random initialisation (training-recipe.md §4), conversion from a loaded model, and an
+ * shapes, docs/forward-pass.md "Tensors") over one flat f32 buffer, views that give each layer's pointers, the
+ * "takase" random initialisation (docs/training.md "Initialization"), conversion from a loaded model, and an
  * hg_model that points into the buffer so the inference engine can run the weights being trained.
  *
  * One flat buffer (rather than one allocation per tensor) makes the gradient all-reduce, the global

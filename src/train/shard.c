@@ -1,6 +1,6 @@
 /*
  * shard.c — token shards for training: the packing rule that turns tokenized documents into rows
- * (training-recipe.md §5.3), the shard file format, a writer and a streaming reader.
+ * (docs/training.md "Packing"), the shard file format, a writer and a streaming reader.
  *
  * Packing (the authors' rule): documents are concatenated into a block; before a document is added,
  * a block that already holds ≥ row_len tokens is emitted as one row of its first row_len tokens and

@@ -1,7 +1,7 @@
 /*
- * step.c — one micro-batch of training: the forward pass of model.md over B rows of T tokens that
+ * step.c — one micro-batch of training: the forward pass of docs/forward-pass.md over B rows of T tokens that
  * keeps what the backward needs, the loss, and the backward with truncated backpropagation through
- * the recurrence (training-recipe.md §3):
+ * the recurrence (docs/training.md "Truncated backpropagation"):
  *
  *     e = prelude(√h·wte[ids])                     activations kept
  *     s = s0;  n_nograd × s = core(A·[s; e])       activations NOT kept (one scratch set is reused)
@@ -175,7 +175,7 @@ static void block_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float 
     if (A->x_in != x) memcpy(A->x_in, x, (size_t)(N * h) * sizeof(float));
     hg_trmsnorm(A->a1, A->rs, A->x_in, W->norm[0], N, h, eps);
     hg_tmm(A->qkv, A->a1, W->wqkv, N, h, 3 * h, s->mm);
-    if (W->qk_bias) /* q/k bias before RoPE (model.md) */
+    if (W->qk_bias) /* q/k bias before RoPE (docs/forward-pass.md) */
         for (int64_t n = 0; n < N; n++)
             for (int64_t j = 0; j < 2 * h; j++) A->qkv[n * 3 * h + j] += W->qk_bias[j];
     hg_trope(A->qkv, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, false);
@@ -284,7 +284,7 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
     for (int64_t it = 0; it < k; it++) core_forward(s, s->cat + it * N * 2 * h, &s->apps[P + it * R]);
     memcpy(s->sfin, s->s, (size_t)(N * h) * sizeof(float));
 
-    /* ln_f, coda, ln_f again (model.md "coda"), tied head */
+    /* ln_f, coda, ln_f again (docs/forward-pass.md "Coda"), tied head */
     hg_trmsnorm(s->z, s->rsf, s->sfin, s->pv.ln_f, N, h, eps);
     const int64_t c0 = P + k * R;
     x = s->z;
@@ -336,7 +336,7 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
                 s->de[n * h + j] += s->dcat[n * 2 * h + h + j];
             }
     }
-    /* d0 now holds the gradient of the detached initial state: dropped (training-recipe.md §3) */
+    /* d0 now holds the gradient of the detached initial state: dropped (docs/training.md "Truncated backpropagation") */
     if (k == 0) return HG_OK; /* e did not reach the output */
     for (int64_t l = P - 1; l >= 0; l--) block_backward(s, &s->pv.layers[l], &s->gv.layers[l], &s->apps[l], s->de, s->de);
     for (int64_t n = 0; n < N; n++) { /* embedding part of the tied wte, serial: ids may repeat */

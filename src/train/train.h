@@ -1,5 +1,5 @@
 /*
- * train.h — internal view of the trainer (training-recipe.md): the f32 parameter set and its named
+ * train.h — internal view of the trainer (docs/training.md): the f32 parameter set and its named
  * layout, the training forward that keeps activations, its backward, the optimizer and the data
  * loader. Public entry points are in include/huginn.h ("Training"); this header is what the files of
  * src/train/ and the tests share.
@@ -65,7 +65,7 @@ hg_status hg_tview_init(hg_tview *v, const hg_tlayout *L, float *buf, hg_error *
 void hg_tview_point(hg_tview *v, const hg_tlayout *L, float *buf);
 void hg_tview_free(hg_tview *v);
 
-/* Takase initialisation (training-recipe.md §4) of params[n_params], deterministic from seed. */
+/* Takase initialisation (docs/training.md "Initialization") of params[n_params], deterministic from seed. */
 void hg_tparams_init_random(const hg_tlayout *L, float *params, uint64_t seed);
 /* Copy a loaded model's weights (any stored float dtype) into params (f32). */
 hg_status hg_tparams_from_model(const hg_tlayout *L, const hg_model *m, float *params, hg_error *err);
@@ -142,7 +142,7 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
 /* ---- recurrence sampler (step.c) ------------------------------------------------------------------ */
 
 /* Draw (n, k) for micro-batch `counter`: r = Poisson(exp(N(ln r̄ − σ²/2, σ²))) + 1, σ = 0.5,
- * k = min(mean_k, r), n = r − k (training-recipe.md §2). Deterministic in (seed, counter). */
+ * k = min(mean_k, r), n = r − k (docs/training.md "Recurrence sampler"). Deterministic in (seed, counter). */
 void hg_sample_depth(uint64_t seed, uint64_t counter, int64_t mean_r, int64_t mean_k, int64_t *n, int64_t *k);
 /* The like-init random state (σ = sqrt(2/(5h)), ±3σ, × sqrt(h)) for [N, h], deterministic. */
 void hg_tstate_init(float *s, int64_t N, int64_t h, uint64_t seed, uint64_t counter);
@@ -164,7 +164,7 @@ hg_optim_params hg_optim_default_params(void);
 double hg_lr_at(const hg_optim_params *p, int64_t step);
 /* Global L2 norm of grads[n] (double accumulation). */
 double hg_grad_norm(const float *grads, int64_t n);
-/* One ELLIS-Adam step over every tensor of the layout (training-recipe.md §6): m, v [n_params], t
+/* One ELLIS-Adam step over every tensor of the layout (docs/training.md "Optimizer"): m, v [n_params], t
  * [n_tensors] (updates done per tensor; 0 = never updated: running init). Gradients are clipped
  * first (globally, to p->grad_clip); returns false and changes nothing when the norm is not finite.
  * *norm_out gets the pre-clipping norm. */

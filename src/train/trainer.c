@@ -1,7 +1,7 @@
 /*
  * trainer.c — the public trainer (include/huginn.h "Training"): parameters, gradients and optimizer
  * state in one block, the optimizer step over accumulated micro-batches with the recurrence sampler
- * (training-recipe.md §7 "order of operations"), fixed-depth evaluation and the single-sequence
+ * (docs/training.md "Order of operations"), fixed-depth evaluation and the single-sequence
  * gradient used by `huginn grad`. Checkpoints are in checkpoint.c.
  *
  * Loss normalisation: the recipe takes the mean CE per micro-batch, divides by the accumulation
