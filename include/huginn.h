@@ -2,7 +2,7 @@
  * huginn.h — the public API of huginn.c, a C11 engine for recurrent-depth language models
  * (Geiping et al. 2025, "Scaling up Test-Time Compute with Latent Reasoning"; Huginn-0125).
  *
- * The model is three stage functions (../docs/design.md):
+ * The model is three stage functions (docs/architecture.md):
  *     prelude(ids)          -> e        embedding + P layers, once per token
  *     core_step(s, e, t)    -> s'       adapter([s, e]) + R layers, iteration t
  *     coda(s)               -> logits   ln_f, C layers, ln_f, lm_head
@@ -143,7 +143,7 @@ typedef struct hg_ctx hg_ctx;
 typedef struct hg_ctx_params {
     int64_t n_ctx;       /* positions the cache can hold; 0 = the model's block_size */
     int64_t max_steps;   /* core iterations the cache has slots for (strategy `full`); 0 = mean_recurrence */
-    const char *kv_cache; /* cache strategy string (test-time-features.md §4); NULL or "full" */
+    const char *kv_cache; /* cache strategy string (docs/test-time.md "KV-cache strategies"); NULL or "full" */
     int n_threads;       /* 0 = all cores */
     hg_dtype kv_type;    /* KV-cache entries: HG_DTYPE_F32 (default, exact), F16 or BF16 (half the bytes;
                             rounded to nearest-even on write; F16 overflows to inf beyond ±65504). Any
@@ -199,7 +199,7 @@ HG_API hg_status hg_ctx_coda(hg_ctx *ctx, const float *s /* [T,h] */, int64_t T,
                              float *latents /* [T,h] */, float *logits /* [T,V] */, hg_error *err);
 
 /* The initial latent state: zeros when init_scale == 0, else truncated normal (±3σ) with
- * σ = sqrt(2/(5h)) * init_scale, times sqrt(h) (model.md). The generator is documented in
+ * σ = sqrt(2/(5h)) * init_scale, times sqrt(h) (docs/forward-pass.md). The generator is documented in
  * src/base/rng.c: xoshiro256** seeded by splitmix64(seed); it is not torch's. */
 HG_API void hg_init_state(const hg_model *m, float *s /* [T,h] */, int64_t T, float init_scale, uint64_t *rng_state);
 
@@ -235,7 +235,7 @@ typedef struct hg_sampler_params {
 HG_API hg_sampler_params hg_sampler_default_params(void);
 
 /* A sampler owns its scratch ([V] floats and ids) so choosing a token never allocates. The order
- * of operations is the reference's custom sampler (test-time-features.md §8): repetition penalty,
+ * of operations is the reference's custom sampler (docs/test-time.md "Sampler"): repetition penalty,
  * argmax if greedy, else temperature, softmax, top-k, top-p (a token is dropped when the cumulative
  * probability including itself exceeds p; the top one is always kept), min-p, renormalise, draw. */
 typedef struct hg_sampler hg_sampler;
@@ -273,13 +273,13 @@ HG_API hg_status hg_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_promp
 
 /* ================================================================================================
  * Test-time compute: adaptive exit, warm start, self-speculative decoding, parallel sampler
- * (docs/test-time.md; test-time-features.md §3-§7). Loops of src/generate/ over the three stage
+ * (docs/test-time.md). Loops of src/generate/ over the three stage
  * functions, hg_ctx_truncate and the sampler: they reset the context (hg_ctx_truncate(ctx, 0)) and
  * use its KV-cache strategy (hg_ctx_params.kv_cache). The context needs slots for every depth used
  * (max_steps >= n_steps, draft_steps, inner_steps). Not thread-safe per context.
  * ================================================================================================ */
 
-/* Per-token exit criteria (test-time-features.md §3.2). Every check compares with the previous check. */
+/* Per-token exit criteria (docs/test-time.md "Exit criteria"). Every check compares with the previous check. */
 typedef enum hg_exit_criterion {
     HG_EXIT_NONE = 0,         /* never exit: n_steps iterations for every token */
     HG_EXIT_ENTROPY_DIFF,     /* |H_t - H_prev| < thr; runs the coda at every check; auto 1e-3 */
@@ -291,7 +291,7 @@ typedef enum hg_exit_criterion {
     HG_EXIT_COUNT
 } hg_exit_criterion;
 
-/* Which state a warm-started token starts from (test-time-features.md §5). */
+/* Which state a warm-started token starts from (docs/test-time.md "Warm start"). */
 typedef enum hg_warm_state {
     HG_WARM_STATE_DEFAULT = 0, /* the reference's default of the loop: raw for hg_generate_adaptive */
     HG_WARM_STATE_RAW,         /* the previous token's final recurrent state (adaptive loop of the reference) */
@@ -366,7 +366,7 @@ HG_API hg_status hg_generate_speculative(hg_ctx *ctx, const int32_t *prompt, int
                                          hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out,
                                          hg_ttc_report *rep, hg_error *err);
 
-/* Freeze rules of the parallel sampler (test-time-features.md §7). */
+/* Freeze rules of the parallel sampler (docs/test-time.md "Parallel sampler"). */
 typedef enum hg_freeze_rule {
     HG_FREEZE_LATENT_DIFF = 0,     /* relative state change < exit_t */
     HG_FREEZE_LATENT_ACCEL_1,      /* ||Δ_t - Δ_{t-1}|| / ||s_t|| < exit_t */
@@ -654,11 +654,11 @@ HG_API hg_status hg_model_tokenizer(const hg_model *m, hg_tokenizer **out, hg_er
 /* HG-TOKENIZER-API-END */
 
 /* ================================================================================================
- * Training (src/train/; docs/training.md, training-recipe.md)
+ * Training (src/train/; docs/training.md)
  * ================================================================================================ */
 /* HG-TRAIN-API-BEGIN */
 /* A trainer owns an f32 copy of a model's parameters, their gradients and the optimizer state
- * (Adam-atan2 with update clipping and running init, decoupled decay; training-recipe.md §6), and
+ * (Adam-atan2 with update clipping and running init, decoupled decay; docs/training.md "Optimizer"), and
  * the activation buffers for micro-batches of `rows` × `seq_len` tokens. Not thread-safe (one thread
  * at a time per trainer; the kernels use OpenMP inside). */
 typedef struct hg_trainer hg_trainer;
@@ -743,7 +743,7 @@ HG_API void hg_trainer_set_cursor(hg_trainer *tr, uint64_t cursor);
  * at any moment leaves `latest` naming a complete checkpoint. `huginn run -m out_dir/latest` loads it. */
 HG_API hg_status hg_trainer_save(hg_trainer *tr, const char *out_dir, const char *tokenizer, int keep, hg_error *err);
 
-/* ---- token shards (training-recipe.md §5.3; format in src/train/shard.c) -------------------------
+/* ---- token shards (docs/training.md "Packing"; format in src/train/shard.c) -------------------------
  * Packing: documents (already tokenized, with their bos/eos) go into a block; before each document
  * is added, a block holding >= row_len tokens is emitted as one row of its first row_len tokens and
  * the rest is discarded ("keep_all": cut into full rows instead, remainder kept). finish emits a

@@ -28,7 +28,7 @@ __attribute__((format(printf, 2, 3)))
 #endif
 void hg_err_prefix(hg_error *err, const char *fmt, ...);
 
-/* Internal invariants only, never input (style.md rule 8). Stays in release builds. */
+/* Internal invariants only, never input (docs/conventions.md rule 8). Stays in release builds. */
 void hg_abort(const char *file, int line, const char *cond);
 #define HG_ASSERT(c) ((c) ? (void)0 : hg_abort(__FILE__, __LINE__, #c))
 
@@ -95,7 +95,7 @@ double hg_time_s(void);
 
 
 /* ---- CPU features (src/base/cpu.c) ---------------------------------------------------------------
- * The one allowed global (style.md rule 11): probed once (cpuid + xgetbv on x86-64, the kernel's
+ * The one allowed global (docs/conventions.md rule 11): probed once (cpuid + xgetbv on x86-64, the kernel's
  * HWCAP bits on aarch64), read-only afterwards. HG_CPU=scalar|avx2|avx512|neon in the environment
  * forces a lower level (tests, fallback checks); a level this CPU cannot run is ignored.
  * Levels form one ladder per architecture, ordered by value within it: x86-64 SCALAR < AVX2 < AVX512,

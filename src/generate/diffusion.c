@@ -236,7 +236,7 @@ static hg_status par_prefill(par_run *r, const int32_t *prompt, bool *finished) 
         if ((st = hg_ctx_forward(r->ctx, prompt, n_prompt - 1, 0, &fp, NULL, NULL, r->err))) return st;
     }
     fp.init_state = p->init_state ? p->init_state + (n_prompt - 1) * h : NULL;
-    fp.seed = r->seed ^ 0x9e3779b97f4a7c15ull;
+    fp.seed = hg_gen_last_prompt_seed(r->seed);
     if ((st = hg_ctx_forward(r->ctx, prompt + n_prompt - 1, 1, n_prompt - 1, &fp, NULL, ps->logits, r->err))) return st;
     if (r->rep)
         r->rep->core_passes += p->n_steps, r->rep->core_iterations += p->n_steps * n_prompt, r->rep->coda_calls++;

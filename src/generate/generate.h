@@ -8,7 +8,7 @@
 
 #include "model/ctx.h"
 
-/* ---- exit evaluators (exit.c; test-time-features.md §3.2) ---------------------------------------
+/* ---- exit evaluators (exit.c; docs/test-time.md "Exit criteria") ---------------------------------------
  * One evaluator per generation; hg_exit_eval_reset before every token (the reference re-initialises
  * it), then hg_exit_eval_check after every checked iteration. Checks compare with the previous check. */
 typedef struct hg_exit_eval {
@@ -40,8 +40,8 @@ bool hg_exit_eval_check(hg_exit_eval *ev, const float *s, int64_t T, const float
 /* The model a context runs (the loops need its sizes). */
 static inline const hg_model *hg_gen_model(const hg_ctx *ctx) { return ctx->model; }
 
-/* 65504 <|begin_text|>, 65505 <|end_text|>, 65508 <|end_turn|> always stop (docs/test-time.md "Stop
- * tokens"), plus the configured ids. The one stop rule of every generation loop. */
+/* 65504 <|begin_text|>, 65505 <|end_text|>, 65508 <|end_turn|> always stop (docs/test-time.md "Stop ids"),
+ * plus the configured ids. The one stop rule of every generation loop. */
 static inline bool hg_gen_is_stop(const hg_generate_params *p, int32_t id) {
     if (id == 65504 || id == 65505 || id == 65508) return true;
     for (int64_t i = 0; i < p->n_eos; i++)
@@ -49,7 +49,7 @@ static inline bool hg_gen_is_stop(const hg_generate_params *p, int32_t id) {
     return false;
 }
 
-/* The seed schedule of initial states (docs/test-time.md "Seeds"), the one place it is written:
+/* The seed schedule of initial states (docs/test-time.md "Initial state"), the one place it is written:
  * the state of the token generated after n tokens (and of the n-th call of a loop that counts calls)
  * comes from its own stream, and the last prompt position of a multi-position prompt from another. */
 static inline uint64_t hg_gen_token_seed(uint64_t seed, int64_t n) {

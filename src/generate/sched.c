@@ -8,7 +8,7 @@
  * generated alone by construction (bit for bit while the step's rows stay within the matrix-vector
  * kernels' exact range, huginn.h "Batch").
  *
- * A request follows one of the reference's two loops (docs/test-time.md "Generation loops"):
+ * A request follows one of the reference's two loops (docs/test-time.md "Batching and the scheduler"):
  *   - plain (generate_minimal): prompt[0..n-2] then the last prompt position on a second seed stream;
  *     each token draws a fresh initial state from hg_gen_token_seed(seed, tokens so far), or with
  *     `continuous` starts from ln_f of the previous token's final state; every token runs n_steps.

@@ -78,7 +78,7 @@ hg_status hg_generate_speculative(hg_ctx *ctx, const int32_t *prompt, int64_t n_
 
     hg_forward_params fp = {.n_steps = p.n_steps, .init_scale = p.init_scale, .seed = p.seed, .init_state = NULL};
     uint64_t calls = 0;
-#define NEXT_SEED() (p.seed + 0x632be59bd9b4e019ull * ++calls) /* a fresh s0 stream per call */
+#define NEXT_SEED() hg_gen_token_seed(p.seed, ++calls) /* a fresh s0 stream per call */
     /* prefill: all but the last position without logits, then the last one (chunking is exact) */
     if (n_prompt > 1) {
         fp.init_state = p.init_state;

@@ -1,7 +1,7 @@
 /*
  * block.c — one transformer block of a model's architecture on the rows of a pipeline call
  * (ctx.h), and the attention over the slot-keyed KV cache it uses. The Huginn "sandwich" block is
- * the first architecture (docs/forward-pass.md "The sandwich block"); another looped architecture
+ * the first architecture (docs/forward-pass.md "One sandwich block"); another looped architecture
  * adds its block function to k_blocks. The loops over positions and heads stay here; the heavy
  * lifting is hg_matmul (kernels/), so a faster kernel speeds every stage.
  *
