@@ -9,7 +9,8 @@
 #ifndef HG_KERNELS_H
 #define HG_KERNELS_H
 
-#include "model/model.h"
+#include "base/base.h"
+#include "base/tensor.h"
 
 /* Below this many multiply-adds a kernel runs on the calling thread: a parallel region's fork and
  * barrier (microseconds; far more on oversubscribed cores) would cost more than the work. */
