@@ -484,6 +484,25 @@ HG_API hg_status hg_config_load(const char *path, hg_config *out, hg_error *err)
 HG_API hg_status hg_checkpoint_init(const hg_config *cfg, const char *dir, hg_dtype dtype, uint64_t seed, hg_error *err);
 
 /* ================================================================================================
+ * GGUF export
+ * ================================================================================================ */
+
+typedef struct hg_gguf_export_params {
+    int out_dtype;          /* an hg_dtype for every matrix, or -1: keep each matrix's stored dtype */
+    const char *tokenizer;  /* directory holding tokenizer.json (+ tokenizer_config.json), or NULL */
+    const char *name;       /* general.name; NULL: taken from the source */
+    bool no_tokenizer;      /* embed no tokenizer, not even a GGUF source's */
+} hg_gguf_export_params;
+
+/* Write model m as a GGUF file at path (atomically; docs/gguf.md). Matrices get out_dtype when their
+ * rows allow it (Q8_0/Q4_0 need n_in % 32 == 0; others fall back to F32); norms, ln_f and the q/k
+ * bias are always F32 (as llama.cpp keeps them). The tokenizer is embedded from p->tokenizer when
+ * given, else copied (every tokenizer.* key) from the model's own GGUF when it was loaded from one,
+ * unless p->no_tokenizer. No file is left on failure. hg_model_load reads the result back. */
+HG_API hg_status hg_model_export_gguf(const hg_model *m, const char *path, const hg_gguf_export_params *p,
+                                      hg_error *err);
+
+/* ================================================================================================
  * Tokenizer (src/tokenizer/)
  * ================================================================================================ */
 /* HG-TOKENIZER-API-BEGIN */

@@ -35,6 +35,9 @@ void hg_sgemm_ref(float *C, const float *A, bool transA, const float *B, bool tr
                   int64_t K, bool accumulate);
 /* dst[n_in] = row `row` of w widened to f32. */
 void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst);
+/* dst = x[n] in dtype `to`, rounded as the half-precision converters and the Q8_0/Q4_0 quantizers do
+ * (n % 32 == 0 for those): the inverse direction of hg_tensor_row_f32, used to convert weights. */
+void hg_row_from_f32(const float *x, int64_t n, hg_dtype to, void *dst);
 
 /* dst[n] = the first n stored elements of w widened to f32 (a small vector: norm, bias). */
 void hg_tensor_widen(const hg_tensor *w, float *dst, int64_t n);
