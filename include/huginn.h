@@ -122,7 +122,8 @@ typedef struct hg_model_params {
 HG_API hg_model_params hg_model_default_params(void);
 
 /* Load a model from a Hugging Face directory (config.json + model.safetensors, or shards with
- * model.safetensors.index.json). Weights stay in their stored dtype (mapped); compute is f32.
+ * model.safetensors.index.json) or a GGUF file (recognised by its magic bytes or a .gguf name; see
+ * hg_model_export_gguf). Weights stay in their stored dtype (mapped); compute is f32.
  * Returns HG_STATUS_IO / BAD_FILE / UNSUPPORTED with a message naming the file and the key or tensor.
  * *out is set only on success; free with hg_model_free. */
 HG_API hg_status hg_model_load(const char *path, const hg_model_params *params, hg_model **out, hg_error *err);
