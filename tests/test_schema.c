@@ -20,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const void *slot_of(const hg_model *m, const hg_part *p, int64_t layer) {
-    return p->place == HG_PLACE_LAYER ? (const char *)&m->layers[layer] + p->slot : (const char *)m + p->slot;
+/* The name of the iterator's tensor in format f (checked to fit). */
+static const char *name_of(const hg_schema_iter *it, hg_name_format f, char *buf, size_t n) {
+    CHECK(hg_schema_name(it->s, it->c, it->part, it->layer, f, buf, n));
+    return buf;
 }
 
 /* Walk the table for m's config: each present part's HF name is in m's files with the table's shape,
@@ -29,34 +31,32 @@ static const void *slot_of(const hg_model *m, const hg_part *p, int64_t layer) {
 static int64_t check_hf(const hg_model *m, const hg_schema *sc) {
     const hg_config *c = &m->cfg;
     int64_t n = 0;
-    for (int64_t li = -1; li < hg_model_n_layers(m); li++)
-        for (int k = 0; k < sc->n_parts; k++) {
-            const hg_part *p = &sc->parts[k];
-            if ((p->place == HG_PLACE_LAYER) != (li >= 0) || !hg_schema_has(c, p)) continue;
-            char name[256];
-            CHECK(hg_schema_name(sc, c, p, li, HG_NAMES_HF, name, sizeof name));
-            const hg_st_tensor *t = NULL;
-            for (int f = 0; f < m->n_files && !t; f++) t = hg_st_find(&m->files[f], name);
-            CHECK_MSG(t != NULL, "%s not in the checkpoint", name);
-            if (!t) continue;
-            n++;
-            CHECK_MSG(t->n_dims == p->n_dims, "%s: n_dims %d, table %d", name, t->n_dims, p->n_dims);
-            for (int d = 0; d < p->n_dims && d < t->n_dims; d++)
-                CHECK_MSG(t->shape[d] == hg_schema_dim(c, p->dims[d]), "%s: dim %d is %lld, table %lld", name, d,
-                          (long long)t->shape[d], (long long)hg_schema_dim(c, p->dims[d]));
-            CHECK(hg_schema_expects(sc, c, HG_NAMES_HF, name));
-            const void *slot = slot_of(m, p, li);
-            if (p->store == HG_STORE_MATRIX) {
-                const hg_tensor *w = slot;
-                CHECK_MSG(w->ne[0] == hg_schema_dim(c, p->dims[0]) && w->ne[1] == hg_schema_dim(c, p->dims[1]) &&
-                              w->data == t->data,
-                          "%s: bound as [%lld,%lld]", name, (long long)w->ne[0], (long long)w->ne[1]);
-            } else {
-                const float *v;
-                memcpy(&v, slot, sizeof v);
-                CHECK_MSG(v != NULL, "%s: vector not bound", name);
-            }
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
+        const hg_part *p = it.part;
+        char name[256];
+        name_of(&it, HG_NAMES_HF, name, sizeof name);
+        const hg_st_tensor *t = NULL;
+        for (int f = 0; f < m->n_files && !t; f++) t = hg_st_find(&m->files[f], name);
+        CHECK_MSG(t != NULL, "%s not in the checkpoint", name);
+        if (!t) continue;
+        n++;
+        CHECK_MSG(t->n_dims == p->n_dims, "%s: n_dims %d, table %d", name, t->n_dims, p->n_dims);
+        for (int d = 0; d < p->n_dims && d < t->n_dims; d++)
+            CHECK_MSG(t->shape[d] == hg_schema_dim(c, p->dims[d]), "%s: dim %d is %lld, table %lld", name, d,
+                      (long long)t->shape[d], (long long)hg_schema_dim(c, p->dims[d]));
+        CHECK(hg_schema_expects(sc, c, HG_NAMES_HF, name));
+        const void *slot = hg_schema_cslot(m, p, it.layer);
+        if (p->store == HG_STORE_MATRIX) {
+            const hg_tensor *w = slot;
+            CHECK_MSG(w->ne[0] == hg_schema_dim(c, p->dims[0]) && w->ne[1] == hg_schema_dim(c, p->dims[1]) &&
+                          w->data == t->data,
+                      "%s: bound as [%lld,%lld]", name, (long long)w->ne[0], (long long)w->ne[1]);
+        } else {
+            const float *v;
+            memcpy(&v, slot, sizeof v);
+            CHECK_MSG(v != NULL, "%s: vector not bound", name);
         }
+    }
     return n;
 }
 
@@ -86,21 +86,18 @@ static void test_gguf_names(const hg_model *m, const hg_schema *sc, const char *
     CHECK_MSG(hg_gguf_open(path, true, &g, &err) == HG_OK, "%s", err.msg);
     const hg_config *c = &m->cfg;
     int64_t ti = 0;
-    for (int64_t li = -1; li < hg_model_n_layers(m); li++)
-        for (int k = 0; k < sc->n_parts; k++) {
-            const hg_part *p = &sc->parts[k];
-            if ((p->place == HG_PLACE_LAYER) != (li >= 0) || !hg_schema_has(c, p)) continue;
-            char name[256];
-            CHECK(hg_schema_name(sc, c, p, li, HG_NAMES_GGUF, name, sizeof name));
-            CHECK_MSG(ti < g.n_tensors && !strcmp(g.tensors[ti].name, name), "tensor %lld: want %s", (long long)ti, name);
-            if (ti < g.n_tensors) {
-                const hg_gguf_tensor *t = &g.tensors[ti];
-                CHECK(t->n_dims == p->n_dims);
-                for (int d = 0; d < p->n_dims; d++)
-                    CHECK_MSG(t->ne[d] == hg_schema_dim(c, p->dims[p->n_dims - 1 - d]), "%s: ne[%d]", name, d);
-            }
-            ti++;
+    char buf[256];
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it); ti++) {
+        const char *name = name_of(&it, HG_NAMES_GGUF, buf, sizeof buf);
+        const hg_part *p = it.part;
+        CHECK_MSG(ti < g.n_tensors && !strcmp(g.tensors[ti].name, name), "tensor %lld: want %s", (long long)ti, name);
+        if (ti < g.n_tensors) {
+            const hg_gguf_tensor *t = &g.tensors[ti];
+            CHECK(t->n_dims == p->n_dims);
+            for (int d = 0; d < p->n_dims; d++)
+                CHECK_MSG(t->ne[d] == hg_schema_dim(c, p->dims[p->n_dims - 1 - d]), "%s: ne[%d]", name, d);
         }
+    }
     CHECK_MSG(ti == g.n_tensors, "table %lld tensors, file %lld", (long long)ti, (long long)g.n_tensors);
     hg_gguf_close(&g);
 }
@@ -147,18 +144,14 @@ static void test_trainer(const hg_config *c, const hg_schema *sc) {
     hg_error err = {0};
     CHECK_MSG(hg_tlayout_init(&L, c, &err) == HG_OK, "%s", err.msg);
     int64_t n = 0;
-    for (int64_t li = -1; li < hg_schema_n_layers(c); li++)
-        for (int k = 0; k < sc->n_parts; k++) {
-            const hg_part *p = &sc->parts[k];
-            if ((p->place == HG_PLACE_LAYER) != (li >= 0) || !hg_schema_has(c, p)) continue;
-            char name[256];
-            hg_schema_name(sc, c, p, li, HG_NAMES_HF, name, sizeof name);
-            const int64_t i = hg_tlayout_find(&L, name);
-            CHECK_MSG(i >= 0, "%s not in the trainer's layout", name);
-            if (i < 0) continue;
-            n++;
-            CHECK(L.t[i].n_dims == p->n_dims && L.t[i].n == hg_schema_numel(c, p));
-        }
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
+        char name[256];
+        const int64_t i = hg_tlayout_find(&L, name_of(&it, HG_NAMES_HF, name, sizeof name));
+        CHECK_MSG(i >= 0, "%s not in the trainer's layout", name);
+        if (i < 0) continue;
+        n++;
+        CHECK(L.t[i].n_dims == it.part->n_dims && L.t[i].n == hg_schema_numel(c, it.part));
+    }
     CHECK(n == L.n_tensors);
     /* the layout's order: wte, prelude layers, adapter, core and coda layers, ln_f; per layer Wqkv first */
     CHECK(L.n_tensors > 2 && !strcmp(L.t[0].name, "transformer.wte.weight") &&

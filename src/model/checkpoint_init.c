@@ -114,20 +114,18 @@ hg_status hg_checkpoint_init(const hg_config *cfg_in, const char *dir, hg_dtype 
     }
     /* every part the config has (a tied head is not written, as save_pretrained does) */
     int64_t n = 0;
-    for (int64_t li = -1; li < nl; li++) /* li = -1: the global parts */
-        for (int k = 0; k < sc->n_parts; k++) {
-            const hg_part *p = &sc->parts[k];
-            if ((p->place == HG_PLACE_LAYER) != (li >= 0) || !hg_schema_has(&c, p)) continue;
-            init_tensor *t = &ts[n++];
-            if (!hg_schema_name(sc, &c, p, li, HG_NAMES_HF, t->name, sizeof t->name)) {
-                hg_free(ts), hg_free(es);
-                return hg_err(err, HG_STATUS_LIMIT, "init: tensor name too long");
-            }
-            t->n_dims = p->n_dims;
-            for (int d = 0; d < p->n_dims; d++) t->shape[d] = hg_schema_dim(&c, p->dims[d]);
-            t->init = p->init;
-            t->std = p->init == HG_INIT_OUT_PROJ ? out_sd : sd;
+    for (hg_schema_iter it = hg_schema_begin(sc, &c); hg_schema_next(&it);) {
+        const hg_part *p = it.part;
+        init_tensor *t = &ts[n++];
+        if (!hg_schema_name(sc, &c, p, it.layer, HG_NAMES_HF, t->name, sizeof t->name)) {
+            hg_free(ts), hg_free(es);
+            return hg_err(err, HG_STATUS_LIMIT, "init: tensor name too long");
         }
+        t->n_dims = p->n_dims;
+        for (int d = 0; d < p->n_dims; d++) t->shape[d] = hg_schema_dim(&c, p->dims[d]);
+        t->init = p->init;
+        t->std = p->init == HG_INIT_OUT_PROJ ? out_sd : sd;
+    }
     qsort(ts, (size_t)n, sizeof *ts, cmp_name); /* data ordered by name, as the goldens' writer does */
     for (int64_t i = 0; i < n; i++) {
         es[i].name = ts[i].name;

@@ -179,19 +179,10 @@ hg_status hg_model_export_gguf(const hg_model *m, const char *out_path, const hg
     /* tensors in the schema's order: global ones first, then layer by layer (the data order) */
     int64_t ti = 0;
     char name[HG_GGUF_MAX_NAME];
-    for (int k = 0; k < sc->n_parts; k++) {
-        const hg_part *part = &sc->parts[k];
-        if (part->place == HG_PLACE_LAYER || !hg_schema_has(c, part)) continue;
-        hg_schema_name(sc, c, part, 0, HG_NAMES_GGUF, name, sizeof name);
-        add_part(w, &ctx, ti++, c, part, name, (const char *)m + part->slot, p->out_dtype);
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
+        hg_schema_name(sc, c, it.part, it.layer, HG_NAMES_GGUF, name, sizeof name); /* fits: < 64 B */
+        add_part(w, &ctx, ti++, c, it.part, name, hg_schema_cslot(m, it.part, it.layer), p->out_dtype);
     }
-    for (int64_t li = 0; li < nl; li++)
-        for (int k = 0; k < sc->n_parts; k++) {
-            const hg_part *part = &sc->parts[k];
-            if (part->place != HG_PLACE_LAYER || !hg_schema_has(c, part)) continue;
-            hg_schema_name(sc, c, part, li, HG_NAMES_GGUF, name, sizeof name); /* fits: < 64 B */
-            add_part(w, &ctx, ti++, c, part, name, (const char *)&m->layers[li] + part->slot, p->out_dtype);
-        }
     HG_ASSERT(ti <= n_tensors);
     st = hg_gguf_write(w, out_path, err);
 out:

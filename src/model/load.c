@@ -112,39 +112,28 @@ static hg_status bind_all(hg_model *m, const hg_wsource *s, hg_error *err) {
                           s->name_at(s, i), s->words->meta);
     /* one f32 block for every vector the config has */
     int64_t n_small = 0;
-    for (int k = 0; k < sc->n_parts; k++) {
-        const hg_part *p = &sc->parts[k];
-        if (p->store == HG_STORE_VECTOR && hg_schema_has(c, p))
-            n_small += hg_schema_numel(c, p) * (p->place == HG_PLACE_LAYER ? nl : 1);
-    }
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);)
+        if (it.part->store == HG_STORE_VECTOR) n_small += hg_schema_numel(c, it.part);
     m->layers = hg_calloc((size_t)nl, sizeof *m->layers);
     m->small = hg_calloc((size_t)(n_small ? n_small : 1), sizeof(float));
     if (!m->layers || !m->small) return hg_err(err, HG_STATUS_NOMEM, "%s: out of memory", s->path);
     float *small = m->small;
     char name[256];
     hg_status st;
-    for (int k = 0; k < sc->n_parts; k++) { /* the globals */
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
+        if (!hg_schema_name(sc, c, it.part, it.layer, s->names, name, sizeof name))
+            return hg_err(err, HG_STATUS_LIMIT, "%s: tensor name too long", s->path);
+        if ((st = bind_part(m, s, it.part, name, hg_schema_slot(m, it.part, it.layer), &small, err))) return st;
+    }
+    /* a tied part (the head) is checked when stored, then takes its partner's tensor, as the reference ties */
+    for (int k = 0; k < sc->n_parts; k++) {
         const hg_part *p = &sc->parts[k];
-        if (p->place == HG_PLACE_LAYER) continue;
-        hg_schema_name(sc, c, p, 0, s->names, name, sizeof name);
+        if (p->tied_to < 0 || !c->tie_embeddings || p->place == HG_PLACE_LAYER) continue;
         hg_wtensor probe;
-        /* an optional part (a tied head) is checked when stored */
-        if (!hg_schema_has(c, p) && !(p->when == HG_WHEN_UNTIED && s->find(s, name, &probe))) continue;
-        if ((st = bind_part(m, s, p, name, (char *)m + p->slot, &small, err))) return st;
+        hg_schema_name(sc, c, p, -1, s->names, name, sizeof name);
+        if (s->find(s, name, &probe) && (st = bind_part(m, s, p, name, hg_schema_slot(m, p, -1), &small, err))) return st;
+        memcpy(hg_schema_slot(m, p, -1), hg_schema_slot(m, &sc->parts[p->tied_to], -1), sizeof(hg_tensor));
     }
-    for (int k = 0; k < sc->n_parts; k++) { /* tied parts take their partner's tensor, as the reference ties */
-        const hg_part *p = &sc->parts[k];
-        if (p->tied_to >= 0 && c->tie_embeddings)
-            memcpy((char *)m + p->slot, (char *)m + sc->parts[p->tied_to].slot, sizeof(hg_tensor));
-    }
-    for (int64_t li = 0; li < nl; li++)
-        for (int k = 0; k < sc->n_parts; k++) {
-            const hg_part *p = &sc->parts[k];
-            if (p->place != HG_PLACE_LAYER || !hg_schema_has(c, p)) continue;
-            if (!hg_schema_name(sc, c, p, li, s->names, name, sizeof name))
-                return hg_err(err, HG_STATUS_LIMIT, "%s: tensor name too long", s->path);
-            if ((st = bind_part(m, s, p, name, (char *)&m->layers[li] + p->slot, &small, err))) return st;
-        }
     /* parameters (tied embeddings once); bytes of the tensors used, as stored */
     m->n_params = hg_config_n_params(c);
     m->n_bytes = 0;

@@ -102,6 +102,32 @@ bool hg_schema_has(const hg_config *c, const hg_part *p) {
 
 int64_t hg_schema_n_layers(const hg_config *c) { return c->n_layers_prelude + c->n_layers_core + c->n_layers_coda; }
 
+hg_schema_iter hg_schema_begin(const hg_schema *s, const hg_config *c) {
+    hg_schema_iter it = {.s = s, .c = c, .layer = -1, .k = 0};
+    return it;
+}
+
+bool hg_schema_next(hg_schema_iter *it) {
+    const int64_t nl = hg_schema_n_layers(it->c);
+    for (; it->layer < nl; it->layer++, it->k = 0)
+        while (it->k < it->s->n_parts) {
+            const hg_part *p = &it->s->parts[it->k++];
+            if ((p->place == HG_PLACE_LAYER) == (it->layer >= 0) && hg_schema_has(it->c, p)) {
+                it->part = p;
+                return true;
+            }
+        }
+    return false;
+}
+
+void *hg_schema_slot(hg_model *m, const hg_part *p, int64_t layer) {
+    return p->place == HG_PLACE_LAYER ? (char *)&m->layers[layer] + p->slot : (char *)m + p->slot;
+}
+
+const void *hg_schema_cslot(const hg_model *m, const hg_part *p, int64_t layer) {
+    return p->place == HG_PLACE_LAYER ? (const char *)&m->layers[layer] + p->slot : (const char *)m + p->slot;
+}
+
 bool hg_schema_name(const hg_schema *s, const hg_config *c, const hg_part *p, int64_t layer, hg_name_format f,
                     char *buf, size_t n) {
     int k;

@@ -88,6 +88,21 @@ bool hg_schema_name(const hg_schema *s, const hg_config *c, const hg_part *p, in
 bool hg_schema_expects(const hg_schema *s, const hg_config *c, hg_name_format f, const char *name);
 /* Is `name` one of the HF names that are accepted and ignored? */
 bool hg_schema_ignored(const hg_schema *s, hg_name_format f, const char *name);
+/* Walks the tensors a model of config c has, in the schema's file order: the global parts (layer -1),
+ * then layer by layer every per-layer part.
+ *     for (hg_schema_iter it = hg_schema_begin(s, c); hg_schema_next(&it);) use(it.part, it.layer);  */
+typedef struct hg_schema_iter {
+    const hg_schema *s;
+    const hg_config *c;
+    const hg_part *part; /* the current part */
+    int64_t layer;       /* its global layer, or -1 for a global part */
+    int k;               /* index of the next part to look at */
+} hg_schema_iter;
+hg_schema_iter hg_schema_begin(const hg_schema *s, const hg_config *c);
+bool hg_schema_next(hg_schema_iter *it);
+/* Where part p of global layer `layer` is bound in model m (an hg_tensor or a const float *). */
+void *hg_schema_slot(hg_model *m, const hg_part *p, int64_t layer);
+const void *hg_schema_cslot(const hg_model *m, const hg_part *p, int64_t layer);
 /* Layers of all three stages. */
 int64_t hg_schema_n_layers(const hg_config *c);
 /* Elements of part p under config c. */

@@ -174,25 +174,22 @@ hg_status hg_tparams_from_model(const hg_tlayout *L, const hg_model *m, float *p
         hg_model_n_layers(m) != L->cfg.n_layers_prelude + L->cfg.n_layers_core + L->cfg.n_layers_coda)
         return hg_err(err, HG_STATUS_BAD_ARG, "trainer: the model's config does not match the parameter layout");
     /* every part the layout holds, from the model's binding of it (schema.h: slot) */
-    for (int64_t li = -1; li < hg_model_n_layers(m); li++) /* li = -1: the global parts */
-        for (int k = 0; k < sc->n_parts; k++) {
-            const hg_part *p = &sc->parts[k];
-            if ((p->place == HG_PLACE_LAYER) != (li >= 0)) continue;
-            const int64_t ti = find_part(L, sc, p, li);
-            if (ti < 0) continue; /* not in this layout (an absent q/k bias, the tied head) */
-            const char *slot = p->place == HG_PLACE_LAYER ? (const char *)&m->layers[li] + p->slot : (const char *)m + p->slot;
-            float *dst = params + L->t[ti].offset;
-            if (p->store == HG_STORE_VECTOR) {
-                const float *v;
-                memcpy(&v, slot, sizeof v);
-                memcpy(dst, v, (size_t)L->t[ti].n * sizeof(float));
-                continue;
-            }
-            const hg_tensor *w = (const hg_tensor *)(const void *)slot;
-            if (w->dtype != HG_DTYPE_F32 && w->dtype != HG_DTYPE_BF16 && w->dtype != HG_DTYPE_F16)
-                return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: quantized weights cannot be trained; use an f32/bf16 model");
-            copy_matrix(dst, w);
+    for (hg_schema_iter it = hg_schema_begin(sc, &L->cfg); hg_schema_next(&it);) {
+        const int64_t ti = find_part(L, sc, it.part, it.layer);
+        if (ti < 0) continue; /* not in this layout */
+        const void *slot = hg_schema_cslot(m, it.part, it.layer);
+        float *dst = params + L->t[ti].offset;
+        if (it.part->store == HG_STORE_VECTOR) {
+            const float *v;
+            memcpy(&v, slot, sizeof v);
+            memcpy(dst, v, (size_t)L->t[ti].n * sizeof(float));
+            continue;
         }
+        const hg_tensor *w = slot;
+        if (w->dtype != HG_DTYPE_F32 && w->dtype != HG_DTYPE_BF16 && w->dtype != HG_DTYPE_F16)
+            return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: quantized weights cannot be trained; use an f32/bf16 model");
+        copy_matrix(dst, w);
+    }
     return HG_OK;
 }
 
@@ -212,26 +209,24 @@ hg_status hg_tparams_model_view(const hg_tlayout *L, const float *params, hg_mod
         return hg_err(err, HG_STATUS_NOMEM, "trainer: out of memory");
     }
     /* each part points into params: an F32 matrix or the f32 vector itself (no copy) */
-    for (int64_t li = -1; li < nl; li++) /* li = -1: the global parts */
-        for (int k = 0; k < sc->n_parts; k++) {
-            const hg_part *p = &sc->parts[k];
-            if ((p->place == HG_PLACE_LAYER) != (li >= 0)) continue;
-            const int64_t ti = find_part(L, sc, p, li);
-            if (ti < 0) continue;
-            char *slot = p->place == HG_PLACE_LAYER ? (char *)&m->layers[li] + p->slot : (char *)m + p->slot;
-            const hg_tinfo *t = &L->t[ti];
-            const float *data = params + t->offset;
-            if (p->store == HG_STORE_VECTOR) {
-                memcpy(slot, &data, sizeof data);
-                continue;
-            }
-            const hg_tensor w = {.dtype = HG_DTYPE_F32, .n_dims = 2, .ne = {t->shape[0], t->shape[1], 1, 1},
-                                 .data = data, .nbytes = (size_t)t->n * sizeof(float)};
-            memcpy(slot, &w, sizeof w);
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
+        const int64_t ti = find_part(L, sc, it.part, it.layer);
+        if (ti < 0) continue;
+        void *slot = hg_schema_slot(m, it.part, it.layer);
+        const hg_tinfo *t = &L->t[ti];
+        const float *data = params + t->offset;
+        if (it.part->store == HG_STORE_VECTOR) {
+            memcpy(slot, &data, sizeof data);
+            continue;
         }
+        const hg_tensor w = {.dtype = HG_DTYPE_F32, .n_dims = 2, .ne = {t->shape[0], t->shape[1], 1, 1},
+                             .data = data, .nbytes = (size_t)t->n * sizeof(float)};
+        memcpy(slot, &w, sizeof w);
+    }
     for (int k = 0; k < sc->n_parts; k++) /* the tied head is the embedding */
         if (sc->parts[k].tied_to >= 0 && c->tie_embeddings)
-            memcpy((char *)m + sc->parts[k].slot, (char *)m + sc->parts[sc->parts[k].tied_to].slot, sizeof(hg_tensor));
+            memcpy(hg_schema_slot(m, &sc->parts[k], -1), hg_schema_slot(m, &sc->parts[sc->parts[k].tied_to], -1),
+                   sizeof(hg_tensor));
     m->n_params = L->n_params;
     m->n_bytes = L->n_params * 4;
     *out = m;
