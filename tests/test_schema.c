@@ -167,6 +167,12 @@ static void test_dims(const hg_config *c) {
     g.n_kv_head = c->n_head / 2; /* grouped K/V: narrower fused rows */
     CHECK(hg_schema_dim(&g, HG_SD_QKV) == (c->n_head + 2 * g.n_kv_head) * c->head_dim);
     CHECK(hg_schema_for((hg_arch)HG_ARCH_COUNT) == NULL);
+    /* the parameter count walks the table: Huginn-0125's closed form (tied, with the q/k bias) */
+    const hg_config big = hg_config_huginn_0125();
+    const int64_t h = big.n_embd, I = big.intermediate_size, V = big.vocab_size;
+    const int64_t per = 4 * h + (big.qk_bias ? 2 * h : 0) + 4 * h * h + 3 * I * h;
+    const int64_t layers = big.n_layers_prelude + big.n_layers_core + big.n_layers_coda;
+    CHECK(hg_config_n_params(&big) == layers * per + V * h + 2 * h * h + h + (big.tie_embeddings ? 0 : V * h));
 }
 
 int main(void) {
