@@ -1,5 +1,5 @@
 /*
- * load_hf.c — the weight source of a checkpoint in the Hugging Face layout (model.md "Tensors"):
+ * load_hf.c — the weight source of a checkpoint in the Hugging Face layout (docs/forward-pass.md):
  * config.json, then model.safetensors or the shards named by model.safetensors.index.json. The
  * tensors are found by name across the mapped files; load.c binds them (weights.h).
  */
@@ -94,7 +94,7 @@ static bool find(const hg_wsource *s, const char *name, hg_wtensor *out) {
     }
     out->type_name = hg_st_dtype_name(t->dtype);
     out->n_dims = t->n_dims;
-    for (int d = 0; d < t->n_dims && d < 4; d++) out->shape[d] = t->shape[d];
+    for (int d = 0; d < t->n_dims && d < 8; d++) out->shape[d] = t->shape[d];
     out->data = t->data;
     out->nbytes = t->nbytes;
     return true;
