@@ -122,7 +122,8 @@ typedef struct hg_model_params {
 HG_API hg_model_params hg_model_default_params(void);
 
 /* Load a model from a Hugging Face directory (config.json + model.safetensors, or shards with
- * model.safetensors.index.json). Weights stay in their stored dtype (mapped); compute is f32.
+ * model.safetensors.index.json) or a GGUF file (recognised by its magic bytes or a .gguf name; see
+ * hg_model_export_gguf). Weights stay in their stored dtype (mapped); compute is f32.
  * Returns HG_STATUS_IO / BAD_FILE / UNSUPPORTED with a message naming the file and the key or tensor.
  * *out is set only on success; free with hg_model_free. */
 HG_API hg_status hg_model_load(const char *path, const hg_model_params *params, hg_model **out, hg_error *err);
@@ -552,6 +553,25 @@ HG_API hg_status hg_config_load(const char *path, hg_config *out, hg_error *err)
  * (truncated normals of the "takase" scheme, norms = 1). dtype: F32, BF16 or F16. Files are written
  * to temporaries and renamed, so a failure leaves no half-written checkpoint. */
 HG_API hg_status hg_checkpoint_init(const hg_config *cfg, const char *dir, hg_dtype dtype, uint64_t seed, hg_error *err);
+
+/* ================================================================================================
+ * GGUF export
+ * ================================================================================================ */
+
+typedef struct hg_gguf_export_params {
+    int out_dtype;          /* an hg_dtype for every matrix, or -1: keep each matrix's stored dtype */
+    const char *tokenizer;  /* directory holding tokenizer.json (+ tokenizer_config.json), or NULL */
+    const char *name;       /* general.name; NULL: taken from the source */
+    bool no_tokenizer;      /* embed no tokenizer, not even a GGUF source's */
+} hg_gguf_export_params;
+
+/* Write model m as a GGUF file at path (atomically; docs/gguf.md). Matrices get out_dtype when their
+ * rows allow it (Q8_0/Q4_0 need n_in % 32 == 0; others fall back to F32); norms, ln_f and the q/k
+ * bias are always F32 (as llama.cpp keeps them). The tokenizer is embedded from p->tokenizer when
+ * given, else copied (every tokenizer.* key) from the model's own GGUF when it was loaded from one,
+ * unless p->no_tokenizer. No file is left on failure. hg_model_load reads the result back. */
+HG_API hg_status hg_model_export_gguf(const hg_model *m, const char *path, const hg_gguf_export_params *p,
+                                      hg_error *err);
 
 /* ================================================================================================
  * Tokenizer (src/tokenizer/)

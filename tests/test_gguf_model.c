@@ -13,7 +13,8 @@
 #include "golden.h"
 #include "harness.h"
 #include "huginn.h"
-#include "io/gguf_model.h"
+#include "io/gguf.h"
+#include "model/model.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ static hg_model *load(const char *path, bool use_mmap) {
 static hg_model *export_load(const hg_model *src, const char *out, int dtype, bool use_mmap) {
     hg_gguf_export_params p = {.out_dtype = dtype};
     hg_error err = {0};
-    hg_status st = hg_gguf_export(src, out, &p, &err);
+    hg_status st = hg_model_export_gguf(src, out, &p, &err);
     CHECK_MSG(st == HG_OK, "export %s: %s", out, err.msg);
     return st ? NULL : load(out, use_mmap);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_neon.sh — the aarch64 NEON kernels (src/kernels/*_neon.c) proved under emulation: cross-compiles
-# test_kernels.c with only what it links (src/kernels without the x86 files, src/base, src/model/dtype.c;
+# test_kernels.c with only what it links (src/kernels without the x86 files and src/base;
 # no CMake, no cJSON/PCRE2/utf8proc, which have no arm64 builds here) and runs it with qemu-aarch64:
 #   1. qemu's default CPU (it has the dot product, HWCAP_ASIMDDP): the NEON level with SDOT dots;
 #   2. -cpu cortex-a53 (Armv8.0, no SDOT): the NEON level with SMULL dots;
@@ -23,7 +23,7 @@ BIN="$OUT/test_kernels_aarch64"
 rm -f "$BIN"
 
 # the project's warning set (CMakeLists.txt), as errors; C11 without extensions, so no FMA contraction
-srcs=("$SRC/tests/test_kernels.c" "$SRC/tests/harness.c" "$SRC/src/model/dtype.c")
+srcs=("$SRC/tests/test_kernels.c" "$SRC/tests/harness.c")
 for f in "$SRC"/src/kernels/*.c "$SRC"/src/base/*.c; do
   case "$f" in *_avx2.c | *_avx512.c) continue ;; esac
   srcs+=("$f")

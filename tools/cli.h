@@ -28,6 +28,9 @@ int cli_fail(const char *fmt, ...)
     ;
 /* Print the error's message and return 1. */
 int cli_fail_err(const hg_error *err);
+/* `huginn convert` / `huginn quantize` (cmd_convert.c): load `in`, write it as GGUF `out` with matrices
+ * in `dtype` (-1: as stored) through hg_model_export_gguf; 0 on success, else 1 (printed). */
+int cli_gguf_export(const char *in, const char *out, int dtype, const char *name, bool no_tokenizer);
 
 /* Strict numeric parsing: the whole string must be a number in range; false otherwise. */
 bool cli_parse_i64(const char *s, int64_t *out);

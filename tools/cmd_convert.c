@@ -7,13 +7,9 @@
  */
 #include "cli.h"
 
-#include "io/gguf_model.h"
-
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-int cli_gguf_export(const char *in, const char *out, int dtype, const char *name, bool no_tokenizer);
 
 /* Load `in`, export to `out` with matrices in `dtype` (-1: as stored); 0 on success, else 1 (printed). */
 int cli_gguf_export(const char *in, const char *out, int dtype, const char *name, bool no_tokenizer) {
@@ -26,7 +22,7 @@ int cli_gguf_export(const char *in, const char *out, int dtype, const char *name
     const bool has_tok = !no_tokenizer && stat(in, &st) == 0 && S_ISDIR(st.st_mode) && stat(tok, &st) == 0;
     hg_gguf_export_params p = {.out_dtype = dtype, .tokenizer = has_tok ? in : NULL, .name = name,
                                .no_tokenizer = no_tokenizer};
-    hg_status s = hg_gguf_export(m, out, &p, &err);
+    hg_status s = hg_model_export_gguf(m, out, &p, &err);
     hg_model_free(m);
     if (s) return cli_fail_err(&err);
     fprintf(stderr, "huginn: wrote %s\n", out);

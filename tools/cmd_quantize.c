@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int cli_gguf_export(const char *in, const char *out, int dtype, const char *name, bool no_tokenizer); /* cmd_convert.c */
 int cmd_quantize(int argc, char **argv);
 
 int cmd_quantize(int argc, char **argv) {

@@ -157,4 +157,10 @@ hg_status hg_gguf_add_tensor(hg_gguf_writer *w, const char *name, uint32_t ggml_
 /* Write everything to path (path.tmp.PID, then rename). On failure no file is left at path. */
 hg_status hg_gguf_write(hg_gguf_writer *w, const char *path, hg_error *err);
 
+/* The tokenizer.* keys from a Hugging Face tokenizer.json in dir (and its tokenizer_config.json):
+ * tokenizer.ggml.model "gpt2", tokens, token_type, merges, bos/eos/padding ids, chat template and the
+ * whole file as tokenizer.huggingface.json. n_vocab: the model's vocabulary size (ids must be below;
+ * ids without a token become "[PAD<id>]", type UNUSED). */
+hg_status hg_gguf_put_tokenizer(hg_gguf_writer *w, const char *dir, int64_t n_vocab, hg_error *err);
+
 #endif

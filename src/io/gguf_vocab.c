@@ -14,7 +14,7 @@
  * This reads the JSON with cJSON directly and does not depend on src/tokenizer/: the export must work
  * in builds without it, and it only copies strings (no tokenization semantics).
  */
-#include "io/gguf_model.h"
+#include "io/gguf.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -9,7 +9,8 @@
 #ifndef HG_KERNELS_H
 #define HG_KERNELS_H
 
-#include "model/model.h"
+#include "base/base.h"
+#include "base/tensor.h"
 
 /* Below this many multiply-adds a kernel runs on the calling thread: a parallel region's fork and
  * barrier (microseconds; far more on oversubscribed cores) would cost more than the work. */
@@ -31,6 +32,9 @@ void hg_sgemm_level(hg_cpu_level l, float *C, const float *A, bool transA, const
                     int64_t N, int64_t K, bool accumulate, float *work);
 /* dst[n_in] = row `row` of w widened to f32. */
 void hg_tensor_row_f32(const hg_tensor *w, int64_t row, float *dst);
+/* dst = x[n] in dtype `to`, rounded as the half-precision converters and the Q8_0/Q4_0 quantizers do
+ * (n % 32 == 0 for those): the inverse direction of hg_tensor_row_f32, used to convert weights. */
+void hg_row_from_f32(const float *x, int64_t n, hg_dtype to, void *dst);
 
 /* dst[n] = the first n stored elements of w widened to f32 (a small vector: norm, bias). */
 void hg_tensor_widen(const hg_tensor *w, float *dst, int64_t n);

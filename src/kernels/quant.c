@@ -8,6 +8,7 @@
 #include "kernels/quant.h"
 
 #include "base/base.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 
@@ -64,5 +65,22 @@ void hg_dequantize_row_q4_0(const void *src, float *y, int64_t n) {
             y[j] = (float)((b[i].qs[j] & 15) - 8) * d;
             y[j + HG_QK / 2] = (float)((b[i].qs[j] >> 4) - 8) * d;
         }
+    }
+}
+
+void hg_row_from_f32(const float *x, int64_t n, hg_dtype to, void *dst) {
+    uint8_t *d = dst;
+    switch (to) {
+    case HG_DTYPE_F32: memcpy(d, x, (size_t)n * 4); break;
+    case HG_DTYPE_F16:
+    case HG_DTYPE_BF16:
+        for (int64_t i = 0; i < n; i++) {
+            const uint16_t u = to == HG_DTYPE_BF16 ? hg_f32_to_bf16(x[i]) : hg_f32_to_f16(x[i]);
+            memcpy(d + 2 * i, &u, 2);
+        }
+        break;
+    case HG_DTYPE_Q8_0: hg_quantize_row_q8_0(x, d, n); break;
+    case HG_DTYPE_Q4_0: hg_quantize_row_q4_0(x, d, n); break;
+    default: HG_ASSERT(!"hg_row_from_f32: dtype");
     }
 }

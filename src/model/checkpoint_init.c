@@ -6,7 +6,8 @@
  * every matrix is a normal truncated at ±3σ with σ = sqrt(2/(5h)), except the output projections
  * (attn.proj, mlp.proj and the up half of mlp.fc), whose σ is divided by sqrt(2·depth) with
  * depth = P + R·mean_recurrence + C; RMSNorm weights are 1 and the q/k bias 0. With tied embeddings
- * lm_head.weight is not written (as save_pretrained does).
+ * lm_head.weight is not written (as save_pretrained does). The tensors, their shapes and which
+ * of these fills each gets come from the architecture's schema (schema.h).
  *
  * Determinism: each tensor is filled in blocks of 2^20 values, block b of tensor `name` drawn from
  * hg_rng seeded with mix(seed, fnv1a(name), b). Blocks are independent, so they are generated in
@@ -14,6 +15,7 @@
  * values, 7 GB in bf16) is streamed tensor by tensor, never held whole.
  */
 #include "model/model.h"
+#include "model/schema.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,7 +30,7 @@ typedef struct init_tensor {
     char name[128];
     int n_dims;
     int64_t shape[4];
-    int kind;       /* 0 normal, 1 ones, 2 zeros, 3 fc (first half std, second out_proj) */
+    hg_part_init init; /* GATE_UP: the first half with std, the second with the output-projection std */
     double std;
 } init_tensor;
 
@@ -64,7 +66,7 @@ static bool fill(void *user, int64_t index, uint8_t *buf, size_t nbytes) {
     (void)nbytes;
     const uint64_t hname = fnv1a(t->name);
     const int64_t n_blocks = (count + HG_INIT_BLOCK - 1) / HG_INIT_BLOCK;
-    const int64_t half = t->kind == 3 ? count / 2 : count;
+    const int64_t half = t->init == HG_INIT_GATE_UP ? count / 2 : count;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t b = 0; b < n_blocks; b++) {
         hg_rng r;
@@ -72,10 +74,10 @@ static bool fill(void *user, int64_t index, uint8_t *buf, size_t nbytes) {
         const int64_t i1 = hg_min_i64(count, (b + 1) * HG_INIT_BLOCK);
         for (int64_t i = b * HG_INIT_BLOCK; i < i1; i++) {
             float v;
-            if (t->kind == 1) v = 1.0f;
-            else if (t->kind == 2) v = 0.0f;
+            if (t->init == HG_INIT_ONES) v = 1.0f;
+            else if (t->init == HG_INIT_ZEROS) v = 0.0f;
             else {
-                double sd = (t->kind == 3 && i >= half) ? job->out_std : t->std;
+                double sd = (t->init == HG_INIT_GATE_UP && i >= half) ? job->out_std : t->std;
                 v = (float)hg_rng_trunc_normal(&r, sd, -3 * sd, 3 * sd);
             }
             store(buf, job->dtype, i, v);
@@ -97,52 +99,33 @@ hg_status hg_checkpoint_init(const hg_config *cfg_in, const char *dir, hg_dtype 
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return hg_err(err, HG_STATUS_IO, "%s: cannot create directory: %s", dir, strerror(errno));
-    const int64_t h = c.n_embd, I = c.intermediate_size, V = c.vocab_size;
+    const hg_schema *sc = hg_schema_for(c.arch);
+    if (!sc) return hg_err(err, HG_STATUS_UNSUPPORTED, "init: no tensor schema for architecture %s", hg_arch_name(c.arch));
+    const int64_t h = c.n_embd;
     const int64_t depth = c.n_layers_prelude + c.n_layers_core * c.mean_recurrence + c.n_layers_coda;
     const double sd = sqrt(2.0 / (5.0 * (double)h)), out_sd = sd / sqrt(2.0 * (double)(depth > 0 ? depth : 1));
-    const int64_t nl = c.n_layers_prelude + c.n_layers_core + c.n_layers_coda;
-    int64_t cap = 4 + nl * 9;
+    const int64_t nl = hg_schema_n_layers(&c);
+    int64_t cap = (int64_t)sc->n_parts * (nl + 1);
     init_tensor *ts = hg_calloc((size_t)cap, sizeof *ts);
     hg_st_entry *es = hg_calloc((size_t)cap, sizeof *es);
     if (!ts || !es) {
         hg_free(ts), hg_free(es);
         return hg_err(err, HG_STATUS_NOMEM, "out of memory");
     }
+    /* every part the config has (a tied head is not written, as save_pretrained does) */
     int64_t n = 0;
-#define ADD(nm, nd, s0, s1, k, sdev)                                                                   \
-    do {                                                                                                \
-        snprintf(ts[n].name, sizeof ts[n].name, "%s", nm);                                              \
-        ts[n].n_dims = nd, ts[n].shape[0] = s0, ts[n].shape[1] = s1, ts[n].kind = k, ts[n].std = sdev;  \
-        n++;                                                                                            \
-    } while (0)
-    ADD("transformer.wte.weight", 2, V, h, 0, sd);
-    ADD("transformer.adapter.weight", 2, h, 2 * h, 0, sd);
-    ADD("transformer.ln_f.weight", 1, h, 0, 1, 0.0);
-    if (!c.tie_embeddings) ADD("lm_head.weight", 2, V, h, 0, sd);
-    static const char *stages[3] = {"prelude", "core_block", "coda"};
-    const int64_t counts[3] = {c.n_layers_prelude, c.n_layers_core, c.n_layers_coda};
-    for (int s = 0; s < 3; s++)
-        for (int64_t i = 0; i < counts[s]; i++) {
-            char nm[128];
-#define L(part) (snprintf(nm, sizeof nm, "transformer.%s.%lld.%s", stages[s], (long long)i, part), nm)
-            for (int k = 1; k <= 4; k++) {
-                char part[32];
-                snprintf(part, sizeof part, "norm_%d.weight", k);
-                ADD(L(part), 1, h, 0, 1, 0.0);
-            }
-            ADD(L("attn.Wqkv.weight"), 2, 3 * h, h, 0, sd);
-            ADD(L("attn.proj.weight"), 2, h, h, 0, out_sd);
-            ADD(L("mlp.fc.weight"), 2, 2 * I, h, 3, sd);
-            ADD(L("mlp.proj.weight"), 2, h, I, 0, out_sd);
-            if (c.qk_bias) {
-                snprintf(ts[n].name, sizeof ts[n].name, "%s", L("attn.qk_bias"));
-                ts[n].n_dims = 4, ts[n].shape[0] = 2, ts[n].shape[1] = 1, ts[n].shape[2] = c.n_head;
-                ts[n].shape[3] = c.head_dim, ts[n].kind = 2;
-                n++;
-            }
-#undef L
+    for (hg_schema_iter it = hg_schema_begin(sc, &c); hg_schema_next(&it);) {
+        const hg_part *p = it.part;
+        init_tensor *t = &ts[n++];
+        if (!hg_schema_name(sc, &c, p, it.layer, HG_NAMES_HF, t->name, sizeof t->name)) {
+            hg_free(ts), hg_free(es);
+            return hg_err(err, HG_STATUS_LIMIT, "init: tensor name too long");
         }
-#undef ADD
+        t->n_dims = p->n_dims;
+        for (int d = 0; d < p->n_dims; d++) t->shape[d] = hg_schema_dim(&c, p->dims[d]);
+        t->init = p->init;
+        t->std = p->init == HG_INIT_OUT_PROJ ? out_sd : sd;
+    }
     qsort(ts, (size_t)n, sizeof *ts, cmp_name); /* data ordered by name, as the goldens' writer does */
     for (int64_t i = 0; i < n; i++) {
         es[i].name = ts[i].name;

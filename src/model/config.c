@@ -5,6 +5,7 @@
  * num_key_value_heads may be absent (then equal to the heads) but must equal them when present.
  */
 #include "model/model.h"
+#include "model/schema.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -167,10 +168,11 @@ hg_status hg_config_load(const char *path, hg_config *out, hg_error *err) {
 }
 
 int64_t hg_config_n_params(const hg_config *c) {
-    const int64_t h = c->n_embd, I = c->intermediate_size, V = c->vocab_size;
-    const int64_t nl = c->n_layers_prelude + c->n_layers_core + c->n_layers_coda;
-    const int64_t per = 4 * h + (c->qk_bias ? 2 * h : 0) + 3 * h * h + h * h + 2 * I * h + h * I;
-    return nl * per + V * h + 2 * h * h + h + (c->tie_embeddings ? 0 : V * h);
+    const hg_schema *sc = hg_schema_for(c->arch);
+    int64_t n = 0;
+    if (sc) /* every tensor the config has; a tied head is not one */
+        for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) n += hg_schema_numel(c, it.part);
+    return n;
 }
 
 const char *hg_arch_name(hg_arch a) { return a == HG_ARCH_HUGINN ? "huginn" : "unknown"; }

@@ -1,24 +1,22 @@
 /*
- * load.c — load a recurrent-depth checkpoint in the Hugging Face layout (docs/forward-pass.md "Tensors"):
- * config.json, then model.safetensors or the shards named by model.safetensors.index.json.
+ * load.c — load a model: the one entry point (hg_model_load), which picks the weight source by format
+ * (a GGUF file, recognised by its magic bytes, or a Hugging Face directory), and the one bind step
+ * that walks the architecture's tensor schema (schema.h) over that source (weights.h).
  *
  * Weights stay in their stored dtype inside the mapped files (never copied to f32 wholesale); only the
  * small vectors (RMSNorm weights, q/k bias) are widened to f32 once, into one block. Every tensor's
  * name, dtype and shape is checked against the config, and unknown tensors are an error, so a config
- * that does not match its weights never runs. `freqs_cis` (a saved RoPE table) is ignored: RoPE is
- * computed. With tied embeddings a stored `lm_head.weight` is checked and then ignored, as the
- * reference's tie_weights() does.
+ * that does not match its weights never runs. Names the schema ignores (a saved RoPE table) are
+ * accepted. With tied embeddings a stored head is checked and then replaced by the embedding, as the
+ * reference's tie_weights() does. Tensor shapes: docs/forward-pass.md.
  */
+#include "model/weights.h"
 #include "io/gguf.h"
-#include "model/model.h"
 #include "kernels/kernels.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-
-static const char *k_stage_names[3] = {"prelude", "core_block", "coda"};
 
 hg_model_params hg_model_default_params(void) {
     hg_model_params p = {.use_mmap = true};
@@ -32,7 +30,7 @@ void hg_model_free(hg_model *m) {
     hg_free(m->layers);
     hg_free(m->small);
     hg_free(m->owned_weights);
-    hg_gguf_free(m->gguf); /* a GGUF-backed model's open file (load_gguf.c) */
+    hg_gguf_free(m->gguf); /* a GGUF-backed model's open file */
     hg_free(m->path);
     hg_free(m);
 }
@@ -42,234 +40,140 @@ int64_t hg_model_n_params(const hg_model *m) { return m->n_params; }
 int64_t hg_model_n_bytes(const hg_model *m) { return m->n_bytes; }
 const char *hg_model_path(const hg_model *m) { return m->path; }
 
-/* ---- finding tensors -------------------------------------------------------------------------- */
+/* ---- binding one part ------------------------------------------------------------------------- */
 
-static const hg_st_tensor *find_any(const hg_model *m, const char *name) {
-    for (int i = 0; i < m->n_files; i++) {
-        const hg_st_tensor *t = hg_st_find(&m->files[i], name);
-        if (t) return t;
-    }
-    return NULL;
+/* "a,b,c" of n values, reversed when the source writes shapes innermost first (GGUF's ne). */
+static void print_shape(char *buf, size_t size, const int64_t *v, int n, bool reversed) {
+    char *p = buf, *end = buf + size;
+    *buf = 0;
+    for (int i = 0; i < n && p < end - 24; i++)
+        p += snprintf(p, (size_t)(end - p), "%s%lld", i ? "," : "", (long long)v[reversed ? n - 1 - i : i]);
 }
 
-static hg_status bind(hg_model *m, const char *name, int n_dims, int64_t d0, int64_t d1, hg_tensor *out,
-                      hg_error *err) {
-    const hg_st_tensor *t = find_any(m, name);
-    if (!t) return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s missing", m->path, name);
-    hg_dtype dt;
-    switch (t->dtype) {
-    case HG_ST_F32: dt = HG_DTYPE_F32; break;
-    case HG_ST_F16: dt = HG_DTYPE_F16; break;
-    case HG_ST_BF16: dt = HG_DTYPE_BF16; break;
-    default:
-        return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: tensor %s has dtype %s; weights must be F32, BF16 or F16",
-                      m->path, name, hg_st_dtype_name(t->dtype));
+/* Bind part `p` (named `name`) of the source to the hg_tensor or f32 vector at `slot`; vectors are
+ * widened into *small, which advances. */
+static hg_status bind_part(const hg_model *m, const hg_wsource *s, const hg_part *p, const char *name, char *slot,
+                           float **small, hg_error *err) {
+    const hg_wsource_words *w = s->words;
+    hg_wtensor t;
+    if (!s->find(s, name, &t)) {
+        if (p->when == HG_WHEN_QK_BIAS)
+            return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s missing (%s)", s->path, name, w->qk_bias_set);
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s missing", s->path, name);
     }
-    bool ok = t->n_dims == n_dims && t->shape[0] == d0 && (n_dims < 2 || t->shape[1] == d1);
+    int64_t want[4];
+    bool ok = t.n_dims == p->n_dims;
+    for (int d = 0; d < p->n_dims; d++) {
+        want[d] = hg_schema_dim(&m->cfg, p->dims[d]);
+        ok = ok && t.shape[d] == want[d];
+    }
     if (!ok) {
-        char got[128] = "", *p = got;
-        for (int i = 0; i < t->n_dims && p < got + 100; i++)
-            p += snprintf(p, (size_t)(got + sizeof got - p), "%s%lld", i ? "," : "", (long long)t->shape[i]);
-        if (n_dims == 2)
-            return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s has shape [%s], expected [%lld,%lld]", m->path, name,
-                          got, (long long)d0, (long long)d1);
-        return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s has shape [%s], expected [%lld]", m->path, name, got,
-                      (long long)d0);
+        char got[128], exp[128];
+        print_shape(got, sizeof got, t.shape, t.n_dims, w->reversed);
+        print_shape(exp, sizeof exp, want, p->n_dims, w->reversed);
+        if (p->n_dims > 2) /* the q/k bias: its whole stored layout is prescribed */
+            return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s must have %s [%s]", s->path, name, w->shape, exp);
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s has %s [%s], expected [%s]", s->path, name, w->shape,
+                      got, exp);
     }
-    out->dtype = dt;
-    out->n_dims = n_dims;
-    out->ne[0] = d0;
-    out->ne[1] = n_dims > 1 ? d1 : 1;
-    out->data = t->data;
-    out->nbytes = t->nbytes;
-    return HG_OK;
-}
-
-/* qk_bias is stored [2, 1, H, d]: check that exact shape. */
-static hg_status bind_qk_bias(hg_model *m, const char *name, float *dst, hg_error *err) {
-    const hg_config *c = &m->cfg;
-    const hg_st_tensor *t = find_any(m, name);
-    if (!t) return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s missing (config says qk_bias true)", m->path, name);
-    if (t->n_dims != 4 || t->shape[0] != 2 || t->shape[1] != 1 || t->shape[2] != c->n_head || t->shape[3] != c->head_dim)
-        return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s must have shape [2,1,%lld,%lld]", m->path, name,
-                      (long long)c->n_head, (long long)c->head_dim);
-    hg_tensor tmp = {.n_dims = 1, .data = t->data, .nbytes = t->nbytes};
-    if (t->dtype == HG_ST_F32) tmp.dtype = HG_DTYPE_F32;
-    else if (t->dtype == HG_ST_BF16) tmp.dtype = HG_DTYPE_BF16;
-    else if (t->dtype == HG_ST_F16) tmp.dtype = HG_DTYPE_F16;
-    else
-        return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: tensor %s has dtype %s; weights must be F32, BF16 or F16",
-                      m->path, name, hg_st_dtype_name(t->dtype));
-    hg_tensor_widen(&tmp, dst, 2 * c->n_embd);
-    return HG_OK;
-}
-
-/* Is `name` one of the tensors this config expects? (used to reject unknown tensors) */
-static bool expected_name(const hg_model *m, const char *name) {
-    const hg_config *c = &m->cfg;
-    if (!strcmp(name, "transformer.wte.weight") || !strcmp(name, "transformer.adapter.weight") ||
-        !strcmp(name, "transformer.ln_f.weight") || !strcmp(name, "lm_head.weight") || !strcmp(name, "freqs_cis"))
-        return true;
-    const int64_t counts[3] = {c->n_layers_prelude, c->n_layers_core, c->n_layers_coda};
-    static const char *parts[] = {"norm_1.weight", "norm_2.weight", "norm_3.weight", "norm_4.weight",
-                                  "attn.Wqkv.weight", "attn.proj.weight", "mlp.fc.weight", "mlp.proj.weight",
-                                  "attn.qk_bias"};
-    for (int s = 0; s < 3; s++) {
-        char prefix[64];
-        int n = snprintf(prefix, sizeof prefix, "transformer.%s.", k_stage_names[s]);
-        if (strncmp(name, prefix, (size_t)n) != 0) continue;
-        const char *p = name + n;
-        char *end;
-        long idx = strtol(p, &end, 10);
-        if (end == p || *end != '.' || idx < 0 || idx >= counts[s]) return false;
-        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
-            if (!strcmp(end + 1, parts[k])) return k < 8 || c->qk_bias;
-        return false;
-    }
-    return false;
-}
-
-/* ---- opening the files ------------------------------------------------------------------------ */
-
-static bool is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static hg_status open_shards(hg_model *m, const char *index_path, bool use_mmap, hg_error *err) {
-    char *text = NULL;
-    size_t len;
-    hg_status st = hg_read_text_file(index_path, 64u << 20, &text, &len, err);
+    if (!t.known)
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: tensor %s has %s %s; %s", s->path, name, w->type, t.type_name,
+                      w->supported);
+    hg_status st = s->check ? s->check(s, name, &t, err) : HG_OK;
     if (st) return st;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    hg_free(text);
-    const cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
-    if (!root || !cJSON_IsObject(wm)) {
-        cJSON_Delete(root);
-        return hg_err(err, HG_STATUS_BAD_FILE, "%s: not a valid index (needs an object `weight_map`)", index_path);
+    if (p->store == HG_STORE_VECTOR) {
+        if (t.dtype != HG_DTYPE_F32 && t.dtype != HG_DTYPE_F16 && t.dtype != HG_DTYPE_BF16)
+            return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: tensor %s is %s; norms and biases must be F32, F16 or BF16",
+                          s->path, name, hg_dtype_name(t.dtype));
+        const int64_t n = hg_schema_numel(&m->cfg, p);
+        const hg_tensor src = {.dtype = t.dtype, .n_dims = 1, .ne = {1, n, 1, 1}, .data = t.data, .nbytes = t.nbytes};
+        const float *v = *small;
+        hg_tensor_widen(&src, *small, n);
+        memcpy(slot, &v, sizeof v);
+        *small += n;
+        return HG_OK;
     }
-    int n_entries = cJSON_GetArraySize(wm);
-    m->files = hg_calloc((size_t)(n_entries ? n_entries : 1), sizeof *m->files);
-    const char **names = hg_calloc((size_t)(n_entries ? n_entries : 1), sizeof *names);
-    if (!m->files || !names) {
-        hg_free(names);
-        cJSON_Delete(root);
-        return hg_err(err, HG_STATUS_NOMEM, "%s: out of memory", index_path);
-    }
-    int n_names = 0;
-    for (const cJSON *e = wm->child; e; e = e->next) {
-        if (!cJSON_IsString(e) || !*e->valuestring || strchr(e->valuestring, '/') || !strcmp(e->valuestring, "..") ||
-            !strcmp(e->valuestring, ".")) {
-            st = hg_err(err, HG_STATUS_BAD_FILE, "%s: weight_map entry for %s must be a plain file name", index_path,
-                        e->string);
-            goto out;
-        }
-        bool seen = false;
-        for (int i = 0; i < n_names; i++) seen |= !strcmp(names[i], e->valuestring);
-        if (!seen) names[n_names++] = e->valuestring;
-    }
-    for (int i = 0; i < n_names; i++) {
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", m->path, names[i]);
-        if ((st = hg_st_open(p, use_mmap, &m->files[m->n_files], err))) goto out;
-        m->n_files++;
-    }
-    /* every tensor must be where the index says */
-    for (const cJSON *e = wm->child; e; e = e->next) {
-        int fi = -1;
-        for (int i = 0; i < n_names; i++)
-            if (!strcmp(names[i], e->valuestring)) fi = i;
-        if (!hg_st_find(&m->files[fi], e->string)) {
-            st = hg_err(err, HG_STATUS_BAD_FILE, "%s: index maps tensor %s to %s, which does not contain it", index_path,
-                        e->string, e->valuestring);
-            goto out;
-        }
-    }
-out:
-    hg_free(names);
-    cJSON_Delete(root);
-    return st;
+    hg_tensor out = {.dtype = t.dtype, .n_dims = p->n_dims, .ne = {want[0], p->n_dims > 1 ? want[1] : 1, 1, 1},
+                     .data = t.data, .nbytes = t.nbytes};
+    memcpy(slot, &out, sizeof out);
+    return HG_OK;
 }
 
-/* ---- binding weights -------------------------------------------------------------------------- */
+/* ---- binding the model ------------------------------------------------------------------------ */
 
-static hg_status bind_all(hg_model *m, hg_error *err) {
+static hg_status bind_all(hg_model *m, const hg_wsource *s, hg_error *err) {
     const hg_config *c = &m->cfg;
-    const int64_t h = c->n_embd, I = c->intermediate_size, V = c->vocab_size;
-    const int64_t nl = hg_model_n_layers(m);
-    hg_status st;
+    const hg_schema *sc = hg_schema_for(c->arch);
+    if (!sc) return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: no tensor schema for architecture %s", s->path, hg_arch_name(c->arch));
+    const int64_t nl = hg_schema_n_layers(c);
+    for (int64_t i = 0; i < s->n_tensors; i++)
+        if (!hg_schema_expects(sc, c, s->names, s->name_at(s, i)))
+            return hg_err(err, HG_STATUS_BAD_FILE, "%s: unexpected tensor %s (does %s match the weights?)", s->path,
+                          s->name_at(s, i), s->words->meta);
+    /* one f32 block for every vector the config has */
+    int64_t n_small = 0;
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);)
+        if (it.part->store == HG_STORE_VECTOR) n_small += hg_schema_numel(c, it.part);
     m->layers = hg_calloc((size_t)nl, sizeof *m->layers);
-    /* small f32 block: 4 norms + qk_bias(2h) per layer, plus ln_f */
-    size_t per_layer = (size_t)(4 * h + 2 * h);
-    m->small = hg_calloc((size_t)nl * per_layer + (size_t)h, sizeof(float));
-    if (!m->layers || !m->small) return hg_err(err, HG_STATUS_NOMEM, "%s: out of memory", m->path);
-
-    for (int64_t i = 0; i < m->n_files; i++)
-        for (int64_t k = 0; k < m->files[i].n_tensors; k++)
-            if (!expected_name(m, m->files[i].tensors[k].name))
-                return hg_err(err, HG_STATUS_BAD_FILE,
-                              "%s: unexpected tensor %s (does config.json match the weights?)", m->path,
-                              m->files[i].tensors[k].name);
-
-    if ((st = bind(m, "transformer.wte.weight", 2, V, h, &m->wte, err))) return st;
-    if ((st = bind(m, "transformer.adapter.weight", 2, h, 2 * h, &m->adapter, err))) return st;
-    hg_tensor tmp;
-    float *lnf = m->small + (size_t)nl * per_layer;
-    if ((st = bind(m, "transformer.ln_f.weight", 1, h, 0, &tmp, err))) return st;
-    hg_tensor_widen(&tmp, lnf, h);
-    m->ln_f = lnf;
-    if (find_any(m, "lm_head.weight") || !c->tie_embeddings) {
-        if ((st = bind(m, "lm_head.weight", 2, V, h, &m->lm_head, err))) return st;
+    m->small = hg_calloc((size_t)(n_small ? n_small : 1), sizeof(float));
+    if (!m->layers || !m->small) return hg_err(err, HG_STATUS_NOMEM, "%s: out of memory", s->path);
+    float *small = m->small;
+    char name[256];
+    hg_status st;
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
+        if (!hg_schema_name(sc, c, it.part, it.layer, s->names, name, sizeof name))
+            return hg_err(err, HG_STATUS_LIMIT, "%s: tensor name too long", s->path);
+        if ((st = bind_part(m, s, it.part, name, hg_schema_slot(m, it.part, it.layer), &small, err))) return st;
     }
-    if (c->tie_embeddings) m->lm_head = m->wte; /* the reference ties after loading */
-
-    int64_t li = 0;
-    const int64_t counts[3] = {c->n_layers_prelude, c->n_layers_core, c->n_layers_coda};
-    for (int s = 0; s < 3; s++) {
-        for (int64_t i = 0; i < counts[s]; i++, li++) {
-            hg_layer *L = &m->layers[li];
-            float *blk = m->small + (size_t)li * per_layer;
-            char name[256];
-#define NAME(part) (snprintf(name, sizeof name, "transformer.%s.%lld.%s", k_stage_names[s], (long long)i, part), name)
-            for (int k = 0; k < 4; k++) {
-                char part[32];
-                snprintf(part, sizeof part, "norm_%d.weight", k + 1);
-                if ((st = bind(m, NAME(part), 1, h, 0, &tmp, err))) return st;
-                hg_tensor_widen(&tmp, blk + k * h, h);
-                L->norm[k] = blk + k * h;
-            }
-            if (c->qk_bias) {
-                if ((st = bind_qk_bias(m, NAME("attn.qk_bias"), blk + 4 * h, err))) return st;
-                L->qk_bias = blk + 4 * h;
-            }
-            if ((st = bind(m, NAME("attn.Wqkv.weight"), 2, 3 * h, h, &L->wqkv, err))) return st;
-            if ((st = bind(m, NAME("attn.proj.weight"), 2, h, h, &L->attn_proj, err))) return st;
-            if ((st = bind(m, NAME("mlp.fc.weight"), 2, 2 * I, h, &L->fc, err))) return st;
-            if ((st = bind(m, NAME("mlp.proj.weight"), 2, h, I, &L->mlp_proj, err))) return st;
-#undef NAME
-        }
+    /* a tied part (the head) is checked when stored, then takes its partner's tensor, as the reference ties */
+    for (int k = 0; k < sc->n_parts; k++) {
+        const hg_part *p = &sc->parts[k];
+        if (p->tied_to < 0 || !c->tie_embeddings || p->place == HG_PLACE_LAYER) continue;
+        hg_wtensor probe;
+        hg_schema_name(sc, c, p, -1, s->names, name, sizeof name);
+        if (s->find(s, name, &probe) && (st = bind_part(m, s, p, name, hg_schema_slot(m, p, -1), &small, err))) return st;
+        memcpy(hg_schema_slot(m, p, -1), hg_schema_slot(m, &sc->parts[p->tied_to], -1), sizeof(hg_tensor));
     }
-    /* stored bytes of what we use */
+    /* parameters (tied embeddings once); bytes of the tensors used, as stored */
     m->n_params = hg_config_n_params(c);
     m->n_bytes = 0;
-    for (int i = 0; i < m->n_files; i++)
-        for (int64_t k = 0; k < m->files[i].n_tensors; k++)
-            if (strcmp(m->files[i].tensors[k].name, "freqs_cis") &&
-                !(c->tie_embeddings && !strcmp(m->files[i].tensors[k].name, "lm_head.weight")))
-                m->n_bytes += (int64_t)m->files[i].tensors[k].nbytes;
+    for (int64_t i = 0; i < s->n_tensors; i++) {
+        const char *nm = s->name_at(s, i);
+        if (hg_schema_ignored(sc, s->names, nm)) continue;
+        bool tied = false;
+        for (int k = 0; k < sc->n_parts; k++) {
+            const hg_part *p = &sc->parts[k];
+            tied |= p->tied_to >= 0 && c->tie_embeddings && !strcmp(nm, s->names == HG_NAMES_HF ? p->hf : p->gguf);
+        }
+        hg_wtensor t;
+        if (!tied && s->find(s, nm, &t)) m->n_bytes += (int64_t)t.nbytes;
+    }
     return HG_OK;
 }
 
-hg_status hg_model_load_gguf(const char *path, const hg_model_params *params, hg_model **out, hg_error *err);
+/* ---- the entry point -------------------------------------------------------------------------- */
+
+/* Does the file start with GGUF's magic? */
+static bool has_gguf_magic(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    char magic[4] = {0};
+    const bool yes = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "GGUF", 4);
+    fclose(f);
+    return yes;
+}
 
 hg_status hg_model_load(const char *path, const hg_model_params *params, hg_model **out, hg_error *err) {
     hg_model_params p = params ? *params : hg_model_default_params();
     if (!path || !out) return hg_err(err, HG_STATUS_BAD_ARG, "hg_model_load: path and out are required");
-    size_t pl = strlen(path);
-    if (pl > 5 && !strcmp(path + pl - 5, ".gguf")) return hg_model_load_gguf(path, &p, out, err);
-    struct stat st_dir;
-    if (stat(path, &st_dir) != 0) return hg_err(err, HG_STATUS_IO, "%s: no such file or directory", path);
-    if (!S_ISDIR(st_dir.st_mode))
+    const size_t pl = strlen(path);
+    const bool gguf_name = pl > 5 && !strcmp(path + pl - 5, ".gguf");
+    struct stat sb;
+    const bool exists = stat(path, &sb) == 0;
+    /* a .gguf path that cannot be read is reported by the GGUF reader, which names the cause */
+    if (!exists && !gguf_name) return hg_err(err, HG_STATUS_IO, "%s: no such file or directory", path);
+    const bool gguf = gguf_name || (exists && S_ISREG(sb.st_mode) && has_gguf_magic(path));
+    if (!gguf && !S_ISDIR(sb.st_mode))
         return hg_err(err, HG_STATUS_BAD_ARG, "%s: a model is a Hugging Face directory or a .gguf file", path);
 
     hg_model *m = hg_calloc(1, sizeof *m);
@@ -280,25 +184,11 @@ hg_status hg_model_load(const char *path, const hg_model_params *params, hg_mode
         st = hg_err(err, HG_STATUS_NOMEM, "out of memory");
         goto fail;
     }
-    if ((st = hg_config_load(path, &m->cfg, err))) goto fail;
-    char p1[4096], p2[4096];
-    snprintf(p1, sizeof p1, "%s/model.safetensors.index.json", path);
-    snprintf(p2, sizeof p2, "%s/model.safetensors", path);
-    if (is_file(p1)) {
-        if ((st = open_shards(m, p1, p.use_mmap, err))) goto fail;
-    } else if (is_file(p2)) {
-        m->files = hg_calloc(1, sizeof *m->files);
-        if (!m->files) {
-            st = hg_err(err, HG_STATUS_NOMEM, "out of memory");
-            goto fail;
-        }
-        if ((st = hg_st_open(p2, p.use_mmap, &m->files[0], err))) goto fail;
-        m->n_files = 1;
-    } else {
-        st = hg_err(err, HG_STATUS_IO, "%s: neither model.safetensors nor model.safetensors.index.json found", path);
+    hg_wsource src;
+    if ((st = gguf ? hg_wsource_gguf_open(m, path, p.use_mmap, &src, err)
+                   : hg_wsource_hf_open(m, path, p.use_mmap, &src, err)))
         goto fail;
-    }
-    if ((st = bind_all(m, err))) goto fail;
+    if ((st = bind_all(m, &src, err))) goto fail;
     *out = m;
     return HG_OK;
 fail:

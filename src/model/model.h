@@ -6,16 +6,8 @@
 #define HG_MODEL_H
 
 #include "base/base.h"
+#include "base/tensor.h"
 #include "io/safetensors.h"
-
-/* A weight matrix or vector as stored. Row-major; a Linear weight is [n_out, n_in] (ne[0] = n_out). */
-typedef struct hg_tensor {
-    hg_dtype dtype;
-    int n_dims;
-    int64_t ne[4];
-    const void *data;
-    size_t nbytes;
-} hg_tensor;
 
 typedef struct hg_layer {
     const float *norm[4]; /* [h] each, f32 copies (owned by the model) */
@@ -67,8 +59,5 @@ hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err);
 int64_t hg_config_n_params(const hg_config *c);
 /* Write config.json text in the official key order (hg_free the result). */
 char *hg_config_to_json(const hg_config *c, const char *name);
-
-/* Bytes per row element for a dtype (block types: bytes per block / block size handled by callers). */
-size_t hg_dtype_row_bytes(hg_dtype t, int64_t n);
 
 #endif

@@ -7,51 +7,45 @@
  * One flat buffer (rather than one allocation per tensor) makes the gradient all-reduce, the global
  * gradient norm, checkpoint writing and the optimizer plain loops over n_params floats; the tied
  * embedding exists once, so it is counted once in the norm and decayed once, as in the reference.
+ * The tensors, their shapes, groups and order come from the architecture's schema (model/schema.h),
+ * which the loaders and writers share.
  */
 #include "train/train.h"
 #include "kernels/kernels.h"
+#include "model/schema.h"
 
 #include <math.h>
 #include <stdio.h>
 
-static const char *k_stage[3] = {"prelude", "core_block", "coda"};
-static const char *k_parts[9] = {"attn.Wqkv.weight", "attn.qk_bias",  "attn.proj.weight",
-                                 "mlp.fc.weight",    "mlp.proj.weight", "norm_1.weight",
-                                 "norm_2.weight",    "norm_3.weight",   "norm_4.weight"};
-
 /* ---- layout ------------------------------------------------------------------------------------- */
 
-static void add(hg_tlayout *L, const char *name, int n_dims, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
-                hg_tgroup g) {
+static void add(hg_tlayout *L, const hg_schema *sc, const hg_part *p, int64_t layer) {
+    const hg_config *c = &L->cfg;
     hg_tinfo *t = &L->t[L->n_tensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->n_dims = n_dims;
-    const int64_t d[4] = {d0, d1, d2, d3};
+    const bool fits = hg_schema_name(sc, c, p, layer, HG_NAMES_HF, t->name, sizeof t->name);
+    HG_ASSERT(fits); /* the config's sizes are bounded above, so layer numbers are short */
+    t->n_dims = p->n_dims;
     t->n = 1;
     for (int i = 0; i < 4; i++) {
-        t->shape[i] = i < n_dims ? d[i] : 1;
-        if (i < n_dims) t->n *= d[i];
+        t->shape[i] = i < p->n_dims ? hg_schema_dim(c, p->dims[i]) : 1;
+        t->n *= t->shape[i];
     }
     t->offset = L->n_params;
-    t->group = g;
+    t->group = p->group == HG_GROUP_EMBED ? HG_TGROUP_EMBED : p->group == HG_GROUP_NORM ? HG_TGROUP_NORM : HG_TGROUP_WEIGHT;
     L->n_params += t->n;
 }
 
-static void add_layer(hg_tlayout *L, int stage, int64_t i) {
-    const hg_config *c = &L->cfg;
-    const int64_t h = c->n_embd, I = c->intermediate_size;
-    char name[96];
-    for (int k = 0; k < 9; k++) {
-        if (k == 1 && !c->qk_bias) continue;
-        snprintf(name, sizeof name, "transformer.%s.%lld.%s", k_stage[stage], (long long)i, k_parts[k]);
-        switch (k) {
-        case 0: add(L, name, 2, 3 * h, h, 1, 1, HG_TGROUP_WEIGHT); break;
-        case 1: add(L, name, 4, 2, 1, c->n_head, c->head_dim, HG_TGROUP_NORM); break;
-        case 2: add(L, name, 2, h, h, 1, 1, HG_TGROUP_WEIGHT); break;
-        case 3: add(L, name, 2, 2 * I, h, 1, 1, HG_TGROUP_WEIGHT); break;
-        case 4: add(L, name, 2, h, I, 1, 1, HG_TGROUP_WEIGHT); break;
-        default: add(L, name, 1, h, 1, 1, 1, HG_TGROUP_NORM); break;
-        }
+/* The global parts used at `place` (before the prelude, before the core block, after the coda). */
+static void add_globals(hg_tlayout *L, const hg_schema *sc, hg_part_place place) {
+    for (int k = 0; k < sc->n_parts; k++)
+        if (sc->parts[k].place == place && hg_schema_has(&L->cfg, &sc->parts[k])) add(L, sc, &sc->parts[k], 0);
+}
+
+/* One layer's parts in the schema's trainer order. */
+static void add_layer(hg_tlayout *L, const hg_schema *sc, int64_t layer) {
+    for (int j = 0; j < sc->n_train_layer; j++) {
+        const hg_part *p = &sc->parts[sc->train_layer[j]];
+        if (hg_schema_has(&L->cfg, p)) add(L, sc, p, layer);
     }
 }
 
@@ -72,16 +66,18 @@ hg_status hg_tlayout_init(hg_tlayout *L, const hg_config *cfg, hg_error *err) {
     if (L->cfg.n_kv_head == 0) L->cfg.n_kv_head = c->n_head; /* configs built in code may leave it unset */
     if (L->cfg.n_kv_head != c->n_head)
         return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: grouped-query attention is not implemented in the trainer");
-    const int64_t nl = c->n_layers_prelude + c->n_layers_core + c->n_layers_coda;
-    L->t = hg_calloc((size_t)(nl * 9 + 3), sizeof *L->t);
+    const hg_schema *sc = hg_schema_for(c->arch);
+    if (!sc) return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: no tensor schema for architecture %s", hg_arch_name(c->arch));
+    /* the order is the parameters' order in checkpoints and optimizer files: inputs, prelude layers,
+     * the adapter, core block and coda layers, the outputs */
+    const int64_t nl = hg_schema_n_layers(c), P = c->n_layers_prelude;
+    L->t = hg_calloc((size_t)(sc->n_parts * (nl + 1)), sizeof *L->t);
     if (!L->t) return hg_err(err, HG_STATUS_NOMEM, "trainer: out of memory");
-    const int64_t h = c->n_embd;
-    add(L, "transformer.wte.weight", 2, c->vocab_size, h, 1, 1, HG_TGROUP_EMBED);
-    for (int64_t i = 0; i < c->n_layers_prelude; i++) add_layer(L, 0, i);
-    add(L, "transformer.adapter.weight", 2, h, 2 * h, 1, 1, HG_TGROUP_WEIGHT);
-    for (int64_t i = 0; i < c->n_layers_core; i++) add_layer(L, 1, i);
-    for (int64_t i = 0; i < c->n_layers_coda; i++) add_layer(L, 2, i);
-    add(L, "transformer.ln_f.weight", 1, h, 1, 1, 1, HG_TGROUP_NORM);
+    add_globals(L, sc, HG_PLACE_INPUT);
+    for (int64_t li = 0; li < P; li++) add_layer(L, sc, li);
+    add_globals(L, sc, HG_PLACE_CORE_INPUT);
+    for (int64_t li = P; li < nl; li++) add_layer(L, sc, li);
+    add_globals(L, sc, HG_PLACE_OUTPUT);
     return HG_OK;
 }
 
@@ -164,88 +160,75 @@ static void copy_matrix(float *dst, const hg_tensor *w) {
     for (int64_t r = 0; r < w->ne[0]; r++) hg_tensor_row_f32(w, r, dst + r * w->ne[1]);
 }
 
+/* The layout's tensor of part p (of global layer `layer`), or -1. */
+static int64_t find_part(const hg_tlayout *L, const hg_schema *sc, const hg_part *p, int64_t layer) {
+    char name[sizeof L->t[0].name];
+    return hg_schema_name(sc, &L->cfg, p, layer, HG_NAMES_HF, name, sizeof name) ? hg_tlayout_find(L, name) : -1;
+}
+
 hg_status hg_tparams_from_model(const hg_tlayout *L, const hg_model *m, float *params, hg_error *err) {
     const hg_config *c = &m->cfg;
+    const hg_schema *sc = hg_schema_for(L->cfg.arch);
     if (c->n_embd != L->cfg.n_embd || c->intermediate_size != L->cfg.intermediate_size ||
-        c->vocab_size != L->cfg.vocab_size || c->qk_bias != L->cfg.qk_bias ||
+        c->vocab_size != L->cfg.vocab_size || c->qk_bias != L->cfg.qk_bias || c->arch != L->cfg.arch ||
         hg_model_n_layers(m) != L->cfg.n_layers_prelude + L->cfg.n_layers_core + L->cfg.n_layers_coda)
         return hg_err(err, HG_STATUS_BAD_ARG, "trainer: the model's config does not match the parameter layout");
-    const int64_t h = c->n_embd;
-    const hg_tensor *mats[] = {&m->wte, &m->adapter};
-    for (int k = 0; k < 2; k++)
-        if (mats[k]->dtype != HG_DTYPE_F32 && mats[k]->dtype != HG_DTYPE_BF16 && mats[k]->dtype != HG_DTYPE_F16)
-            return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: quantized weights cannot be trained; use an f32/bf16 model");
-    hg_tview v;
-    hg_status st = hg_tview_init(&v, L, params, err);
-    if (st) return st;
-    copy_matrix(v.wte, &m->wte);
-    copy_matrix(v.adapter, &m->adapter);
-    memcpy(v.ln_f, m->ln_f, (size_t)h * sizeof(float));
-    for (int64_t l = 0; l < hg_model_n_layers(m); l++) {
-        const hg_layer *s = &m->layers[l];
-        hg_tlayer *d = &v.layers[l];
-        for (int k = 0; k < 4; k++) memcpy(d->norm[k], s->norm[k], (size_t)h * sizeof(float));
-        if (d->qk_bias) memcpy(d->qk_bias, s->qk_bias, (size_t)(2 * h) * sizeof(float));
-        const hg_tensor *w[4] = {&s->wqkv, &s->attn_proj, &s->fc, &s->mlp_proj};
-        float *dst[4] = {d->wqkv, d->attn_proj, d->fc, d->mlp_proj};
-        for (int k = 0; k < 4; k++) {
-            if (w[k]->dtype != HG_DTYPE_F32 && w[k]->dtype != HG_DTYPE_BF16 && w[k]->dtype != HG_DTYPE_F16) {
-                hg_tview_free(&v);
-                return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: quantized weights cannot be trained");
-            }
-            copy_matrix(dst[k], w[k]);
+    /* every part the layout holds, from the model's binding of it (schema.h: slot) */
+    for (hg_schema_iter it = hg_schema_begin(sc, &L->cfg); hg_schema_next(&it);) {
+        const int64_t ti = find_part(L, sc, it.part, it.layer);
+        if (ti < 0) continue; /* not in this layout */
+        const void *slot = hg_schema_cslot(m, it.part, it.layer);
+        float *dst = params + L->t[ti].offset;
+        if (it.part->store == HG_STORE_VECTOR) {
+            const float *v;
+            memcpy(&v, slot, sizeof v);
+            memcpy(dst, v, (size_t)L->t[ti].n * sizeof(float));
+            continue;
         }
+        const hg_tensor *w = slot;
+        if (w->dtype != HG_DTYPE_F32 && w->dtype != HG_DTYPE_BF16 && w->dtype != HG_DTYPE_F16)
+            return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: quantized weights cannot be trained; use an f32/bf16 model");
+        copy_matrix(dst, w);
     }
-    hg_tview_free(&v);
     return HG_OK;
 }
 
 /* ---- an hg_model over the parameters -------------------------------------------------------------- */
 
-static hg_tensor f32_tensor(const float *p, int64_t rows, int64_t cols) {
-    hg_tensor t = {.dtype = HG_DTYPE_F32, .n_dims = 2, .ne = {rows, cols, 1, 1}, .data = p,
-                   .nbytes = (size_t)(rows * cols) * sizeof(float)};
-    return t;
-}
-
 hg_status hg_tparams_model_view(const hg_tlayout *L, const float *params, hg_model **out, hg_error *err) {
     const hg_config *c = &L->cfg;
-    const int64_t h = c->n_embd, I = c->intermediate_size, V = c->vocab_size;
-    hg_tview v;
-    /* the view only reads through these pointers; hg_model holds const pointers */
-    hg_status st = hg_tview_init(&v, L, (float *)(uintptr_t)params, err);
-    if (st) return st;
+    const hg_schema *sc = hg_schema_for(c->arch);
+    const int64_t nl = hg_schema_n_layers(c);
     hg_model *m = hg_calloc(1, sizeof *m);
-    if (!m) {
-        hg_tview_free(&v);
-        return hg_err(err, HG_STATUS_NOMEM, "trainer: out of memory");
-    }
-    const int64_t nl = c->n_layers_prelude + c->n_layers_core + c->n_layers_coda;
+    if (!m) return hg_err(err, HG_STATUS_NOMEM, "trainer: out of memory");
     m->cfg = *c;
     m->path = hg_strdup("(trainer parameters)");
     m->layers = hg_calloc((size_t)nl, sizeof *m->layers);
     if (!m->path || !m->layers) {
-        hg_tview_free(&v);
         hg_model_free(m);
         return hg_err(err, HG_STATUS_NOMEM, "trainer: out of memory");
     }
-    m->wte = f32_tensor(v.wte, V, h);
-    m->lm_head = m->wte;
-    m->adapter = f32_tensor(v.adapter, h, 2 * h);
-    m->ln_f = v.ln_f;
-    for (int64_t l = 0; l < nl; l++) {
-        const hg_tlayer *s = &v.layers[l];
-        hg_layer *d = &m->layers[l];
-        for (int k = 0; k < 4; k++) d->norm[k] = s->norm[k];
-        d->qk_bias = s->qk_bias;
-        d->wqkv = f32_tensor(s->wqkv, 3 * h, h);
-        d->attn_proj = f32_tensor(s->attn_proj, h, h);
-        d->fc = f32_tensor(s->fc, 2 * I, h);
-        d->mlp_proj = f32_tensor(s->mlp_proj, h, I);
+    /* each part points into params: an F32 matrix or the f32 vector itself (no copy) */
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
+        const int64_t ti = find_part(L, sc, it.part, it.layer);
+        if (ti < 0) continue;
+        void *slot = hg_schema_slot(m, it.part, it.layer);
+        const hg_tinfo *t = &L->t[ti];
+        const float *data = params + t->offset;
+        if (it.part->store == HG_STORE_VECTOR) {
+            memcpy(slot, &data, sizeof data);
+            continue;
+        }
+        const hg_tensor w = {.dtype = HG_DTYPE_F32, .n_dims = 2, .ne = {t->shape[0], t->shape[1], 1, 1},
+                             .data = data, .nbytes = (size_t)t->n * sizeof(float)};
+        memcpy(slot, &w, sizeof w);
     }
+    for (int k = 0; k < sc->n_parts; k++) /* the tied head is the embedding */
+        if (sc->parts[k].tied_to >= 0 && c->tie_embeddings)
+            memcpy(hg_schema_slot(m, &sc->parts[k], -1), hg_schema_slot(m, &sc->parts[sc->parts[k].tied_to], -1),
+                   sizeof(hg_tensor));
     m->n_params = L->n_params;
     m->n_bytes = L->n_params * 4;
-    hg_tview_free(&v);
     *out = m;
     return HG_OK;
 }

@@ -1,9 +1,9 @@
 /*
- * dtype.c — the weight dtypes' names and row sizes. Kept apart from the loader (load.c) because the
- * kernels and their tests name dtypes too: tests/test_neon.sh builds test_kernels for aarch64 from
- * src/kernels, src/base and this file alone, without the loader's JSON and file dependencies.
+ * tensor.c — the weight dtypes' names and row sizes. In base, below the kernels and the loader,
+ * because both name dtypes: tests/test_neon.sh builds test_kernels for aarch64 from src/kernels and
+ * src/base alone, without the loader's JSON and file dependencies.
  */
-#include "model/model.h"
+#include "base/tensor.h"
 
 size_t hg_dtype_row_bytes(hg_dtype t, int64_t n) {
     switch (t) {

@@ -1,5 +1,6 @@
 /*
- * gguf_model.c — export a loaded model as GGUF (`huginn convert`, `huginn quantize`); the name mapping.
+ * export_gguf.c — export a loaded model as GGUF (hg_model_export_gguf: `huginn convert`,
+ * `huginn quantize`). Tensor names, shapes and order come from the architecture's schema (schema.h).
  *
  * The exporter works from a loaded hg_model, whatever it was loaded from (Hugging Face directory or
  * GGUF), so both commands share one path and a GGUF can be re-quantized. Matrices whose stored dtype
@@ -11,29 +12,14 @@
  * Metadata follows llama.cpp's conventions ({arch}.context_length, ...), plus the keys only this
  * architecture has (huginn.prelude_layers, ...); docs/gguf.md lists them all.
  */
-#include "io/gguf_model.h"
-
+#include "model/schema.h"
+#include "model/model.h"
+#include "io/gguf.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
-
-static const char *const k_part_gguf[HG_GGUF_N_PARTS] = {
-    "attn_norm.weight", "post_attention_norm.weight", "ffn_norm.weight",    "post_ffw_norm.weight",
-    "attn_qkv.weight",  "attn_output.weight",         "ffn_gate_up.weight", "ffn_down.weight",
-    "attn_qk_bias",
-};
-static const char *const k_part_hf[HG_GGUF_N_PARTS] = {
-    "norm_1.weight",    "norm_2.weight",    "norm_3.weight", "norm_4.weight", "attn.Wqkv.weight",
-    "attn.proj.weight", "mlp.fc.weight",    "mlp.proj.weight", "attn.qk_bias",
-};
-
-bool hg_gguf_layer_name(char *buf, size_t n, int64_t layer, hg_gguf_part part) {
-    int k = snprintf(buf, n, "blk.%lld.%s", (long long)layer, k_part_gguf[part]);
-    return k > 0 && (size_t)k < n;
-}
-
-const char *hg_gguf_part_hf(hg_gguf_part part) { return k_part_hf[part]; }
 
 /* ---- row conversion ------------------------------------------------------------------------------- */
 
@@ -47,50 +33,14 @@ typedef struct export_ctx {
     float *row;      /* [max n_in] scratch */
 } export_ctx;
 
-/* dst[n] = row of a stored tensor widened to f32 (every hg_dtype). */
-static void widen_row(const hg_tensor *t, int64_t r, float *dst) {
-    const int64_t n = t->ne[1];
-    const uint8_t *p = (const uint8_t *)t->data + (size_t)r * hg_dtype_row_bytes(t->dtype, n);
-    switch (t->dtype) {
-    case HG_DTYPE_F32: memcpy(dst, p, (size_t)n * 4); break;
-    case HG_DTYPE_F16:
-    case HG_DTYPE_BF16:
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t u;
-            memcpy(&u, p + 2 * i, 2);
-            dst[i] = t->dtype == HG_DTYPE_BF16 ? hg_bf16_to_f32(u) : hg_f16_to_f32(u);
-        }
-        break;
-    case HG_DTYPE_Q8_0: hg_dequantize_row_q8_0(p, dst, n); break;
-    case HG_DTYPE_Q4_0: hg_dequantize_row_q4_0(p, dst, n); break;
-    default: HG_ASSERT(!"widen_row: dtype");
-    }
-}
-
-static void narrow_row(const float *x, int64_t n, hg_dtype to, uint8_t *dst) {
-    switch (to) {
-    case HG_DTYPE_F32: memcpy(dst, x, (size_t)n * 4); break;
-    case HG_DTYPE_F16:
-    case HG_DTYPE_BF16:
-        for (int64_t i = 0; i < n; i++) {
-            uint16_t u = to == HG_DTYPE_BF16 ? hg_f32_to_bf16(x[i]) : hg_f32_to_f16(x[i]);
-            memcpy(dst + 2 * i, &u, 2);
-        }
-        break;
-    case HG_DTYPE_Q8_0: hg_quantize_row_q8_0(x, dst, n); break;
-    case HG_DTYPE_Q4_0: hg_quantize_row_q4_0(x, dst, n); break;
-    default: HG_ASSERT(!"narrow_row: dtype");
-    }
-}
-
 static bool fill_rows(void *user, int64_t index, int64_t row0, int64_t n_rows, uint8_t *buf) {
     export_ctx *c = user;
     const src_tensor *s = &c->src[index];
     const int64_t n_in = s->t->ne[1];
     const size_t rb = hg_dtype_row_bytes(s->to, n_in);
     for (int64_t r = 0; r < n_rows; r++) {
-        widen_row(s->t, row0 + r, c->row);
-        narrow_row(c->row, n_in, s->to, buf + (size_t)r * rb);
+        hg_tensor_row_f32(s->t, row0 + r, c->row);
+        hg_row_from_f32(c->row, n_in, s->to, buf + (size_t)r * rb);
     }
     return true;
 }
@@ -179,25 +129,38 @@ static hg_status add_matrix(hg_gguf_writer *w, export_ctx *c, int64_t index, con
     return hg_gguf_add_tensor(w, name, gt, 2, ne, NULL, fill_rows, c);
 }
 
-static hg_status add_f32(hg_gguf_writer *w, const char *name, int n_dims, const int64_t *ne, const float *data) {
-    return hg_gguf_add_tensor(w, name, HG_GGML_F32, n_dims, ne, data, NULL, NULL);
+/* Add part p of the model (its hg_tensor or f32 vector at `slot`) under `name`. */
+static void add_part(hg_gguf_writer *w, export_ctx *ctx, int64_t index, const hg_config *c, const hg_part *p,
+                     const char *name, const char *slot, int out_dtype) {
+    if (p->store == HG_STORE_MATRIX) {
+        add_matrix(w, ctx, index, name, (const hg_tensor *)(const void *)slot, out_dtype);
+        return;
+    }
+    const float *v;
+    memcpy(&v, slot, sizeof v);
+    int64_t ne[4];
+    for (int d = 0; d < p->n_dims; d++) ne[d] = hg_schema_dim(c, p->dims[p->n_dims - 1 - d]); /* GGUF: reversed */
+    hg_gguf_add_tensor(w, name, HG_GGML_F32, p->n_dims, ne, v, NULL, NULL);
 }
 
-hg_status hg_gguf_export(const hg_model *m, const char *out_path, const hg_gguf_export_params *p, hg_error *err) {
+hg_status hg_model_export_gguf(const hg_model *m, const char *out_path, const hg_gguf_export_params *p, hg_error *err) {
+    if (!m || !out_path || !p) return hg_err(err, HG_STATUS_BAD_ARG, "gguf export: model, path and params are required");
     const hg_config *c = &m->cfg;
+    const hg_schema *sc = hg_schema_for(c->arch);
     const int64_t nl = hg_model_n_layers(m), h = c->n_embd;
+    if (!sc) return hg_err(err, HG_STATUS_UNSUPPORTED, "gguf export: no tensor schema for architecture %s", hg_arch_name(c->arch));
     if (p->out_dtype >= HG_DTYPE_COUNT) return hg_err(err, HG_STATUS_BAD_ARG, "gguf export: unknown dtype %d", p->out_dtype);
     hg_gguf_writer *w = NULL;
     hg_status st = hg_gguf_writer_init(&w, err);
     if (st) return st;
-    const int64_t n_tensors = 4 + nl * HG_GGUF_N_PARTS; /* upper bound */
+    const int64_t n_tensors = (int64_t)sc->n_parts * (nl + 1); /* upper bound */
     export_ctx ctx = {hg_calloc((size_t)n_tensors, sizeof *ctx.src), hg_malloc((size_t)(2 * h + c->intermediate_size) * sizeof(float))};
     if (!ctx.src || !ctx.row) {
         st = hg_err(err, HG_STATUS_NOMEM, "%s: out of memory", out_path);
         goto out;
     }
 
-    hg_gguf_set_str(w, "general.architecture", HG_GGUF_ARCH, strlen(HG_GGUF_ARCH));
+    hg_gguf_set_str(w, "general.architecture", sc->gguf_arch, strlen(sc->gguf_arch));
     if ((st = put_name(w, m, p->name, err))) goto out;
     const hg_dtype ft = p->out_dtype >= 0 ? (hg_dtype)p->out_dtype : m->wte.dtype;
     hg_gguf_set_u32(w, "general.file_type", file_type(ft));
@@ -213,30 +176,12 @@ hg_status hg_gguf_export(const hg_model *m, const char *out_path, const hg_gguf_
             if (g->kv[i].key.len > 10 && !memcmp(g->kv[i].key.s, "tokenizer.", 10)) hg_gguf_set_kv_copy(w, &g->kv[i]);
     }
 
-    /* tensors: global ones first, then layer by layer (the data order) */
+    /* tensors in the schema's order: global ones first, then layer by layer (the data order) */
     int64_t ti = 0;
-    const int64_t ne_h[1] = {h};
-    add_matrix(w, &ctx, ti++, HG_GGUF_TOKEN_EMBD, &m->wte, p->out_dtype);
-    add_matrix(w, &ctx, ti++, HG_GGUF_ADAPTER, &m->adapter, p->out_dtype);
-    ti++, add_f32(w, HG_GGUF_OUTPUT_NORM, 1, ne_h, m->ln_f);
-    if (!c->tie_embeddings) add_matrix(w, &ctx, ti++, HG_GGUF_OUTPUT, &m->lm_head, p->out_dtype);
-    for (int64_t li = 0; li < nl; li++) {
-        const hg_layer *L = &m->layers[li];
-        char name[HG_GGUF_MAX_NAME];
-        for (int k = 0; k < 4; k++) {
-            hg_gguf_layer_name(name, sizeof name, li, (hg_gguf_part)(HG_GGUF_PART_NORM_1 + k)); /* fits: < 64 B */
-            ti++, add_f32(w, name, 1, ne_h, L->norm[k]);
-        }
-        const hg_tensor *mats[4] = {&L->wqkv, &L->attn_proj, &L->fc, &L->mlp_proj};
-        for (int k = 0; k < 4; k++) {
-            hg_gguf_layer_name(name, sizeof name, li, (hg_gguf_part)(HG_GGUF_PART_QKV + k));
-            add_matrix(w, &ctx, ti++, name, mats[k], p->out_dtype);
-        }
-        if (c->qk_bias) {
-            const int64_t ne[4] = {c->head_dim, c->n_head, 1, 2}; /* HF shape [2, 1, H, d] reversed */
-            hg_gguf_layer_name(name, sizeof name, li, HG_GGUF_PART_QK_BIAS);
-            ti++, add_f32(w, name, 4, ne, L->qk_bias);
-        }
+    char name[HG_GGUF_MAX_NAME];
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
+        hg_schema_name(sc, c, it.part, it.layer, HG_NAMES_GGUF, name, sizeof name); /* fits: < 64 B */
+        add_part(w, &ctx, ti++, c, it.part, name, hg_schema_cslot(m, it.part, it.layer), p->out_dtype);
     }
     HG_ASSERT(ti <= n_tensors);
     st = hg_gguf_write(w, out_path, err);
