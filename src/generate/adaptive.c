@@ -11,19 +11,5 @@ hg_status hg_generate_adaptive(hg_ctx *ctx, const int32_t *prompt, int64_t n_pro
                                const hg_adaptive_params *ap, hg_token_callback cb, void *user, int32_t *out_ids,
                                int64_t *n_out, hg_ttc_report *rep, hg_error *err) {
     if (!ctx || !prompt || !out_ids || !n_out) return hg_err(err, HG_STATUS_BAD_ARG, "generate_adaptive: NULL argument");
-    hg_request r = hg_request_default();
-    r.prompt = prompt;
-    r.n_prompt = n_prompt;
-    if (gp) r.gen = *gp;
-    r.adaptive = true;
-    if (ap) r.exit = *ap;
-    r.cb = cb;
-    r.user = user;
-    r.out_ids = out_ids;
-    r.rep = rep;
-    int64_t n = 0;
-    r.n_out = &n;
-    hg_status st = hg_gen_run_one(ctx, &r, err);
-    if (!st) *n_out = n;
-    return st;
+    return hg_gen_run_one(ctx, prompt, n_prompt, gp, true, ap, cb, user, out_ids, n_out, rep, err);
 }

@@ -17,17 +17,5 @@ hg_generate_params hg_generate_default_params(void) {
 
 hg_status hg_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *gp,
                       hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out, hg_error *err) {
-    if (!ctx || !n_out) return hg_err(err, HG_STATUS_BAD_ARG, "generate: NULL argument");
-    hg_request r = hg_request_default();
-    r.prompt = prompt;
-    r.n_prompt = n_prompt;
-    if (gp) r.gen = *gp;
-    r.cb = cb;
-    r.user = user;
-    r.out_ids = out_ids;
-    int64_t n = 0;
-    r.n_out = &n;
-    hg_status st = hg_gen_run_one(ctx, &r, err);
-    if (!st) *n_out = n;
-    return st;
+    return hg_gen_run_one(ctx, prompt, n_prompt, gp, false, NULL, cb, user, out_ids, n_out, NULL, err);
 }

@@ -57,9 +57,12 @@ static inline uint64_t hg_gen_token_seed(uint64_t seed, int64_t n) {
 }
 static inline uint64_t hg_gen_last_prompt_seed(uint64_t seed) { return seed ^ 0x9e3779b97f4a7c15ull; }
 
-/* Run one request to completion on a caller's context through the scheduler (sched.c): what
- * hg_generate and hg_generate_adaptive are. */
-hg_status hg_gen_run_one(hg_ctx *ctx, const hg_request *r, hg_error *err);
+/* Run one request to completion on a caller's context through the scheduler (sched.c): hg_generate
+ * (ap NULL: the plain loop) and hg_generate_adaptive (ap given, or the adaptive defaults). *n_out is
+ * set on success only. */
+hg_status hg_gen_run_one(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *gp,
+                         bool adaptive, const hg_adaptive_params *ap, hg_token_callback cb, void *user,
+                         int32_t *out_ids, int64_t *n_out, hg_ttc_report *rep, hg_error *err);
 
 /* First maximum, as torch.argmax. */
 static inline int32_t hg_gen_argmax(const float *x, int64_t n) {

@@ -480,13 +480,28 @@ static hg_status run_all(hg_batch *b, const hg_request *reqs, int64_t n, hg_erro
     return st;
 }
 
-/* One request on one caller-owned context. */
-hg_status hg_gen_run_one(hg_ctx *ctx, const hg_request *r, hg_error *err) {
+hg_status hg_gen_run_one(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *gp,
+                         bool adaptive, const hg_adaptive_params *ap, hg_token_callback cb, void *user,
+                         int32_t *out_ids, int64_t *n_out, hg_ttc_report *rep, hg_error *err) {
+    if (!ctx || !n_out) return hg_err(err, HG_STATUS_BAD_ARG, "generate: NULL argument");
+    hg_request r = hg_request_default();
+    r.prompt = prompt;
+    r.n_prompt = n_prompt;
+    if (gp) r.gen = *gp;
+    r.adaptive = adaptive;
+    if (ap) r.exit = *ap;
+    r.cb = cb;
+    r.user = user;
+    r.out_ids = out_ids;
+    r.rep = rep;
+    int64_t n = 0;
+    r.n_out = &n;
     hg_batch *b = NULL;
     hg_status st = hg_batch_wrap(&ctx, 1, &b, err);
     if (st) return st;
-    st = run_all(b, r, 1, err);
+    st = run_all(b, &r, 1, err);
     hg_batch_free(b);
+    if (!st) *n_out = n;
     return st;
 }
 

@@ -12,8 +12,8 @@
 typedef struct hg_layer {
     const float *norm[4]; /* [h] each, f32 copies (owned by the model) */
     const float *qk_bias; /* [2, H*d] f32 copy or NULL: row 0 added to q, row 1 to k */
-    hg_tensor wqkv;       /* [3h, h] rows q, k, v */
-    hg_tensor attn_proj;  /* [h, h] */
+    hg_tensor wqkv;       /* [(H + 2·Hkv)·d, h] rows q, k, v (3h for Huginn) */
+    hg_tensor attn_proj;  /* [h, H·d] */
     hg_tensor fc;         /* [2I, h] rows gate then up */
     hg_tensor mlp_proj;   /* [h, I] */
 } hg_layer;
