@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [Release|Debug|Sanitize]   (run as root, or with sudo available)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS="build-essential cmake pkg-config libcjson-dev libpcre2-dev libutf8proc-dev libopenmpi-dev openmpi-bin"
+PKGS="build-essential cmake pkg-config libcjson-dev libpcre2-dev libutf8proc-dev libmicrohttpd-dev libopenmpi-dev openmpi-bin"
 # tests/test_neon.sh runs the aarch64 kernels under emulation from an x86-64 host
 if [ "$(uname -m)" = x86_64 ]; then PKGS="$PKGS gcc-aarch64-linux-gnu qemu-user"; fi
 missing=""

@@ -4,6 +4,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -12,6 +12,7 @@
 static const hg_cmd k_cmds[] = {
     {"run", cmd_run, "generate text or ids with a model"},
     {"forward", cmd_forward, "one fixed-depth forward pass; raw logits/latents"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server with per-request depth and continuous batching"},
     {"info", cmd_info, "print a model's config, size and KV-cache bytes"},
     {"init", cmd_init, "write a random-weight checkpoint in the Hugging Face layout"},
     {"tokenize", cmd_tokenize, "text on stdin -> JSON array of token ids"},
