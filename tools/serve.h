@@ -123,6 +123,8 @@ typedef struct srv_reply {
     char *body;                /* malloc'ed */
     const char *content_type;
     bool retry_after;
+    bool logged;               /* the engine wrote this request's log line already */
+    const char *method, *path; /* for the log line */
 } srv_reply;
 /* Build a job from a request body; on failure fill *r with the error reply and return NULL. */
 srv_job *srv_api_parse(srv *s, const char *path, const char *body, size_t len, srv_reply *r);

@@ -33,8 +33,13 @@ typedef struct stream {
     bool finished;
 } stream;
 
+/* Queue r on the connection. Every reply but a finished generation (the engine logs those, with its
+ * tokens and iterations) gets its log line here. */
 static enum MHD_Result send_reply(struct MHD_Connection *c, srv *s, srv_reply *r) {
     const char *body = r->body ? r->body : "";
+    if (!r->logged) {
+        fprintf(stderr, "serve: %s %s: %d\n", r->method ? r->method : "?", r->path ? r->path : "?", r->status);
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
     free(r->body);
     if (!resp) return MHD_NO;
@@ -103,7 +108,7 @@ static void stream_free(void *cls) {
 /* ---- generation requests ------------------------------------------------------------------------- */
 
 static enum MHD_Result generate(struct MHD_Connection *c, srv *s, const char *path, conn *cc) {
-    srv_reply r = {0};
+    srv_reply r = {.method = "POST", .path = path};
     srv_job *j = srv_api_parse(s, path, cc->body ? cc->body : "", cc->len, &r);
     if (!j) return send_reply(c, s, &r);
     const int rc = srv_submit(s, j);
@@ -137,6 +142,7 @@ static enum MHD_Result generate(struct MHD_Connection *c, srv *s, const char *pa
     pthread_mutex_lock(&s->mu);
     while (!j->done) pthread_cond_wait(&j->cv, &s->mu);
     srv_api_response(s, j, &r); /* reads the job: under the mutex, as the engine wrote it */
+    r.logged = j->status == 0;
     pthread_mutex_unlock(&s->mu);
     srv_job_release(s, j);
     return send_reply(c, s, &r);
@@ -155,7 +161,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     srv *s = cls;
     conn *cc = *con_cls;
     (void)version;
-    srv_reply r = {0};
+    srv_reply r = {.method = method, .path = url};
     if (!cc) { /* first call: headers only */
         cc = calloc(1, sizeof *cc);
         if (!cc) return MHD_NO;

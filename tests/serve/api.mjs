@@ -260,6 +260,14 @@ async function testEcho() {
   }
   check(L && worst <= 1e-5, `echo logprobs vs forward --logits: max difference ${worst}`);
   check(L && L.text_offset.length === ids.length && L.tokens.length === ids.length, 'echo: tokens and text_offset');
+  // greedy completions of the golden checkpoint (ids in, ids out) equal `huginn run --json`
+  for (const [steps2, exit, thr] of [[4, 'none', null], [8, 'latent-diff', 0.1], [6, 'kl', 0.01]]) {
+    const want = runSolo(TINY, ids, steps2, 5, exit, thr);
+    const got = await post(s.base, '/v1/completions', { prompt: ids, max_tokens: 5, temperature: 0, init_scale: 0,
+      num_steps: steps2, exit_criterion: exit, ...(thr !== null ? { exit_threshold: thr } : {}) });
+    check(got.status === 200 && JSON.stringify(got.json.choices[0].token_ids) === JSON.stringify(want.ids) &&
+      JSON.stringify(got.json.choices[0].steps) === JSON.stringify(want.steps), `golden tiny, ${exit}: ${got.text.slice(0, 300)}`);
+  }
   // lm-eval's variant: max_tokens 1, the last entry is the generated token
   const r1 = await post(s.base, '/v1/completions', { prompt: ids, echo: true, logprobs: 1, max_tokens: 1, temperature: 0, num_steps: steps, init_scale: 0 });
   check(r1.status === 200 && r1.json.choices[0].logprobs.token_logprobs.length === ids.length + 1, 'echo + one generated token');
