@@ -183,6 +183,9 @@ static void test_exit_skips_work(hg_model *m) {
     bad = make_request(3, p0, &r0);
     bad.gen.max_new_tokens = 40; /* prompt + new tokens beyond the 32 positions */
     CHECK(hg_sched_add(s, &bad, NULL, &err) == HG_STATUS_LIMIT);
+    bad = make_request(3, p0, &r0);
+    bad.gen.n_steps = MAXSTEPS + 1; /* deeper than the slots' caches: refused before it can fail a shared step */
+    CHECK(hg_sched_add(s, &bad, NULL, &err) == HG_STATUS_LIMIT && hg_sched_n_running(s) == 0);
     hg_request ok = make_request(1, p0, &r0), ok2 = make_request(3, p1, &r1);
     ok.gen.max_new_tokens = ok2.gen.max_new_tokens = 20;
     ok.gen.eos_ids = ok2.gen.eos_ids = NULL;

@@ -96,6 +96,11 @@ static hg_status check_request(const hg_sched *s, const hg_request *r, hg_error 
             return hg_err(err, HG_STATUS_BAD_ARG, "adaptive exit: unknown warm_state %d", (int)a->warm_state);
     }
     hg_ctx *ctx = hg_batch_ctx(s->batch, 0);
+    const hg_config *c = hg_model_config(s->model);
+    /* a depth the slots' caches cannot hold would fail the shared step for every request: refuse it here */
+    if (p->n_steps > 0 && hg_kv_phys(&ctx->kv, c->n_layers_prelude + p->n_steps * c->n_layers_core - 1) < 0)
+        return hg_err(err, HG_STATUS_LIMIT, "%s: %lld iterations, but the KV cache holds %lld (raise max_steps)", fn,
+                      (long long)p->n_steps, (long long)ctx->kv.max_steps);
     if (r->n_prompt + p->max_new_tokens > hg_ctx_n_ctx(ctx))
         return hg_err(err, HG_STATUS_LIMIT, "%s: prompt (%lld) + new tokens (%lld) exceed the context (%lld)", fn,
                       (long long)r->n_prompt, (long long)p->max_new_tokens, (long long)hg_ctx_n_ctx(ctx));
