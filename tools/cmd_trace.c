@@ -4,7 +4,9 @@
  *   huginn trace [-m MODEL] (-p TEXT [--no-bos] | --ids 1,2,3 | --chat -p TEXT [--system TEXT]) --steps R
  *                [-n N] [--top-k K] [--exit CRITERION [--exit-threshold X] [--min-steps N] [--check-every N]
  *                [--no-exit-in-prefill]] [--warm-start [--warm-state normalized|raw]] [--init-scale S]
- *                [--seed N] [--temp T] [--kv-cache S] [--positions A:B] [--threads N] [--plots] --out DIR
+ *                [--seed N] [--temp T] [--kv-cache S] [--positions A:B] [--threads N] [--lens-chunk N] [--plots]
+ *                --out DIR
+ * --lens-chunk N: positions per logit-lens coda call (default 64), which bounds its [N, V] logits.
  * The loop is hg_generate_traced (src/generate/trace.c); this file is its observer: it turns each
  * iteration's state, ln_f(state) and lens logits into rows of position-major arrays [T, R+1, ...]
  * written in place at their offsets (memory stays one group's rows, whatever T and R are), keeps the
@@ -177,7 +179,7 @@ static int usage(void) {
             "                    [-n N] [--top-k K] [--exit CRITERION [--exit-threshold X|auto] [--min-steps N]\n"
             "                    [--check-every N] [--no-exit-in-prefill]] [--warm-start [--warm-state normalized|raw]]\n"
             "                    [--init-scale S] [--seed N] [--temp T] [--kv-cache S] [--positions A:B] [--threads N]\n"
-            "                    [--plots] --out DIR\n"
+            "                    [--lens-chunk N] [--plots] --out DIR\n"
             "writes DIR/{latents,states,delta,topk_ids,topk_logprobs,entropy,kl_to_final,exit_values,steps}.npy and\n"
             "DIR/index.json (docs/trace.md); --plots also writes the SVG plots of `huginn plot DIR`.\n");
     return 1;
@@ -288,6 +290,7 @@ int cmd_trace(int argc, char **argv) {
         else if (!strcmp(a, "--positions")) pos_s = v;
         else if (!strcmp(a, "--steps")) { if (!cli_parse_i64(v, &steps) || steps < 0) return cli_fail("--steps needs an integer >= 0"); }
         else if (!strcmp(a, "-n")) { if (!cli_parse_i64(v, &n_new) || n_new < 0) return cli_fail("-n needs an integer >= 0"); }
+        else if (!strcmp(a, "--lens-chunk")) { if (!cli_parse_i64(v, &tp.lens_chunk) || tp.lens_chunk < 1) return cli_fail("--lens-chunk needs an integer >= 1"); }
         else if (!strcmp(a, "--top-k")) { if (!cli_parse_i64(v, &K) || K < 1) return cli_fail("--top-k needs an integer >= 1"); }
         else if (!strcmp(a, "--threads")) { if (!cli_parse_i64(v, &threads) || threads < 0 || threads > 4096) return cli_fail("--threads needs an integer >= 0"); }
         else if (!strcmp(a, "--init-scale")) { if (!cli_parse_f32(v, &init_scale) || !(init_scale >= 0)) return cli_fail("--init-scale needs a number >= 0"); }

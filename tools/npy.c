@@ -26,7 +26,8 @@ static bool write_header(npy_file *n, const int64_t *shape) {
     char dict[NPY_DATA_OFF];
     int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", n->descr);
     for (int i = 0; i < n->ndim; i++)
-        len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld,%s", (long long)shape[i], i + 1 < n->ndim ? " " : "");
+        len += snprintf(dict + len, sizeof dict - (size_t)len, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (n->ndim == 1) len += snprintf(dict + len, sizeof dict - (size_t)len, ","); /* a 1-tuple, as Python writes it */
     len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
     const int body = NPY_DATA_OFF - 10;
     if (len >= body) return fail("%s: .npy header too long", n->path);
