@@ -227,12 +227,13 @@ static int plot_pca(const char *out, const tdata *d, const trace_plot_opts *o) {
     char path[4096];
     FILE *f = svg_open(out, "pca.svg", W, H, path, sizeof path);
     if (!f) return free(mean), free(comp), 1;
-    fprintf(f, "<text x=\"20\" y=\"26\" font-size=\"16\" font-weight=\"bold\">Latent trajectories on the run's top two "
-               "principal components (PC1 %.1f %%, PC2 %.1f %% of the variance)</text>\n",
+    fprintf(f, "<text x=\"20\" y=\"24\" font-size=\"16\" font-weight=\"bold\">Latent trajectories (raw states s_t) on the "
+               "run's top two principal components</text>\n<text x=\"20\" y=\"42\" font-size=\"12\">PC1 %.1f %%, PC2 %.1f %% "
+               "of the variance of all positions' states at all iterations; one panel per token</text>\n",
             total > 0 ? 100 * var[0] / total : 0.0, total > 0 ? 100 * var[1] / total : 0.0);
     for (int64_t k = 0; k < ns; k++) {
         const int64_t i = sel[k];
-        const double x0 = 20 + (double)(k % cols) * pw + 45, y0 = 50 + (double)(k / cols) * ph + 25, w = pw - 65, hh = ph - 75;
+        const double x0 = 20 + (double)(k % cols) * pw + 45, y0 = 60 + (double)(k / cols) * ph + 25, w = pw - 65, hh = ph - 75;
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#888\"/>\n", x0, y0, w, hh);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\">pos %lld %s \"", x0, y0 - 8, (long long)d->pos[i],
                 d->gen[i] ? "(generated)" : "(prompt)");
