@@ -438,9 +438,9 @@ HG_API hg_status hg_generate_parallel(hg_ctx *ctx, const int32_t *prompt, int64_
  * generated token is run as a group too (its prediction is shown, not sampled), so every returned
  * id has a traced position. The lens coda runs at every iteration in chunks of lens_chunk positions;
  * each coda call overwrites the coda K/V of its positions, and the group's last coda is the one at its
- * final iteration, so later positions see exactly what generation without tracing leaves there (one
- * exception: a logit criterion with check_every > 1 whose last check precedes the final iteration
- * samples from that check's logits, as the reference does, but leaves the final iteration's coda K/V).
+ * final iteration, so later positions see exactly what generation without tracing leaves there (where
+ * a logit criterion's last check precedes the final iteration, check_every > 1, the token comes from
+ * that check, as in the reference, and that check's coda K/V are written once more at the group's end).
  * Nothing else is recomputed: tracing costs one coda per iteration on top of generation. */
 typedef struct hg_trace_step {
     int64_t group_pos0, group_T; /* the group (prompt, or one generated token) */

@@ -4,7 +4,7 @@
  *   huginn trace [-m MODEL] (-p TEXT [--no-bos] | --ids 1,2,3 | --chat -p TEXT [--system TEXT]) --steps R
  *                [-n N] [--top-k K] [--exit CRITERION [--exit-threshold X] [--min-steps N] [--check-every N]
  *                [--no-exit-in-prefill]] [--warm-start [--warm-state normalized|raw]] [--init-scale S]
- *                [--seed N] [--temp T] [--kv-cache S] [--positions A:B] [--threads N] [--lens-chunk N] [--plots]
+ *                [--seed N] [--temp T] [--eos ID] [--kv-cache S] [--positions A:B] [--threads N] [--lens-chunk N] [--plots]
  *                --out DIR
  * --lens-chunk N: positions per logit-lens coda call (default 64), which bounds its [N, V] logits.
  * The loop is hg_generate_traced (src/generate/trace.c); this file is its observer: it turns each
@@ -109,7 +109,7 @@ static hg_status on_step(void *user, const hg_trace_step *ts, hg_error *err) {
         const float *s = ts->s + i * h;
         float *ps = w->prev_s + g * h;
         double dd = 0, ss = 0;
-        for (int64_t j = 0; j < h; j++) {
+        for (int64_t j = 0; ts->t > 0 && j < h; j++) { /* t = 0 has no previous state */
             const double a = (double)s[j], b = (double)ps[j];
             dd += (a - b) * (a - b), ss += a * a;
         }
@@ -178,7 +178,7 @@ static int usage(void) {
             "usage: huginn trace [-m MODEL] (-p TEXT [--no-bos] | --ids 1,2,3 | --chat -p TEXT [--system TEXT]) --steps R\n"
             "                    [-n N] [--top-k K] [--exit CRITERION [--exit-threshold X|auto] [--min-steps N]\n"
             "                    [--check-every N] [--no-exit-in-prefill]] [--warm-start [--warm-state normalized|raw]]\n"
-            "                    [--init-scale S] [--seed N] [--temp T] [--kv-cache S] [--positions A:B] [--threads N]\n"
+            "                    [--init-scale S] [--seed N] [--temp T] [--eos ID] [--kv-cache S] [--positions A:B] [--threads N]\n"
             "                    [--lens-chunk N] [--plots] --out DIR\n"
             "writes DIR/{latents,states,delta,topk_ids,topk_logprobs,entropy,kl_to_final,exit_values,steps}.npy and\n"
             "DIR/index.json (docs/trace.md); --plots also writes the SVG plots of `huginn plot DIR`.\n");
@@ -266,6 +266,8 @@ static bool write_index(const char *dir, int argc, char **argv, const int32_t *i
 int cmd_trace(int argc, char **argv) {
     const char *model = NULL, *ids_s = NULL, *prompt_s = NULL, *system = NULL, *out = NULL, *kv = NULL, *pos_s = NULL;
     const char *exit_s = NULL;
+    int32_t eos[17]; /* --eos ids and the tokenizer's EOS: generation stops there, as in `run` */
+    int64_t n_eos = 0;
     int64_t steps = -1, n_new = 0, K = 5, threads = 0;
     float init_scale = 1.0f, temp = 0.7f;
     uint64_t seed = 0;
@@ -290,6 +292,12 @@ int cmd_trace(int argc, char **argv) {
         else if (!strcmp(a, "--positions")) pos_s = v;
         else if (!strcmp(a, "--steps")) { if (!cli_parse_i64(v, &steps) || steps < 0) return cli_fail("--steps needs an integer >= 0"); }
         else if (!strcmp(a, "-n")) { if (!cli_parse_i64(v, &n_new) || n_new < 0) return cli_fail("-n needs an integer >= 0"); }
+        else if (!strcmp(a, "--eos")) {
+            int64_t id;
+            if (!cli_parse_i64(v, &id) || id < 0 || id > INT32_MAX) return cli_fail("--eos needs a token id");
+            if (n_eos >= 16) return cli_fail("at most 16 --eos ids");
+            eos[n_eos++] = (int32_t)id;
+        }
         else if (!strcmp(a, "--lens-chunk")) { if (!cli_parse_i64(v, &tp.lens_chunk) || tp.lens_chunk < 1) return cli_fail("--lens-chunk needs an integer >= 1"); }
         else if (!strcmp(a, "--top-k")) { if (!cli_parse_i64(v, &K) || K < 1) return cli_fail("--top-k needs an integer >= 1"); }
         else if (!strcmp(a, "--threads")) { if (!cli_parse_i64(v, &threads) || threads < 0 || threads > 4096) return cli_fail("--threads needs an integer >= 0"); }
@@ -341,6 +349,7 @@ int cmd_trace(int argc, char **argv) {
         if (run_text_chat(&text, system ? msgs : msgs + 1, system ? 2 : 1, &prompt, &n_prompt)) goto done;
     } else if (run_text_prompt(&text, prompt_s, no_bos, &prompt, &n_prompt)) goto done;
     if (steps < 0) steps = c->mean_recurrence;
+    if (text.tok && hg_tokenizer_eos_id(text.tok) >= 0) eos[n_eos++] = hg_tokenizer_eos_id(text.tok);
     if (K > c->vocab_size) K = c->vocab_size;
     const int64_t n_max = n_prompt + n_new;
     if (n_max > c->block_size) { rc = cli_fail("prompt + new tokens (%lld) exceed the model's block_size %lld", (long long)n_max, (long long)c->block_size); goto done; }
@@ -366,7 +375,7 @@ int cmd_trace(int argc, char **argv) {
 
     w.R = steps, w.h = c->n_embd, w.V = c->vocab_size, w.K = K, w.gmax = n_prompt, w.n_pos = n_max;
     const int64_t h = w.h, V = w.V, R1 = steps + 1, Tk = w.B - w.A;
-    w.prev_s = malloc((size_t)(3 * n_prompt * h) * sizeof(float));
+    w.prev_s = calloc((size_t)(3 * n_prompt * h), sizeof(float));
     w.last_ids = malloc((size_t)(n_prompt * K) * sizeof(int32_t));
     w.last_lp = malloc((size_t)(n_prompt * (K + 1)) * sizeof(float));
     w.gexit = malloc((size_t)(R1 + R1 + K) * sizeof(float));
@@ -400,6 +409,8 @@ int cmd_trace(int argc, char **argv) {
     gp.init_scale = init_scale;
     gp.seed = seed;
     gp.continuous = warm;
+    gp.eos_ids = eos;
+    gp.n_eos = n_eos;
     gp.sampler.temperature = temp;
     gp.sampler.seed = seed;
     tp.on_step = on_step, tp.on_group = on_group, tp.user = &w;

@@ -17,9 +17,11 @@
  * tokens check their exit after iteration t when t >= min_steps and (t - min_steps) % check_every == 0,
  * and a logit criterion samples from its last check's logits. The lens coda of a group overwrites the
  * coda K/V of its positions at every iteration and the last one written is the final iteration's, so
- * later positions attend to exactly what untraced generation leaves (huginn.h states the one exception).
+ * later positions attend to exactly what untraced generation leaves. Where the adaptive loop keeps an
+ * earlier iteration's coda (a logit criterion whose last check precedes the final iteration, with
+ * check_every > 1), that check's state is kept and its coda K/V written again at the group's end.
  *
- * Memory: the group's e and s [T, h], one lens chunk ([chunk, h] latents, [chunk, V] logits) and the
+ * Memory: the group's e, s and checked state [T, h], one lens chunk ([chunk, h] latents, [chunk, V] logits) and the
  * sampling logits [V]; allocated once per call, nothing per token.
  */
 #include "generate/generate.h"
@@ -49,6 +51,8 @@ typedef struct tr_run {
     float *last_lat;     /* [h] ln_f of the last position's final state (plain warm start) */
     float *last_s;       /* [h] the last position's final raw state (raw warm start) */
     bool picked;         /* this group's `pick` came from a logit check: later iterations keep it */
+    float *s_chk;        /* [T_max, h] the state at the last logit check */
+    int64_t chk_t;       /* the iteration of that check */
 } tr_run;
 
 /* Whether the adaptive loop checks its exit after (0-based) iteration t. */
@@ -85,9 +89,15 @@ static hg_status lens(tr_run *r, int64_t pos0, int64_t T, int64_t t, bool check,
             /* a logit criterion's token takes its last check's logits (the reference's quirk); otherwise
              * (latent criteria, no check made, the plain loop) the final iteration's */
             const bool logit_check = check && hg_exit_eval_needs_logits(&r->ev);
-            if (logit_check || !r->picked) memcpy(r->pick, lrow, (size_t)V * sizeof(float));
+            if (logit_check || !r->picked) {
+                memcpy(r->pick, lrow, (size_t)V * sizeof(float));
+                memcpy(r->last_lat, r->lat + (Tc - 1) * h, (size_t)h * sizeof(float)); /* the normalised warm state */
+            }
+            if (logit_check) {
+                memcpy(r->s_chk, r->s, (size_t)(T * h) * sizeof(float));
+                r->chk_t = t;
+            }
             r->picked |= logit_check;
-            memcpy(r->last_lat, r->lat + (Tc - 1) * h, (size_t)h * sizeof(float));
             memcpy(r->last_s, r->s + (T - 1) * h, (size_t)h * sizeof(float));
         }
         if (r->tp->on_step && (st = r->tp->on_step(r->tp->user, &ts, err))) return st;
@@ -118,6 +128,13 @@ static hg_status run_group(tr_run *r, const int32_t *ids, int64_t T, int64_t pos
             break;
         }
     }
+    /* The adaptive loop leaves the coda K/V of a logit criterion's last check (its token's logits come
+     * from there); when that check preceded the final iteration, the lens has overwritten them since:
+     * write them again from the checked state (K/V only), so later positions see what generation does. */
+    for (int64_t c0 = 0; r->picked && r->chk_t != *steps && c0 < T; c0 += r->chunk) {
+        const int64_t Tc = hg_min_i64(r->chunk, T - c0);
+        if ((st = hg_ctx_coda(r->ctx, r->s_chk + c0 * r->h, Tc, pos0 + c0, NULL, NULL, err))) return st;
+    }
     return r->tp->on_group ? r->tp->on_group(r->tp->user, pos0, T, *steps, err) : HG_OK;
 }
 
@@ -147,7 +164,7 @@ hg_status hg_generate_traced(hg_ctx *ctx, const int32_t *prompt, int64_t n_promp
     hg_sampler *smp = NULL;
     int32_t *hist = NULL;
     size_t floats = 0;
-    if (!hg_mul_ok((size_t)n_prompt, (size_t)(2 * r.h), &floats))
+    if (!hg_mul_ok((size_t)n_prompt, (size_t)(3 * r.h), &floats))
         return hg_err(err, HG_STATUS_LIMIT, "generate_traced: prompt too long");
     floats += (size_t)(r.chunk * (r.h + r.V) + r.V + 2 * r.h);
     if ((st = hg_sampler_init(&gp->sampler, r.V, &smp, err))) return st;
@@ -158,7 +175,8 @@ hg_status hg_generate_traced(hg_ctx *ctx, const int32_t *prompt, int64_t n_promp
         goto out;
     }
     r.s = r.e + n_prompt * r.h;
-    r.lat = r.s + n_prompt * r.h;
+    r.s_chk = r.s + n_prompt * r.h;
+    r.lat = r.s_chk + n_prompt * r.h;
     r.logits = r.lat + r.chunk * r.h;
     r.pick = r.logits + r.chunk * r.V;
     r.last_lat = r.pick + r.V;
