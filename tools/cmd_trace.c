@@ -72,11 +72,12 @@ static float row_stats(tw *w, const float *logits, int32_t *ids, float *lps) {
     const int64_t V = w->V, K = w->K;
     double mx = (double)logits[0], sum = 0, ent = 0;
     for (int64_t v = 1; v < V; v++) mx = (double)logits[v] > mx ? (double)logits[v] : mx;
-    for (int64_t v = 0; v < V; v++) sum += exp((double)logits[v] - mx);
+    for (int64_t v = 0; v < V; v++) sum += w->lp[v] = exp((double)logits[v] - mx); /* one exp per entry */
     const double lse = mx + log(sum);
     for (int64_t v = 0; v < V; v++) {
+        const double p = w->lp[v] / sum;
         w->lp[v] = (double)logits[v] - lse;
-        ent -= exp(w->lp[v]) * w->lp[v];
+        ent -= p * w->lp[v];
     }
     if (K * 8 < V) { /* few wanted: insertion into a sorted list of K */
         int64_t n = 0;
@@ -157,12 +158,13 @@ static hg_status on_group(void *user, int64_t pos0, int64_t T, int64_t steps, hg
         if (!npy_write_at(&w->f[A_EXIT], base, w->gexit, R1)) return io_err(err);
         if (fseeko(w->spill, (off_t)((steps * T + g) * V) * 4, SEEK_SET) || fread(w->lpf, 4, (size_t)V, w->spill) != (size_t)V)
             return io_err(err);
+        for (int64_t v = 0; v < V; v++) w->lp[v] = exp((double)w->lpf[v]); /* p_final, once per position */
         for (int64_t t = 0; t < R1; t++) {
             double kl = 0;
             if (t < steps) {
                 if (fseeko(w->spill, (off_t)((t * T + g) * V) * 4, SEEK_SET) || fread(w->lpf2, 4, (size_t)V, w->spill) != (size_t)V)
                     return io_err(err);
-                for (int64_t v = 0; v < V; v++) kl += exp((double)w->lpf[v]) * ((double)w->lpf[v] - (double)w->lpf2[v]);
+                for (int64_t v = 0; v < V; v++) kl += w->lp[v] * ((double)w->lpf[v] - (double)w->lpf2[v]);
             }
             w->row[t] = (float)kl;
         }
