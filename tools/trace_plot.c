@@ -174,12 +174,13 @@ static char *id_text(const tdata *d, int32_t id) {
     char *s = NULL, *out = NULL;
     size_t n = 0;
     hg_error e = {0};
-    if (d->tok && !hg_tokenizer_decode(d->tok, &id, 1, false, &s, &n, &e)) {
+    if (d->tok && !hg_tokenizer_decode(d->tok, &id, 1, false, &s, &n, &e) && n > 0 && s[0] != 0) {
         out = malloc(n + 1);
         if (out) memcpy(out, s, n), out[n] = 0;
         hg_tokenizer_mem_free(s);
         return out;
     }
+    hg_tokenizer_mem_free(s); /* NULL, or an empty / NUL text: show the id */
     out = malloc(16);
     if (out) snprintf(out, 16, "[%d]", id);
     return out;
