@@ -24,8 +24,10 @@ for f in pca convergence heatmap lens; do
 done
 grep -q "PC1" "$T/run/pca.svg" && grep -q "iteration t" "$T/run/convergence.svg" && grep -q "iteration t" "$T/run/lens.svg" \
   || { echo "FAIL: axis labels missing"; exit 1; }
-if python3 -c "import numpy" 2>/dev/null; then
-  python3 - "$T/run" <<'PY'
+PY=""
+for py in python3 /usr/bin/python3; do "$py" -c "import numpy" 2>/dev/null && { PY=$py; break; }; done
+if [ -n "$PY" ]; then
+  "$PY" - "$T/run" <<'PY'
 import json, sys, numpy as np
 d = sys.argv[1]
 ix = json.load(open(d + "/index.json"))
