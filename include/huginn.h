@@ -429,6 +429,51 @@ HG_API hg_status hg_generate_parallel(hg_ctx *ctx, const int32_t *prompt, int64_
                                       hg_token_callback cb, void *user, int32_t *out_ids, int64_t *n_out,
                                       hg_ttc_report *rep, hg_error *err);
 
+/* ---- tracing the recurrence (docs/trace.md) ------------------------------------------------------
+ * hg_generate_traced generates as hg_generate (adaptive false) or hg_generate_adaptive (adaptive true)
+ * would — same initial-state seed schedule, warm start, exits, sampler, tokens — while showing the
+ * caller every core iteration of every position: after the initial state (t = 0) and after each
+ * iteration t = 1 .. its exit (or n_steps), the raw state, ln_f of it, and the coda's logits on it
+ * (the "logit lens"). The prompt is one group; each generated token is a group of one; the last
+ * generated token is run as a group too (its prediction is shown, not sampled), so every returned
+ * id has a traced position. The lens coda runs at every iteration in chunks of lens_chunk positions;
+ * each coda call overwrites the coda K/V of its positions, and the group's last coda is the one at its
+ * final iteration, so later positions see exactly what generation without tracing leaves there (where
+ * a logit criterion's last check precedes the final iteration, check_every > 1, the token comes from
+ * that check, as in the reference, and that check's coda K/V are written once more at the group's end).
+ * Nothing else is recomputed: tracing costs one coda per iteration on top of generation. */
+typedef struct hg_trace_step {
+    int64_t group_pos0, group_T; /* the group (prompt, or one generated token) */
+    int64_t pos0, T;             /* the chunk of it shown in this call */
+    int64_t t;                   /* iterations applied: 0 = the initial state */
+    const float *s;              /* [T,h] raw state */
+    const float *latents;        /* [T,h] ln_f(s) */
+    const float *logits;         /* [T,V] coda(s): the logit lens */
+    double exit_value;           /* the exit check made after iteration t (adaptive), NaN when none */
+} hg_trace_step;
+
+typedef struct hg_trace_params {
+    bool adaptive;            /* the adaptive loop with `exit` (else the plain loop of hg_generate) */
+    hg_adaptive_params exit;  /* criterion, threshold, min_steps, check_every, warm_state */
+    int64_t lens_chunk;       /* positions per lens coda call (bounds the [chunk, V] logits); 0 = 64 */
+    /* Called for every chunk of every iteration of every group, in order; an error stops generation
+     * and is returned. Buffers are valid during the call only. */
+    hg_status (*on_step)(void *user, const hg_trace_step *st, hg_error *err);
+    /* Called when a group is done: it ran `steps` iterations (t = steps was its last on_step). */
+    hg_status (*on_group)(void *user, int64_t pos0, int64_t T, int64_t steps, hg_error *err);
+    void *user;
+} hg_trace_params;
+
+HG_API hg_trace_params hg_trace_default_params(void);
+
+/* Generate with tracing (see above). out_ids [gp->max_new_tokens]; rep as hg_generate_adaptive's
+ * (steps per generated token, exit values). The context must hold n_prompt + max_new_tokens positions
+ * and gp->n_steps iterations. Not thread-safe per context. */
+HG_API hg_status hg_generate_traced(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt,
+                                    const hg_generate_params *gp, const hg_trace_params *tp, hg_token_callback cb,
+                                    void *user, int32_t *out_ids, int64_t *n_out, hg_ttc_report *rep,
+                                    hg_error *err);
+
 /* ================================================================================================
  * Batch: several sequences decoded together (src/model/batch.c)
  * ================================================================================================ */

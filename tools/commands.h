@@ -17,5 +17,7 @@ int cmd_grad(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_tokenize_data(int argc, char **argv);
 int cmd_eval_chains(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 #endif

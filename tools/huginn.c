@@ -25,6 +25,8 @@ static const hg_cmd k_cmds[] = {
     {"eval-chains", cmd_eval_chains, "accuracy on held-out variable-chain problems vs test-time iterations"},
     {"tokenize-data", cmd_tokenize_data, "text files -> packed token shards for training"},
     {"bench", cmd_bench, "prefill / decode / batch speed of a model (tokens/s, GB/s, GFLOP/s)"},
+    {"trace", cmd_trace, "every core iteration of a run: states, logit lens, exit values (.npy files)"},
+    {"plot", cmd_plot, "SVG plots of a `huginn trace` directory"},
     /* HG-CMD-TABLE */
 };
 
