@@ -16,5 +16,7 @@ int cmd_grad(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_tokenize_data(int argc, char **argv);
 int cmd_eval_chains(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif
