@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *evu_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -73,12 +74,13 @@ bool evu_encode(hg_tokenizer *tok, const char *text, size_t len, bool bos, int32
 }
 
 void evu_bar_start(evu_bar *b, const char *label, bool quiet) {
-    *b = (evu_bar){.label = label, .t0 = cli_now(), .last = -1, .quiet = quiet};
+    /* not a terminal (a log, a test): only the final line, so logs stay readable */
+    *b = (evu_bar){.label = label, .t0 = cli_now(), .last = -1, .quiet = quiet, .tty = isatty(2) != 0};
 }
 
 void evu_bar_update(evu_bar *b, int64_t done, int64_t total) {
     const double now = cli_now();
-    if (b->quiet || total <= 0 || (done < total && now - b->last < 0.2)) return;
+    if (b->quiet || total <= 0 || (done < total && (!b->tty || now - b->last < 0.2))) return;
     b->last = now;
     const double frac = (double)done / (double)total, el = now - b->t0;
     char bar[31];

@@ -24,11 +24,12 @@ bool evu_parse_depths(const char *arg, int64_t *depths, int64_t *n);
 bool evu_encode(hg_tokenizer *tok, const char *text, size_t len, bool bos, int32_t **ids, int64_t *n);
 
 /* A progress bar on stderr: "label [#####     ] 45% 123/456  12.3 s left". Redrawn at most every 0.2 s
- * (and at the end), so it costs nothing against the work it reports. */
+ * (and at the end), so it costs nothing against the work it reports; when stderr is not a terminal
+ * only the final line is written. */
 typedef struct evu_bar {
     const char *label;
     double t0, last;
-    bool quiet;
+    bool quiet, tty;
 } evu_bar;
 void evu_bar_start(evu_bar *b, const char *label, bool quiet);
 void evu_bar_update(evu_bar *b, int64_t done, int64_t total);
