@@ -166,6 +166,31 @@ PY
 [ "$(head -1 "$dir/out/results.csv")" = "steps,n,metric,value,stderr,mean_iterations,tokens_per_s" ] || { echo "FAIL: CSV header"; fail=1; }
 grep -q "<polyline" "$dir/out/results.svg" || { echo "FAIL: no plot"; fail=1; }
 
+# ---- scripts/convert_tasks.py: each public layout converts to a file `huginn eval` accepts (scored
+# without the few-shot example: with it the prompts outgrow the tiny model's 128 positions) --------
+printf '%s\n' '{"question": "Tom has 3 apples and buys 4. How many?", "answer": "3+4=7\n#### 7"}' > "$dir/gsm8k.jsonl"
+printf '%s\n' '{"question": "Which?", "choices": {"text": ["a", "b"], "label": ["A", "B"]}, "answerKey": "B"}' \
+  '{"question": {"stem": "Or?", "choices": [{"text": "c", "label": "1"}, {"text": "d", "label": "2"}]}, "answerKey": "1"}' > "$dir/arc.jsonl"
+printf '%s\n' '{"activity_label": "Cooking", "ctx_a": "A man cuts.", "ctx_b": "he then", "endings": ["eats [title] it.", "runs."], "label": "1"}' > "$dir/hs.jsonl"
+printf '%s\n' '{"question": "Q?", "subject": "high_school_math", "choices": ["1", "2", "3", "4"], "answer": 2}' > "$dir/mmlu.jsonl"
+for f in gsm8k:gsm8k arc:arc hellaswag:hs mmlu:mmlu; do
+  python3 "$HG_SOURCE_DIR/scripts/convert_tasks.py" "${f%%:*}" "$dir/${f#*:}.jsonl" --fewshot-from "$dir/${f#*:}.jsonl" --k 1 \
+    > "$dir/${f#*:}.task.jsonl" || { echo "FAIL: convert ${f%%:*}"; fail=1; }
+  "$HUGINN" eval -m "$model" --task "$dir/${f#*:}.task.jsonl" --steps 1 --json > /dev/null 2>&1 \
+    || { echo "FAIL: eval of converted ${f%%:*}"; fail=1; }
+done
+python3 - "$dir" <<'PY' || fail=1
+import json, sys
+d = sys.argv[1]
+g = [json.loads(l) for l in open(d + "/gsm8k.task.jsonl")]
+a = [json.loads(l) for l in open(d + "/arc.task.jsonl")][1:]
+h = json.loads(open(d + "/hs.task.jsonl").readlines()[1])
+ok = (g[0]["fewshot"] and g[1]["target"] == "7" and g[1]["regex"].startswith("####") and [x["gold"] for x in a] == [1, 0]
+      and h["context"] == "Cooking: A man cuts. He then" and h["choices"] == [" eats. it.", " runs."] and h["gold"] == 1)
+print(("ok  " if ok else "FAIL") + " converted fields")
+sys.exit(not ok)
+PY
+
 # ---- malformed input ---------------------------------------------------------------------------------
 printf '{"type": "multiple_choice", "context": "a", "choices": ["b"], "gold": 0}\n{"type": "multiple_choice", "context": "a", "choices": ["b"], "gold": 3}\n' > "$dir/bad.jsonl"
 if "$HUGINN" eval -m "$model" --task "$dir/bad.jsonl" 2> "$dir/bad.err" > /dev/null; then echo "FAIL: bad gold accepted"; fail=1; fi
