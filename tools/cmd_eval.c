@@ -468,6 +468,10 @@ static int setup(ev_run *ev) {
         ev->n_mc += it->type == EVT_MC, ev->n_gen += it->type == EVT_GEN, ev->n_roll += it->type == EVT_ROLL;
     }
     if (!ev->n_reqs) return cli_fail("%s: no requests to score (only few-shot examples)", o->task_path);
+    /* an exit decides per generated token; a scored position has no token of its own to stop on */
+    if (o->exit_name && ev->n_mc + ev->n_roll)
+        fprintf(stderr, "huginn: note: --exit applies to generate_until requests; loglikelihood requests run "
+                        "every depth of --steps in full\n");
     for (int64_t d = 0; d < o->n_depths; d++) ev->max_r = o->depths[d] > ev->max_r ? o->depths[d] : ev->max_r;
     hg_batch_params bp = hg_batch_default_params();
     bp.n_seq = o->batch, bp.ctx.n_ctx = ev->n_ctx, bp.ctx.max_steps = ev->max_r > 0 ? ev->max_r : 1;

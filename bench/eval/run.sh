@@ -10,8 +10,10 @@
 #
 # Model: the 1024-wide random checkpoint of bench/run.sh (`huginn init`, bf16, 2+4+2 layers), with the
 # byte-level tokenizer of scripts/make_chain_tokenizer.py --bytes beside it (one token per byte, so
-# context lengths are exact). Two task shapes: MMLU-like (4 choices " A".." D", one token each) and
-# ARC-like (4 choices of 3-8 bytes).
+# context lengths are exact). Three task shapes: MMLU-like (4 choices " A".." D", one token each),
+# ARC-like (4 choices of 3-8 bytes) and chain-like (the ten digits, as tasks/chains-mc.jsonl).
+# Prefill is compute-bound, so the gain is bounded by the work saved: about n_choices x (context +
+# choice) / context for one-token choices. HG_EVAL_TASKS (default "mmlu arc chain") picks shapes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
@@ -49,15 +51,19 @@ with open(d + "/mmlu.jsonl", "w") as f:
     for i in range(n):
         f.write(json.dumps({"type": "multiple_choice", "context": text(ctx - 9) + "\nAnswer:",
                             "choices": [" A", " B", " C", " D"], "gold": i % 4}) + "\n")
+with open(d + "/chain.jsonl", "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"type": "multiple_choice", "context": text(ctx - 4) + "?a=",
+                            "choices": [str(k) for k in range(10)], "gold": i % 10}) + "\n")
 with open(d + "/arc.jsonl", "w") as f:
     for i in range(n):
         f.write(json.dumps({"type": "multiple_choice", "context": text(ctx - 8) + " Answer:",
                             "choices": [" " + text(rnd.randint(2, 7)).strip() or " x" for _ in range(4)],
                             "gold": i % 4}) + "\n")
 PY
-echo "huginn eval multiple choice, 1024-wide bf16 model, r=$steps, $n questions x 4 choices, ~$ctx-token contexts"
+echo "huginn eval multiple choice, 1024-wide bf16 model, r=$steps, $n questions, ~$ctx-token contexts"
 echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for task in mmlu arc; do
+for task in ${HG_EVAL_TASKS:-mmlu arc chain}; do
   "$build/huginn" eval -m "$tmp/m" --task "$tmp/$task.jsonl" --steps "$steps" --no-share --batch 1 --json \
     >"$tmp/alone.json" 2>/dev/null
   "$build/huginn" eval -m "$tmp/m" --task "$tmp/$task.jsonl" --steps "$steps" --batch "$batch" --json \
