@@ -166,6 +166,41 @@ PY
 [ "$(head -1 "$dir/out/results.csv")" = "steps,n,metric,value,stderr,mean_iterations,tokens_per_s" ] || { echo "FAIL: CSV header"; fail=1; }
 grep -q "<polyline" "$dir/out/results.svg" || { echo "FAIL: no plot"; fail=1; }
 
+# ---- --chat: the prompt is the chat template's rendering (the ids `huginn run --chat` prefills), the
+# choice's bytes follow it; acc from forward's logits. The byte tokenizer gets the Huginn template.
+mkdir -p "$dir/chat"
+cp "$model"/* "$dir/chat/"
+python3 - "$dir/chat" "$HG_TEST_DATA/tokenizers/huginn_style/tokenizer_config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1] + "/tokenizer_config.json"))
+c["chat_template"] = json.load(open(sys.argv[2]))["chat_template"]
+json.dump(c, open(sys.argv[1] + "/tokenizer_config.json", "w"))
+PY
+printf '%s\n' '{"type": "multiple_choice", "context": "b=5;?b=", "choices": ["5", "7", "b"], "gold": 2}' > "$dir/chat.jsonl"
+"$HUGINN" run -m "$dir/chat" --chat -p "b=5;?b=" -n 1 --steps 3 --temp 0 --init-scale 0 --json > "$dir/chat_run.json" 2> /dev/null
+"$HUGINN" eval -m "$dir/chat" --task "$dir/chat.jsonl" --chat --steps 3 --json > "$dir/chat_eval.json" 2> /dev/null \
+  || { echo "FAIL: eval --chat"; fail=1; }
+python3 - "$HUGINN" "$dir" <<'PY' || fail=1
+import json, math, struct, subprocess, sys
+hg, d = sys.argv[1:3]
+V = json.load(open(d + "/chat/config.json"))["vocab_size"]
+prompt = json.load(open(d + "/chat_run.json"))["prompt_ids"]
+scores = []
+for ch in ("5", "7", "b"):
+    seq = prompt + list(ch.encode())
+    subprocess.run([hg, "forward", "-m", d + "/chat", "--ids", ",".join(map(str, seq)), "--steps", "3",
+                    "--init-scale", "0", "--logits", d + "/l.bin"], check=True, capture_output=True)
+    raw = open(d + "/l.bin", "rb").read()
+    row = struct.unpack_from("<%df" % V, raw, 4 * V * (len(seq) - 2))
+    m = max(row)
+    scores.append(row[seq[-1]] - m - math.log(sum(math.exp(z - m) for z in row)))
+want = float(max(range(3), key=lambda j: (scores[j], -j)) == 2)
+got = json.load(open(d + "/chat_eval.json"))["results"][0]["acc"]
+ok = len(prompt) > 20 and got == want
+print(("ok  " if ok else "FAIL") + " chat acc %g vs %g (prompt of %d ids)" % (got, want, len(prompt)))
+sys.exit(not ok)
+PY
+
 # ---- scripts/convert_tasks.py: each public layout converts to a file `huginn eval` accepts (scored
 # without the few-shot example: with it the prompts outgrow the tiny model's 128 positions) --------
 printf '%s\n' '{"question": "Tom has 3 apples and buys 4. How many?", "answer": "3+4=7\n#### 7"}' > "$dir/gsm8k.jsonl"
