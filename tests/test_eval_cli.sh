@@ -9,7 +9,8 @@
 #     computed here; the same with --batch 1, --batch 4 and --no-share (each choice alone);
 #   - rolling loglikelihood: word and byte perplexity from forward's logits;
 #   - generate_until on the shipped chain model: exact match and the flexible last-number answer on
-#     questions whose greedy answers are known (0-hop chains, r = 4), computed by hand;
+#     questions whose greedy answers are known (0-hop chains, r = 4), computed by hand; --exit stops early;
+#   - --chat scores after the chat template's rendering; scripts/convert_tasks.py's four layouts;
 #   - malformed task lines fail with the line number; --out writes the CSV and the SVG.
 set -euo pipefail
 : "${HUGINN:?}" "${HG_TEST_TMP:?}" "${HG_SOURCE_DIR:?}" "${HG_TEST_DATA:?}"
@@ -161,6 +162,16 @@ r = json.load(open(sys.argv[1]))["results"][0]
 ok = r["exact_match"] == 0.5 and r["exact_match_flex"] == 0.75 and r["mean_iterations"] == 4 and r["n"] == 4
 print(("ok  " if ok else "FAIL") + " generation: exact_match %g (want 0.5), flex %g (want 0.75), iterations %g"
       % (r["exact_match"], r["exact_match_flex"], r["mean_iterations"]))
+sys.exit(not ok)
+PY
+# --exit: the same questions with a per-token KL exit under a 16-iteration cap stop early (the chain
+# model's next-token distribution settles within a few iterations), and the answers stay right
+"$HUGINN" eval --task "$dir/gen.jsonl" --steps 16 --exit kl --json > "$dir/exit.json" 2> /dev/null || { echo "FAIL: --exit"; fail=1; }
+python3 - "$dir/exit.json" <<'PY' || fail=1
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+ok = 1 <= r["mean_iterations"] < 16 and r["exact_match"] == 0.5
+print(("ok  " if ok else "FAIL") + " --exit kl: mean iterations %g (< 16), exact_match %g" % (r["mean_iterations"], r["exact_match"]))
 sys.exit(not ok)
 PY
 [ "$(head -1 "$dir/out/results.csv")" = "steps,n,metric,value,stderr,mean_iterations,tokens_per_s" ] || { echo "FAIL: CSV header"; fail=1; }

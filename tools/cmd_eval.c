@@ -495,13 +495,16 @@ static int run_depths(ev_run *ev) {
         double tokens = 0, iters = 0, gen_tokens = 0;
         const double t0 = cli_now();
         if (ev->n_mc) rc = run_mc(ev, r, row, &tokens);
+        const double before_gen = tokens;
         if (!rc && ev->n_gen) rc = run_gen(ev, r, row, &tokens, &iters, &gen_tokens);
+        const double gen_all = tokens - before_gen; /* prompts + generated tokens */
         if (!rc && ev->n_roll) rc = run_roll(ev, r, row, &tokens);
         row->seconds = cli_now() - t0;
         row->tokens_per_s = row->seconds > 0 ? tokens / row->seconds : 0;
-        /* generated tokens carry their own steps (an adaptive exit); scored positions run r each */
-        const double scored = tokens - gen_tokens;
-        row->mean_iterations = tokens > 0 ? (iters + scored * (double)r) / tokens : (double)r;
+        /* per token that has its own iteration count: a generated token its steps (an adaptive exit
+           decides them), a scored position r; generation prompts are prefill, not counted */
+        const double scored = tokens - gen_all, counted = scored + gen_tokens;
+        row->mean_iterations = counted > 0 ? (iters + scored * (double)r) / counted : (double)r;
         const double ns[EVR_N_METRICS] = {(double)ev->n_mc, (double)ev->n_mc, (double)ev->n_gen, (double)ev->n_gen};
         for (int k = 0; k <= EVR_EM_FLEX; k++) /* the sample standard error lm-eval reports */
             if (row->has[k] && ns[k] > 1) row->se[k] = sqrt(row->value[k] * (1 - row->value[k]) / (ns[k] - 1));
