@@ -681,13 +681,16 @@ HG_API hg_status hg_model_tokenizer(const hg_model *m, hg_tokenizer **out, hg_er
  * zero (init_scale 0, the default: deterministic) or drawn per request from `seed` for the request's
  * positions 0..n-1 in order (hg_init_state), so every choice of a question starts from the same state. */
 typedef struct hg_score_params {
-    int64_t n_steps;  /* r >= 0 */
-    float init_scale; /* 0 = zero state */
+    int64_t n_steps;  /* r >= 0 (default 32) */
+    float init_scale; /* 0 = zero state (default) */
     uint64_t seed;
     int64_t chunk;    /* positions per forward call while prefilling (bounds the [chunk, V] logits); 0 = 64 */
 } hg_score_params;
 
 HG_API hg_score_params hg_score_default_params(void);
+
+/* Thread safety: each call uses only the context or batch it is given (one call at a time per ctx /
+ * batch; the model may be shared). */
 
 /* Per-token log-probabilities of one window: resets ctx, runs ids [n] from position 0 and writes
  * logprob[i] = log softmax(logits[i-1])[ids[i]] (computed in double) for n_skip <= i < n, i >= 1;
