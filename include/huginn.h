@@ -719,6 +719,67 @@ HG_API hg_status hg_model_tokenizer(const hg_model *m, hg_tokenizer **out, hg_er
 /* HG-TOKENIZER-API-END */
 
 /* ================================================================================================
+ * Scoring: log-likelihoods for evaluation (src/generate/score.c; docs/eval.md)
+ * ================================================================================================ */
+
+/* How sequences are scored: every position runs n_steps core iterations from an initial state that is
+ * zero (init_scale 0, the default: deterministic) or drawn per request from `seed` for the request's
+ * positions 0..n-1 in order (hg_init_state), so every choice of a question starts from the same state. */
+typedef struct hg_score_params {
+    int64_t n_steps;  /* r >= 0 (default 32) */
+    float init_scale; /* 0 = zero state (default) */
+    uint64_t seed;
+    int64_t chunk;    /* positions per forward call while prefilling (bounds the [chunk, V] logits); 0 = 64 */
+} hg_score_params;
+
+HG_API hg_score_params hg_score_default_params(void);
+
+/* Thread safety: each call uses only the context or batch it is given (one call at a time per ctx /
+ * batch; the model may be shared). */
+
+/* Per-token log-probabilities of one window: resets ctx, runs ids [n] from position 0 and writes
+ * logprob[i] = log softmax(logits[i-1])[ids[i]] (computed in double) for n_skip <= i < n, i >= 1;
+ * other entries are NAN. greedy[i] (may be NULL) tells whether ids[i] was the argmax. n <= n_ctx of ctx,
+ * whose KV cache must hold n_steps iterations. Allocates [chunk, V] floats per call. */
+HG_API hg_status hg_score_tokens(hg_ctx *ctx, const int32_t *ids, int64_t n, int64_t n_skip, const hg_score_params *p,
+                                 double *logprob /* [n] */, bool *greedy /* [n] or NULL */, hg_error *err);
+
+/* Rolling log-likelihood of a text longer than one window, as llama-perplexity scores it: windows of
+ * `window` tokens starting every `stride` tokens (0 < stride <= window); the first window scores every
+ * token after the first, each later one only the tokens no earlier window scored (its first
+ * window - stride tokens are warm-up context). logprob[0] is NAN; every other token is scored once.
+ * progress (may be NULL) is called after each window with the tokens scored so far. */
+typedef void (*hg_score_progress)(void *user, int64_t done, int64_t total);
+HG_API hg_status hg_score_rolling(hg_ctx *ctx, const int32_t *ids, int64_t n, int64_t window, int64_t stride,
+                                  const hg_score_params *p, double *logprob /* [n] */, hg_score_progress progress,
+                                  void *user, hg_error *err);
+
+/* One question: a context and its continuations (choices), scored as lm-eval's loglikelihood requests:
+ * logprob[j] = sum over the tokens of continuation j of log p(token | context, earlier tokens);
+ * greedy[j] = every one of those tokens was the argmax. */
+typedef struct hg_score_request {
+    const int32_t *context;        /* [n_context], n_context >= 1 (starts with BOS where the model has one) */
+    int64_t n_context;
+    const int32_t *const *conts;   /* [n_conts] continuations, each [cont_len[j]] with cont_len[j] >= 1 */
+    const int64_t *cont_len;
+    int64_t n_conts;
+    double *logprob;               /* [n_conts] out */
+    bool *greedy;                  /* [n_conts] out, or NULL */
+} hg_score_request;
+
+/* Score reqs [n] on a batch (huginn.h "Batch"): each batch slot takes a question, prefills its context
+ * once on the slot's context (the shared prefix), then scores the continuations one after another,
+ * truncating back to the context between them; the continuation tokens of all slots are fed together,
+ * one position per slot per step, through hg_batch_prelude / core_step / coda (one weight read for
+ * every slot). The result of a request does not depend on the batch size or on which requests share
+ * a step: bit for bit within hg_batch_decode's exact range (n_seq <= 8), else within f32 rounding.
+ * progress (may be NULL) is called as requests finish. Arguments are checked before anything runs (ids
+ * < vocab_size, context + longest continuation - 1 <= n_ctx; HG_STATUS_BAD_ARG / LIMIT); after a later
+ * failure the outputs are unspecified. Allocates per call, never per token. */
+HG_API hg_status hg_score_batch(hg_batch *b, hg_score_request *reqs, int64_t n, const hg_score_params *p,
+                                hg_score_progress progress, void *user, hg_error *err);
+
+/* ================================================================================================
  * Training (src/train/; docs/training.md)
  * ================================================================================================ */
 /* HG-TRAIN-API-BEGIN */

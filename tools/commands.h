@@ -19,5 +19,7 @@ int cmd_tokenize_data(int argc, char **argv);
 int cmd_eval_chains(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ static const hg_cmd k_cmds[] = {
     {"train", cmd_train, "train a recurrent-depth model (recipe of docs/training.md) from a JSON config"},
     {"chat", cmd_chat, "interactive chat in the model's chat format (KV cache kept between turns)"},
     {"eval-chains", cmd_eval_chains, "accuracy on held-out variable-chain problems vs test-time iterations"},
+    {"perplexity", cmd_perplexity, "perplexity and bits per byte of a text file at one or more depths (docs/eval.md)"},
+    {"eval", cmd_eval, "multiple-choice, generation and rolling-loglikelihood tasks against depth (docs/eval.md)"},
     {"tokenize-data", cmd_tokenize_data, "text files -> packed token shards for training"},
     {"bench", cmd_bench, "prefill / decode / batch speed of a model (tokens/s, GB/s, GFLOP/s)"},
     {"trace", cmd_trace, "every core iteration of a run: states, logit lens, exit values (.npy files)"},

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# bench/eval/run.sh — multiple-choice scoring speed of `huginn eval` (docs/eval.md "Speed"): the
+# context prefilled once per question with continuations batched across questions (the default)
+# against scoring each choice alone as one window (--no-share --batch 1, what a harness without a
+# cache does), same model, same task, same run; prints both times and their ratio, and checks first
+# that the two give the same accuracies.
+#
+#   bench/eval/run.sh [BUILD_DIR]        (defaults to build; built if needed, -j2)
+#   HG_EVAL_STEPS (4), HG_EVAL_N (12 questions per task), HG_EVAL_CTX (96 context tokens), HG_EVAL_BATCH (8)
+#
+# Model: the 1024-wide random checkpoint of bench/run.sh (`huginn init`, bf16, 2+4+2 layers), with the
+# byte-level tokenizer of scripts/make_chain_tokenizer.py --bytes beside it (one token per byte, so
+# context lengths are exact). Three task shapes: MMLU-like (4 choices " A".." D", one token each),
+# ARC-like (4 choices of 3-8 bytes) and chain-like (the ten digits, as tasks/chains-mc.jsonl).
+# Prefill is compute-bound, so the gain is bounded by the work saved: about n_choices x (context +
+# choice) / context for one-token choices. HG_EVAL_TASKS (default "mmlu arc chain") picks shapes.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build}
+steps=${HG_EVAL_STEPS:-4}; n=${HG_EVAL_N:-12}; ctx=${HG_EVAL_CTX:-96}; batch=${HG_EVAL_BATCH:-8}
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2 --target huginn_cli >/dev/null
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/config.json" <<'JSON'
+{"name": "bench-1024", "architectures": ["RavenForCausalLM"], "model_type": "huginn_raven",
+ "n_embd": 1024, "num_attention_heads": 8, "num_key_value_heads": 8, "intermediate_size": 3584,
+ "vocab_size": 65536, "padding_multiple": 4096, "n_layers_in_prelude": 2, "n_layers_in_recurrent_block": 4,
+ "n_layers_in_coda": 2, "block_size": 4096, "rope_base": 50000, "norm_eps": 1e-6, "tie_embeddings": true,
+ "mean_recurrence": 32, "mean_backprop_depth": 8, "qk_bias": true, "bias": false,
+ "architecture_class_name": "RecurrentGPT", "block_class_name": "SandwichBlock",
+ "norm_class_name": "RMSNorm_llama", "mlp_class_name": "GatedMLP", "nonlin_name": "SiLU",
+ "injection_type": "linear", "state_init": "like-init", "sampling_scheme": "poisson-lognormal-filling",
+ "init_strategy": "takase", "init_orthogonal": false, "activation_checkpoint_impl": "per-iteration",
+ "torch_dtype": "bfloat16"}
+JSON
+"$build/huginn" init --config "$tmp/config.json" -o "$tmp/m" --dtype bf16 --seed 1 >/dev/null
+python3 "$root/scripts/make_chain_tokenizer.py" --bytes "$tmp/m" >/dev/null
+python3 - "$tmp" "$n" "$ctx" <<'PY'
+import json, random, sys
+d, n, ctx = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(5)
+words = "the of and a to in is was that for on as with by he at from his it an were are which this".split()
+def text(k):
+    s = ""
+    while len(s) < k:
+        s += rnd.choice(words) + " "
+    return s[:k]
+with open(d + "/mmlu.jsonl", "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"type": "multiple_choice", "context": text(ctx - 9) + "\nAnswer:",
+                            "choices": [" A", " B", " C", " D"], "gold": i % 4}) + "\n")
+with open(d + "/chain.jsonl", "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"type": "multiple_choice", "context": text(ctx - 4) + "?a=",
+                            "choices": [str(k) for k in range(10)], "gold": i % 10}) + "\n")
+with open(d + "/arc.jsonl", "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"type": "multiple_choice", "context": text(ctx - 8) + " Answer:",
+                            "choices": [" " + text(rnd.randint(2, 7)).strip() or " x" for _ in range(4)],
+                            "gold": i % 4}) + "\n")
+PY
+echo "huginn eval multiple choice, 1024-wide bf16 model, r=$steps, $n questions, ~$ctx-token contexts"
+echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for task in ${HG_EVAL_TASKS:-mmlu arc chain}; do
+  "$build/huginn" eval -m "$tmp/m" --task "$tmp/$task.jsonl" --steps "$steps" --no-share --batch 1 --json \
+    >"$tmp/alone.json" 2>/dev/null
+  "$build/huginn" eval -m "$tmp/m" --task "$tmp/$task.jsonl" --steps "$steps" --batch "$batch" --json \
+    >"$tmp/shared.json" 2>/dev/null
+  python3 - "$tmp" "$task" "$batch" <<'PY'
+import json, sys
+d, task, batch = sys.argv[1], sys.argv[2], sys.argv[3]
+a = json.load(open(d + "/alone.json"))["results"][0]
+s = json.load(open(d + "/shared.json"))["results"][0]
+same = a["acc"] == s["acc"] and a["acc_norm"] == s["acc_norm"]
+print("  %-5s each choice alone %7.2f s | shared prefix + batch %s %7.2f s | %.2fx  (acc %.3f / %.3f, %s)"
+      % (task, a["seconds"], batch, s["seconds"], a["seconds"] / s["seconds"], a["acc"], s["acc"],
+         "same" if same else "DIFFERENT"))
+sys.exit(not same)
+PY
+done
