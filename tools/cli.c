@@ -93,6 +93,58 @@ const char *cli_next(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+char *cli_read_text(const char *path) {
+    const bool is_stdin = !strcmp(path, "-");
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        cli_fail("cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap);
+    for (size_t k; buf && (k = fread(buf + n, 1, cap - 1 - n, f)) > 0;) {
+        n += k;
+        if (n + 1 == cap) {
+            char *p = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!p) free(buf);
+            buf = p, cap *= 2;
+        }
+    }
+    const bool bad = ferror(f);
+    if (!is_stdin) fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        cli_fail("cannot read %s", is_stdin ? "standard input" : path);
+        return NULL;
+    }
+    if (n && buf[n - 1] == '\n') n--; /* one final newline is the line's end, not part of the prompt (as llama.cpp -f) */
+    buf[n] = 0;
+    return buf;
+}
+
+int cli_unknown(const char *cmd, const char *opt) {
+    return cli_fail("%s: unknown option `%s` (huginn %s --help lists the options)", cmd, opt, cmd);
+}
+
+static bool in_list(const char *a, const char *list) {
+    const size_t n = strlen(a);
+    for (const char *p = list; *p;) {
+        const char *q = strchr(p, ' ');
+        const size_t k = q ? (size_t)(q - p) : strlen(p);
+        if (k == n && !memcmp(p, a, n)) return true;
+        p += k + (q != NULL);
+    }
+    return false;
+}
+
+const char *cli_value(int argc, char **argv, int *i, const char *cmd, const char *opts) {
+    if (!in_list(argv[*i], opts)) {
+        cli_unknown(cmd, argv[*i]);
+        return NULL;
+    }
+    return cli_next(argc, argv, i);
+}
+
 bool cli_write_f32(const char *path, const float *x, size_t n) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());

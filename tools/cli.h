@@ -42,6 +42,17 @@ bool cli_parse_ids(const char *s, int32_t **ids, int64_t *n);
 /* Returns argv[*i + 1] and advances *i, or NULL (after printing an error) when missing. */
 const char *cli_next(int argc, char **argv, int *i);
 
+/* The whole text of file `path` ("-": standard input) as a new NUL-terminated string (free()), less
+ * one final newline; NULL after printing why. */
+char *cli_read_text(const char *path);
+/* An option the command does not have: "CMD: unknown option `OPT` (huginn CMD --help ...)"; returns 1. */
+int cli_unknown(const char *cmd, const char *opt);
+/* The value of option argv[*i] when it is one of `opts` (space-separated names of the options of
+ * command `cmd` that take a value), advancing *i; NULL after printing "unknown option" (argv[*i] is
+ * not in the list) or "needs a value" (it is last). Checking the name first is what tells a mistyped
+ * flag from a missing value. */
+const char *cli_value(int argc, char **argv, int *i, const char *cmd, const char *opts);
+
 /* Write n floats to path as raw little-endian f32 (temp file + rename); false on failure. */
 bool cli_write_f32(const char *path, const float *x, size_t n);
 /* Read exactly n floats from path; false (with a message printed) otherwise. */

@@ -10,6 +10,8 @@ int run_text_open(run_text *t, const hg_model *m, bool need) {
     if (hg_model_tokenizer(m, &t->tok, &err)) {
         t->tok = NULL;
         if (!need && (err.status == HG_STATUS_IO || err.status == HG_STATUS_UNSUPPORTED)) return 0;
+        if (err.status == HG_STATUS_IO || err.status == HG_STATUS_UNSUPPORTED)
+            return cli_fail("%s; text needs the model's tokenizer (`huginn run --ids` takes token ids)", err.msg);
         return cli_fail_err(&err);
     }
     if (hg_detok_init(t->tok, false, &t->detok, &err)) {

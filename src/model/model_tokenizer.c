@@ -79,6 +79,6 @@ hg_status hg_model_tokenizer(const hg_model *m, hg_tokenizer **out, hg_error *er
     struct stat st;
     snprintf(p, sizeof p, "%s/tokenizer.json", m->path);
     if (stat(p, &st) != 0)
-        return hg_err(err, HG_STATUS_IO, "%s: the model has no tokenizer.json; use --ids", m->path);
+        return hg_err(err, HG_STATUS_IO, "%s: the model has no tokenizer.json", m->path);
     return hg_tokenizer_load(m->path, out, err);
 }
