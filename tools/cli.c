@@ -185,23 +185,38 @@ double cli_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+#ifndef HG_REL_DATA_DIR
+#define HG_REL_DATA_DIR "share/huginn"
+#endif
+
+/* Whether the path a + b exists; buf holds it. */
+static bool model_at(char *buf, size_t n, const char *a, const char *b) {
+    struct stat st;
+    snprintf(buf, n, "%s%s", a, b);
+    return stat(buf, &st) == 0;
+}
+
 const char *cli_default_model(void) {
     static char buf[8192];
-    struct stat st;
     const char *env = getenv("HUGINN_MODEL");
-    if (env && *env) return env;
-    /* next to the binary: <exe dir>/../models/default, then the source tree's models/default */
+    if (env && *env) return env; /* named by the user: used as given, a load error names it */
+    /* relative to the executable first, so a moved build or install prefix finds its own model */
     char exe[4096];
     ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (k > 0) {
         exe[k] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) *slash = 0;
-        snprintf(buf, sizeof buf, "%s/../models/default", exe);
-        if (stat(buf, &st) == 0) return buf;
-        snprintf(buf, sizeof buf, "%s/models/default", exe);
-        if (stat(buf, &st) == 0) return buf;
+        if (model_at(buf, sizeof buf, exe, "/../models/default")) return buf;               /* build/ in the sources */
+        if (model_at(buf, sizeof buf, exe, "/models/default")) return buf;                  /* beside the binary */
+        if (model_at(buf, sizeof buf, exe, "/../" HG_REL_DATA_DIR "/models/default")) return buf; /* PREFIX/bin */
     }
+#ifdef HG_DATA_DIR
+    if (model_at(buf, sizeof buf, HG_DATA_DIR, "/models/default")) return buf; /* the configured install prefix */
+#endif
+#ifdef HG_SOURCE_DIR
+    if (model_at(buf, sizeof buf, HG_SOURCE_DIR, "/models/default")) return buf; /* a build dir outside the sources */
+#endif
     return NULL;
 }
 

@@ -63,7 +63,9 @@ static inline int64_t hg_min_i64_cli(int64_t a, int64_t b) { return a < b ? a : 
 /* Monotonic wall-clock seconds. */
 double cli_now(void);
 
-/* The default model directory (models/ of the source tree or next to the binary), or NULL. */
+/* The default model: $HUGINN_MODEL when set, else the first models/default found at
+ * <exe>/../models/default, <exe>/models/default, <exe>/../share/huginn/models/default, the configured
+ * install data directory, the source tree the binary was built from; NULL when none exists. */
 const char *cli_default_model(void);
 
 /* hg_model_load with the commands' --no-mmap (read the weights into memory instead of mapping). */
