@@ -35,6 +35,8 @@ e=$(err_of "$HUGINN" run -m "$M" -n)
 check "a known flag without its value still needs a value" 'echo "$e" | grep -q "option -n needs a value"'
 e=$(err_of "$HUGINN" run -m "$M" --ids 1,2,999 -n 2)
 check "out-of-vocabulary id names its index" 'echo "$e" | grep -q "id 999 at index 2 is outside the model.s vocabulary (0..511)"'
+e=$(err_of "$HUGINN" forward -m "$M" --ids 1,2,999 --steps 1 --prefill 2)
+check "the library names the position when a loop feeds the ids in pieces" 'echo "$e" | grep -q "id 999 at position 2 is outside"'
 e=$(err_of "$HUGINN" run -m "$M" --ids 1,2 -n 3 -c 3)
 check "-c below the request is refused" 'echo "$e" | grep -q "rc=1 .*-c 3 is below the 5 positions this request needs (prompt 2 + -n 3); raise -c to at least 5"'
 e=$(err_of "$HUGINN" run -m "$M" --ids 1,2 -n 3 -c 1000)
