@@ -172,7 +172,7 @@ int cmd_chat(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: Ctrl-C at the prompt interrupts the read */
     const bool tty = isatty(fileno(in));
     const size_t first_turn = system ? 1 : 0; /* the system message is never dropped */
-    fprintf(stderr, "huginn chat: one message per line; /exit or end of input ends; Ctrl-C stops a reply\n");
+    if (tty) fprintf(stderr, "huginn chat: one message per line; /exit or Ctrl-D ends; Ctrl-C stops a reply\n");
     char line[65536];
     for (uint64_t turn_no = 0;; turn_no++) {
         if (tty) { fputs("> ", stdout); fflush(stdout); }
