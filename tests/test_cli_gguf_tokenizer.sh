@@ -19,6 +19,8 @@ want=$(run "$M")
 check "directory run starts with the bos and stops at eos" '[ "$want" = "[256, 1636, 1257, 2174, 1355, 288] [51, 257]" ]'
 check "GGUF run equals the directory's" '[ "$(run "$dir/d.gguf")" = "$want" ]'
 check "quantized GGUF (no .gguf suffix) has the same prompt ids and stop" '[ "$(run "$dir/d-q8.bin" | cut -c1-34)" = "$(echo "$want" | cut -c1-34)" ] && run "$dir/d-q8.bin" | grep -q "257\]$"'
+tok() { echo "k=3;a=k;?a=" | "$HUGINN" tokenize -t "$1" "${@:2}"; }
+check "tokenize -t GGUF equals tokenize -t directory" '[ "$(tok "$dir/d-q8.bin")" = "$(tok "$M")" ] && [ "$(tok "$dir/d.gguf" --as-prompt)" = "$(tok "$M" --as-prompt)" ]'
 src="${HG_SOURCE_DIR:-$HG_TEST_DATA/../..}"
 python3 "$src/scripts/chain_problems.py" --hops 1-2 --n 5 --distractors 2 --seed 7 > "$dir/p.tsv"
 table() { "$HUGINN" eval-chains -m "$1" --problems "$dir/p.tsv" --steps 1,8 --init-scale 0 | tail -n +2; }

@@ -68,6 +68,9 @@ double cli_now(void);
  * install data directory, the source tree the binary was built from; NULL when none exists. */
 const char *cli_default_model(void);
 
+/* -t TOKENIZER: a tokenizer.json, a directory holding one, or a GGUF model (recognised by its magic),
+ * whose tokenizer is the model's (hg_model_tokenizer: same BOS/EOS/chat template as its directory). */
+hg_status cli_tokenizer_load(const char *path, hg_tokenizer **out, hg_error *err);
 /* hg_model_load with the commands' --no-mmap (read the weights into memory instead of mapping). */
 hg_status cli_model_load(const char *path, bool no_mmap, hg_model **out, hg_error *err);
 

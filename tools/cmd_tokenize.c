@@ -44,7 +44,7 @@ static char *read_stdin(size_t *len) {
 static int usage_tokenize(FILE *f) {
     fprintf(f, "usage: huginn tokenize -t TOKENIZER [--no-special | --as-prompt]\n"
                "  Reads UTF-8 text on stdin and prints its ids as a JSON array (Hugging Face's encode).\n"
-               "  TOKENIZER is a tokenizer.json or a model directory holding one.\n"
+               "  TOKENIZER is a tokenizer.json, a model directory holding one, or a GGUF model.\n"
                "  --no-special   do not add the post-processor's special tokens (e.g. <|begin_text|>);\n"
                "                 special-token text in the input is still recognised.\n"
                "  --as-prompt    the ids `huginn run -p` feeds the model: no post-processor, the bos token in\n"
@@ -85,7 +85,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     hg_error err = {0};
     hg_tokenizer *tok = NULL;
-    if (hg_tokenizer_load(path, &tok, &err)) return cli_fail_err(&err);
+    if (cli_tokenizer_load(path, &tok, &err)) return cli_fail_err(&err);
     size_t len = 0;
     char *text = read_stdin(&len);
     if (!text) {
@@ -184,7 +184,7 @@ int cmd_detokenize(int argc, char **argv) {
     if (!ok) return cli_fail("detokenize: stdin must be a JSON array of non-negative integer ids, e.g. [1,2,3]");
     hg_error err = {0};
     hg_tokenizer *tok = NULL;
-    if (hg_tokenizer_load(path, &tok, &err)) {
+    if (cli_tokenizer_load(path, &tok, &err)) {
         free(ids);
         return cli_fail_err(&err);
     }
