@@ -56,6 +56,10 @@ done
 e=$(err_of run -n 3 --steps 4 --exit none)
 check "iterations/token counts generated tokens only" 'echo "$e" | grep -q "3 tokens, 4.00 iterations/token"'
 
+# run --help lists the exit criteria, freeze rules and KV strategies with their defaults
+h=$("$HUGINN" run --help)
+check "run --help: criteria, freeze rules, KV strategies, defaults" 'for w in entropy-diff argmax-stability token-stability latent-acceleration-2 compress-anchor latest-m4 HUGINN_MODEL "(default 4)" "(default latent-diff)"; do echo "$h" | grep -qF -- "$w" || exit 1; done'
+
 # info: the ratio to the full cache, larger or smaller
 out=$("$HUGINN" info -m "$M" --steps 2)
 check "info: compress-s32 is 3x the full cache at r = 2" 'echo "$out" | grep -q "compress-s32 .*3.00x the full cache" && ! echo "$out" | grep -q "less than full"'
