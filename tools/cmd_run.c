@@ -4,8 +4,9 @@
  *              [--state FILE] [--eos ID]... [--temp T] [--top-k K] [--top-p P] [--min-p P]
  *              [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [-c N_CTX]
  *              [--threads N] [--no-mmap] [--json]
- * Without -m the model named by $HUGINN_MODEL, else the shipped models/default (cli_default_model) is used. Defaults follow the reference: r =
- * mean_recurrence, init-scale 1.0, temperature 0.7 (its shipped generation config); --temp 0 is greedy.
+ * Without -m the model named by $HUGINN_MODEL, else the shipped models/default (cli_default_model) is
+ * used. Defaults follow the reference: r = mean_recurrence, init-scale 1.0, temperature 0.7 (its
+ * shipped generation config); --temp 0 is greedy.
  * --json prints one object: {"prompt_ids":[...], "generated":[{"id","text","steps"}...], "stats":{...}}.
  * Generation and output are run_modes.c's for every mode, so plain and test-time runs stream the same
  * way and share one --json schema.
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct run_opts {
     const char *model, *ids, *prompt, *prompt_file, *state, *kv, *system;
