@@ -71,7 +71,7 @@ static int usage(FILE *f) {
                "  -n N       most tokens per reply (default 256); -c N_CTX the context (default min(block_size, 2048))\n"
                "  Each line is a message; /exit or end of input ends the session. Ctrl-C stops the current\n"
                "  reply; at the prompt it ends the session. When the context is full the oldest turns are dropped.\n");
-    run_modes_help(f);
+    run_modes_help(f, true);
     return f == stdout ? 0 : 1;
 }
 

@@ -48,7 +48,7 @@ static int usage(FILE *f) {
             "  --steps R      core iterations per token (default: the model's mean_recurrence); --init-scale S the\n"
             "                 random initial state's scale (default 1; 0 = zero state, deterministic)\n"
             "  --temp T       temperature (default 0.7; 0 = greedy)\n");
-    run_modes_help(f);
+    run_modes_help(f, false);
     return f == stdout ? 0 : 1;
 }
 

@@ -136,35 +136,38 @@ bool run_modes_active(const run_ttc_opts *t, bool warm) {
     return t->exit || t->speculative || t->parallel || (warm && t->ad.warm_state == HG_WARM_STATE_RAW);
 }
 
-void run_modes_help(FILE *f) {
+void run_modes_help(FILE *f, bool conversation) {
     const hg_adaptive_params ad = hg_adaptive_default_params();
     const hg_speculative_params sp = hg_speculative_default_params();
     const hg_parallel_params par = hg_parallel_default_params();
-    fprintf(f, "  test-time modes (docs/test-time.md); one of --exit, --draft-steps/--lookahead, --parallel:\n"
+    fprintf(f, "  test-time modes (docs/test-time.md)%s:\n"
                "    --exit CRITERION        per-token adaptive exit; CRITERION (default %s):",
-            hg_exit_criterion_name(ad.criterion));
+            conversation ? "" : "; one of --exit, --draft-steps/--lookahead, --parallel", hg_exit_criterion_name(ad.criterion));
     for (int c = 0; c < HG_EXIT_COUNT; c++) fprintf(f, "%s %s", c ? "," : "", hg_exit_criterion_name((hg_exit_criterion)c));
     fprintf(f, "\n"
                "      [--exit-threshold X|auto] (default auto: the criterion's own) [--min-steps N] (default %lld)\n"
                "      [--check-every N] (default %lld) [--no-exit-in-prefill]\n"
-               "    --warm-start [--warm-state normalized|raw]   start each token from the previous one's state\n"
-               "    --draft-steps D (default %lld) --lookahead L (default %lld) [--verify-threshold X] (default %g: argmax)\n"
-               "    --parallel              the diffusion-style sampler; [--inner-steps N] (default %lld)\n"
-               "      [--max-wavefront N] (default %lld, 0 = unbounded) [--headway N] (default %lld) [--exit-t X] (default %g)\n"
-               "      [--freeze RULE] (default %s):",
-            (long long)ad.min_steps, (long long)ad.check_every, (long long)sp.draft_steps, (long long)sp.lookahead,
-            (double)sp.verify_threshold, (long long)par.inner_steps, (long long)par.max_wavefront, (long long)par.headway,
-            (double)par.exit_t, hg_freeze_rule_name(par.freeze));
-    for (int r = 0; r < HG_FREEZE_COUNT; r++) fprintf(f, "%s %s", r ? "," : "", hg_freeze_rule_name((hg_freeze_rule)r));
-    fprintf(f, "\n"
-               "      [--state-noise X] (default %g) [--ema-embeds X] (default %g) [--dampened-mixer on|off] (default %s)\n"
-               "      [--sqrt-mixer on|off] (default %s) [--full-prefill on|off] (default %s) [--max-outer-steps N] (default %lld)\n"
-               "      [--mature-commit on|off] (default %s)\n"
-               "  --kv-cache STRATEGY (default full; --parallel: latest-m4-compress-s4): a lookup rule, a slot mapping or\n"
+               "    --warm-start [--warm-state normalized|raw]   start each token from the previous one's state\n",
+            (long long)ad.min_steps, (long long)ad.check_every);
+    if (!conversation) { /* chat runs one reply at a time through the adaptive loop only */
+        fprintf(f, "    --draft-steps D (default %lld) --lookahead L (default %lld) [--verify-threshold X] (default %g: argmax)\n"
+                   "    --parallel              the diffusion-style sampler; [--inner-steps N] (default %lld)\n"
+                   "      [--max-wavefront N] (default %lld, 0 = unbounded) [--headway N] (default %lld) [--exit-t X] (default %g)\n"
+                   "      [--freeze RULE] (default %s):",
+                (long long)sp.draft_steps, (long long)sp.lookahead, (double)sp.verify_threshold, (long long)par.inner_steps,
+                (long long)par.max_wavefront, (long long)par.headway, (double)par.exit_t, hg_freeze_rule_name(par.freeze));
+        for (int r = 0; r < HG_FREEZE_COUNT; r++) fprintf(f, "%s %s", r ? "," : "", hg_freeze_rule_name((hg_freeze_rule)r));
+        fprintf(f, "\n"
+                   "      [--state-noise X] (default %g) [--ema-embeds X] (default %g) [--dampened-mixer on|off] (default %s)\n"
+                   "      [--sqrt-mixer on|off] (default %s) [--full-prefill on|off] (default %s) [--max-outer-steps N] (default %lld)\n"
+                   "      [--mature-commit on|off] (default %s)\n",
+                (double)par.state_noise, (double)par.ema_embeds, par.dampened_mixer ? "on" : "off", par.sqrt_mixer ? "on" : "off",
+                par.full_prefill ? "on" : "off", (long long)par.max_outer_steps, par.commit_mature_front ? "on" : "off");
+    }
+    fprintf(f, "  --kv-cache STRATEGY (default full%s): a lookup rule, a slot mapping or\n"
                "    LOOKUP-MAPPING: full, skip, latest-m4, available-m4, always-last-m4, randomized, compress-sN, compress-rN,\n"
                "    compress-anchor (e.g. latest-m4-compress-s16; docs/test-time.md \"KV-cache strategies\")\n",
-            (double)par.state_noise, (double)par.ema_embeds, par.dampened_mixer ? "on" : "off", par.sqrt_mixer ? "on" : "off",
-            par.full_prefill ? "on" : "off", (long long)par.max_outer_steps, par.commit_mature_front ? "on" : "off");
+            conversation ? "" : "; --parallel: latest-m4-compress-s4");
 }
 
 /* ---- context sizing ------------------------------------------------------------------------------ */

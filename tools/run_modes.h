@@ -34,8 +34,9 @@ int run_modes_parse(int argc, char **argv, int *i, run_ttc_opts *t);
 int run_modes_check(run_ttc_opts *t, bool warm);
 /* Whether a test-time loop runs (any mode, or a raw warm start) rather than plain hg_generate. */
 bool run_modes_active(const run_ttc_opts *t, bool warm);
-/* Print the test-time options with their choices and defaults (part of `run --help` and `chat --help`). */
-void run_modes_help(FILE *f);
+/* Print the test-time options with their choices and defaults (part of `run --help`; with conversation,
+ * the ones `chat --help` accepts: adaptive exit and warm start). */
+void run_modes_help(FILE *f, bool conversation);
 /* Size the context for the request: iteration budget, default cache strategy and n_ctx (user_ctx if
  * given, else what the mode needs, at most block_size). A request that cannot fit block_size, or a
  * user_ctx below what it needs, is refused with the numbers and what to change; 0 or 1 (printed). */
