@@ -674,6 +674,9 @@ HG_API bool hg_tokenizer_is_special(const hg_tokenizer *tok, int32_t id);
 /* bos_token / eos_token of tokenizer_config.json as ids, or -1 when absent or unknown. */
 HG_API int32_t hg_tokenizer_bos_id(const hg_tokenizer *tok);
 HG_API int32_t hg_tokenizer_eos_id(const hg_tokenizer *tok);
+/* Whether a prompt gets the bos id in front: the tokenizer has a bos_token and tokenizer_config.json's
+ * add_bos_token (GGUF: tokenizer.ggml.add_bos_token) is not false. */
+HG_API bool hg_tokenizer_add_bos(const hg_tokenizer *tok);
 
 /* ---- streaming detokenizer (generation) ----------------------------------------------------------
  * Push ids one at a time; each push returns the text that is complete so far. It never returns part

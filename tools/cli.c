@@ -93,6 +93,58 @@ const char *cli_next(int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+char *cli_read_text(const char *path) {
+    const bool is_stdin = !strcmp(path, "-");
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        cli_fail("cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap);
+    for (size_t k; buf && (k = fread(buf + n, 1, cap - 1 - n, f)) > 0;) {
+        n += k;
+        if (n + 1 == cap) {
+            char *p = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!p) free(buf);
+            buf = p, cap *= 2;
+        }
+    }
+    const bool bad = ferror(f);
+    if (!is_stdin) fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        cli_fail("cannot read %s", is_stdin ? "standard input" : path);
+        return NULL;
+    }
+    if (n && buf[n - 1] == '\n') n--; /* one final newline is the line's end, not part of the prompt (as llama.cpp -f) */
+    buf[n] = 0;
+    return buf;
+}
+
+int cli_unknown(const char *cmd, const char *opt) {
+    return cli_fail("%s: unknown option `%s` (huginn %s --help lists the options)", cmd, opt, cmd);
+}
+
+static bool in_list(const char *a, const char *list) {
+    const size_t n = strlen(a);
+    for (const char *p = list; *p;) {
+        const char *q = strchr(p, ' ');
+        const size_t k = q ? (size_t)(q - p) : strlen(p);
+        if (k == n && !memcmp(p, a, n)) return true;
+        p += k + (q != NULL);
+    }
+    return false;
+}
+
+const char *cli_value(int argc, char **argv, int *i, const char *cmd, const char *opts) {
+    if (!in_list(argv[*i], opts)) {
+        cli_unknown(cmd, argv[*i]);
+        return NULL;
+    }
+    return cli_next(argc, argv, i);
+}
+
 bool cli_write_f32(const char *path, const float *x, size_t n) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
@@ -133,24 +185,52 @@ double cli_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+#ifndef HG_REL_DATA_DIR
+#define HG_REL_DATA_DIR "share/huginn"
+#endif
+
+/* Whether the path a + b exists; buf holds it. */
+static bool model_at(char *buf, size_t n, const char *a, const char *b) {
+    struct stat st;
+    snprintf(buf, n, "%s%s", a, b);
+    return stat(buf, &st) == 0;
+}
+
 const char *cli_default_model(void) {
     static char buf[8192];
-    struct stat st;
     const char *env = getenv("HUGINN_MODEL");
-    if (env && *env) return env;
-    /* next to the binary: <exe dir>/../models/default, then the source tree's models/default */
+    if (env && *env) return env; /* named by the user: used as given, a load error names it */
+    /* relative to the executable first, so a moved build or install prefix finds its own model */
     char exe[4096];
     ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (k > 0) {
         exe[k] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) *slash = 0;
-        snprintf(buf, sizeof buf, "%s/../models/default", exe);
-        if (stat(buf, &st) == 0) return buf;
-        snprintf(buf, sizeof buf, "%s/models/default", exe);
-        if (stat(buf, &st) == 0) return buf;
+        if (model_at(buf, sizeof buf, exe, "/../models/default")) return buf;               /* build/ in the sources */
+        if (model_at(buf, sizeof buf, exe, "/models/default")) return buf;                  /* beside the binary */
+        if (model_at(buf, sizeof buf, exe, "/../" HG_REL_DATA_DIR "/models/default")) return buf; /* PREFIX/bin */
     }
+#ifdef HG_DATA_DIR
+    if (model_at(buf, sizeof buf, HG_DATA_DIR, "/models/default")) return buf; /* the configured install prefix */
+#endif
+#ifdef HG_SOURCE_DIR
+    if (model_at(buf, sizeof buf, HG_SOURCE_DIR, "/models/default")) return buf; /* a build dir outside the sources */
+#endif
     return NULL;
+}
+
+hg_status cli_tokenizer_load(const char *path, hg_tokenizer **out, hg_error *err) {
+    char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    const bool gguf = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "GGUF", 4);
+    if (f) fclose(f);
+    if (!gguf) return hg_tokenizer_load(path, out, err);
+    hg_model *m = NULL;
+    hg_status st = cli_model_load(path, false, &m, err);
+    if (!st) st = hg_model_tokenizer(m, out, err); /* the tokenizer keeps no reference to the model */
+    hg_model_free(m);
+    return st;
 }
 
 hg_status cli_model_load(const char *path, bool no_mmap, hg_model **out, hg_error *err) {

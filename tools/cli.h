@@ -42,6 +42,17 @@ bool cli_parse_ids(const char *s, int32_t **ids, int64_t *n);
 /* Returns argv[*i + 1] and advances *i, or NULL (after printing an error) when missing. */
 const char *cli_next(int argc, char **argv, int *i);
 
+/* The whole text of file `path` ("-": standard input) as a new NUL-terminated string (free()), less
+ * one final newline; NULL after printing why. */
+char *cli_read_text(const char *path);
+/* An option the command does not have: "CMD: unknown option `OPT` (huginn CMD --help ...)"; returns 1. */
+int cli_unknown(const char *cmd, const char *opt);
+/* The value of option argv[*i] when it is one of `opts` (space-separated names of the options of
+ * command `cmd` that take a value), advancing *i; NULL after printing "unknown option" (argv[*i] is
+ * not in the list) or "needs a value" (it is last). Checking the name first is what tells a mistyped
+ * flag from a missing value. */
+const char *cli_value(int argc, char **argv, int *i, const char *cmd, const char *opts);
+
 /* Write n floats to path as raw little-endian f32 (temp file + rename); false on failure. */
 bool cli_write_f32(const char *path, const float *x, size_t n);
 /* Read exactly n floats from path; false (with a message printed) otherwise. */
@@ -52,9 +63,14 @@ static inline int64_t hg_min_i64_cli(int64_t a, int64_t b) { return a < b ? a : 
 /* Monotonic wall-clock seconds. */
 double cli_now(void);
 
-/* The default model directory (models/ of the source tree or next to the binary), or NULL. */
+/* The default model: $HUGINN_MODEL when set, else the first models/default found at
+ * <exe>/../models/default, <exe>/models/default, <exe>/../share/huginn/models/default, the configured
+ * install data directory, the source tree the binary was built from; NULL when none exists. */
 const char *cli_default_model(void);
 
+/* -t TOKENIZER: a tokenizer.json, a directory holding one, or a GGUF model (recognised by its magic),
+ * whose tokenizer is the model's (hg_model_tokenizer: same BOS/EOS/chat template as its directory). */
+hg_status cli_tokenizer_load(const char *path, hg_tokenizer **out, hg_error *err);
 /* hg_model_load with the commands' --no-mmap (read the weights into memory instead of mapping). */
 hg_status cli_model_load(const char *path, bool no_mmap, hg_model **out, hg_error *err);
 

@@ -46,7 +46,7 @@ static int parse(int argc, char **argv, bench_opts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), -1;
         if (!strcmp(a, "--json")) { o->json = true; continue; }
         if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
-        if (!(v = cli_next(argc, argv, &i))) return 1;
+        if (!(v = cli_value(argc, argv, &i, "bench", "-m --kv-cache --kv-type --steps --prompt --gen --batch --threads"))) return 1;
         if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--kv-cache")) o->kv_cache = v;
         else if (!strcmp(a, "--kv-type")) { hg_error e = {0}; if (hg_kv_type_parse(v, &o->kv_type, &e)) return cli_fail_err(&e); }

@@ -137,7 +137,8 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
-        if (!(v = cli_next(argc, argv, &i))) return usage();
+        if (!(v = cli_value(argc, argv, &i, "eval-chains", "-m --problems --steps --csv --label --predictions --init-scale --seed --threads")))
+            return 1;
         if (!strcmp(a, "-m")) o->model_path = v;
         else if (!strcmp(a, "--problems")) o->prob_path = v;
         else if (!strcmp(a, "--steps")) steps_arg = v;

@@ -74,8 +74,10 @@ int cmd_info(int argc, char **argv) {
                (long long)(c->n_layers_prelude + c->n_layers_core * steps + c->n_layers_coda), (long long)steps);
         printf("KV bytes/token at r = %lld (f32 entries):\n", (long long)steps);
         for (int s = 0; s < ns; s++)
-            printf("  %-16s %12lld  (%.2f MB, %.1fx less than full; f16/bf16 entries: %lld)\n", strategies[s],
-                   (long long)kv[s], (double)kv[s] / 1e6, (double)kv[0] / (double)kv[s], (long long)kv16[s]);
+            /* a ratio to the full cache, not "N x less": a compressed mapping can hold more slots than
+             * full at a small r (compress-s32 keeps 32 layer-steps whatever r is) */
+            printf("  %-16s %12lld  (%.2f MB, %.2fx the full cache; f16/bf16 entries: %lld)\n", strategies[s],
+                   (long long)kv[s], (double)kv[s] / 1e6, kv[0] ? (double)kv[s] / (double)kv[0] : 0.0, (long long)kv16[s]);
     }
     hg_model_free(m);
     return 0;

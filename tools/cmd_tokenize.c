@@ -3,6 +3,9 @@
  * (JSON array of ids on stdin -> text on stdout), thin wrappers over the tokenizer API
  * (docs/architecture.md "Command line"). stdin is read as raw bytes, so NUL and CR survive; the text
  * written by detokenize is exactly the decoded bytes, without an added newline.
+ * tokenize gives Hugging Face's encode (with the post-processor); `run -p` feeds the model the text
+ * without the post-processor and with the bos in front (as llama.cpp does), so the two differ by
+ * design: --as-prompt prints run -p's ids, and the help says so.
  */
 #include "cli.h"
 
@@ -39,11 +42,13 @@ static char *read_stdin(size_t *len) {
 }
 
 static int usage_tokenize(FILE *f) {
-    fprintf(f, "usage: huginn tokenize -t TOKENIZER [--no-special]\n"
-               "  Reads UTF-8 text on stdin and prints its ids as a JSON array.\n"
-               "  TOKENIZER is a tokenizer.json or a model directory holding one.\n"
+    fprintf(f, "usage: huginn tokenize -t TOKENIZER [--no-special | --as-prompt]\n"
+               "  Reads UTF-8 text on stdin and prints its ids as a JSON array (Hugging Face's encode).\n"
+               "  TOKENIZER is a tokenizer.json, a model directory holding one, or a GGUF model.\n"
                "  --no-special   do not add the post-processor's special tokens (e.g. <|begin_text|>);\n"
-               "                 special-token text in the input is still recognised.\n");
+               "                 special-token text in the input is still recognised.\n"
+               "  --as-prompt    the ids `huginn run -p` feeds the model: no post-processor, the bos token in\n"
+               "                 front (unless add_bos_token is false), one final newline dropped as -p - does.\n");
     return f == stderr ? 1 : 0;
 }
 
@@ -59,12 +64,14 @@ int cmd_detokenize(int argc, char **argv);
 
 int cmd_tokenize(int argc, char **argv) {
     const char *path = NULL;
-    bool add_special = true;
+    bool add_special = true, as_prompt = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--tokenizer")) {
             if (!(path = cli_next(argc, argv, &i))) return 1;
         } else if (!strcmp(argv[i], "--no-special")) {
             add_special = false;
+        } else if (!strcmp(argv[i], "--as-prompt")) {
+            add_special = false, as_prompt = true;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             return usage_tokenize(stdout);
         } else {
@@ -78,13 +85,14 @@ int cmd_tokenize(int argc, char **argv) {
     }
     hg_error err = {0};
     hg_tokenizer *tok = NULL;
-    if (hg_tokenizer_load(path, &tok, &err)) return cli_fail_err(&err);
+    if (cli_tokenizer_load(path, &tok, &err)) return cli_fail_err(&err);
     size_t len = 0;
     char *text = read_stdin(&len);
     if (!text) {
         hg_tokenizer_free(tok);
         return cli_fail("tokenize: cannot read stdin: %s", strerror(errno));
     }
+    if (as_prompt && len && text[len - 1] == '\n') len--;
     int32_t *ids = NULL;
     int64_t n = 0;
     hg_status st = hg_tokenizer_encode(tok, text, len, add_special, &ids, &n, &err);
@@ -94,7 +102,9 @@ int cmd_tokenize(int argc, char **argv) {
         return cli_fail_err(&err);
     }
     putchar('[');
-    for (int64_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", (int)ids[i]);
+    const bool bos = as_prompt && hg_tokenizer_add_bos(tok);
+    if (bos) printf("%d", (int)hg_tokenizer_bos_id(tok));
+    for (int64_t i = 0; i < n; i++) printf(i || bos ? ",%d" : "%d", (int)ids[i]);
     fputs("]\n", stdout);
     hg_tokenizer_mem_free(ids);
     hg_tokenizer_free(tok);
@@ -174,7 +184,7 @@ int cmd_detokenize(int argc, char **argv) {
     if (!ok) return cli_fail("detokenize: stdin must be a JSON array of non-negative integer ids, e.g. [1,2,3]");
     hg_error err = {0};
     hg_tokenizer *tok = NULL;
-    if (hg_tokenizer_load(path, &tok, &err)) {
+    if (cli_tokenizer_load(path, &tok, &err)) {
         free(ids);
         return cli_fail_err(&err);
     }

@@ -109,7 +109,7 @@ int cmd_tokenize_data(int argc, char **argv) {
             files[n_files++] = a;
             continue;
         }
-        if (!(v = cli_next(argc, argv, &i))) return free(files), usage();
+        if (!(v = cli_value(argc, argv, &i, "tokenize-data", "-t -o --val --split --row-len --seed --val-fraction"))) return free(files), 1;
         if (!strcmp(a, "-t")) tok_path = v;
         else if (!strcmp(a, "-o")) out_path = v;
         else if (!strcmp(a, "--val")) val_path = v;

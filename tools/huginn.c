@@ -1,6 +1,6 @@
 /*
  * huginn.c — the `huginn` command: dispatches to one subcommand per tools/cmd_*.c (docs/architecture.md
- * "Command line"). This file holds the table, the usage text and the OpenMP spin default.
+ * "Command line"). This file holds the table, the usage text, `--version` and the OpenMP spin default.
  */
 #include "cli.h"
 
@@ -8,6 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifndef HG_VERSION
+#define HG_VERSION "unknown"
+#endif
+#ifndef HG_GIT_COMMIT
+#define HG_GIT_COMMIT ""
+#endif
+
+/* `huginn --version` / `huginn version`: the release, the commit it was configured from, the kernel
+ * level this CPU gets, and the default model (what a bug report needs). */
+static int cmd_version(int argc, char **argv) {
+    (void)argc, (void)argv;
+    const char *model = cli_default_model();
+    printf("huginn %s%s%s%s\nkernels: %s\ndefault model: %s\n", HG_VERSION, *HG_GIT_COMMIT ? " (commit " : "",
+           HG_GIT_COMMIT, *HG_GIT_COMMIT ? ")" : "", hg_kernels_name(), model ? model : "none (set HUGINN_MODEL or use -m)");
+    return 0;
+}
 
 static const hg_cmd k_cmds[] = {
     {"run", cmd_run, "generate text or ids with a model"},
@@ -29,11 +46,14 @@ static const hg_cmd k_cmds[] = {
     {"bench", cmd_bench, "prefill / decode / batch speed of a model (tokens/s, GB/s, GFLOP/s)"},
     {"trace", cmd_trace, "every core iteration of a run: states, logit lens, exit values (.npy files)"},
     {"plot", cmd_plot, "SVG plots of a `huginn trace` directory"},
+    {"version", cmd_version, "print the version, the kernel level and the default model (also --version)"},
     /* HG-CMD-TABLE */
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: huginn COMMAND [options]   (huginn COMMAND --help for its options)\n\ncommands:\n");
+    fprintf(f, "usage: huginn COMMAND [options]   (huginn COMMAND --help for its options; huginn --version)\n\n"
+               "MODEL (-m) is a Hugging Face directory or a GGUF file; without -m, run and chat use $HUGINN_MODEL,\n"
+               "else the shipped models/default.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++)
         fprintf(f, "  %-12s %s\n", k_cmds[i].name, k_cmds[i].summary);
 }
@@ -53,6 +73,7 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 1 : 0;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) return cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++)
         if (!strcmp(argv[1], k_cmds[i].name)) return k_cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "huginn: unknown command `%s`\n", argv[1]);

@@ -10,6 +10,8 @@ int run_text_open(run_text *t, const hg_model *m, bool need) {
     if (hg_model_tokenizer(m, &t->tok, &err)) {
         t->tok = NULL;
         if (!need && (err.status == HG_STATUS_IO || err.status == HG_STATUS_UNSUPPORTED)) return 0;
+        if (err.status == HG_STATUS_IO || err.status == HG_STATUS_UNSUPPORTED)
+            return cli_fail("%s; text needs the model's tokenizer (`huginn run --ids` takes token ids)", err.msg);
         return cli_fail_err(&err);
     }
     if (hg_detok_init(t->tok, false, &t->detok, &err)) {
@@ -32,7 +34,7 @@ int run_text_prompt(run_text *t, const char *text, bool no_bos, int32_t **ids, i
     int32_t *enc = NULL;
     int64_t ne = 0;
     if (hg_tokenizer_encode(t->tok, text, strlen(text), false, &enc, &ne, &err)) return cli_fail_err(&err);
-    const int32_t bos = no_bos ? -1 : hg_tokenizer_bos_id(t->tok);
+    const int32_t bos = no_bos || !hg_tokenizer_add_bos(t->tok) ? -1 : hg_tokenizer_bos_id(t->tok);
     const int64_t total = ne + (bos >= 0);
     if (total == 0) {
         hg_tokenizer_mem_free(enc);

@@ -23,7 +23,7 @@ typedef struct run_text {
 int run_text_open(run_text *t, const hg_model *m, bool need);
 void run_text_close(run_text *t);
 /* -p TEXT: the text without the post-processor, with the tokenizer's bos id in front when it has one
- * (as llama.cpp does), unless no_bos. Returns 0 or 1. */
+ * and add_bos_token is not false (as llama.cpp does), unless no_bos. Returns 0 or 1. */
 int run_text_prompt(run_text *t, const char *text, bool no_bos, int32_t **ids, int64_t *n);
 /* A chat of msgs [n] rendered with the model's chat template plus the generation prompt. */
 int run_text_chat(run_text *t, const hg_chat_msg *msgs, size_t n, int32_t **ids, int64_t *n_ids);

@@ -34,8 +34,9 @@ hg_status hg_ctx_prelude(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos
     if (st) return st;
     for (int64_t i = 0; i < T; i++)
         if (ids[i] < 0 || ids[i] >= c->vocab_size)
-            return hg_err(err, HG_STATUS_BAD_INPUT, "token id %d at index %lld is outside the vocabulary (0..%lld)",
-                          ids[i], (long long)i, (long long)(c->vocab_size - 1));
+            /* the position, not the index in this call: loops feed a prompt in pieces */
+            return hg_err(err, HG_STATUS_BAD_INPUT, "token id %d at position %lld is outside the vocabulary (0..%lld)",
+                          ids[i], (long long)(pos0 + i), (long long)(c->vocab_size - 1));
     for (int64_t c0 = 0; c0 < T; c0 += ctx->chunk) {
         const int64_t Tc = hg_min_i64(ctx->chunk, T - c0);
         ONE_SEGMENT(ctx, Tc, pos0 + c0);

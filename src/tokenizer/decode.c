@@ -249,4 +249,5 @@ bool hg_tokenizer_is_special(const hg_tokenizer *tok, int32_t id) {
 }
 
 int32_t hg_tokenizer_bos_id(const hg_tokenizer *tok) { return tok ? tok->bos_id : -1; }
+bool hg_tokenizer_add_bos(const hg_tokenizer *tok) { return tok && tok->bos_id >= 0 && !tok->no_add_bos; }
 int32_t hg_tokenizer_eos_id(const hg_tokenizer *tok) { return tok ? tok->eos_id : -1; }

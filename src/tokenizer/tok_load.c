@@ -367,6 +367,9 @@ static hg_status parse_config(hg_tokenizer *tok, const char *json, size_t len, h
     }
     if (cJSON_IsString(tmpl) && !(tok->chat_template = hg_strdup(tmpl->valuestring)))
         st = hg_err(err, HG_STATUS_NOMEM, "out of memory");
+    /* add_bos_token (Llama-style configs and GGUF's tokenizer.ggml.add_bos_token): absent means yes,
+     * as llama.cpp prepends the bos of a gpt2 vocabulary unless told not to */
+    tok->no_add_bos = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cfg, "add_bos_token"));
     if (!st) st = config_token(cfg, "bos_token", &tok->bos_token, err);
     if (!st) st = config_token(cfg, "eos_token", &tok->eos_token, err);
     cJSON_Delete(cfg);

@@ -214,6 +214,7 @@ struct hg_tokenizer {
     char *chat_template;        /* NULL if none */
     char *bos_token, *eos_token;
     int32_t bos_id, eos_id;
+    bool no_add_bos;            /* add_bos_token is false: a prompt gets no bos_token in front */
     /* caches and scratch */
     hg_strmap cache;
     hg_i32vec cache_ids;
