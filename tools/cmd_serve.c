@@ -15,7 +15,7 @@ static int usage(void) {
     printf("usage: huginn serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [--slots N] [-c N_CTX]\n"
            "                    [--api-key KEY] [--threads N] [--max-body BYTES] [--max-queue N]\n"
            "                    [--steps R] [--max-steps R] [--exit CRITERION] [--exit-threshold X|auto]\n"
-           "                    [--kv-cache STRATEGY] [--no-mmap]\n"
+           "                    [--init-scale S] [--kv-cache STRATEGY] [--no-mmap]\n"
            "\n"
            "OpenAI-compatible HTTP server with continuous batching: every request runs its own number of\n"
            "core iterations (num_steps) and may leave the recurrence early per token (exit_criterion);\n"
@@ -35,6 +35,8 @@ static int usage(void) {
            "  --exit CRITERION   default exit_criterion: none, entropy-diff, latent-diff, kl, minp-kl,\n"
            "                     argmax-stability, cosine (default none)\n"
            "  --exit-threshold X default exit_threshold (default auto: the criterion's own)\n"
+           "  --init-scale S     default init_scale (default 1, as huginn run; 0 makes greedy output\n"
+           "                     deterministic, e.g. for clients such as lm-eval that cannot send it)\n"
            "  --kv-cache S       KV-cache strategy of every slot (default full; see huginn run --help)\n"
            "\n"
            "Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health,\n"
@@ -57,6 +59,7 @@ int cmd_serve(int argc, char **argv) {
     c->max_steps = -1;
     c->default_exit = "none";
     c->default_threshold = NAN;
+    c->default_init_scale = 1.0;
     bool no_mmap = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -67,7 +70,7 @@ int cmd_serve(int argc, char **argv) {
         }
         static const char *const with_value[] = {"-m", "--host", "--port", "--slots", "-c", "--api-key", "--threads",
                                                  "--max-body", "--max-queue", "--steps", "--max-steps", "--exit",
-                                                 "--exit-threshold", "--kv-cache"};
+                                                 "--exit-threshold", "--kv-cache", "--init-scale"};
         bool known = false;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(a, with_value[k]);
         if (!known) return cli_fail("serve: unknown option %s (see huginn serve --help)", a);
@@ -80,7 +83,11 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--api-key")) c->api_key = v;
         else if (!strcmp(a, "--exit")) c->default_exit = v;
         else if (!strcmp(a, "--kv-cache")) c->kv_cache = v;
-        else if (!strcmp(a, "--exit-threshold")) {
+        else if (!strcmp(a, "--init-scale")) {
+            float x;
+            if (!cli_parse_f32(v, &x) || !(x >= 0) || x > 1e6f) return cli_fail("serve: --init-scale needs a number >= 0");
+            c->default_init_scale = x;
+        } else if (!strcmp(a, "--exit-threshold")) {
             float x;
             if (!strcmp(v, "auto")) c->default_threshold = NAN;
             else if (cli_parse_f32(v, &x) && x >= 0) c->default_threshold = x;

@@ -78,6 +78,7 @@ typedef struct srv_config {
     int64_t default_steps;     /* num_steps when a request gives none (the model's mean_recurrence) */
     const char *default_exit;  /* exit_criterion default ("none") */
     double default_threshold;  /* NaN = auto */
+    double default_init_scale; /* init_scale when a request gives none */
     const char *kv_cache;
 } srv_config;
 

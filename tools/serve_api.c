@@ -99,7 +99,7 @@ static bool get_stop(const cJSON *o, srv_job *j, srv_reply *r) {
 static bool parse_common(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
     const hg_config *c = hg_model_config(s->model);
     hg_generate_params *g = &j->req.gen;
-    double temp = 0.7, top_p = 1, min_p = 0, rep = 1, init_scale = 1, thr = s->cfg.default_threshold;
+    double temp = 0.7, top_p = 1, min_p = 0, rep = 1, init_scale = s->cfg.default_init_scale, thr = s->cfg.default_threshold;
     int64_t top_k = 0, max_tokens = 16, steps = s->cfg.default_steps, seed = 0, min_steps = 0, n = 1;
     bool warm = false;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(o, "max_completion_tokens");

@@ -20,7 +20,7 @@ if (!exe) {
 let checks = 0, failures = 0;
 const check = (c, m) => { checks++; if (!c) { failures++; console.error(`FAIL ${m}`); } };
 
-const server = spawn(HUGINN, ['serve', '-m', path.join(SRC, 'models/default'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const server = spawn(HUGINN, ['serve', '-m', path.join(SRC, 'models/default'), '--port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
 process.on('exit', () => { if (server.exitCode === null) server.kill('SIGKILL'); });
 const base = await new Promise((resolve, reject) => {
   let out = '';
