@@ -97,6 +97,30 @@ static void check_tiny(void) {
     free(j);
 }
 
+/* A Split with a literal pattern ({"String": "."}) loads (it failed with "invalid option bits with
+ * PCRE2_LITERAL") and splits at the literal only, as Hugging Face does (its String pattern is the
+ * escaped regex): "hello.hello" -> hello . hello; a regex "." would cut every character apart. */
+static void check_literal_split(void) {
+    char *j = tiny_json("null",
+                        "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"String\": \".\"},"
+                        " \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false,"
+                        " \"use_regex\": false}]}",
+                        "null", k_dec, "");
+    hg_tokenizer *tok = NULL;
+    hg_error err = {0};
+    CHECK_MSG(load(j, &tok, &err) == HG_OK, "literal split: %s", err.msg);
+    if (tok) {
+        int32_t *ids = NULL;
+        int64_t n = 0;
+        CHECK(hg_tokenizer_encode(tok, "hello.hello", 11, false, &ids, &n, &err) == HG_OK);
+        static const int32_t want[] = {259, 46, 259};
+        CHECK_MSG(n == 3 && !memcmp(ids, want, sizeof want), "literal split: n=%lld", (long long)n);
+        hg_tokenizer_mem_free(ids);
+    }
+    hg_tokenizer_free(tok);
+    free(j);
+}
+
 static void check_bad_files(void) {
     char *good = tiny_json(k_norm, k_pretok, k_post, k_dec, "");
     size_t n = strlen(good);
@@ -250,6 +274,7 @@ static void check_alloc_failures(void) {
 
 int main(void) {
     check_tiny();
+    check_literal_split();
     check_bad_files();
     check_bad_input();
     check_alloc_failures();
