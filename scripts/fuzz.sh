@@ -3,7 +3,8 @@
 # Usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer options...]   (TARGET: safetensors, config, gguf, ...
 #        or fuzz_safetensors; `scripts/fuzz.sh list` lists them; `scripts/fuzz.sh build` only builds)
 # New inputs go to build-fuzz/corpus/TARGET (the checked-in seeds in fuzz/corpus/TARGET are read, never
-# written); a crash leaves build-fuzz/artifacts/TARGET/crash-* and exits non-zero: fix it, then copy
+# written); a crash leaves build-fuzz/artifacts/TARGET/crash-* and exits 1 (libFuzzer's own 77 would
+# read as "skipped" to CTest): fix it, then copy
 # the input to fuzz/corpus/TARGET/crash-NAME as a regression input. Exits 77 when clang or its
 # libFuzzer runtime is missing (CTest's skip code; tests/test_fuzz_smoke.sh).
 set -euo pipefail
@@ -39,4 +40,5 @@ mkdir -p "$dir/corpus/$target" "$dir/artifacts/$target"
 # OMP_NUM_THREADS=1: one thread per fuzzer (several run side by side; a matmul gains nothing here)
 OMP_NUM_THREADS=1 exec "$bin" "$dir/corpus/$target" "fuzz/corpus/$target" ${dict:+-dict=$dict} \
   -max_total_time="$seconds" -artifact_prefix="$dir/artifacts/$target/" -print_final_stats=1 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -max_len=65536 -timeout=30 -rss_limit_mb=4096 "$@"
