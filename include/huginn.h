@@ -869,7 +869,9 @@ HG_API void hg_trainer_set_cursor(hg_trainer *tr, uint64_t cursor);
  * copied from `tokenizer` when not NULL, optimizer.safetensors, trainer_state.json), then point the
  * symlink out_dir/latest at it, keeping the `keep` newest step directories. The directory is built
  * under a temporary name, synced, and renamed; `latest` is replaced by an atomic rename, so a crash
- * at any moment leaves `latest` naming a complete checkpoint. `huginn run -m out_dir/latest` loads it. */
+ * at any moment leaves `latest` naming a complete checkpoint. `huginn run -m out_dir/latest` loads it.
+ * A parameter or optimizer moment that is NaN or infinite fails with HG_STATUS_BAD_INPUT (naming the
+ * tensor) before anything is written, so `latest` keeps naming the last good checkpoint. */
 HG_API hg_status hg_trainer_save(hg_trainer *tr, const char *out_dir, const char *tokenizer, int keep, hg_error *err);
 
 /* ---- token shards (docs/training.md "Packing"; format in src/train/shard.c) -------------------------

@@ -97,6 +97,52 @@ static void check_tiny(void) {
     free(j);
 }
 
+/* A Split with a literal pattern ({"String": "."}) loads (it failed with "invalid option bits with
+ * PCRE2_LITERAL") and splits at the literal only, as Hugging Face does (its String pattern is the
+ * escaped regex): "hello.hello" -> hello . hello; a regex "." would cut every character apart. */
+static void check_literal_split(void) {
+    char *j = tiny_json("null",
+                        "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"String\": \".\"},"
+                        " \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false,"
+                        " \"use_regex\": false}]}",
+                        "null", k_dec, "");
+    hg_tokenizer *tok = NULL;
+    hg_error err = {0};
+    CHECK_MSG(load(j, &tok, &err) == HG_OK, "literal split: %s", err.msg);
+    if (tok) {
+        int32_t *ids = NULL;
+        int64_t n = 0;
+        CHECK(hg_tokenizer_encode(tok, "hello.hello", 11, false, &ids, &n, &err) == HG_OK);
+        static const int32_t want[] = {259, 46, 259};
+        CHECK_MSG(n == 3 && !memcmp(ids, want, sizeof want), "literal split: n=%lld", (long long)n);
+        hg_tokenizer_mem_free(ids);
+    }
+    hg_tokenizer_free(tok);
+    free(j);
+}
+
+/* A one-token vocabulary without byte fallback or unk token: words of unknown characters give no ids,
+ * twice (the second time from the word cache), and decoding nothing gives "". Both formed NULL + 0
+ * (bpe.c's cache append, decode.c's lossy append), which UBSan reports in the Sanitize build. */
+static void check_tiny_vocab(void) {
+    static const char json[] = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}";
+    hg_tokenizer *tok = NULL;
+    hg_error err = {0};
+    CHECK_MSG(load(json, &tok, &err) == HG_OK, "tiny vocab: %s", err.msg);
+    if (!tok) return;
+    for (int round = 0; round < 2; round++) {
+        int32_t *ids = NULL;
+        int64_t n = -1;
+        CHECK(hg_tokenizer_encode(tok, "bcd", 3, false, &ids, &n, &err) == HG_OK && n == 0);
+        hg_tokenizer_mem_free(ids);
+    }
+    char *text = NULL;
+    size_t len = 1;
+    CHECK(hg_tokenizer_decode(tok, NULL, 0, false, &text, &len, &err) == HG_OK && len == 0 && text && !*text);
+    hg_tokenizer_mem_free(text);
+    hg_tokenizer_free(tok);
+}
+
 static void check_bad_files(void) {
     char *good = tiny_json(k_norm, k_pretok, k_post, k_dec, "");
     size_t n = strlen(good);
@@ -250,6 +296,8 @@ static void check_alloc_failures(void) {
 
 int main(void) {
     check_tiny();
+    check_literal_split();
+    check_tiny_vocab();
     check_bad_files();
     check_bad_input();
     check_alloc_failures();

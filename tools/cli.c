@@ -176,6 +176,13 @@ bool cli_read_f32(const char *path, float *x, size_t n) {
         cli_fail("%s: expected exactly %zu f32 values (%zu bytes)", path, n, n * sizeof(float));
         return false;
     }
+    /* a NaN or Inf state would propagate through every layer and still yield tokens (argmax of NaN
+     * logits) with exit 0: refuse it here, where outside data enters */
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            cli_fail("%s: f32 value %zu is %s; the state must be finite", path, i, isnan(x[i]) ? "NaN" : "infinite");
+            return false;
+        }
     return true;
 }
 

@@ -26,6 +26,7 @@
  */
 #include "chains.h"
 #include "cli.h"
+#include "train_config.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -33,7 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifdef HG_HAVE_MPI
 #include <mpi.h>
@@ -51,6 +54,9 @@ static void mpi_sum_f64(void *user, double *buf, int64_t n) {
 #endif
 
 enum { TOK_BOS = 256, TOK_EOS = 257, TOK_PAD = 258, VOCAB = 264 };
+/* step-* directories kept in out_dir: the newest, and the one before it in case the newest turns out
+ * bad (docs/training.md "Checkpoints") */
+enum { KEEP_CHECKPOINTS = 2 };
 
 /* One `huginn train` invocation: its options, configuration, data sources, trainer and outputs. */
 typedef struct train_run {
@@ -58,6 +64,7 @@ typedef struct train_run {
     const hg_train_comm *comm;
     const char *cfg_path;
     bool resume;
+    bool overwrite;     /* --overwrite: an earlier run in out_dir may be replaced */
     int64_t stop_after; /* most steps this invocation takes */
     cJSON *root;        /* the config file */
     const char *out;    /* out_dir */
@@ -78,6 +85,8 @@ typedef struct train_run {
 
 enum { TRAIN_GO_ON = -1 };
 
+/* Key `k` of section `o`, or `def` when absent; train_config_check has already refused wrong types and
+ * out-of-range values, so every cast of the result to an integer below is defined. */
 static double num(const cJSON *o, const char *k, double def) {
     const cJSON *it = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
     return cJSON_IsNumber(it) ? it->valuedouble : def;
@@ -95,9 +104,14 @@ static const char *tokenizer_path(const train_run *r) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: huginn train CONFIG.json [--resume] [--stop-after N]   (keys: docs/training.md)\n"
+    fprintf(stderr, "usage: huginn train CONFIG.json [--resume | --overwrite] [--stop-after N]   (keys: docs/training.md)\n"
+                    "  --resume:       continue the run in out_dir from OUT/latest\n"
+                    "  --overwrite:    replace an earlier run in out_dir (its log.csv and step-* checkpoints);\n"
+                    "                  without it (or --resume) an out_dir holding a run is refused\n"
                     "  --stop-after N: take at most N steps in this invocation, then save (the schedule still\n"
-                    "                  runs to max_steps; continue with --resume)\n");
+                    "                  runs to max_steps; continue with --resume)\n"
+                    "Checkpoints: OUT/step-NNNNNNNN every save_every steps, at the end and at --stop-after; the\n"
+                    "newest %d are kept (older ones are deleted), OUT/latest names the newest.\n", KEEP_CHECKPOINTS);
     return 1;
 }
 
@@ -106,6 +120,7 @@ static int parse_args(train_run *r, int argc, char **argv) {
     r->stop_after = INT64_MAX;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--resume")) r->resume = true;
+        else if (!strcmp(argv[i], "--overwrite")) r->overwrite = true;
         else if (!strcmp(argv[i], "--stop-after")) {
             const char *v = cli_next(argc, argv, &i);
             if (!v || !cli_parse_i64(v, &r->stop_after) || r->stop_after < 1)
@@ -115,6 +130,7 @@ static int parse_args(train_run *r, int argc, char **argv) {
         else if (!r->cfg_path && argv[i][0] != '-') r->cfg_path = argv[i];
         else return cli_fail("train: unknown option `%s`", argv[i]), usage();
     }
+    if (r->resume && r->overwrite) return cli_fail("train: --resume and --overwrite exclude each other");
     return r->cfg_path ? TRAIN_GO_ON : usage();
 }
 
@@ -126,8 +142,11 @@ static int read_config(train_run *r) {
     size_t len = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[len] = 0;
+    if (len == sizeof text - 1) return cli_fail("%s: larger than %zu bytes", r->cfg_path, sizeof text - 2);
     r->root = cJSON_Parse(text);
-    return r->root ? 0 : cli_fail("%s: not valid JSON", r->cfg_path);
+    if (!r->root) return cli_fail("%s: not valid JSON", r->cfg_path);
+    char msg[512];
+    return train_config_check(r->root, msg, sizeof msg) ? cli_fail("%s: %s", r->cfg_path, msg) : 0;
 }
 
 /* The model's shape from the `model` section; with a `tokenizer`, loads it for the chain rows and takes
@@ -175,8 +194,8 @@ static void train_params(train_run *r) {
     p->seq_len = (int64_t)num(jt, "seq_len", 48);
     p->accum = (int64_t)num(jt, "accum", 1);
     p->max_steps = (int64_t)num(jt, "max_steps", 1000);
-    p->warmup = (int64_t)num(jt, "warmup", (double)p->max_steps * 0.05);
-    p->cooldown = (int64_t)num(jt, "cooldown", (double)p->max_steps * 0.2);
+    p->warmup = (int64_t)train_config_steps(jt, "warmup", (long long)p->max_steps, 0.05);
+    p->cooldown = (int64_t)train_config_steps(jt, "cooldown", (long long)p->max_steps, 0.2);
     p->lr = num(jt, "lr", 1e-3);
     p->weight_decay = num(jt, "weight_decay", 1e-4);
     p->grad_clip = num(jt, "grad_clip", 1.0);
@@ -255,6 +274,52 @@ static int open_shards(train_run *r) {
             return cli_fail("%s: rows of %lld tokens with ids < %d; this run needs seq_len + 1 = %lld and ids < %d",
                             r->cfg_path, (long long)hg_shard_row_len(sh), hg_shard_vocab(sh),
                             (long long)r->p.seq_len + 1, (int)r->c.vocab_size);
+    return 0;
+}
+
+/* Whether a directory entry belongs to a run: its log, the `latest` link or a step-* checkpoint. */
+static bool run_entry(const char *name) {
+    return !strcmp(name, "log.csv") || !strcmp(name, "latest") || !strncmp(name, "step-", 5);
+}
+
+/* Removes one entry of an earlier run in out_dir (a step-* directory holds files only). */
+static void remove_run_entry(const char *out, const char *name) {
+    char p[4200], q[8400];
+    snprintf(p, sizeof p, "%s/%s", out, name);
+    struct stat sb;
+    if (lstat(p, &sb) != 0) return;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(p);
+        for (struct dirent *e; d && (e = readdir(d));)
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) snprintf(q, sizeof q, "%s/%s", p, e->d_name), unlink(q);
+        if (d) closedir(d);
+        rmdir(p);
+    } else
+        unlink(p);
+}
+
+/* Rule: a new run never silently replaces an earlier one in out_dir. Reason: the log was truncated and
+ * the checkpoints pruned or replaced by the first save, so a re-run of a config (or a forgotten
+ * --resume) destroyed hours of training. Without --resume an out_dir holding log.csv, latest or a
+ * step-* checkpoint is refused; --overwrite removes those first (so no stale checkpoint of the old
+ * run outlives the new one's pruning). Rank 0 alone writes, so rank 0 alone decides. 0, or 1. */
+static int claim_out_dir(train_run *r) {
+    if (r->rank != 0 || r->resume) return 0;
+    DIR *d = opendir(r->out);
+    if (!d) return 0; /* not there yet (or unreadable: creating it says so) */
+    char found[256] = "";
+    for (struct dirent *e; (e = readdir(d));)
+        if (run_entry(e->d_name)) {
+            if (!r->overwrite) {
+                snprintf(found, sizeof found, "%s", e->d_name);
+                break;
+            }
+            remove_run_entry(r->out, e->d_name);
+        }
+    closedir(d);
+    if (*found)
+        return cli_fail("%s: out_dir `%s` already holds a run (%s); continue it with --resume, replace it with "
+                        "--overwrite, or choose another out_dir", r->cfg_path, r->out, found);
     return 0;
 }
 
@@ -365,6 +430,18 @@ static int train_loop(train_run *r) {
             return cli_fail_err(&r->err);
         const int64_t step = hg_trainer_step_count(r->tr);
         tokens_done += r->rows * r->size * r->T;
+        /* Rule: a non-finite loss ends the run without saving. Reason: the weights that produced it are
+         * already non-finite or diverged, every later step would only spread the NaN, and a saved
+         * checkpoint would replace a good `latest` (the loss is all-reduced, so every rank stops). */
+        if (!isfinite(st.loss)) {
+            char latest[4200], target[256], good[4600] = "none (no checkpoint was saved before)";
+            snprintf(latest, sizeof latest, "%s/latest", r->out);
+            const ssize_t n = readlink(latest, target, sizeof target - 1);
+            if (n > 0) target[n] = 0, snprintf(good, sizeof good, "%s/%s", r->out, target);
+            return cli_fail("step %lld: the loss is %s (diverged: lower train.lr or raise warmup); stopped without "
+                            "saving, the last good checkpoint is %s",
+                            (long long)step, isnan(st.loss) ? "NaN" : "infinite", good);
+        }
         if (r->rank != 0) continue; /* rank 0 reports, evaluates and saves */
         const double el = cli_now() - t0, tps = (double)tokens_done / el;
         const double eta = el / (double)(step - step0) * (double)(p->max_steps - step);
@@ -378,7 +455,7 @@ static int train_loop(train_run *r) {
             if ((rc = evaluate(r, step, t0))) return rc;
         const bool stopping = step - step0 >= r->stop_after;
         if ((r->save_every > 0 && step % r->save_every == 0) || step == p->max_steps || stopping)
-            if (hg_trainer_save(r->tr, r->out, tokenizer_path(r), 2, &r->err)) return cli_fail_err(&r->err);
+            if (hg_trainer_save(r->tr, r->out, tokenizer_path(r), KEEP_CHECKPOINTS, &r->err)) return cli_fail_err(&r->err);
         fflush(stdout);
     }
     return 0;
@@ -396,7 +473,8 @@ static int train_setup_and_run(train_run *r) {
     train_params(r);
     if ((rc = chain_config(r))) return rc;
     eval_config(r);
-    if ((rc = open_shards(r)) || (rc = make_trainer(r)) || (rc = open_outputs(r))) return rc;
+    if ((rc = claim_out_dir(r)) || (rc = open_shards(r)) || (rc = make_trainer(r)) || (rc = open_outputs(r)))
+        return rc;
     return train_loop(r);
 }
 

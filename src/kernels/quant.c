@@ -4,6 +4,8 @@
  * f32, stored as fp16, and the quants use the f32 inverse of the *unrounded* scale (as ggml does).
  * They run once per weight at quantize time and once per activation row per matmul call (Q8_0 for
  * the integer dot), so plain loops are fast enough; the dot kernels live in the dispatch files.
+ * Non-finite inputs have no quantized value: they are defined to give the zero code (the exporter
+ * refuses weights holding them before it gets here, naming the tensor).
  */
 #include "kernels/quant.h"
 
@@ -21,7 +23,10 @@ void hg_quantize_row_q8_0(const float *x, void *dst, int64_t n) {
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].d = hg_f32_to_f16(d);
-        for (int j = 0; j < HG_QK; j++) b[i].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < HG_QK; j++) { /* NaN (from a NaN or Inf input) becomes 0: casting NaN is undefined */
+            const float q = roundf(x[j] * id);
+            b[i].qs[j] = (int8_t)(q == q ? q : 0.0f);
+        }
     }
 }
 
@@ -40,7 +45,9 @@ void hg_quantize_row_q4_0(const float *x, void *dst, int64_t n) {
         b[i].d = hg_f32_to_f16(d);
         for (int j = 0; j < HG_QK / 2; j++) {
             /* x*id lies in [-8, 8]; +8.5 then truncation rounds into 0..16, and 16 (x = -max) clamps to 15 */
-            const int q0 = (int)(int8_t)(x[j] * id + 8.5f), q1 = (int)(int8_t)(x[j + HG_QK / 2] * id + 8.5f);
+            /* NaN (from a NaN or Inf input) becomes code 8, the zero: casting NaN is undefined */
+            const float f0 = x[j] * id + 8.5f, f1 = x[j + HG_QK / 2] * id + 8.5f;
+            const int q0 = f0 == f0 ? (int)(int8_t)f0 : 8, q1 = f1 == f1 ? (int)(int8_t)f1 : 8;
             const uint8_t l = (uint8_t)(q0 < 15 ? q0 : 15), h = (uint8_t)(q1 < 15 ? q1 : 15);
             b[i].qs[j] = (uint8_t)(l | (h << 4));
         }

@@ -19,6 +19,7 @@
 #include "kernels/quant.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 
 /* ---- row conversion ------------------------------------------------------------------------------- */
@@ -26,11 +27,13 @@
 typedef struct src_tensor {
     const hg_tensor *t; /* a matrix [n_out, n_in] in its stored dtype */
     hg_dtype to;        /* target dtype */
+    char name[HG_GGUF_MAX_NAME];
 } src_tensor;
 
 typedef struct export_ctx {
     src_tensor *src; /* [n] indexed like the writer's tensors; t == NULL for tensors given by pointer */
     float *row;      /* [max n_in] scratch */
+    int64_t non_finite; /* index of a tensor refused for NaN/Inf values, or -1 */
 } export_ctx;
 
 static bool fill_rows(void *user, int64_t index, int64_t row0, int64_t n_rows, uint8_t *buf) {
@@ -38,8 +41,17 @@ static bool fill_rows(void *user, int64_t index, int64_t row0, int64_t n_rows, u
     const src_tensor *s = &c->src[index];
     const int64_t n_in = s->t->ne[1];
     const size_t rb = hg_dtype_row_bytes(s->to, n_in);
+    const bool quantized = s->to == HG_DTYPE_Q8_0 || s->to == HG_DTYPE_Q4_0;
     for (int64_t r = 0; r < n_rows; r++) {
         hg_tensor_row_f32(s->t, row0 + r, c->row);
+        /* Rule: NaN or Inf weights are refused, not quantized. Reason: a block scale cannot represent
+         * them, so the file would silently hold different numbers than the model (f16/bf16/f32 carry
+         * them exactly, so only quantized targets refuse). The write fails; the file is not left. */
+        for (int64_t j = 0; quantized && j < n_in; j++)
+            if (!isfinite(c->row[j])) {
+                c->non_finite = index;
+                return false;
+            }
         hg_row_from_f32(c->row, n_in, s->to, buf + (size_t)r * rb);
     }
     return true;
@@ -125,6 +137,7 @@ static hg_status add_matrix(hg_gguf_writer *w, export_ctx *c, int64_t index, con
     const int64_t ne[2] = {t->ne[1], t->ne[0]};
     c->src[index].t = t;
     c->src[index].to = to;
+    snprintf(c->src[index].name, sizeof c->src[index].name, "%s", name);
     if (to == t->dtype) return hg_gguf_add_tensor(w, name, gt, 2, ne, t->data, NULL, NULL);
     return hg_gguf_add_tensor(w, name, gt, 2, ne, NULL, fill_rows, c);
 }
@@ -154,7 +167,8 @@ hg_status hg_model_export_gguf(const hg_model *m, const char *out_path, const hg
     hg_status st = hg_gguf_writer_init(&w, err);
     if (st) return st;
     const int64_t n_tensors = (int64_t)sc->n_parts * (nl + 1); /* upper bound */
-    export_ctx ctx = {hg_calloc((size_t)n_tensors, sizeof *ctx.src), hg_malloc((size_t)(2 * h + c->intermediate_size) * sizeof(float))};
+    export_ctx ctx = {hg_calloc((size_t)n_tensors, sizeof *ctx.src), hg_malloc((size_t)(2 * h + c->intermediate_size) * sizeof(float)),
+                      -1};
     if (!ctx.src || !ctx.row) {
         st = hg_err(err, HG_STATUS_NOMEM, "%s: out of memory", out_path);
         goto out;
@@ -185,6 +199,9 @@ hg_status hg_model_export_gguf(const hg_model *m, const char *out_path, const hg
     }
     HG_ASSERT(ti <= n_tensors);
     st = hg_gguf_write(w, out_path, err);
+    if (st && ctx.non_finite >= 0)
+        st = hg_err(err, HG_STATUS_BAD_INPUT, "%s: tensor %s holds NaN or Inf values, which %s cannot represent; "
+                    "not written", out_path, ctx.src[ctx.non_finite].name, hg_dtype_name(ctx.src[ctx.non_finite].to));
 out:
     hg_free(ctx.row);
     hg_free(ctx.src);

@@ -50,10 +50,10 @@ static void print_shape(char *buf, size_t size, const int64_t *v, int n, bool re
         p += snprintf(p, (size_t)(end - p), "%s%lld", i ? "," : "", (long long)v[reversed ? n - 1 - i : i]);
 }
 
-/* Bind part `p` (named `name`) of the source to the hg_tensor or f32 vector at `slot`; vectors are
- * widened into *small, which advances. */
-static hg_status bind_part(const hg_model *m, const hg_wsource *s, const hg_part *p, const char *name, char *slot,
-                           float **small, hg_error *err) {
+/* Check part `p` (named `name`) of the source against the config: present, of the schema's shape, of
+ * a dtype we run; its stored tensor in *t and its shape in want. Allocates nothing. */
+static hg_status check_part(const hg_model *m, const hg_wsource *s, const hg_part *p, const char *name,
+                            hg_wtensor *tp, int64_t want[4], hg_error *err) {
     const hg_wsource_words *w = s->words;
     hg_wtensor t;
     if (!s->find(s, name, &t)) {
@@ -61,7 +61,6 @@ static hg_status bind_part(const hg_model *m, const hg_wsource *s, const hg_part
             return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s missing (%s)", s->path, name, w->qk_bias_set);
         return hg_err(err, HG_STATUS_BAD_FILE, "%s: tensor %s missing", s->path, name);
     }
-    int64_t want[4];
     bool ok = t.n_dims == p->n_dims;
     for (int d = 0; d < p->n_dims; d++) {
         want[d] = hg_schema_dim(&m->cfg, p->dims[d]);
@@ -80,6 +79,18 @@ static hg_status bind_part(const hg_model *m, const hg_wsource *s, const hg_part
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: tensor %s has %s %s; %s", s->path, name, w->type, t.type_name,
                       w->supported);
     hg_status st = s->check ? s->check(s, name, &t, err) : HG_OK;
+    if (st) return st;
+    *tp = t;
+    return HG_OK;
+}
+
+/* Bind part `p` (named `name`) of the source to the hg_tensor or f32 vector at `slot`; vectors are
+ * widened into *small, which advances. */
+static hg_status bind_part(const hg_model *m, const hg_wsource *s, const hg_part *p, const char *name, char *slot,
+                           float **small, hg_error *err) {
+    hg_wtensor t;
+    int64_t want[4];
+    hg_status st = check_part(m, s, p, name, &t, want, err);
     if (st) return st;
     if (p->store == HG_STORE_VECTOR) {
         if (t.dtype != HG_DTYPE_F32 && t.dtype != HG_DTYPE_F16 && t.dtype != HG_DTYPE_BF16)
@@ -110,6 +121,19 @@ static hg_status bind_all(hg_model *m, const hg_wsource *s, hg_error *err) {
         if (!hg_schema_expects(sc, c, s->names, s->name_at(s, i)))
             return hg_err(err, HG_STATUS_BAD_FILE, "%s: unexpected tensor %s (does %s match the weights?)", s->path,
                           s->name_at(s, i), s->words->meta);
+    /* Rule: every tensor's shape is checked against the config before anything is sized from the config.
+     * Reason: a config.json with huge dimensions asked for hundreds of GB here and reported "out of
+     * memory" instead of the mismatch; the stored shapes are bounded by the files, so once they match
+     * every size below is too. */
+    char name[256];
+    hg_status st;
+    for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
+        hg_wtensor t;
+        int64_t want[4];
+        if (!hg_schema_name(sc, c, it.part, it.layer, s->names, name, sizeof name))
+            return hg_err(err, HG_STATUS_LIMIT, "%s: tensor name too long", s->path);
+        if ((st = check_part(m, s, it.part, name, &t, want, err))) return st;
+    }
     /* one f32 block for every vector the config has */
     int64_t n_small = 0;
     for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);)
@@ -118,8 +142,6 @@ static hg_status bind_all(hg_model *m, const hg_wsource *s, hg_error *err) {
     m->small = hg_calloc((size_t)(n_small ? n_small : 1), sizeof(float));
     if (!m->layers || !m->small) return hg_err(err, HG_STATUS_NOMEM, "%s: out of memory", s->path);
     float *small = m->small;
-    char name[256];
-    hg_status st;
     for (hg_schema_iter it = hg_schema_begin(sc, c); hg_schema_next(&it);) {
         if (!hg_schema_name(sc, c, it.part, it.layer, s->names, name, sizeof name))
             return hg_err(err, HG_STATUS_LIMIT, "%s: tensor name too long", s->path);

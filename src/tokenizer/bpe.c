@@ -229,8 +229,10 @@ hg_status hg_bpe_encode_word(hg_tokenizer *tok, const char *w, size_t n, hg_i32v
         size_t cnt = out->n - first;
         size_t at = tok->cache_ids.n;
         /* a failed cache insert only costs speed */
+        /* a word may yield no ids (unknown bytes, no unk token): out->p is then NULL, and NULL + 0 is
+         * undefined in C, so the empty append takes no pointer arithmetic */
         if (at < INT32_MAX / 2 && hg_i32vec_push(&tok->cache_ids, (int32_t)cnt) &&
-            hg_i32vec_append(&tok->cache_ids, out->p + first, cnt)) {
+            (cnt == 0 || hg_i32vec_append(&tok->cache_ids, out->p + first, cnt))) {
             if (!hg_strmap_put(&tok->cache, w, n, (int32_t)at)) tok->cache_ids.n = at;
         } else {
             tok->cache_ids.n = at;

@@ -90,6 +90,11 @@ static scan_kind utf8_scan(const uint8_t *s, size_t n, size_t *len) {
 static bool lossy_append(hg_bytes *out, const uint8_t *s, size_t n, bool final, size_t *consumed) {
     static const char k_fffd[3] = {(char)0xef, (char)0xbf, (char)0xbd};
     size_t i = 0, run = 0; /* run: start of the pending valid stretch */
+    if (n == 0) { /* no bytes (`[]` decoded): s may be NULL, and NULL + 0 is undefined in C; the
+                   * empty append still NUL-terminates out */
+        *consumed = 0;
+        return hg_bytes_append(out, "", 0);
+    }
     while (i < n) {
         if (s[i] < 0x80) {
             i++;

@@ -178,7 +178,10 @@ hg_status hg_pretok_compile(const char *pattern, size_t len, bool literal, pcre2
     }
     int ec = 0;
     PCRE2_SIZE eo = 0;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+    /* PCRE2_LITERAL admits only a few options and PCRE2_UCP is not among them ("invalid option bits
+     * with PCRE2_LITERAL"); a literal has no classes or case rules for UCP to change, so it is left
+     * out there. Hugging Face compiles a {"String": s} pattern as the regex escape(s): a literal. */
+    const uint32_t opts = literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)src, src_len, opts, &ec, &eo, NULL);
     hg_free(rw.p);
     if (!re) {

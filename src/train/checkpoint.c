@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -151,8 +152,11 @@ static hg_status parse_state(const char *path, hg_train_params *p, int64_t *step
     for (int i = 0; i < 4; i++) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, skeys[i]);
         char *end = NULL;
-        if (cJSON_IsString(it)) sv[i] = strtoull(it->valuestring, &end, 10);
-        if (!cJSON_IsString(it) || !end || *end) {
+        errno = 0;
+        /* digits only: strtoull would take "-1" as 2^64 - 1 */
+        if (cJSON_IsString(it) && it->valuestring[0] >= '0' && it->valuestring[0] <= '9')
+            sv[i] = strtoull(it->valuestring, &end, 10);
+        if (!cJSON_IsString(it) || !end || *end || errno) {
             cJSON_Delete(o);
             return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `%s` missing or not a decimal string", path, skeys[i]);
         }
@@ -170,6 +174,24 @@ static hg_status parse_state(const char *path, hg_train_params *p, int64_t *step
         nv[i] = it->valuedouble;
     }
     cJSON_Delete(o);
+    /* Ranges before the casts: a double outside int64_t is undefined behaviour, and a huge depth or
+     * step count would make a resumed run last practically forever (trainer_impl.h's bounds). */
+    const double S = (double)HG_TRAIN_MAX_STEPS, D = (double)HG_TRAIN_MAX_DEPTH;
+    const struct { int i; double lo, hi; bool integer; } ranges[] = {
+        {3, 1, S, true}, {4, 0, S, true}, {5, 0, S, true}, {6, 0, 1e300, false}, {7, 0, 0.999999, false},
+        {8, 0, 0.999999, false}, {9, 1e-300, 1, false}, {10, 0, 1e300, false}, {11, 0, 1e300, false},
+        {12, 0, 1, true}, {13, 0, D, true}, {14, 0, D, true}, {15, -1, D, true}, {16, -1, D, true},
+        {17, 0, 1e30, false}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        const double v = nv[ranges[i].i];
+        if (!(v >= ranges[i].lo && v <= ranges[i].hi) || (ranges[i].integer && floor(v) != v))
+            return hg_err(err, HG_STATUS_BAD_FILE, "%s: `%s` = %g is out of range (%s%g..%g)", path,
+                          nkeys[ranges[i].i], v, ranges[i].integer ? "an integer in " : "", ranges[i].lo,
+                          ranges[i].hi);
+    }
+    if (sv[0] > (unsigned long long)HG_TRAIN_MAX_STEPS)
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: `step` = %llu is out of range (0..%lld)", path, sv[0],
+                      (long long)HG_TRAIN_MAX_STEPS);
     *step = (int64_t)sv[0], *micro = sv[1], *cursor = sv[2], p->seed = sv[3];
     /* rows/seq_len/accum stay the caller's (a resumed run may change its batch shape) */
     p->max_steps = (int64_t)nv[3], p->warmup = (int64_t)nv[4], p->cooldown = (int64_t)nv[5];
@@ -205,8 +227,28 @@ static void prune(const char *out_dir, const char *current, int keep) {
     }
 }
 
+/* Rule: a checkpoint holds finite numbers only. Reason: a diverged run (a NaN loss) would otherwise
+ * write NaN weights and swap `latest` to them, replacing the last good checkpoint; refusing leaves
+ * `latest` where it was. The name of the first bad tensor goes into the message. */
+static hg_status check_finite(const hg_trainer *tr, hg_error *err) {
+    const float *bufs[3] = {tr->params, tr->m, tr->v};
+    const char *what[3] = {"", "exp_avg.", "exp_avg_sq."};
+    for (int b = 0; b < 3; b++)
+        for (int64_t i = 0; i < tr->L.n_tensors; i++) {
+            const hg_tinfo *t = &tr->L.t[i];
+            for (int64_t j = 0; j < t->n; j++)
+                if (!isfinite(bufs[b][t->offset + j]))
+                    return hg_err(err, HG_STATUS_BAD_INPUT,
+                                  "checkpoint: %s%s holds a non-finite value (the run diverged); not saved",
+                                  what[b], t->name);
+        }
+    return HG_OK;
+}
+
 hg_status hg_trainer_save(hg_trainer *tr, const char *out_dir, const char *tokenizer, int keep, hg_error *err) {
     if (!tr || !out_dir) return hg_err(err, HG_STATUS_BAD_ARG, "hg_trainer_save: trainer and directory required");
+    hg_status fin = check_finite(tr, err);
+    if (fin) return fin;
     if (mkdir(out_dir, 0777) != 0 && errno != EEXIST)
         return hg_err(err, HG_STATUS_IO, "%s: cannot create: %s", out_dir, strerror(errno));
     char name[32], tmp[4096], final[4096], p[4200];

@@ -46,6 +46,22 @@ hg_status hg_trainer_alloc(const hg_config *cfg, const hg_train_params *p, hg_tr
     if (q.rows <= 0 || q.seq_len <= 0 || q.accum <= 0 || q.max_steps <= 0 || !(q.lr >= 0) || q.warmup < 0 ||
         q.cooldown < 0)
         return hg_err(err, HG_STATUS_BAD_ARG, "trainer: rows, seq_len, accum, max_steps must be positive, lr >= 0");
+    if (q.rows > HG_TRAIN_MAX_ROWS || q.seq_len > HG_TRAIN_MAX_ROWS || q.accum > HG_TRAIN_MAX_ROWS ||
+        q.max_steps > HG_TRAIN_MAX_STEPS || q.warmup > HG_TRAIN_MAX_STEPS || q.cooldown > HG_TRAIN_MAX_STEPS)
+        return hg_err(err, HG_STATUS_BAD_ARG, "trainer: rows, seq_len, accum must be <= %lld, steps <= %lld",
+                      (long long)HG_TRAIN_MAX_ROWS, (long long)HG_TRAIN_MAX_STEPS);
+    if (q.mean_recurrence > HG_TRAIN_MAX_DEPTH || q.backprop_depth > HG_TRAIN_MAX_DEPTH ||
+        q.fixed_n > HG_TRAIN_MAX_DEPTH || q.fixed_k > HG_TRAIN_MAX_DEPTH)
+        return hg_err(err, HG_STATUS_BAD_ARG, "trainer: depths (mean_recurrence, backprop_depth, fixed_n, fixed_k) "
+                      "must be <= %lld", (long long)HG_TRAIN_MAX_DEPTH);
+    /* N·h and N·V below, with N = rows·seq_len (each <= 2^20), in size_t before any int64_t product */
+    size_t n_rows_tokens, n_hidden, n_logits;
+    if (!hg_mul_ok((size_t)q.rows, (size_t)q.seq_len, &n_rows_tokens) ||
+        !hg_mul_ok(n_rows_tokens, (size_t)(cfg->n_embd > 0 ? cfg->n_embd : 0), &n_hidden) ||
+        !hg_mul_ok(n_rows_tokens, (size_t)(cfg->vocab_size > 0 ? cfg->vocab_size : 0), &n_logits) ||
+        n_hidden > ((size_t)1 << 40) || n_logits > ((size_t)1 << 40))
+        return hg_err(err, HG_STATUS_LIMIT, "trainer: rows x seq_len = %lld tokens is too many for this model",
+                      (long long)n_rows_tokens);
     if (q.mean_recurrence <= 0) q.mean_recurrence = cfg->mean_recurrence > 0 ? cfg->mean_recurrence : 1;
     if (q.backprop_depth <= 0) q.backprop_depth = cfg->mean_backprop_depth > 0 ? cfg->mean_backprop_depth : 1;
     if ((q.fixed_n >= 0) != (q.fixed_k >= 0))

@@ -7,6 +7,14 @@
 #ifndef HG_TRAINER_IMPL_H
 #define HG_TRAINER_IMPL_H
 
+/* Bounds on the trainer's sizes and depths, checked by hg_trainer_alloc and by the resume reader
+ * (checkpoint.c). Rule: a value from a file or a config is in range before any arithmetic. Reason:
+ * rows · seq_len · vocabulary overflowed int64_t, and a trainer_state.json with fixed_n = 1e15 made a
+ * resumed step iterate practically forever. Generous: Huginn-0125 trains at depths below 64. */
+#define HG_TRAIN_MAX_ROWS ((int64_t)1 << 20)  /* rows, seq_len and accum each */
+#define HG_TRAIN_MAX_DEPTH ((int64_t)4096)    /* mean_recurrence, backprop_depth, fixed_n, fixed_k */
+#define HG_TRAIN_MAX_STEPS ((int64_t)1000000000000) /* max_steps, warmup, cooldown, the step counter */
+
 #include "train/train.h"
 
 struct hg_trainer {

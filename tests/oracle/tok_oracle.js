@@ -125,6 +125,14 @@ function variants(goldens) {
     v.push(['huginn_split_' + beh, t]);
   }
   {
+    // literal Split patterns ({"String": ...}): "." must split at dots only (as a regex it would split
+    // at every character), and a multi-character literal with regex syntax in it
+    const t = clone(hs);
+    t.pre_tokenizer.pretokenizers.unshift({ type: 'Split', pattern: { String: '.' }, behavior: 'Isolated', invert: false },
+      { type: 'Split', pattern: { String: 'e (' }, behavior: 'MergedWithPrevious', invert: false });
+    v.push(['huginn_split_literal', t]);
+  }
+  {
     // GPT-2 style: ByteLevel with its own regex and a prefix space, digits split first, NFKC,
     // flagged added tokens, a Roberta post-processor
     const t = clone(goldens.llama3);
