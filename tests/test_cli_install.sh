@@ -41,7 +41,10 @@ int main(void) { printf("%s\n", hg_status_str(HG_OK)); return 0; }
 C
 pc_dir=$(dirname "$(ls "$dir"/moved/lib*/pkgconfig/huginn.pc)")
 sed -i "s|^prefix=.*|prefix=$dir/moved|" "$pc_dir/huginn.pc"
-check "pkg-config --static builds and links a program" 'PKG_CONFIG_PATH="$pc_dir" cc -std=c11 "$dir/use.c" -o "$dir/use" $(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs --static huginn) && "$dir/use" > /dev/null'
+# a library built with ASan + UBSan (the Sanitize build) needs their runtimes where it is linked
+san=""
+grep -q '^CMAKE_BUILD_TYPE:STRING=Sanitize' "$build/CMakeCache.txt" 2> /dev/null && san="-fsanitize=address,undefined"
+check "pkg-config --static builds and links a program" 'PKG_CONFIG_PATH="$pc_dir" cc -std=c11 $san "$dir/use.c" -o "$dir/use" $(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs --static huginn) && "$dir/use" > /dev/null'
 
 # the prompt from a file and from standard input
 printf '%s\n' "$P" > "$dir/prompt.txt"
