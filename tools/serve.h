@@ -116,7 +116,6 @@ void srv_job_release(srv *s, srv_job *j);
 /* Mark a job cancelled (client gone); the engine frees its slot before its next step. */
 void srv_job_cancel(srv *s, srv_job *j);
 srv_job *srv_job_new(void);
-/* Score the prompt (echo logprobs) is done by the engine before generation. */
 
 /* ---- API (serve_api.c) ---- */
 typedef struct srv_reply {

@@ -344,7 +344,7 @@ static void add_top(srv *s, cJSON *obj, const srv_lp *lp, int n_top) {
 
 /* choices[0].logprobs of a completion: tokens, token_logprobs, top_logprobs, text_offset over
  * [prompt if echo] + generated tokens [from, to). */
-static cJSON *completion_logprobs(srv *s, srv_job *j, int64_t from, int64_t to, size_t text_base) {
+static cJSON *completion_logprobs(srv *s, srv_job *j, int64_t from, int64_t to) {
     cJSON *lp = cJSON_CreateObject();
     cJSON *toks = cJSON_AddArrayToObject(lp, "tokens"), *tlp = cJSON_AddArrayToObject(lp, "token_logprobs");
     cJSON *top = cJSON_AddArrayToObject(lp, "top_logprobs"), *off = cJSON_AddArrayToObject(lp, "text_offset");
@@ -371,7 +371,7 @@ static cJSON *completion_logprobs(srv *s, srv_job *j, int64_t from, int64_t to, 
         char *t = token_text(s, j->ids[k]);
         cJSON_AddItemToArray(toks, cJSON_CreateString(t ? t : ""));
         free(t);
-        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(text_base + pos + (k ? j->tok_end[k - 1] : 0))));
+        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(pos + (k ? j->tok_end[k - 1] : 0))));
         cJSON_AddItemToArray(tlp, cJSON_CreateNumber((double)j->lps[k].lp));
         cJSON *o = cJSON_CreateObject();
         add_top(s, o, &j->lps[k], j->n_logprobs);
@@ -423,20 +423,34 @@ static char *prompt_text(srv *s, srv_job *j) {
     return out ? out : strdup("");
 }
 
+/* The object every response and event shares: id, object, created, model and one choice (*choice). */
+static cJSON *envelope(const srv_job *j, const char *object, cJSON **choice) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "id", j->id);
+    cJSON_AddStringToObject(root, "object", object);
+    cJSON_AddNumberToObject(root, "created", (double)j->created);
+    cJSON_AddStringToObject(root, "model", j->model_name);
+    *choice = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "choices"), *choice);
+    cJSON_AddNumberToObject(*choice, "index", 0);
+    return root;
+}
+
+static void add_usage(cJSON *root, const srv_job *j) {
+    cJSON *u = cJSON_AddObjectToObject(root, "usage");
+    cJSON_AddNumberToObject(u, "prompt_tokens", (double)j->n_prompt);
+    cJSON_AddNumberToObject(u, "completion_tokens", (double)j->n);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)(j->n_prompt + j->n));
+    cJSON_AddNumberToObject(u, "core_iterations", (double)j->core_iters);
+}
+
 void srv_api_response(srv *s, srv_job *j, srv_reply *r) {
     if (j->status) {
         srv_api_error(r, j->status, j->status == 400 ? "invalid_request_error" : "server_error", "%s", j->err);
         return;
     }
     const bool chat = j->kind == SRV_CHAT;
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "id", j->id);
-    cJSON_AddStringToObject(root, "object", chat ? "chat.completion" : "text_completion");
-    cJSON_AddNumberToObject(root, "created", (double)j->created);
-    cJSON_AddStringToObject(root, "model", j->model_name);
-    cJSON *choices = cJSON_AddArrayToObject(root, "choices"), *c = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, c);
-    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON *c = NULL, *root = envelope(j, chat ? "chat.completion" : "text_completion", &c);
     char *ptext = j->echo ? prompt_text(s, j) : NULL;
     if (chat) {
         cJSON *msg = cJSON_AddObjectToObject(c, "message");
@@ -454,18 +468,14 @@ void srv_api_response(srv *s, srv_job *j, srv_reply *r) {
         free(full);
     }
     if (j->n_logprobs >= 0)
-        cJSON_AddItemToObject(c, "logprobs", chat ? chat_logprobs(s, j, 0, j->n) : completion_logprobs(s, j, 0, j->n, 0));
+        cJSON_AddItemToObject(c, "logprobs", chat ? chat_logprobs(s, j, 0, j->n) : completion_logprobs(s, j, 0, j->n));
     else
         cJSON_AddNullToObject(c, "logprobs");
     cJSON_AddStringToObject(c, "finish_reason", j->finish ? j->finish : "stop");
     add_ints(c, "steps", j->steps, NULL, 0, j->n);
     add_ints(c, "token_ids", NULL, j->ids, 0, j->n);
     free(ptext);
-    cJSON *u = cJSON_AddObjectToObject(root, "usage");
-    cJSON_AddNumberToObject(u, "prompt_tokens", (double)j->n_prompt);
-    cJSON_AddNumberToObject(u, "completion_tokens", (double)j->n);
-    cJSON_AddNumberToObject(u, "total_tokens", (double)(j->n_prompt + j->n));
-    cJSON_AddNumberToObject(u, "core_iterations", (double)j->core_iters);
+    add_usage(root, j);
     cJSON *tm = cJSON_AddObjectToObject(root, "timings");
     cJSON_AddNumberToObject(tm, "queued_s", j->t_start - j->t_queued);
     cJSON_AddNumberToObject(tm, "first_token_s", j->t_first > 0 ? j->t_first - j->t_queued : 0);
@@ -499,14 +509,7 @@ static void append(char **buf, size_t *len, const char *s) {
 static void stream_event(srv *s, srv_job *j, int64_t from, int64_t to, size_t t0, size_t t1, bool final, char **out,
                          size_t *olen) {
     const bool chat = j->kind == SRV_CHAT;
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "id", j->id);
-    cJSON_AddStringToObject(root, "object", chat ? "chat.completion.chunk" : "text_completion");
-    cJSON_AddNumberToObject(root, "created", (double)j->created);
-    cJSON_AddStringToObject(root, "model", j->model_name);
-    cJSON *choices = cJSON_AddArrayToObject(root, "choices"), *c = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, c);
-    cJSON_AddNumberToObject(c, "index", 0);
+    cJSON *c = NULL, *root = envelope(j, chat ? "chat.completion.chunk" : "text_completion", &c);
     char *piece = malloc(t1 > t0 ? t1 - t0 + 1 : 1);
     if (piece) {
         if (t1 > t0) memcpy(piece, j->text + t0, t1 - t0);
@@ -521,20 +524,14 @@ static void stream_event(srv *s, srv_job *j, int64_t from, int64_t to, size_t t0
     }
     free(piece);
     if (j->n_logprobs >= 0 && to > from)
-        cJSON_AddItemToObject(c, "logprobs", chat ? chat_logprobs(s, j, from, to) : completion_logprobs(s, j, from, to, 0));
+        cJSON_AddItemToObject(c, "logprobs", chat ? chat_logprobs(s, j, from, to) : completion_logprobs(s, j, from, to));
     else
         cJSON_AddNullToObject(c, "logprobs");
     if (final) cJSON_AddStringToObject(c, "finish_reason", j->finish ? j->finish : "stop");
     else cJSON_AddNullToObject(c, "finish_reason");
     add_ints(c, "steps", j->steps, NULL, from, to);
     add_ints(c, "token_ids", NULL, j->ids, from, to);
-    if (final) {
-        cJSON *u = cJSON_AddObjectToObject(root, "usage");
-        cJSON_AddNumberToObject(u, "prompt_tokens", (double)j->n_prompt);
-        cJSON_AddNumberToObject(u, "completion_tokens", (double)j->n);
-        cJSON_AddNumberToObject(u, "total_tokens", (double)(j->n_prompt + j->n));
-        cJSON_AddNumberToObject(u, "core_iterations", (double)j->core_iters);
-    }
+    if (final) add_usage(root, j);
     char *js = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     append(out, olen, "data: ");
