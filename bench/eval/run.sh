@@ -23,18 +23,7 @@ cmake --build "$build" -j2 --target huginn_cli >/dev/null
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cat >"$tmp/config.json" <<'JSON'
-{"name": "bench-1024", "architectures": ["RavenForCausalLM"], "model_type": "huginn_raven",
- "n_embd": 1024, "num_attention_heads": 8, "num_key_value_heads": 8, "intermediate_size": 3584,
- "vocab_size": 65536, "padding_multiple": 4096, "n_layers_in_prelude": 2, "n_layers_in_recurrent_block": 4,
- "n_layers_in_coda": 2, "block_size": 4096, "rope_base": 50000, "norm_eps": 1e-6, "tie_embeddings": true,
- "mean_recurrence": 32, "mean_backprop_depth": 8, "qk_bias": true, "bias": false,
- "architecture_class_name": "RecurrentGPT", "block_class_name": "SandwichBlock",
- "norm_class_name": "RMSNorm_llama", "mlp_class_name": "GatedMLP", "nonlin_name": "SiLU",
- "injection_type": "linear", "state_init": "like-init", "sampling_scheme": "poisson-lognormal-filling",
- "init_strategy": "takase", "init_orthogonal": false, "activation_checkpoint_impl": "per-iteration",
- "torch_dtype": "bfloat16"}
-JSON
+cp "$root/bench/models/bench-1024.json" "$tmp/config.json" # the 1024-wide shape every bench uses
 "$build/huginn" init --config "$tmp/config.json" -o "$tmp/m" --dtype bf16 --seed 1 >/dev/null
 python3 "$root/scripts/make_chain_tokenizer.py" --bytes "$tmp/m" >/dev/null
 python3 - "$tmp" "$n" "$ctx" <<'PY'

@@ -53,16 +53,7 @@ bench_model() { # NAME MODEL
 }
 
 # the 1024-wide model of bench/run.sh: Huginn's layer structure at a width a 2-core host decodes quickly
-python3 - "$tmp/config.json" <<'PY'
-import json, sys
-json.dump({"name": "bench-1024", "architectures": ["RavenForCausalLM"], "model_type": "huginn_raven",
-  "n_embd": 1024, "num_attention_heads": 8, "num_key_value_heads": 8, "intermediate_size": 3584,
-  "vocab_size": 65536, "padding_multiple": 4096, "n_layers_in_prelude": 2, "n_layers_in_recurrent_block": 4,
-  "n_layers_in_coda": 2, "block_size": 4096, "rope_base": 50000, "norm_eps": 1e-6, "tie_embeddings": True,
-  "mean_recurrence": 32, "mean_backprop_depth": 8, "qk_bias": True, "bias": False,
-  "block_class_name": "SandwichBlock", "norm_class_name": "RMSNorm_llama", "mlp_class_name": "GatedMLP",
-  "nonlin_name": "SiLU", "injection_type": "linear", "state_init": "like-init"}, open(sys.argv[1], "w"))
-PY
+cp "$root/bench/models/bench-1024.json" "$tmp/config.json"
 "$build/huginn" init --config "$tmp/config.json" -o "$tmp/bf16" --dtype bf16 --seed 1 >/dev/null
 bench_model "1024-wide, bf16" "$tmp/bf16"
 if [ -n "${HG_BENCH_FULL:-}" ]; then
