@@ -49,6 +49,7 @@ static int usage(void) {
 int cmd_serve(int argc, char **argv) {
     srv s;
     memset(&s, 0, sizeof s);
+    bool tok_mu_made = false;
     srv_config *c = &s.cfg;
     c->host = "127.0.0.1";
     c->port = 8080;
@@ -138,6 +139,8 @@ int cmd_serve(int argc, char **argv) {
     s.model_name = strrchr(c->model_path, '/') && strrchr(c->model_path, '/')[1] ? strrchr(c->model_path, '/') + 1
                                                                                   : c->model_path;
     if (hg_model_tokenizer(s.model, &s.tok, &err)) s.tok = NULL; /* ids only */
+    pthread_mutex_init(&s.tok_mu, NULL);
+    tok_mu_made = true;
     if (srv_engine_start(&s, &err)) {
         cli_fail("serve: %s", err.msg[0] ? err.msg : "cannot start the engine");
         goto out;
@@ -145,6 +148,7 @@ int cmd_serve(int argc, char **argv) {
     rc = srv_http_run(&s);
     if (rc) srv_engine_stop(&s), srv_engine_free(&s);
 out:
+    if (tok_mu_made) pthread_mutex_destroy(&s.tok_mu);
     hg_tokenizer_free(s.tok);
     hg_model_free(s.model);
     return rc;

@@ -92,6 +92,7 @@ typedef struct srv {
     srv_config cfg;
     hg_model *model;
     hg_tokenizer *tok;         /* NULL: ids only */
+    pthread_mutex_t tok_mu;    /* encoding writes the handle's word cache and scratch: one HTTP thread at a time */
     hg_sched *sched;
     srv_job **slot_job;        /* [slots] */
     srv_job *queue_head, *queue_tail;

@@ -158,6 +158,22 @@ static bool parse_common(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
     return true;
 }
 
+/* The tokenizer's encoders, one HTTP thread at a time (serve.h, tok_mu); decoding only reads. */
+static hg_status encode_locked(srv *s, const char *text, bool add_special, int32_t **ids, int64_t *n, hg_error *err) {
+    pthread_mutex_lock(&s->tok_mu);
+    const hg_status st = hg_tokenizer_encode(s->tok, text, strlen(text), add_special, ids, n, err);
+    pthread_mutex_unlock(&s->tok_mu);
+    return st;
+}
+
+static hg_status chat_encode_locked(srv *s, const hg_chat_msg *msgs, size_t n_msgs, int32_t **ids, int64_t *n,
+                                    hg_error *err) {
+    pthread_mutex_lock(&s->tok_mu);
+    const hg_status st = hg_chat_encode(s->tok, msgs, n_msgs, true, ids, n, err);
+    pthread_mutex_unlock(&s->tok_mu);
+    return st;
+}
+
 /* prompt: a string, an array of token ids, or an array holding one of those */
 static bool parse_prompt(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "prompt");
@@ -170,7 +186,7 @@ static bool parse_prompt(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
         int32_t *enc = NULL;
         int64_t ne = 0;
         hg_error err = {0};
-        if (hg_tokenizer_encode(s->tok, p->valuestring, strlen(p->valuestring), false, &enc, &ne, &err))
+        if (encode_locked(s, p->valuestring, false, &enc, &ne, &err))
             return BAD("`prompt`: %s", err.msg);
         const int32_t bos = hg_tokenizer_bos_id(s->tok); /* with the BOS in front, as `huginn run -p` */
         j->n_prompt = ne + (bos >= 0);
@@ -241,7 +257,7 @@ static bool parse_messages(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
         int32_t *enc = NULL;
         int64_t ne = 0;
         hg_error err = {0};
-        if (hg_chat_encode(s->tok, msgs, (size_t)n, true, &enc, &ne, &err)) {
+        if (chat_encode_locked(s, msgs, (size_t)n, &enc, &ne, &err)) {
             ok = BAD("`messages`: %s", err.msg);
         } else {
             j->prompt = malloc((size_t)(ne ? ne : 1) * sizeof *j->prompt);
@@ -659,7 +675,7 @@ bool srv_api_simple(srv *s, const char *method, const char *path, const char *bo
         else if (get_bool(o, "add_special", &add_special, r)) {
             int32_t *ids = NULL;
             int64_t n = 0;
-            if (hg_tokenizer_encode(s->tok, c->valuestring, strlen(c->valuestring), add_special, &ids, &n, &err)) {
+            if (encode_locked(s, c->valuestring, add_special, &ids, &n, &err)) {
                 srv_api_error(r, 400, "invalid_request_error", "`content`: %s", err.msg);
             } else {
                 add_ints(out, "tokens", NULL, ids, 0, n);

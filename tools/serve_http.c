@@ -1,8 +1,10 @@
 /*
  * serve_http.c — the server's HTTP side on libmicrohttpd (serve.h). A thread per connection (MHD
  * parses HTTP, keeps connections alive and chunk-encodes streamed bodies; nothing here parses HTTP):
- * the handler collects the body up to --max-body (413 beyond, from the Content-Length header when one
- * is sent), checks the API key (401), routes, and for a generation request queues a job and waits on
+ * the handler collects the body up to --max-body (413 beyond: a body up to HG_SRV_DRAIN is read and
+ * dropped before the reply, so a client still writing it gets the 413 rather than a broken pipe;
+ * a larger one is refused from its Content-Length, or as soon as it passes the drain limit), checks
+ * the API key (401), routes, and for a generation request queues a job and waits on
  * it — or, for `stream: true`, returns a response whose reader blocks for the job's next tokens and
  * writes them as server-sent events. A client that goes away ends its stream's reader; freeing that
  * response cancels the job, and the engine frees its slot before the next step.
@@ -19,10 +21,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* How much of an oversized body is read and dropped before the 413 (see the header comment). */
+#define HG_SRV_DRAIN ((size_t)64 << 20)
+
 typedef struct conn {
     char *body;
     size_t len, cap;
-    bool too_big;
+    size_t seen; /* bytes of body received, kept or dropped */
+    bool too_big, replied;
 } conn;
 
 typedef struct stream {
@@ -167,7 +173,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         if (!cc) return MHD_NO;
         *con_cls = cc;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->cfg.max_body) {
+        const unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+        if (len > (unsigned long long)s->cfg.max_body) {
+            if (len <= HG_SRV_DRAIN) {
+                cc->too_big = true; /* drain it, then reply */
+                return MHD_YES;
+            }
             srv_api_error(&r, 413, "invalid_request_error", "the body (%s bytes) exceeds --max-body %lld", cl,
                           (long long)s->cfg.max_body);
             return send_reply(c, s, &r);
@@ -175,7 +186,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     if (*upload_size) { /* body chunk */
+        cc->seen += *upload_size;
+        if (cc->replied) { /* refused mid-body: drop whatever MHD still hands over */
+            *upload_size = 0;
+            return MHD_YES;
+        }
         if (!cc->too_big && cc->len + *upload_size > (size_t)s->cfg.max_body) cc->too_big = true;
+        if (cc->too_big && cc->seen > HG_SRV_DRAIN) {
+            *upload_size = 0;
+            cc->replied = true;
+            srv_api_error(&r, 413, "invalid_request_error", "the body exceeds --max-body %lld bytes",
+                          (long long)s->cfg.max_body);
+            return send_reply(c, s, &r);
+        }
         if (!cc->too_big) {
             if (cc->len + *upload_size + 1 > cc->cap) {
                 size_t cap = (cc->len + *upload_size + 1) * 2;

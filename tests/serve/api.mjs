@@ -307,7 +307,29 @@ async function testChat() {
   const lp = await client.chat.completions.create({ model: 'chat', messages: msgs, max_tokens: 3, temperature: 0, logprobs: true, top_logprobs: 2, ...extra });
   const c = lp.choices[0].logprobs.content;
   check(c.length === lp.usage.completion_tokens && c.every((e) => e.top_logprobs.length === 2 && e.logprob <= 0), 'chat logprobs');
+  await testConcurrentTokenize(s);
   await stopServer(s);
+}
+
+// Every HTTP thread tokenizes its own request: many distinct texts at once must each get the ids they get
+// alone (the tokenizer's word cache and scratch are one per handle).
+async function testConcurrentTokenize(s) {
+  const words = ['alpha', 'Beta', 'gamma42', 'δέλτα', 'epsilon', 'zeta_', 'ETA', 'theta-', 'iota.', 'kappa,', '  lambda',
+    'mu\n', 'nu!', 'xi?', 'omicron', 'π', 'rho', 'sigma9', 'tau', 'upsilon', 'phi', 'chi', 'psi', 'omega'];
+  const texts = [];
+  for (let i = 0; i < 48; i++) {
+    let t = '', x = i * 2654435761 % 4294967296;
+    for (let k = 0; k < 400; k++) { x = (x * 1103515245 + 12345) % 2147483648; t += words[x % words.length] + (x % 7 ? ' ' : String(x % 1000)); }
+    texts.push(t);
+  }
+  const alone = [];
+  for (const t of texts) alone.push((await post(s.base, '/tokenize', { content: t })).json.tokens);
+  let bad = 0;
+  for (let round = 0; round < 4; round++) {
+    const got = await Promise.all(texts.map((t) => post(s.base, '/tokenize', { content: t })));
+    got.forEach((g, i) => { if (JSON.stringify(g.json && g.json.tokens) !== JSON.stringify(alone[i])) bad++; });
+  }
+  check(bad === 0, `concurrent /tokenize: ${bad} of ${4 * texts.length} differ from the same text alone`);
 }
 
 // ---- API key, queue limit ----------------------------------------------------------------------------
