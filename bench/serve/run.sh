@@ -3,10 +3,10 @@
 #
 #   bench/serve/run.sh [BUILD_DIR]              (default build; the 1024-wide random model, bf16)
 #   HG_BENCH_FULL=DIR bench/serve/run.sh        also the full Huginn-0125 shape (DIR/bf16, DIR/q8_0.gguf)
-#   HG_BENCH_CLIENTS="1 4 8 16" HG_BENCH_PER=1 HG_BENCH_STEPS=32  size the runs
+#   HG_BENCH_CLIENTS="1 4 8 16" HG_BENCH_PER=1 HG_BENCH_STEPS=32 HG_BENCH_TOKENS=64  size the runs
 #
 # For each model: aggregate generated tokens/s with 1, 4, 8 and 16 concurrent streaming clients
-# (16 slots, 16-token prompts, 64 new tokens per request, greedy, zero initial state), the ratio of 8 clients to one,
+# (16 slots, 16-token prompts, HG_BENCH_TOKENS new tokens per request (64), greedy, zero initial state), the ratio of 8 clients to one,
 # the median time to first token; then the same 8-client load with an adaptive exit (latent-diff)
 # against fixed depth: core iterations per token and tokens/s; and, when Debian's python3-torch and
 # the authors' code are present, their decode tokens/s on the same shape — what answering the same
@@ -17,6 +17,7 @@ build=${1:-$root/build}
 clients=${HG_BENCH_CLIENTS:-1 4 8 16}
 per=${HG_BENCH_PER:-1}
 steps=${HG_BENCH_STEPS:-32}
+tokens=${HG_BENCH_TOKENS:-64}
 cmake --build "$build" -j2 --target huginn_cli >/dev/null
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 tmp=$(mktemp -d)
@@ -35,19 +36,19 @@ stop() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
 
 bench_model() { # NAME MODEL
   echo
-  echo "== $1: $2 (r = $steps, prompt 16, 64 new tokens per request, $per requests per client)"
+  echo "== $1: $2 (r = $steps, prompt 16, $tokens new tokens per request, $per requests per client)"
   start "$2"
-  node "$root/bench/serve/load.mjs" "$base" 1 1 "{\"num_steps\": $steps}" >/dev/null # warm-up: touch every weight
+  node "$root/bench/serve/load.mjs" "$base" 1 1 "{\"num_steps\": $steps, \"max_tokens\": 2}" >/dev/null # warm-up: touch every weight
   printf '%-34s %10s %10s %12s %10s\n' "load" "tokens/s" "vs 1" "TTFT median" "iter/tok"
   one=""
   for c in $clients; do
-    r=$(node "$root/bench/serve/load.mjs" "$base" "$c" "$per" "{\"num_steps\": $steps}")
+    r=$(node "$root/bench/serve/load.mjs" "$base" "$c" "$per" "{\"num_steps\": $steps, \"max_tokens\": $tokens}")
     echo "$r" >"$tmp/r_$c.json"
     tps=$(echo "$r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
     [ -z "$one" ] && one=$tps
     echo "$r" | python3 -c "import json,sys; r=json.load(sys.stdin); print('%-34s %10.2f %9.2fx %11.3fs %10.2f' % ('%d clients, fixed depth' % r['clients'], r['tokens_per_s'], r['tokens_per_s']/$one, r['ttft_median_s'], r['iterations_per_token']))"
   done
-  r=$(node "$root/bench/serve/load.mjs" "$base" 8 "$per" "{\"num_steps\": $steps, \"exit_criterion\": \"latent-diff\", \"exit_threshold\": 0.03}")
+  r=$(node "$root/bench/serve/load.mjs" "$base" 8 "$per" "{\"num_steps\": $steps, \"max_tokens\": $tokens, \"exit_criterion\": \"latent-diff\", \"exit_threshold\": 0.03}")
   echo "$r" | python3 -c "import json,sys; r=json.load(sys.stdin); f=json.load(open('$tmp/r_8.json')) if __import__('os').path.exists('$tmp/r_8.json') else None; print('%-34s %10.2f %10s %11.3fs %10.2f' % ('8 clients, latent-diff exit 0.03', r['tokens_per_s'], ('%.2fx fixed' % (r['tokens_per_s']/f['tokens_per_s'])) if f else '', r['ttft_median_s'], r['iterations_per_token']))"
   stop
 }
