@@ -198,6 +198,13 @@ HG_API hg_status hg_ctx_core_step(hg_ctx *ctx, float *s /* [T,h] in/out */, cons
  * then only the coda's K/V are written). */
 HG_API hg_status hg_ctx_coda(hg_ctx *ctx, const float *s /* [T,h] */, int64_t T, int64_t pos0,
                              float *latents /* [T,h] */, float *logits /* [T,V] */, hg_error *err);
+/* The coda of n alternative states of the one position `pos` (the logit lens of several iterations):
+ * row i equals what hg_ctx_coda(ctx, s + i*h, 1, pos, ...) would return, bit for bit, but the coda's
+ * weights are read once for all rows and nothing is written to the cache (row i attends to the cached
+ * positions below pos and to its own K/V). pos must have been through the prelude (pos < n_past) and
+ * the positions below it through the coda. Needs an f32 KV cache (HG_STATUS_UNSUPPORTED otherwise). */
+HG_API hg_status hg_ctx_coda_lens(hg_ctx *ctx, const float *s /* [n,h] */, int64_t n, int64_t pos,
+                                  float *latents /* [n,h] */, float *logits /* [n,V] */, hg_error *err);
 
 /* The initial latent state: zeros when init_scale == 0, else truncated normal (±3σ) with
  * σ = sqrt(2/(5h)) * init_scale, times sqrt(h) (docs/forward-pass.md). The generator is documented in

@@ -18,7 +18,11 @@
  *      coda K/V that later tokens read;
  *   6. adaptive exit traced (latent-diff and kl goldens): tokens, steps per token and every exit value
  *      equal the golden's, and a position that exited carries its last row forward;
- *   7. --positions A:B writes exactly that slice of the full run.
+ *   7. --positions A:B writes exactly that slice of the full run;
+ *   8. hg_ctx_coda_lens (the deferred lens of generated tokens): each of n alternative states of one
+ *      position gets exactly the logits and latents hg_ctx_coda gives it alone (bit for bit, n larger
+ *      than the context's chunk), and it leaves the cache as it was (the next position's logits equal
+ *      those of a run without the lens call); a traced generation's tokens equal `huginn run`'s.
  * Tolerances: 1e-6 / 1e-5 where the same f32 computation runs in the same order (differences are only
  * the f32 rounding of a double log-softmax); 1e-4 against the reference, as every golden test.
  */
@@ -340,6 +344,63 @@ static void test_adaptive(const cJSON *man, const char *case_name) {
     free(ids), free(want), free(wsteps), free(wvals), free(ia);
 }
 
+/* ---- 8. the lens of many states of one position in one call ------------------------------------- */
+
+static void next_logits(hg_model *m, const int32_t *ids, int64_t T, const float *alt, int64_t n_alt, float *out) {
+    const int64_t h = hg_model_config(m)->n_embd, V = hg_model_config(m)->vocab_size;
+    hg_ctx_params cp = hg_ctx_default_params();
+    cp.n_ctx = T + 1, cp.max_steps = 4;
+    hg_ctx *ctx = NULL;
+    hg_error err = {0};
+    CHECK(hg_ctx_init(m, &cp, &ctx, &err) == HG_OK);
+    if (!ctx) return;
+    hg_forward_params fp = hg_forward_default_params();
+    fp.n_steps = 4, fp.init_scale = 0;
+    float *lg = malloc((size_t)((n_alt + 1) * V) * sizeof(float)), *lat = malloc((size_t)(n_alt * h) * sizeof(float));
+    CHECK(hg_ctx_forward(ctx, ids, T, 0, &fp, NULL, NULL, &err) == HG_OK);
+    if (alt) CHECK_MSG(hg_ctx_coda_lens(ctx, alt, n_alt, T - 1, lat, lg, &err) == HG_OK, "coda_lens: %s", err.msg);
+    CHECK(hg_ctx_forward(ctx, ids + T, 1, T, &fp, NULL, out, &err) == HG_OK);
+    free(lg), free(lat);
+    hg_ctx_free(ctx);
+}
+
+static void test_coda_lens(const cJSON *man, hg_model *m) {
+    const int64_t h = hg_model_config(m)->n_embd, V = hg_model_config(m)->vocab_size;
+    int64_t T;
+    int32_t *ids = golden_ints(golden_item(golden_item(golden_case(man, "forward_r1"), "inputs"), "input_ids"), &T);
+    const int64_t n = 2 * T + 3; /* a context's chunk is at most its n_ctx (T here): three lens chunks */
+    hg_ctx_params cp = hg_ctx_default_params();
+    cp.n_ctx = T, cp.max_steps = 4;
+    hg_ctx *ctx = NULL;
+    hg_error err = {0};
+    CHECK(hg_ctx_init(m, &cp, &ctx, &err) == HG_OK);
+    float *alt = malloc((size_t)(n * h) * sizeof(float)), *lat = malloc((size_t)(n * h) * sizeof(float)),
+          *lg = malloc((size_t)(n * V) * sizeof(float)), *lat1 = malloc((size_t)h * sizeof(float)),
+          *lg1 = malloc((size_t)V * sizeof(float)), *a = malloc((size_t)V * sizeof(float)),
+          *b = malloc((size_t)V * sizeof(float));
+    uint64_t seed = 7;
+    hg_init_state(m, alt, n, 1.0f, &seed);
+    hg_forward_params fp = hg_forward_default_params();
+    fp.n_steps = 4, fp.init_scale = 0;
+    if (ctx && hg_ctx_forward(ctx, ids, T - 1, 0, &fp, NULL, NULL, &err) == HG_OK) {
+        CHECK(hg_ctx_forward(ctx, ids + T - 1, 1, T - 1, &fp, NULL, NULL, &err) == HG_OK);
+        CHECK_MSG(hg_ctx_coda_lens(ctx, alt, n, T - 1, lat, lg, &err) == HG_OK, "coda_lens: %s", err.msg);
+        bool same = true;
+        for (int64_t i = 0; i < n; i++) {
+            CHECK(hg_ctx_coda(ctx, alt + i * h, 1, T - 1, lat1, lg1, &err) == HG_OK);
+            same &= !memcmp(lg1, lg + i * V, (size_t)V * 4) && !memcmp(lat1, lat + i * h, (size_t)h * 4);
+        }
+        CHECK_MSG(same, "coda_lens rows differ from hg_ctx_coda of each state alone");
+        CHECK_MSG(hg_ctx_coda_lens(ctx, alt, n, T, lat, lg, &err) != HG_OK, "coda_lens past n_past must fail");
+    }
+    /* the cache is untouched: the next position after a lens call equals a run without it */
+    next_logits(m, ids, T - 1, NULL, 0, a);
+    next_logits(m, ids, T - 1, alt, n, b);
+    CHECK_MSG(!memcmp(a, b, (size_t)V * 4), "a coda_lens call changed what the next position computes");
+    hg_ctx_free(ctx);
+    free(ids), free(alt), free(lat), free(lg), free(lat1), free(lg1), free(a), free(b);
+}
+
 int main(void) {
     test_npy();
     test_pca();
@@ -352,6 +413,7 @@ int main(void) {
         test_warm(man, m);
         test_adaptive(man, "adaptive_latent-diff");
         test_adaptive(man, "adaptive_kl");
+        test_coda_lens(man, m);
     }
     hg_model_free(m);
     cJSON_Delete(man);

@@ -1,8 +1,11 @@
 /*
  * trace.c — generation that shows every core iteration (include/huginn.h "tracing the recurrence",
  * docs/trace.md): the same loops as hg_generate and hg_generate_adaptive, written once more over the
- * public stage functions one iteration at a time, with the coda run after every iteration (the logit
- * lens) and the caller's observer called with the state, ln_f of it and the lens logits.
+ * public stage functions one iteration at a time, with the coda run on every iteration's state (the
+ * logit lens) and the caller's observer called with the state, ln_f of it and the lens logits. The
+ * prompt's lens runs after each iteration; a generated token's is deferred to one hg_ctx_coda_lens call
+ * over all its iterations (the coda's weights read once, not once per iteration: decode is bound by
+ * reading weights), where the cache type and exit criterion allow (run_token_deferred).
  *
  * Why a second copy of the loop instead of a hook in sched.c: the scheduler packs rows of many
  * requests and runs the coda only where a decision needs it; an observer there would either change
@@ -53,11 +56,24 @@ typedef struct tr_run {
     bool picked;         /* this group's `pick` came from a logit check: later iterations keep it */
     float *s_chk;        /* [T_max, h] the state at the last logit check */
     int64_t chk_t;       /* the iteration of that check */
+    /* a token's lens, deferred: its states after every iteration, their check values, one lens chunk */
+    bool defer;          /* tokens take the deferred lens (f32 KV cache, no logit criterion) */
+    float *ds;           /* [R+1, h] states after iterations 0..R */
+    double *dv;          /* [R+1] exit value checked after each (NaN: none) */
+    int64_t dchunk;      /* rows per hg_ctx_coda_lens call */
+    float *dlat, *dlog;  /* [dchunk, h], [dchunk, V] */
 } tr_run;
 
 /* Whether the adaptive loop checks its exit after (0-based) iteration t. */
 static bool check_due(const hg_adaptive_params *a, int64_t t, bool prompt) {
     return t >= a->min_steps && (t - a->min_steps) % a->check_every == 0 && !(a->no_exit_in_prefill && prompt);
+}
+
+/* The exit value of a check, into the report's trace. */
+static void record_value(tr_run *r, double value) {
+    if (!r->rep) return;
+    if (r->rep->trace && r->rep->n_trace < r->rep->trace_cap) r->rep->trace[r->rep->n_trace] = (float)value;
+    r->rep->n_trace++;
 }
 
 /* The lens at iteration t of the group [pos0, pos0+T): coda chunk by chunk (each chunk attends to the
@@ -81,10 +97,7 @@ static hg_status lens(tr_run *r, int64_t pos0, int64_t T, int64_t t, bool check,
             if (check) {
                 *exit_now = hg_exit_eval_check(&r->ev, r->s, T, lrow, value);
                 ts.exit_value = *value;
-                if (r->rep) {
-                    if (r->rep->trace && r->rep->n_trace < r->rep->trace_cap) r->rep->trace[r->rep->n_trace] = (float)*value;
-                    r->rep->n_trace++;
-                }
+                record_value(r, *value);
             }
             /* a logit criterion's token takes its last check's logits (the reference's quirk); otherwise
              * (latent criteria, no check made, the plain loop) the final iteration's */
@@ -105,11 +118,63 @@ static hg_status lens(tr_run *r, int64_t pos0, int64_t T, int64_t t, bool check,
     return HG_OK;
 }
 
+/* One token (a group of one position at pos) with its lens deferred: iterate, keeping every state and
+ * deciding a latent exit as generation does; then the lens of iterations 0..steps-1 in chunks through
+ * hg_ctx_coda_lens (the coda's weights read once per chunk instead of once per iteration; nothing is
+ * written to the cache), and the final iteration through hg_ctx_coda, which writes the position's
+ * coda K/V exactly as untraced generation does. The observer sees the same steps in the same order as
+ * with the lens after every iteration, and the same numbers (hg_ctx_coda_lens rows equal hg_ctx_coda). */
+static hg_status run_token_deferred(tr_run *r, int64_t pos, int64_t *steps, double *value, hg_error *err) {
+    const int64_t h = r->h, V = r->V, R = r->gp->n_steps;
+    hg_status st;
+    *value = NAN;
+    *steps = R;
+    if (r->ev_on) hg_exit_eval_reset(&r->ev, r->s, 1);
+    memcpy(r->ds, r->s, (size_t)h * sizeof(float));
+    r->dv[0] = NAN;
+    for (int64_t t = 0; t < R; t++) {
+        if ((st = hg_ctx_core_step(r->ctx, r->s, r->e, 1, pos, t, err))) return st;
+        if (r->rep) r->rep->core_passes++, r->rep->core_iterations++;
+        memcpy(r->ds + (t + 1) * h, r->s, (size_t)h * sizeof(float));
+        r->dv[t + 1] = NAN;
+        if (!(r->ev_on && check_due(&r->tp->exit, t, false))) continue;
+        const bool stop = hg_exit_eval_check(&r->ev, r->s, 1, NULL, value); /* a latent criterion: no logits */
+        r->dv[t + 1] = *value;
+        record_value(r, *value);
+        if (stop) {
+            *steps = t + 1;
+            break;
+        }
+    }
+    for (int64_t c0 = 0; c0 <= *steps; c0 += r->dchunk) {
+        const bool final = c0 + r->dchunk > *steps; /* this chunk ends with the final iteration */
+        const int64_t n = hg_min_i64(r->dchunk, *steps + 1 - c0), n_lens = final ? n - 1 : n;
+        if (n_lens > 0 && (st = hg_ctx_coda_lens(r->ctx, r->ds + c0 * h, n_lens, pos, r->dlat, r->dlog, err))) return st;
+        if (final && (st = hg_ctx_coda(r->ctx, r->ds + *steps * h, 1, pos, r->dlat + n_lens * h, r->dlog + n_lens * V,
+                                       err)))
+            return st;
+        if (r->rep) r->rep->coda_calls += (n_lens > 0) + final;
+        for (int64_t i = 0; i < n && r->tp->on_step; i++) {
+            const hg_trace_step ts = {.group_pos0 = pos, .group_T = 1, .pos0 = pos, .T = 1, .t = c0 + i,
+                                      .s = r->ds + (c0 + i) * h, .latents = r->dlat + i * h, .logits = r->dlog + i * V,
+                                      .exit_value = r->dv[c0 + i]};
+            if ((st = r->tp->on_step(r->tp->user, &ts, err))) return st;
+        }
+        if (final) {
+            memcpy(r->pick, r->dlog + (n - 1) * V, (size_t)V * sizeof(float));
+            memcpy(r->last_lat, r->dlat + (n - 1) * h, (size_t)h * sizeof(float));
+            memcpy(r->last_s, r->ds + *steps * h, (size_t)h * sizeof(float));
+        }
+    }
+    return r->tp->on_group ? r->tp->on_group(r->tp->user, pos, 1, *steps, err) : HG_OK;
+}
+
 /* One group: prelude, the initial state (already in r->s), lens at t = 0, then iterations until the
  * exit or n_steps, each followed by the lens. *steps receives the iterations run, *value the last
- * check's value (NaN when none). */
+ * check's value (NaN when none). A generated token takes the deferred lens where it can. */
 static hg_status run_group(tr_run *r, const int32_t *ids, int64_t T, int64_t pos0, bool prompt, int64_t *steps,
                            double *value, hg_error *err) {
+    if (T == 1 && !prompt && r->defer) return run_token_deferred(r, pos0, steps, value, err);
     const int64_t R = r->gp->n_steps;
     hg_status st;
     bool stop = false;
@@ -185,6 +250,20 @@ hg_status hg_generate_traced(hg_ctx *ctx, const int32_t *prompt, int64_t n_promp
         if ((st = hg_exit_eval_init(&r.ev, tp->exit.criterion, tp->exit.threshold, r.V, r.h, n_prompt, err))) goto out;
         r.ev_on = true;
     }
+    /* generated tokens take the deferred lens unless a logit criterion needs the lens inside the loop
+     * or the cache stores K/V in a narrower type than the lens rows keep their own in */
+    r.defer = gp->max_new_tokens > 0 && ctx->kv.type == HG_DTYPE_F32 && !(r.ev_on && hg_exit_eval_needs_logits(&r.ev));
+    if (r.defer) {
+        r.dchunk = hg_min_i64(gp->n_steps + 1, 64);
+        r.ds = hg_malloc((size_t)((gp->n_steps + 1) * r.h + r.dchunk * (r.h + r.V)) * sizeof(float));
+        r.dv = hg_malloc((size_t)(gp->n_steps + 1) * sizeof *r.dv);
+        if (!r.ds || !r.dv) {
+            st = hg_err(err, HG_STATUS_NOMEM, "out of memory");
+            goto out;
+        }
+        r.dlat = r.ds + (gp->n_steps + 1) * r.h;
+        r.dlog = r.dlat + r.dchunk * r.h;
+    }
     if (rep) rep->n_tokens = rep->n_trace = 0;
     if ((st = hg_ctx_truncate(ctx, 0, err))) goto out;
     memcpy(hist, prompt, (size_t)n_prompt * sizeof *hist);
@@ -235,5 +314,7 @@ out:
     hg_sampler_free(smp);
     hg_free(hist);
     hg_free(r.e);
+    hg_free(r.ds);
+    hg_free(r.dv);
     return st;
 }

@@ -150,7 +150,7 @@ static hg_status make_rows(hg_batch *b, const int64_t *seqs, int64_t n, bool pre
                           (long long)ctx->n_ctx);
         if (!prelude && ctx->n_past < 1)
             return hg_err(err, HG_STATUS_BAD_ARG, "%s: sequence %lld holds no position", fn, (long long)seqs[i]);
-        b->segs[i] = (hg_seg){ctx, i, 1, prelude ? ctx->n_past : ctx->n_past - 1};
+        b->segs[i] = (hg_seg){ctx, i, 1, prelude ? ctx->n_past : ctx->n_past - 1, false};
     }
     *r = (hg_rows){b->model, &b->work, b->segs, n, n};
     omp_set_num_threads(b->ctx[0]->n_threads); /* one thread count for every context (init, wrap) */

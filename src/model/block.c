@@ -25,6 +25,15 @@ static inline const hg_seg *seg_of(const hg_seg *segs, int64_t n_segs, int64_t r
     return &segs[i];
 }
 
+/* The key (or value) a query at position p reads at position kp: a lens row's own entry at p (own,
+ * f32; NULL for other rows), else the cache entry src[kp] points to, offset to the head; NULL: none. */
+static inline const void *kv_entry(const hg_kv *kv, const int64_t *src, int64_t kp, int64_t p, size_t off,
+                                   const float *own, bool key) {
+    if (own && kp == p) return own;
+    if (src[kp] < 0) return NULL;
+    return (const uint8_t *)(key ? hg_kv_k(kv, src[kp], kp) : hg_kv_v(kv, src[kp], kp)) + off;
+}
+
 /* att[rows, H·d] = softmax(q·Kᵀ/√d)·V per head, each row over its own sequence's cache at its
  * segment's physical slot. qkv is [rows, (H + 2·Hkv)·d]; every segment's K/V rows are already stored. */
 static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, float *att) {
@@ -37,7 +46,8 @@ static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, 
     double work = 0;
     for (int64_t g = 0; g < n_segs; g++) {
         hg_ctx *ctx = segs[g].ctx;
-        const int64_t n = segs[g].pos0 + segs[g].T; /* positions visible to the segment's last query */
+        /* positions in the cache visible to the segment's last query (a lens segment's own K/V is in qkv) */
+        const int64_t n = segs[g].pos0 + (segs[g].lens ? 0 : segs[g].T);
         hg_kv_sources(&ctx->kv, slots[g], n, ctx->src, &ctx->rng);
         work += (double)segs[g].T * (double)n * (double)qd;
     }
@@ -57,12 +67,17 @@ static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, 
             float *sc = ctx->scores + (size_t)omp_get_thread_num() * (size_t)ctx->n_ctx;
             const float *q = qkv + row * stride + hh * d;
             float *out = att + row * qd + hh * d;
-            const int64_t p = sg->pos0 + (row - sg->row0);
+            const int64_t p = sg->pos0 + (sg->lens ? 0 : row - sg->row0);
+            /* a lens row's own key and value (position p) come from its qkv row, as f32: the cache type
+             * (hg_ctx_coda_lens accepts f32 caches only, so this equals storing and reading back) */
+            const float *own_k = sg->lens ? qkv + row * stride + qd + (hh / group) * d : NULL;
+            const float *own_v = sg->lens ? own_k + hg_cfg_kv_dim(c) : NULL;
             int64_t m = 0;
             float mx = -INFINITY;
             for (int64_t kp = 0; kp <= p; kp++) {
-                if (src[kp] < 0) continue;
-                sc[kp] = dot(q, (const uint8_t *)hg_kv_k(kv, src[kp], kp) + off, d) * scale;
+                const void *k = kv_entry(kv, src, kp, p, off, own_k, true);
+                if (!k) continue;
+                sc[kp] = dot(q, k, d) * scale;
                 if (sc[kp] > mx) mx = sc[kp];
                 m++;
             }
@@ -70,14 +85,14 @@ static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, 
             if (m == 0) continue; /* cannot happen: the query's own entry is always present */
             double sum = 0;
             for (int64_t kp = 0; kp <= p; kp++) {
-                if (src[kp] < 0) continue;
+                if (!kv_entry(kv, src, kp, p, off, own_k, true)) continue;
                 sc[kp] = expf(sc[kp] - mx);
                 sum += (double)sc[kp];
             }
             const float inv = (float)(1.0 / sum);
             for (int64_t kp = 0; kp <= p; kp++) {
-                if (src[kp] < 0) continue;
-                axpy(out, sc[kp] * inv, (const uint8_t *)hg_kv_v(kv, src[kp], kp) + off, d);
+                const void *v = kv_entry(kv, src, kp, p, off, own_v, false);
+                if (v) axpy(out, sc[kp] * inv, v, d);
             }
         }
     }
@@ -90,8 +105,9 @@ static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots,
     const int64_t qd = hg_cfg_q_dim(c), kvd = hg_cfg_kv_dim(c), stride = hg_cfg_qkv_dim(c);
     for (int64_t g = 0; g < r->n_segs; g++) {
         hg_ctx *ctx = r->segs[g].ctx;
+        const bool lens = r->segs[g].lens;
         for (int64_t i = 0; i < r->segs[g].T; i++) {
-            const int64_t pos = r->segs[g].pos0 + i;
+            const int64_t pos = r->segs[g].pos0 + (lens ? 0 : i);
             float *q = qkv + (r->segs[g].row0 + i) * stride, *k = q + qd, *v = k + kvd;
             if (L->qk_bias) /* [2, H·d]: row 0 added to q, row 1 to k (Huginn has Hkv = H) */
                 for (int64_t j = 0; j < qd; j++) {
@@ -100,7 +116,7 @@ static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots,
                 }
             hg_rope(q, H, d, pos, ctx->inv_freq);
             hg_rope(k, Hkv, d, pos, ctx->inv_freq);
-            hg_kv_store(&ctx->kv, slots[g], pos, k, v);
+            if (!lens) hg_kv_store(&ctx->kv, slots[g], pos, k, v);
         }
     }
 }

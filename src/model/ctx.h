@@ -45,10 +45,14 @@ struct hg_ctx {
 };
 
 /* Rows [row0, row0+T) of a pipeline call are positions [pos0, pos0+T) of `ctx` (its KV cache, RoPE
- * table, lookup buffers). A context's own stage calls use one segment; a batch one per sequence. */
+ * table, lookup buffers). A context's own stage calls use one segment; a batch one per sequence.
+ * A `lens` segment is different: its T rows are alternative states of the one position pos0; each
+ * attends to the cache's positions below pos0 and to its own K/V, and nothing is written to the cache
+ * (hg_ctx_coda_lens: the logit lens of many iterations in one read of the coda's weights). */
 typedef struct hg_seg {
     hg_ctx *ctx;
     int64_t row0, T, pos0;
+    bool lens;
 } hg_seg;
 #define HG_MAX_SEGS 64 /* segments per call (the most sequences of a batch) */
 

@@ -25,7 +25,7 @@ static hg_status check_range(hg_ctx *ctx, int64_t T, int64_t pos0, bool needs_pr
 
 /* The pipeline call for Tc positions of the context from p0: one segment on the context's scratch. */
 #define ONE_SEGMENT(ctx, Tc, p0)                                                                                      \
-    const hg_seg seg_ = {(ctx), 0, (Tc), (p0)};                                                                       \
+    const hg_seg seg_ = {(ctx), 0, (Tc), (p0), false};                                                              \
     const hg_rows rows_ = {(ctx)->model, &(ctx)->w, &seg_, 1, (Tc)}
 
 hg_status hg_ctx_prelude(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos0, float *e, hg_error *err) {
@@ -68,6 +68,26 @@ hg_status hg_ctx_coda(hg_ctx *ctx, const float *s, int64_t T, int64_t pos0, floa
         const int64_t Tc = hg_min_i64(ctx->chunk, T - c0);
         ONE_SEGMENT(ctx, Tc, pos0 + c0);
         if ((st = hg_coda_rows(&rows_, s + c0 * h, latents ? latents + c0 * h : NULL, logits ? logits + c0 * V : NULL,
+                               err)))
+            return st;
+    }
+    return HG_OK;
+}
+
+hg_status hg_ctx_coda_lens(hg_ctx *ctx, const float *s, int64_t n, int64_t pos, float *latents, float *logits,
+                           hg_error *err) {
+    const int64_t h = ctx->model->cfg.n_embd, V = ctx->model->cfg.vocab_size;
+    if (n <= 0) return hg_err(err, HG_STATUS_BAD_ARG, "coda_lens: n must be positive");
+    hg_status st = check_range(ctx, 1, pos, true, "coda_lens", err);
+    if (st) return st;
+    if (ctx->kv.type != HG_DTYPE_F32)
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "coda_lens: the KV cache holds %s; the lens needs f32 entries",
+                      hg_dtype_name(ctx->kv.type));
+    for (int64_t c0 = 0; c0 < n; c0 += ctx->chunk) {
+        const int64_t Tc = hg_min_i64(ctx->chunk, n - c0);
+        const hg_seg seg = {ctx, 0, Tc, pos, true};
+        const hg_rows rows = {ctx->model, &ctx->w, &seg, 1, Tc};
+        if ((st = hg_coda_rows(&rows, s + c0 * h, latents ? latents + c0 * h : NULL, logits ? logits + c0 * V : NULL,
                                err)))
             return st;
     }
