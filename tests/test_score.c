@@ -8,6 +8,9 @@
  *     window (hg_score_tokens) within f32 rounding;
  *   - batched scoring is independent of the batch size bit for bit (1, 3 and 8 slots: within the
  *     matrix-vector kernels' exact range), with a random initial state too;
+ *   - questions that share a prefix (a few-shot header) reuse it across questions on a slot, and their
+ *     scores equal each question scored alone on a fresh batch bit for bit, at batch 1 and 3, with
+ *     prefixes that end inside a chunk; the prelude layer count shows the reuse happened;
  *   - rolling windows score every token once; a window covering the text equals one hg_score_tokens;
  *   - bad ids and empty continuations are refused.
  */
@@ -145,6 +148,65 @@ done:
     hg_ctx_free(ctx);
 }
 
+/* Prelude layer applications of a fresh batch of n_seq slots scoring reqs (0 on failure). */
+static int64_t prelude_work(hg_model *m, int64_t n_seq, int64_t r, hg_score_request *reqs, int64_t n,
+                            const hg_score_params *sp) {
+    hg_batch_params bp = hg_batch_default_params();
+    bp.n_seq = n_seq, bp.ctx.n_ctx = 64, bp.ctx.max_steps = r, bp.ctx.n_threads = 1;
+    hg_batch *b = NULL;
+    hg_error err = {0};
+    hg_status st = hg_batch_init(m, &bp, &b, &err);
+    if (!st) st = hg_score_batch(b, reqs, n, sp, NULL, NULL, &err);
+    CHECK_MSG(st == HG_OK, "score_batch n_seq %lld: %s", (long long)n_seq, err.msg);
+    int64_t work = 0;
+    for (int64_t i = 0; !st && i < n_seq; i++) work += hg_ctx_get_counters(hg_batch_ctx(b, i)).prelude;
+    hg_batch_free(b);
+    return st ? 0 : work;
+}
+
+/* 6. Questions behind a shared few-shot header: header ids[0..H) then a question tail of its own. */
+enum { FQ = 6 };
+static void few_shot(hg_model *m) {
+    const int64_t V = hg_model_config(m)->vocab_size, r = 3, Hd = 23;
+    int32_t ctxs[FQ][40], c0[1] = {5 % (int32_t)V}, c1[2] = {9 % (int32_t)V, 2}, c2[1] = {11 % (int32_t)V};
+    const int32_t *conts[3] = {c0, c1, c2};
+    const int64_t lens[3] = {1, 2, 1};
+    int64_t nctx[FQ];
+    for (int q = 0; q < FQ; q++) {
+        nctx[q] = Hd + 3 + q % 4 + (q == 4 ? -Hd + 2 : 0); /* question 4 shares only 2 header ids */
+        for (int64_t i = 0; i < nctx[q]; i++)
+            ctxs[q][i] = (int32_t)((i < Hd && (q != 4 || i < 2) ? 31 * i + 7 : 13 * i + 17 * q + 3) % V);
+    }
+    hg_score_params sp = hg_score_default_params();
+    sp.n_steps = r, sp.chunk = 8; /* the header ends inside the third chunk */
+    for (int rs = 0; rs < 2; rs++) {
+        if (rs) sp.init_scale = 1.0f, sp.seed = 5;
+        double alone[FQ][3], got[2][FQ][3];
+        int64_t work_alone = 0, work[2];
+        hg_score_request reqs[FQ];
+        for (int q = 0; q < FQ; q++) {
+            reqs[q] = (hg_score_request){.context = ctxs[q], .n_context = nctx[q], .conts = conts, .cont_len = lens,
+                                         .n_conts = 3, .logprob = alone[q]};
+            work_alone += prelude_work(m, 1, r, &reqs[q], 1, &sp);
+        }
+        const int64_t sizes[2] = {1, 3};
+        for (int bi = 0; bi < 2; bi++) {
+            for (int q = 0; q < FQ; q++) reqs[q].logprob = got[bi][q];
+            work[bi] = prelude_work(m, sizes[bi], r, reqs, FQ, &sp);
+        }
+        bool same = true;
+        for (int bi = 0; bi < 2; bi++)
+            for (int q = 0; q < FQ; q++)
+                for (int j = 0; j < 3; j++) same &= got[bi][q][j] == alone[q][j];
+        CHECK_MSG(same, "few-shot questions (init %d): batched scores with prefix reuse differ from each alone", rs);
+        CHECK_MSG(work[0] < work_alone && work[1] < work_alone,
+                  "few-shot (init %d): no prefix reuse seen (prelude work %lld and %lld vs %lld alone)", rs,
+                  (long long)work[0], (long long)work[1], (long long)work_alone);
+        printf("few-shot header reuse (init %d): prelude rows %lld (batch 1), %lld (batch 3) vs %lld alone\n", rs,
+               (long long)work[0], (long long)work[1], (long long)work_alone);
+    }
+}
+
 int main(void) {
     for (int mi = 0; mi < HG_GOLDEN_MODELS; mi++) {
         const char *model = hg_golden_models[mi];
@@ -160,6 +222,7 @@ int main(void) {
             if (!strcmp(golden_item(cs, "kind")->valuestring, "forward") && golden_num(golden_item(cs, "inputs"), "num_steps") > 0)
                 run_case(model, m, cs), n_cases++;
         CHECK_MSG(n_cases >= 4, "%s: only %d cases ran", model, n_cases);
+        if (!st) few_shot(m);
         hg_model_free(m);
         cJSON_Delete(man);
     }

@@ -10,10 +10,13 @@
 #
 # Model: the 1024-wide random checkpoint of bench/run.sh (`huginn init`, bf16, 2+4+2 layers), with the
 # byte-level tokenizer of scripts/make_chain_tokenizer.py --bytes beside it (one token per byte, so
-# context lengths are exact). Three task shapes: MMLU-like (4 choices " A".." D", one token each),
-# ARC-like (4 choices of 3-8 bytes) and chain-like (the ten digits, as tasks/chains-mc.jsonl).
-# Prefill is compute-bound, so the gain is bounded by the work saved: about n_choices x (context +
-# choice) / context for one-token choices. HG_EVAL_TASKS (default "mmlu arc chain") picks shapes.
+# context lengths are exact). Four task shapes: MMLU-like zero-shot (4 choices " A".." D", one token
+# each), MMLU-like 5-shot as lm-eval runs MMLU (the same header and five worked examples, ~300 tokens,
+# in front of every question of a subject: slots keep a prefix that the next question shares), ARC-like
+# (4 choices of 3-8 bytes) and chain-like (the ten digits, as tasks/chains-mc.jsonl). Prefill is
+# compute-bound, so the gain is bounded by the work saved: about n_choices x (context + choice) /
+# context for one-token choices without a shared header. HG_EVAL_TASKS (default "mmlu mmlu5 arc
+# chain") picks shapes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
@@ -40,6 +43,12 @@ with open(d + "/mmlu.jsonl", "w") as f:
     for i in range(n):
         f.write(json.dumps({"type": "multiple_choice", "context": text(ctx - 9) + "\nAnswer:",
                             "choices": [" A", " B", " C", " D"], "gold": i % 4}) + "\n")
+shots = "The following are multiple choice questions (with answers) about reading.\n\n" + "".join(
+    text(40) + "\nAnswer: " + "ABCD"[k % 4] + "\n\n" for k in range(5))
+with open(d + "/mmlu5.jsonl", "w") as f:
+    for i in range(n):
+        f.write(json.dumps({"type": "multiple_choice", "context": shots + text(ctx - 9) + "\nAnswer:",
+                            "choices": [" A", " B", " C", " D"], "gold": i % 4}) + "\n")
 with open(d + "/chain.jsonl", "w") as f:
     for i in range(n):
         f.write(json.dumps({"type": "multiple_choice", "context": text(ctx - 4) + "?a=",
@@ -52,7 +61,7 @@ with open(d + "/arc.jsonl", "w") as f:
 PY
 echo "huginn eval multiple choice, 1024-wide bf16 model, r=$steps, $n questions, ~$ctx-token contexts"
 echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for task in ${HG_EVAL_TASKS:-mmlu arc chain}; do
+for task in ${HG_EVAL_TASKS:-mmlu mmlu5 arc chain}; do
   "$build/huginn" eval -m "$tmp/m" --task "$tmp/$task.jsonl" --steps "$steps" --no-share --batch 1 --json \
     >"$tmp/alone.json" 2>/dev/null
   "$build/huginn" eval -m "$tmp/m" --task "$tmp/$task.jsonl" --steps "$steps" --batch "$batch" --json \

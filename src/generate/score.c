@@ -179,6 +179,7 @@ hg_status hg_score_rolling(hg_ctx *ctx, const int32_t *ids, int64_t n, int64_t w
  * next (token k-1 is fed at position n_context + k - 1). */
 typedef struct score_slot {
     int64_t req, j, k;
+    int64_t clean; /* leading positions of the slot's cache computed as whole chunk calls in this batch */
 } score_slot;
 
 typedef struct first_sink {
@@ -198,18 +199,33 @@ static bool skip_done(score_slot *sl, const hg_score_request *r) {
     return sl->j == r->n_conts;
 }
 
-/* Starts request q on slot i: the context prefill (the shared prefix) and every continuation's first
- * token from the context's last logits. */
-static hg_status start_request(hg_batch *b, int64_t i, hg_score_request *r, const hg_score_params *p,
+/* Positions of request r's context that slot sl's cache already holds exactly as a fresh prefill
+ * would compute them: the common prefix with the ids it holds, in whole chunks, within the chunks
+ * that were computed as whole chunk calls (run_window cuts a context into calls at multiples of
+ * `chunk` from 0 and before its last position, so a whole chunk's rows are the same call either way,
+ * whatever else the cache held), and short of the last position, whose logits are needed. */
+static int64_t reusable(hg_ctx *ctx, const score_slot *sl, const hg_score_request *r, int64_t chunk) {
+    const int64_t lim = hg_min_i64(hg_min_i64(ctx->n_past, sl->clean), r->n_context - 1);
+    int64_t k = 0;
+    while (k < lim && ctx->ids[k] == r->context[k]) k++;
+    return k / chunk * chunk;
+}
+
+/* Starts request q on slot i: the context prefill (the shared prefix; positions a previous request on
+ * the slot left that are the same are kept) and every continuation's first token from the context's
+ * last logits. */
+static hg_status start_request(hg_batch *b, int64_t i, score_slot *sl, hg_score_request *r, const hg_score_params *p,
                                const float *s0, int64_t chunk, float *logits, float *last, hg_error *err) {
     const hg_config *c = hg_model_config(hg_gen_model(hg_batch_ctx(b, i)));
-    const int64_t V = c->vocab_size;
+    const int64_t V = c->vocab_size, h = c->n_embd;
     hg_ctx *ctx = hg_batch_ctx(b, i);
-    hg_status st = hg_ctx_truncate(ctx, 0, err);
+    const int64_t keep = reusable(ctx, sl, r, chunk);
+    hg_status st = hg_ctx_truncate(ctx, keep, err);
     first_sink f = {.dst = last, .V = V, .last = r->n_context - 1};
-    if (st || (st = run_window(ctx, r->context, r->n_context, 0, r->n_context - 1, p, s0, chunk, logits, first_row,
-                               &f, err)))
+    if (st || (st = run_window(ctx, r->context + keep, r->n_context - keep, keep, r->n_context - 1, p,
+                               s0 ? s0 + keep * h : NULL, chunk, logits, first_row, &f, err)))
         return st;
+    sl->clean = (r->n_context - 1) / chunk * chunk;
     for (int64_t j = 0; j < r->n_conts; j++) {
         bool g = false;
         r->logprob[j] = logprob_of(last, V, r->conts[j][0], &g);
@@ -273,18 +289,24 @@ hg_status hg_score_batch(hg_batch *b, hg_score_request *reqs, int64_t n, const h
     for (int64_t i = 0; i < N; i++) slot[i].req = -1;
     int64_t next = 0, done = 0;
     while (done < n) {
-        /* idle slots take the next questions; a question of one-token continuations ends at once */
-        for (int64_t i = 0; i < N; i++)
-            while (slot[i].req < 0 && next < n) {
-                float *si = s0 ? s0 + i * max_pos * h : NULL;
-                if (si) draw_states(m, &sp, si, max_pos, h);
-                if ((st = start_request(b, i, &reqs[next], &sp, si, chunk, scratch, last, err))) goto free_buffers;
-                slot[i] = (score_slot){.req = next++, .j = 0, .k = 1};
-                if (skip_done(&slot[i], &reqs[slot[i].req])) {
-                    slot[i].req = -1;
-                    if (progress) progress(user, ++done, n);
-                }
+        /* idle slots take the next questions, each the idle slot holding most of its context; a question
+         * of one-token continuations ends at once */
+        for (;;) {
+            int64_t i = -1, best = -1;
+            for (int64_t k = 0; next < n && k < N; k++) {
+                const int64_t keep = slot[k].req < 0 ? reusable(hg_batch_ctx(b, k), &slot[k], &reqs[next], chunk) : -1;
+                if (slot[k].req < 0 && keep > best) i = k, best = keep;
             }
+            if (i < 0) break;
+            float *si = s0 ? s0 + i * max_pos * h : NULL;
+            if (si) draw_states(m, &sp, si, max_pos, h);
+            if ((st = start_request(b, i, &slot[i], &reqs[next], &sp, si, chunk, scratch, last, err))) goto free_buffers;
+            slot[i].req = next++, slot[i].j = 0, slot[i].k = 1;
+            if (skip_done(&slot[i], &reqs[slot[i].req])) {
+                slot[i].req = -1;
+                if (progress) progress(user, ++done, n);
+            }
+        }
         int64_t rows = 0;
         for (int64_t i = 0; i < N; i++) {
             if (slot[i].req < 0) continue;
