@@ -75,6 +75,35 @@ same = a["acc"] == s["acc"] and a["acc_norm"] == s["acc_norm"]
 print("  %-5s each choice alone %7.2f s | shared prefix + batch %s %7.2f s | %.2fx  (acc %.3f / %.3f, %s)"
       % (task, a["seconds"], batch, s["seconds"], a["seconds"] / s["seconds"], a["acc"], s["acc"],
          "same" if same else "DIFFERENT"))
+json.dump({"alone": a["seconds"], "shared": s["seconds"]}, open(d + "/" + task + ".times", "w"))
 sys.exit(not same)
 PY
 done
+
+# The authors' PyTorch code scoring the same requests as lm-eval's Hugging Face backend does (every
+# choice one forward over context + choice, no cache): its forward time for one such window, times the
+# windows of the zero-shot MMLU-like task (n questions x 4 choices), against our two modes.
+repo=/work/.mirror/seal-rg+recurrent-pretraining/repo
+ref=${HG_REFERENCE_DIR:-/work/shared/reference}
+if [ -e "$tmp/mmlu.times" ] && /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null && [ -d "$repo" ] && [ -e "$ref/make_golden.py" ]; then
+  off="$tmp/official"
+  mkdir -p "$off"
+  for f in recpre/raven_modeling_minimal.py recpre/raven_config_minimal.py recpre/raven_config_minimal.json; do
+    git --git-dir="$repo" show "HEAD:$f" >"$off/$(basename "$f")"
+  done
+  /usr/bin/python3 "$ref/make_golden.py" --official-dir "$off" bench \
+    --config-json "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(json.dumps({k: c[k] for k in ("n_embd", "num_attention_heads", "num_key_value_heads", "intermediate_size", "vocab_size", "n_layers_in_prelude", "n_layers_in_recurrent_block", "n_layers_in_coda", "qk_bias")}))' "$tmp/config.json")" \
+    --steps "$steps" --prompt-len "$((ctx + 1))" --decode-tokens 1 --threads "$(nproc)" --repeat 2 >"$tmp/torch.txt" 2>&1 || true
+  python3 - "$tmp" "$n" <<'PY'
+import json, sys
+d, n = sys.argv[1], int(sys.argv[2])
+rows = [json.loads(l) for l in open(d + "/torch.txt") if l.startswith("{")]
+if not rows:
+    print("  (the authors' code did not run: see its output)"); sys.exit(0)
+w = rows[-1]["prefill_s"]
+t = json.load(open(d + "/mmlu.times"))
+ref = w * n * 4
+print("  mmlu  the authors' code, each choice one window (%.3f s per %d-token window): %.2f s | huginn alone %.2fx, shared %.2fx faster"
+      % (w, rows[-1]["prefill_tokens"], ref, ref / t["alone"], ref / t["shared"]))
+PY
+fi
