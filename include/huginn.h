@@ -181,6 +181,11 @@ typedef struct hg_ctx_counters {
 HG_API hg_ctx_counters hg_ctx_get_counters(const hg_ctx *ctx);
 /* Forget every position >= n_keep in every slot (cache surgery for samplers). n_keep <= n_past. */
 HG_API hg_status hg_ctx_truncate(hg_ctx *ctx, int64_t n_keep, hg_error *err);
+/* dst takes positions [0, n) of src (KV entries of every slot and their ids, bit for bit) and holds
+ * nothing beyond: a shared prefix computed once, reused by another context (a cache copy, not a
+ * recomputation). Both must run the same model with the same KV-cache strategy, depth and type;
+ * n <= hg_ctx_n_past(src) and <= dst's n_ctx. HG_STATUS_BAD_ARG otherwise, dst unchanged. */
+HG_API hg_status hg_ctx_copy_prefix(hg_ctx *dst, const hg_ctx *src, int64_t n, hg_error *err);
 
 /* ---- the three stage functions ---------------------------------------------------------------
  * Each works on T consecutive positions pos0 .. pos0+T-1 and writes their K/V into the slots it owns;

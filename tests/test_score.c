@@ -8,9 +8,10 @@
  *     window (hg_score_tokens) within f32 rounding;
  *   - batched scoring is independent of the batch size bit for bit (1, 3 and 8 slots: within the
  *     matrix-vector kernels' exact range), with a random initial state too;
- *   - questions that share a prefix (a few-shot header) reuse it across questions on a slot, and their
- *     scores equal each question scored alone on a fresh batch bit for bit, at batch 1 and 3, with
- *     prefixes that end inside a chunk; the prelude layer count shows the reuse happened;
+ *   - questions that share a prefix (a few-shot header) reuse it across questions on a slot or copy it
+ *     from another slot (hg_ctx_copy_prefix), and their scores equal each question scored alone on a
+ *     fresh batch bit for bit, at batch 1 and 3, with prefixes that end inside a chunk; the prelude
+ *     layer count shows the reuse happened; copies between unlike caches are refused;
  *   - rolling windows score every token once; a window covering the text equals one hg_score_tokens;
  *   - bad ids and empty continuations are refused.
  */
@@ -164,6 +165,25 @@ static int64_t prelude_work(hg_model *m, int64_t n_seq, int64_t r, hg_score_requ
     return st ? 0 : work;
 }
 
+/* hg_ctx_copy_prefix refuses contexts whose caches differ and positions the source does not hold. */
+static void copy_prefix_errors(hg_model *m) {
+    hg_ctx_params a = hg_ctx_default_params(), b = a;
+    a.n_ctx = 16, a.max_steps = 2, b.n_ctx = 16, b.max_steps = 3;
+    hg_ctx *x = NULL, *y = NULL, *z = NULL;
+    hg_error err = {0};
+    CHECK(hg_ctx_init(m, &a, &x, &err) == HG_OK && hg_ctx_init(m, &b, &y, &err) == HG_OK &&
+          hg_ctx_init(m, &a, &z, &err) == HG_OK);
+    const int32_t ids[3] = {1, 2, 3};
+    hg_forward_params fp = hg_forward_default_params();
+    fp.n_steps = 2, fp.init_scale = 0;
+    if (x && y && z && hg_ctx_forward(x, ids, 3, 0, &fp, NULL, NULL, &err) == HG_OK) {
+        CHECK(hg_ctx_copy_prefix(y, x, 2, &err) == HG_STATUS_BAD_ARG); /* other depth: other slots */
+        CHECK(hg_ctx_copy_prefix(z, x, 4, &err) == HG_STATUS_BAD_ARG); /* x holds 3 */
+        CHECK(hg_ctx_copy_prefix(z, x, 2, &err) == HG_OK && hg_ctx_n_past(z) == 2);
+    }
+    hg_ctx_free(x), hg_ctx_free(y), hg_ctx_free(z);
+}
+
 /* 6. Questions behind a shared few-shot header: header ids[0..H) then a question tail of its own. */
 enum { FQ = 6 };
 static void few_shot(hg_model *m) {
@@ -222,7 +242,7 @@ int main(void) {
             if (!strcmp(golden_item(cs, "kind")->valuestring, "forward") && golden_num(golden_item(cs, "inputs"), "num_steps") > 0)
                 run_case(model, m, cs), n_cases++;
         CHECK_MSG(n_cases >= 4, "%s: only %d cases ran", model, n_cases);
-        if (!st) few_shot(m);
+        if (!st) few_shot(m), copy_prefix_errors(m);
         hg_model_free(m);
         cJSON_Delete(man);
     }

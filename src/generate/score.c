@@ -10,9 +10,14 @@
  * between continuations. The context prefill is already a matrix-matrix product; the continuation
  * tokens are few per choice and would each cost a full read of the weights, so they are fed one
  * position per slot per step through the batch stage functions: every slot's row shares that read.
- * Rejected: copying a prefix's KV cache into one slot per choice (scores all choices of a question in
- * one step, but needs cache copies the size of the context for every choice, and a cross-question batch
- * gets the same sharing without them).
+ * Across questions, a slot keeps the part of its cache that the next question's context shares (a
+ * few-shot header), and a slot that lacks it copies it from one that holds it (hg_ctx_copy_prefix: a
+ * memcpy against a prefill's compute), so a header is computed once per batch. Kept positions are whole
+ * chunk calls of run_window, whose rows are the same call whatever came after them, so every score is
+ * bit-identical to the question scored alone.
+ * Rejected: copying a context's KV cache into one slot per choice (scores all choices of a question in
+ * one step, but copies the whole context for every choice, and a cross-question batch gets the same
+ * sharing of weight reads without them).
  *
  * Exactness: every row goes through the same stage functions whatever shares its step, so a request's
  * scores do not depend on the batch size (bit for bit while a step's rows stay on the matrix-vector
@@ -289,15 +294,21 @@ hg_status hg_score_batch(hg_batch *b, hg_score_request *reqs, int64_t n, const h
     for (int64_t i = 0; i < N; i++) slot[i].req = -1;
     int64_t next = 0, done = 0;
     while (done < n) {
-        /* idle slots take the next questions, each the idle slot holding most of its context; a question
-         * of one-token continuations ends at once */
+        /* idle slots take the next questions, each the idle slot holding most of its context, which
+         * first copies a longer prefix from any slot that holds one (a few-shot header is computed
+         * once per batch); a question of one-token continuations ends at once */
         for (;;) {
-            int64_t i = -1, best = -1;
+            int64_t i = -1, best = -1, from = -1, most = 0;
             for (int64_t k = 0; next < n && k < N; k++) {
-                const int64_t keep = slot[k].req < 0 ? reusable(hg_batch_ctx(b, k), &slot[k], &reqs[next], chunk) : -1;
+                const int64_t keep = reusable(hg_batch_ctx(b, k), &slot[k], &reqs[next], chunk);
                 if (slot[k].req < 0 && keep > best) i = k, best = keep;
+                if (keep > most) from = k, most = keep;
             }
             if (i < 0) break;
+            if (most > best) {
+                if ((st = hg_ctx_copy_prefix(hg_batch_ctx(b, i), hg_batch_ctx(b, from), most, err))) goto free_buffers;
+                slot[i].clean = most; /* whole chunk calls on `from`, so here too */
+            }
             float *si = s0 ? s0 + i * max_pos * h : NULL;
             if (si) draw_states(m, &sp, si, max_pos, h);
             if ((st = start_request(b, i, &slot[i], &reqs[next], &sp, si, chunk, scratch, last, err))) goto free_buffers;

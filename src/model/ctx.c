@@ -88,6 +88,20 @@ hg_status hg_ctx_truncate(hg_ctx *ctx, int64_t n_keep, hg_error *err) {
     return HG_OK;
 }
 
+hg_status hg_ctx_copy_prefix(hg_ctx *dst, const hg_ctx *src, int64_t n, hg_error *err) {
+    if (!dst || !src) return hg_err(err, HG_STATUS_BAD_ARG, "copy_prefix: NULL context");
+    if (dst->model != src->model || !hg_kv_same_layout(&dst->kv, &src->kv))
+        return hg_err(err, HG_STATUS_BAD_ARG, "copy_prefix: the contexts differ in model or KV-cache layout");
+    if (n < 0 || n > src->n_past || n > dst->n_ctx)
+        return hg_err(err, HG_STATUS_BAD_ARG, "copy_prefix: %lld positions (the source holds %lld, the target fits %lld)",
+                      (long long)n, (long long)src->n_past, (long long)dst->n_ctx);
+    if (dst == src) return hg_ctx_truncate(dst, n, err);
+    hg_kv_copy_prefix(&dst->kv, &src->kv, n);
+    memcpy(dst->ids, src->ids, (size_t)n * sizeof *dst->ids);
+    dst->n_past = n;
+    return HG_OK;
+}
+
 hg_status hg_model_kv_bytes_per_token_typed(const hg_model *model, const char *kv_cache, int64_t max_steps,
                                             hg_dtype kv_type, int64_t *bytes, hg_error *err) {
     hg_kv_strategy strat;

@@ -236,3 +236,20 @@ void hg_kv_truncate(hg_kv *kv, int64_t n_keep) {
     for (int64_t s = 0; s < kv->n_slots; s++)
         memset(kv->written + (size_t)s * (size_t)kv->n_ctx + (size_t)n_keep, 0, (size_t)(kv->n_ctx - n_keep));
 }
+
+bool hg_kv_same_layout(const hg_kv *dst, const hg_kv *src) {
+    return dst->n_slots == src->n_slots && dst->width == src->width && dst->type == src->type &&
+           dst->P == src->P && dst->R == src->R && dst->C == src->C && dst->n_core == src->n_core &&
+           dst->strat.map == src->strat.map && dst->strat.n == src->strat.n && dst->strat.lookup == src->strat.lookup;
+}
+
+void hg_kv_copy_prefix(hg_kv *dst, const hg_kv *src, int64_t n) {
+    const size_t row = (size_t)dst->width * dst->esize;
+    for (int64_t s = 0; s < dst->n_slots; s++) {
+        const size_t d0 = (size_t)s * (size_t)dst->n_ctx, s0 = (size_t)s * (size_t)src->n_ctx;
+        memcpy((uint8_t *)dst->k + d0 * row, (const uint8_t *)src->k + s0 * row, (size_t)n * row);
+        memcpy((uint8_t *)dst->v + d0 * row, (const uint8_t *)src->v + s0 * row, (size_t)n * row);
+        memcpy(dst->written + d0, src->written + s0, (size_t)n);
+    }
+    hg_kv_truncate(dst, n);
+}

@@ -80,5 +80,10 @@ void hg_kv_store(hg_kv *kv, int64_t slot, int64_t pos, const float *k, const flo
 void hg_kv_sources(const hg_kv *kv, int64_t slot, int64_t n, int64_t *src /* [n] */, hg_rng *rng);
 /* Forget positions >= n_keep in every slot. */
 void hg_kv_truncate(hg_kv *kv, int64_t n_keep);
+/* Whether src's entries can be copied into dst (same slots, width, type; dst at least as long). */
+bool hg_kv_same_layout(const hg_kv *dst, const hg_kv *src);
+/* dst holds positions [0, n) of every slot exactly as src does, and nothing beyond (layouts equal,
+ * n <= both n_ctx: the caller checks). */
+void hg_kv_copy_prefix(hg_kv *dst, const hg_kv *src, int64_t n);
 
 #endif
