@@ -1,0 +1,285 @@
+/*
+ * test_ouro.c — Ouro (HG_ARCH_OURO) against the goldens of tests/data/golden_family/ouro-tiny (copied
+ * from the family goldens: a tiny random checkpoint run through the authors' modeling_ouro.py in f32).
+ *   forward_ut{1,2,3,4,8}   logits, per-loop normed states, gate logits, exit pdf (1e-4), exit steps exact
+ *   forward_ut4_threshold_*, _exit_at_step_*, _weighted, _weighted_ignored   logits, exit steps
+ *   decode_ut4/ut8          chunked prefill then one token per call through the KV cache
+ *   generate_*              greedy ids and exit steps exact, the choosing logits within 1e-4 (compute all)
+ *   skip vs all             an early-exited token runs no further loop (layer counters), agreement printed
+ *   errors                  the gate on a Huginn model, a config with a missing key
+ */
+#include "golden.h"
+#include "harness.h"
+#include "huginn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MODEL "../golden_family/ouro-tiny"
+static const double TOL = 1e-4;
+
+static hg_ctx *make_ctx(hg_model *m, int64_t loops, const char *kv) {
+    hg_ctx_params cp = hg_ctx_default_params();
+    cp.n_ctx = 64;
+    cp.max_steps = loops;
+    cp.kv_cache = kv;
+    cp.n_threads = 2;
+    hg_ctx *ctx = NULL;
+    hg_error err = {0};
+    if (hg_ctx_init(m, &cp, &ctx, &err)) fprintf(stderr, "ctx: %s\n", err.msg);
+    return ctx;
+}
+
+static void check_ints64(const char *name, const int64_t *got, const cJSON *want, int64_t n) {
+    int64_t k = 0;
+    int32_t *w = golden_ints(want, &k);
+    CHECK_MSG(k == n, "%s: %lld values, expected %lld", name, (long long)n, (long long)k);
+    for (int64_t i = 0; i < n && i < k; i++) CHECK_MSG(got[i] == w[i], "%s[%lld] = %lld, want %d", name, (long long)i, (long long)got[i], w[i]);
+    free(w);
+}
+
+static void cmp_output(const cJSON *cs, const char *key, const float *got, size_t n, const char *name) {
+    size_t nw = 0;
+    float *w = golden_floats(MODEL, golden_item(golden_item(cs, "outputs"), key), &nw);
+    CHECK_MSG(w && nw == n, "%s: golden %s has %zu values, expected %zu", name, key, nw, n);
+    if (w && nw == n) {
+        char label[160];
+        snprintf(label, sizeof label, "%s.%s", name, key);
+        hg_check_close(label, got, w, n, TOL);
+    }
+    free(w);
+}
+
+/* One forward case: params from the case's inputs; outputs compared. */
+static void forward_case(hg_model *m, const cJSON *man, const char *name, hg_gate_params gp, bool per_loop) {
+    const cJSON *cs = golden_case(man, name);
+    CHECK_MSG(cs != NULL, "case %s missing", name);
+    if (!cs) return;
+    const cJSON *in = golden_item(cs, "inputs");
+    int64_t T = 0;
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    const int64_t L = golden_num(in, "total_ut_steps"), V = hg_model_config(m)->vocab_size, h = hg_model_config(m)->n_embd;
+    gp.n_loops = L;
+    hg_ctx *ctx = make_ctx(m, L, NULL);
+    float *logits = calloc((size_t)(T * V), sizeof(float)), *hid = calloc((size_t)(L * T * h), sizeof(float));
+    float *gates = calloc((size_t)(L * T), sizeof(float)), *pdf = calloc((size_t)(L * T), sizeof(float));
+    int64_t *ex = calloc((size_t)T, sizeof(int64_t));
+    hg_gate_outputs o = {.logits = logits, .step_hidden = hid, .gates = gates, .exit_pdf = pdf, .exit_step = ex};
+    hg_error err = {0};
+    const hg_status st = hg_ctx_forward_gate(ctx, ids, T, 0, &gp, &o, &err);
+    CHECK_MSG(st == HG_OK, "%s: %s", name, err.msg);
+    if (st == HG_OK) {
+        cmp_output(cs, "logits", logits, (size_t)(T * V), name);
+        if (per_loop) {
+            cmp_output(cs, "step_hidden_states", hid, (size_t)(L * T * h), name);
+            cmp_output(cs, "gate_logits", gates, (size_t)(L * T), name);
+            cmp_output(cs, "exit_pdf", pdf, (size_t)(L * T), name);
+        }
+        const cJSON *want_ex = golden_item(cs, "exit_step_per_position");
+        if (want_ex) check_ints64(name, ex, want_ex, T);
+    }
+    free(ids), free(logits), free(hid), free(gates), free(pdf), free(ex);
+    hg_ctx_free(ctx);
+}
+
+static void decode_case(hg_model *m, const cJSON *man, const char *name) {
+    const cJSON *cs = golden_case(man, name);
+    CHECK_MSG(cs != NULL, "case %s missing", name);
+    if (!cs) return;
+    const cJSON *in = golden_item(cs, "inputs");
+    int64_t T = 0;
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    const int64_t L = golden_num(in, "total_ut_steps"), V = hg_model_config(m)->vocab_size;
+    hg_ctx *ctx = make_ctx(m, L, NULL);
+    float *logits = calloc((size_t)(T * V), sizeof(float));
+    hg_gate_params gp = hg_gate_default_params();
+    gp.n_loops = L;
+    hg_error err = {0};
+    for (const cJSON *ch = golden_item(in, "chunks")->child; ch; ch = ch->next) {
+        const int64_t a = (int64_t)ch->child->valuedouble, b = (int64_t)ch->child->next->valuedouble;
+        hg_gate_outputs o = {.logits = logits + a * V};
+        const hg_status st = hg_ctx_forward_gate(ctx, ids + a, b - a, a, &gp, &o, &err);
+        CHECK_MSG(st == HG_OK, "%s chunk [%lld,%lld): %s", name, (long long)a, (long long)b, err.msg);
+    }
+    cmp_output(cs, "logits", logits, (size_t)(T * V), name);
+    free(ids), free(logits);
+    hg_ctx_free(ctx);
+}
+
+typedef struct collect {
+    float *logits;
+    int64_t steps[64];
+    int64_t core_before[64]; /* the context's core counter when each token was reported */
+    hg_ctx *ctx;
+    int64_t n, V;
+} collect;
+
+static bool on_token(void *user, int32_t id, int64_t steps, const float *logits) {
+    collect *c = user;
+    (void)id;
+    if (c->n < 64) {
+        memcpy(c->logits + c->n * c->V, logits, (size_t)c->V * sizeof(float));
+        c->steps[c->n] = steps;
+        c->core_before[c->n] = hg_ctx_get_counters(c->ctx).core;
+    }
+    c->n++;
+    return true;
+}
+
+/* Generation with the case's rule; returns the generated ids (malloc'ed) and fills steps. */
+static int32_t *run_generate(hg_model *m, const cJSON *cs, hg_gate_compute compute, const char *kv, collect *col,
+                             int64_t *n_out) {
+    const cJSON *in = golden_item(cs, "inputs");
+    int64_t T = 0;
+    int32_t *ids = golden_ints(golden_item(in, "input_ids"), &T);
+    const int64_t L = golden_num(in, "total_ut_steps"), n_new = golden_num(in, "max_new_tokens");
+    hg_gate_params xp = hg_gate_default_params();
+    xp.n_loops = L;
+    xp.compute = compute;
+    const cJSON *thr = golden_item(in, "exit_threshold"), *at = golden_item(in, "exit_at_step");
+    if (thr) xp.rule = HG_GATE_THRESHOLD, xp.threshold = thr->valuedouble;
+    if (at) xp.exit_at = (int64_t)at->valuedouble;
+    hg_generate_params gp = hg_generate_default_params();
+    gp.max_new_tokens = n_new;
+    gp.sampler.temperature = 0;
+    hg_ctx *ctx = make_ctx(m, L, kv);
+    col->ctx = ctx;
+    col->V = hg_model_config(m)->vocab_size;
+    col->n = 0;
+    int32_t *out = calloc((size_t)n_new + 1, sizeof(int32_t));
+    hg_error err = {0};
+    const hg_status st = hg_generate_gate(ctx, ids, T, &gp, &xp, on_token, col, out, n_out, NULL, &err);
+    CHECK_MSG(st == HG_OK, "generate: %s", err.msg);
+    /* work: the prompt at full depth, then each fed token for the loops it ran (R layers per loop) */
+    const int64_t R = hg_model_config(m)->n_layers_core;
+    int64_t want = T * L * R;
+    for (int64_t i = 1; i < *n_out && i < 64; i++) {
+        const int64_t loops = compute == HG_GATE_COMPUTE_ALL ? L : col->steps[i];
+        CHECK_MSG(col->core_before[i] - col->core_before[i - 1] == loops * R,
+                  "token %lld: %lld layer applications for %lld loops", (long long)i,
+                  (long long)(col->core_before[i] - col->core_before[i - 1]), (long long)col->steps[i]);
+        want += loops * R;
+    }
+    CHECK_MSG(hg_ctx_get_counters(ctx).core == want, "core work %lld, expected %lld",
+              (long long)hg_ctx_get_counters(ctx).core, (long long)want);
+    free(ids);
+    hg_ctx_free(ctx);
+    return out;
+}
+
+static void generate_case(hg_model *m, const cJSON *man, const char *name, int64_t *agree, int64_t *total) {
+    const cJSON *cs = golden_case(man, name);
+    CHECK_MSG(cs != NULL, "case %s missing", name);
+    if (!cs) return;
+    const int64_t n_new = golden_num(golden_item(cs, "inputs"), "max_new_tokens"), V = hg_model_config(m)->vocab_size;
+    collect col = {.logits = calloc((size_t)(64 * V), sizeof(float))};
+    int64_t n = 0;
+    int32_t *got = run_generate(m, cs, HG_GATE_COMPUTE_ALL, NULL, &col, &n);
+    int64_t nw = 0;
+    int32_t *want = golden_ints(golden_item(cs, "generated"), &nw);
+    CHECK_MSG(n == nw && n == n_new, "%s: %lld tokens, want %lld", name, (long long)n, (long long)nw);
+    for (int64_t i = 0; i < n && i < nw; i++) CHECK_MSG(got[i] == want[i], "%s: token %lld = %d, want %d", name, (long long)i, got[i], want[i]);
+    int64_t ex[64];
+    for (int64_t i = 0; i < n && i < 64; i++) ex[i] = col.steps[i] - 1;
+    check_ints64(name, ex, golden_item(cs, "exit_step_per_token"), n);
+    cmp_output(cs, "step_logits", col.logits, (size_t)(n * V), name);
+    /* skip: the same request, each token stopping at its exit loop; later tokens read a skipped
+     * token's deeper K/V from its deepest loop (latest lookup). Agreement with `all` is measured. */
+    collect cs2 = {.logits = calloc((size_t)(64 * V), sizeof(float))};
+    int64_t n2 = 0;
+    int32_t *skip = run_generate(m, cs, HG_GATE_COMPUTE_SKIP, "latest-m4", &cs2, &n2);
+    int64_t same = 0, prefix = 0;
+    while (prefix < n && prefix < n2 && skip[prefix] == got[prefix]) prefix++;
+    for (int64_t i = 0; i < n && i < n2; i++) same += skip[i] == got[i];
+    CHECK(n2 > 0 && skip[0] == got[0]); /* the first token comes from the prompt, at full depth in both */
+    printf("%-28s skip vs all: %lld/%lld tokens equal, common prefix %lld\n", name, (long long)same, (long long)n,
+           (long long)prefix);
+    *agree += prefix, *total += n;
+    free(got), free(want), free(skip), free(col.logits), free(cs2.logits);
+}
+
+static void error_cases(void) {
+    hg_error err = {0};
+    hg_model *hm = NULL;
+    if (hg_model_load(golden_model_dir("tiny"), NULL, &hm, &err) == HG_OK) {
+        hg_ctx *ctx = make_ctx(hm, 4, NULL);
+        float s[4096] = {0}, g[1];
+        CHECK(ctx && hg_ctx_exit_gate(ctx, s, 1, g, &err) == HG_STATUS_UNSUPPORTED);
+        hg_generate_params gp = hg_generate_default_params();
+        int32_t ids[2] = {1, 2}, out[4];
+        int64_t n = 0;
+        CHECK(ctx && hg_generate_gate(ctx, ids, 2, &gp, NULL, NULL, NULL, out, &n, NULL, &err) == HG_STATUS_UNSUPPORTED);
+        hg_ctx_free(ctx);
+        hg_model_free(hm);
+    }
+    const char *bad = "{\"model_type\":\"ouro\",\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+                      "\"vocab_size\":512,\"rms_norm_eps\":1e-6}";
+    const char *dir = hg_tmp_dir("ouro_badcfg");
+    char p[4096];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    FILE *f = fopen(p, "w");
+    if (f) fputs(bad, f), fclose(f);
+    hg_config c;
+    CHECK(hg_config_load(dir, &c, &err) == HG_STATUS_BAD_FILE && strstr(err.msg, "intermediate_size"));
+    const char *scaled = "{\"model_type\":\"ouro\",\"hidden_size\":64,\"intermediate_size\":160,\"num_hidden_layers\":2,"
+                         "\"num_attention_heads\":4,\"vocab_size\":512,\"rms_norm_eps\":1e-6,"
+                         "\"rope_scaling\":{\"rope_type\":\"yarn\"}}";
+    if ((f = fopen(p, "w"))) fputs(scaled, f), fclose(f);
+    CHECK(hg_config_load(dir, &c, &err) == HG_STATUS_UNSUPPORTED && strstr(err.msg, "rope_scaling"));
+    /* the exit distribution of a confident gate sums to exactly 1 in f32 before the last loop */
+    const float gl[4] = {20.0f, 20.0f, 20.0f, 20.0f};
+    float p4[4];
+    hg_gate_exit_pdf(gl, 4, p4);
+    CHECK(hg_gate_exit_step(p4, 4, 1.0) == 0);
+    CHECK(hg_gate_exit_step(p4, 4, 2.0) == 3);
+}
+
+int main(void) {
+    hg_error err = {0};
+    hg_model *m = NULL;
+    if (hg_model_load(golden_model_dir(MODEL), NULL, &m, &err)) {
+        fprintf(stderr, "load: %s\n", err.msg);
+        return 1;
+    }
+    const hg_config *c = hg_model_config(m);
+    CHECK(c->arch == HG_ARCH_OURO && !strcmp(hg_arch_name(c->arch), "ouro"));
+    CHECK(c->n_layers_prelude == 0 && c->n_layers_core == 2 && c->n_layers_coda == 0 && c->mean_recurrence == 4);
+    CHECK(c->head_dim == 16 && c->eos_token_id == 0 && c->early_exit_threshold == 1.0 && !c->tie_embeddings);
+    cJSON *man = golden_manifest(MODEL);
+    CHECK(man != NULL);
+    if (!man) return hg_test_finish("test_ouro");
+    hg_gate_params d = hg_gate_default_params();
+    const char *fw[] = {"forward_ut1", "forward_ut2", "forward_ut3", "forward_ut4", "forward_ut8"};
+    for (int i = 0; i < 5; i++) forward_case(m, man, fw[i], d, true);
+    const double thr[] = {0.3, 0.4, 0.8};
+    for (int i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "forward_ut4_threshold_%g", thr[i]);
+        hg_gate_params p = d;
+        p.rule = HG_GATE_THRESHOLD, p.threshold = thr[i];
+        forward_case(m, man, name, p, false);
+        hg_gate_params q = d;
+        q.exit_at = i;
+        snprintf(name, sizeof name, "forward_ut4_exit_at_step_%d", i);
+        forward_case(m, man, name, q, false);
+    }
+    hg_gate_params w = d;
+    w.rule = HG_GATE_WEIGHTED;
+    forward_case(m, man, "forward_ut4_weighted", w, false);
+    forward_case(m, man, "forward_ut4_weighted_ignored", d, false); /* the config's threshold 1.0 wins */
+    decode_case(m, man, "decode_ut4");
+    decode_case(m, man, "decode_ut8");
+    const char *gen[] = {"generate_ut1", "generate_ut2", "generate_ut4", "generate_ut8", "generate_ut4_threshold_0.3",
+                         "generate_ut4_threshold_0.4", "generate_ut4_threshold_0.8", "generate_ut4_exit_at_step_0",
+                         "generate_ut4_exit_at_step_1", "generate_ut4_exit_at_step_2"};
+    int64_t agree = 0, total = 0;
+    for (int i = 0; i < 10; i++) generate_case(m, man, gen[i], &agree, &total);
+    printf("skip vs all over the generate cases: %lld of %lld tokens before the first difference\n", (long long)agree,
+           (long long)total);
+    error_cases();
+    cJSON_Delete(man);
+    hg_model_free(m);
+    return hg_test_finish("test_ouro");
+}
