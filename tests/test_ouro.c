@@ -200,6 +200,46 @@ static void generate_case(hg_model *m, const cJSON *man, const char *name, int64
     free(got), free(want), free(skip), free(col.logits), free(cs2.logits);
 }
 
+/* `huginn forward` and `huginn run --json` on the checkpoint directory. */
+static void cli_cases(const cJSON *man) {
+    const char *dir = hg_tmp_dir("ouro_cli");
+    const char *model = golden_model_dir(MODEL);
+    char cmd[8192], lp[4096];
+    snprintf(lp, sizeof lp, "%s/logits.bin", dir);
+    const char *ids = "396,348,154,121,111,23,52,386,164,131,44,166,201,367,99,151,14";
+    snprintf(cmd, sizeof cmd, "'%s' forward -m '%s' --ids %s --steps 4 --prefill 10 --logits '%s'", hg_huginn(), model, ids, lp);
+    CHECK(hg_run_capture(cmd, NULL) == 0);
+    size_t n = 0;
+    float *got = hg_read_file(lp, &n);
+    const cJSON *cs = golden_case(man, "decode_ut4");
+    size_t nw = 0;
+    float *want = cs ? golden_floats(MODEL, golden_item(golden_item(cs, "outputs"), "logits"), &nw) : NULL;
+    CHECK(got && want && n == nw * sizeof(float));
+    if (got && want && n == nw * sizeof(float)) hg_check_close("cli forward (prefill 10, then one by one)", got, want, nw, TOL);
+    free(got), free(want);
+    cs = golden_case(man, "generate_ut4_threshold_0.3");
+    snprintf(cmd, sizeof cmd,
+             "'%s' run -m '%s' --ids %s -n 12 --temp 0 --exit gate --exit-threshold 0.3 --exit-compute all --json",
+             hg_huginn(), model, ids);
+    char *out = NULL;
+    CHECK(hg_run_capture(cmd, &out) == 0);
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    const cJSON *gen = j ? golden_item(j, "generated") : NULL;
+    CHECK_MSG(gen && cJSON_GetArraySize(gen) == 12, "run --json: %s", out ? out : "(no output)");
+    int64_t nid = 0, nex = 0;
+    int32_t *wid = golden_ints(golden_item(cs, "generated"), &nid), *wex = golden_ints(golden_item(cs, "exit_step_per_token"), &nex);
+    int k = 0;
+    for (const cJSON *e = gen ? gen->child : NULL; e && k < nid; e = e->next, k++) {
+        CHECK((int32_t)golden_num(e, "id") == wid[k]);
+        CHECK(golden_num(e, "steps") == wex[k] + 1);
+    }
+    free(wid), free(wex), free(out);
+    cJSON_Delete(j);
+    /* the Huginn-only modes are refused on a gated model with a message, not run */
+    snprintf(cmd, sizeof cmd, "'%s' run -m '%s' --ids 1,2 -n 2 --temp 0 --exit kl 2>/dev/null", hg_huginn(), model);
+    CHECK(hg_run_capture(cmd, NULL) == 1);
+}
+
 static void error_cases(void) {
     hg_error err = {0};
     hg_model *hm = NULL;
@@ -279,6 +319,7 @@ int main(void) {
     printf("skip vs all over the generate cases: %lld of %lld tokens before the first difference\n", (long long)agree,
            (long long)total);
     error_cases();
+    cli_cases(man);
     cJSON_Delete(man);
     hg_model_free(m);
     return hg_test_finish("test_ouro");
