@@ -976,7 +976,10 @@ typedef struct hg_gate_outputs {
 
 /* Every loop of a gated model (Ouro) on T positions from pos0, as the reference's forward (all loops
  * run and write their K/V whatever the exit; p->compute is not used). The context needs slots for
- * n_loops iterations. */
+ * n_loops iterations. Scratch for every loop's states of one chunk is allocated per call (a forward,
+ * not a per-token loop: hg_generate_gate allocates once per generation). HG_STATUS_UNSUPPORTED for a
+ * model without a gate, LIMIT when the cache lacks slots or positions; after a failure the cache may
+ * hold the loops that ran. One thread at a time per context, as every context call. */
 HG_API hg_status hg_ctx_forward_gate(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos0,
                                      const hg_gate_params *p, hg_gate_outputs *out, hg_error *err);
 
