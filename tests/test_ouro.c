@@ -208,6 +208,27 @@ static void generate_case(hg_model *m, const cJSON *man, const char *name, int64
     free(got), free(want), free(skip), free(col.logits), free(cs2.logits);
 }
 
+/* The library's plain loop (hg_generate: the scheduler and batch path) runs Ouro at fixed depth: with
+ * the shipped threshold 1.0 no golden token exits before the last loop, so it must give generate_ut4. */
+static void plain_loop_case(hg_model *m, const cJSON *man) {
+    const cJSON *cs = golden_case(man, "generate_ut4");
+    if (!cs) return;
+    int64_t T = 0, nw = 0;
+    int32_t *ids = golden_ints(golden_item(golden_item(cs, "inputs"), "input_ids"), &T);
+    int32_t *want = golden_ints(golden_item(cs, "generated"), &nw);
+    hg_generate_params gp = hg_generate_default_params();
+    gp.n_steps = 4, gp.max_new_tokens = nw, gp.init_scale = 0.0f, gp.sampler.temperature = 0;
+    hg_ctx *ctx = make_ctx(m, 4, NULL);
+    int32_t out[64];
+    int64_t n = 0;
+    hg_error err = {0};
+    CHECK_MSG(ctx && hg_generate(ctx, ids, T, &gp, NULL, NULL, out, &n, &err) == HG_OK, "hg_generate: %s", err.msg);
+    CHECK(n == nw);
+    for (int64_t i = 0; i < n && i < nw; i++) CHECK_MSG(out[i] == want[i], "hg_generate token %lld = %d, want %d", (long long)i, out[i], want[i]);
+    hg_ctx_free(ctx);
+    free(ids), free(want);
+}
+
 /* `huginn forward` and `huginn run --json` on the checkpoint directory. */
 static void cli_cases(const cJSON *man) {
     const char *dir = hg_tmp_dir("ouro_cli");
@@ -327,6 +348,7 @@ int main(void) {
     printf("skip vs all over the generate cases: %lld of %lld tokens before the first difference\n", (long long)agree,
            (long long)total);
     error_cases();
+    plain_loop_case(m, man);
     cli_cases(man);
     cJSON_Delete(man);
     hg_model_free(m);
