@@ -6,7 +6,9 @@
  *   decode_ut4/ut8          chunked prefill then one token per call through the KV cache
  *   generate_*              greedy ids and exit steps exact, the choosing logits within 1e-4 (compute all)
  *   skip vs all             an early-exited token runs no further loop (layer counters), agreement printed
- *   errors                  the gate on a Huginn model, a config with a missing key
+ *   plain loop              hg_generate (the scheduler path) at fixed depth reproduces generate_ut4
+ *   cli                     `huginn forward` (chunked prefill) and `huginn run --json` (ids, steps)
+ *   errors                  the gate on a Huginn model, a config with a missing key or RoPE scaling
  */
 #include "golden.h"
 #include "harness.h"

@@ -9,7 +9,8 @@
  * shipped generation config); --temp 0 is greedy.
  * --json prints one object: {"prompt_ids":[...], "generated":[{"id","text","steps"}...], "stats":{...}}.
  * Generation and output are run_modes.c's for every mode, so plain and test-time runs stream the same
- * way and share one --json schema.
+ * way and share one --json schema. A model with a learned exit gate (Ouro) runs run_gate.c's loop
+ * instead, with its own exit options and the same schema (docs/family.md).
  */
 #include "cli.h"
 #include "run_gate.h"
