@@ -86,10 +86,13 @@ HG_API const char *hg_kernels_name(void);
 typedef enum hg_arch {
     HG_ARCH_HUGINN = 0, /* Huginn-0125 / Raven: sandwich norms, fused QKV, concat adapter, sqrt(h) embedding
                            scale, ln_f before and after the coda */
+    HG_ARCH_OURO = 1,   /* Ouro (ByteDance Seed, model_type "ouro"): the whole layer stack is looped, four norms
+                           per layer, separate q/k/v/o and gate/up/down, the final norm after every loop
+                           feeds the next one, rotate-half RoPE, a learned early-exit gate (docs/family.md) */
     HG_ARCH_COUNT
 } hg_arch;
 
-/* "huginn". */
+/* "huginn", "ouro". */
 HG_API const char *hg_arch_name(hg_arch a);
 
 /* The configuration of a recurrent-depth model, as read from config.json (docs/forward-pass.md). */
@@ -111,6 +114,10 @@ typedef struct hg_config {
     float norm_eps;
     bool qk_bias;
     bool tie_embeddings;
+    /* Ouro only (zero / NAN / -1 for Huginn). The loop count total_ut_steps is mean_recurrence;
+     * P = C = 0 and R = num_hidden_layers, so core iteration t is loop t and its KV slots are t·R + l. */
+    double early_exit_threshold; /* the config's default exit threshold; NAN when null (no threshold) */
+    int64_t eos_token_id;        /* the config's stop id, or -1 when it has none */
 } hg_config;
 
 typedef struct hg_model hg_model;
@@ -925,6 +932,78 @@ HG_API int64_t hg_shard_row_len(const hg_shard *s);
 HG_API int32_t hg_shard_vocab(const hg_shard *s);
 HG_API hg_status hg_shard_read(hg_shard *s, uint64_t cursor, int64_t n, int32_t *rows, hg_error *err);
 /* HG-TRAIN-API-END */
+
+/* ================================================================================================
+ * Learned exit gate (Ouro; docs/family.md "Ouro")
+ * The model computes, generate/ decides: hg_ctx_exit_gate gives the gate logits of a state, the loops
+ * below turn them into the exit distribution and pick the loop whose logits are used.
+ * ================================================================================================ */
+
+/* g[T] = early_exit_gate(s) = w·s_i + b for each row s_i of s [T,h] (a loop's normed output).
+ * HG_STATUS_UNSUPPORTED for an architecture without a gate (Huginn). */
+HG_API hg_status hg_ctx_exit_gate(hg_ctx *ctx, const float *s /* [T,h] */, int64_t T, float *g /* [T] */,
+                                  hg_error *err);
+
+/* Which loop's logits a position takes (after exit_at, which wins when 0 <= exit_at < n_loops). */
+typedef enum hg_gate_rule {
+    HG_GATE_DEFAULT = 0, /* the reference's default: THRESHOLD at the config's early_exit_threshold, LAST
+                            when the config has none */
+    HG_GATE_THRESHOLD,   /* the first loop t whose cumulative exit probability c_t >= threshold (f32) */
+    HG_GATE_WEIGHTED,    /* Σ_t p_t · logits_t over every loop (no threshold in force) */
+    HG_GATE_LAST,        /* the last loop */
+} hg_gate_rule;
+
+/* skip: a generated token that exits at loop t runs no loop after t (later tokens read its K/V of
+ * deeper loops through the context's KV lookup rule, docs/family.md); all: every loop runs for every
+ * token and writes its K/V, the exit only picks the logits (the reference). */
+typedef enum hg_gate_compute { HG_GATE_COMPUTE_SKIP = 0, HG_GATE_COMPUTE_ALL } hg_gate_compute;
+
+typedef struct hg_gate_params {
+    int64_t n_loops;         /* loops (Ouro's total_ut_steps); 0 = the config's */
+    hg_gate_rule rule;       /* default HG_GATE_DEFAULT */
+    double threshold;        /* for HG_GATE_THRESHOLD */
+    int64_t exit_at;         /* 0-based loop to exit at, as the reference's exit_at_step; -1 = off (default);
+                                a value >= n_loops is ignored, as the reference ignores it */
+    hg_gate_compute compute; /* default skip */
+} hg_gate_params;
+
+HG_API hg_gate_params hg_gate_default_params(void);
+/* "skip" / "all" -> compute; HG_STATUS_BAD_ARG otherwise. */
+HG_API hg_status hg_gate_compute_parse(const char *name, hg_gate_compute *out, hg_error *err);
+
+/* The exit distribution of gate logits g[n] (n >= 1), in f32 and the reference's order:
+ * λ_t = σ(g_t); p_t = λ_t · Π_{i<t}(1 − λ_i) for t < n−1, p_{n−1} = Π_{i<n−1}(1 − λ_i). */
+HG_API void hg_gate_exit_pdf(const float *g, int64_t n, float *p /* [n] */);
+/* The first t with the sequential f32 cumulative sum of p[0..t] >= threshold, else n−1. */
+HG_API int64_t hg_gate_exit_step(const float *p, int64_t n, double threshold);
+
+/* Optional outputs of hg_ctx_forward_gate (NULL = not wanted). L = loops. */
+typedef struct hg_gate_outputs {
+    float *logits;      /* [T,V] the logits the rule picks */
+    float *step_hidden; /* [L,T,h] normed state after each loop */
+    float *gates;       /* [L,T] gate logits */
+    float *exit_pdf;    /* [T,L] exit distribution */
+    int64_t *exit_step; /* [T] the loop whose logits were taken (L−1 for weighted) */
+} hg_gate_outputs;
+
+/* Every loop of a gated model (Ouro) on T positions from pos0, as the reference's forward (all loops
+ * run and write their K/V whatever the exit; p->compute is not used). The context needs slots for
+ * n_loops iterations. Scratch for every loop's states of one chunk is allocated per call (a forward,
+ * not a per-token loop: hg_generate_gate allocates once per generation). HG_STATUS_UNSUPPORTED for a
+ * model without a gate, LIMIT when the cache lacks slots or positions; after a failure the cache may
+ * hold the loops that ran. One thread at a time per context, as every context call. */
+HG_API hg_status hg_ctx_forward_gate(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos0,
+                                     const hg_gate_params *p, hg_gate_outputs *out, hg_error *err);
+
+/* Greedy or sampled generation of a gated model: the prompt in one call at full depth, then one token
+ * per call; each token runs up to xp->n_loops loops (0: the config's total_ut_steps; gp->n_steps is not used) and the exit
+ * rule picks the logits that choose it; with HG_GATE_COMPUTE_SKIP the token stops at its exit loop.
+ * steps reported per token (callback, rep->steps) = its exit loop + 1 (n_loops for weighted);
+ * rep->exit_values = the cumulative exit probability at that loop. gp->init_scale, init_state and
+ * continuous do not apply (the embedding is the initial state). out_ids [gp->max_new_tokens]. */
+HG_API hg_status hg_generate_gate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *gp,
+                                  const hg_gate_params *xp, hg_token_callback cb, void *user, int32_t *out_ids,
+                                  int64_t *n_out, hg_ttc_report *rep, hg_error *err);
 
 #ifdef __cplusplus
 }

@@ -45,11 +45,11 @@ int cmd_info(int argc, char **argv) {
             hg_model_kv_bytes_per_token_typed(m, strategies[s], steps, HG_DTYPE_BF16, &kv16[s], &err))
             return hg_model_free(m), cli_fail_err(&err);
     if (json) {
-        printf("{\"path\":\"%s\",\"n_embd\":%lld,\"n_head\":%lld,\"head_dim\":%lld,\"intermediate_size\":%lld,"
+        printf("{\"path\":\"%s\",\"arch\":\"%s\",\"n_embd\":%lld,\"n_head\":%lld,\"head_dim\":%lld,\"intermediate_size\":%lld,"
                "\"vocab_size\":%lld,\"n_layers_prelude\":%lld,\"n_layers_core\":%lld,\"n_layers_coda\":%lld,"
                "\"mean_recurrence\":%lld,\"block_size\":%lld,\"rope_base\":%g,\"norm_eps\":%g,\"qk_bias\":%s,"
                "\"tie_embeddings\":%s,\"n_params\":%lld,\"weight_bytes\":%lld,\"steps\":%lld,\"kv_bytes_per_token\":{",
-               hg_model_path(m), (long long)c->n_embd, (long long)c->n_head, (long long)c->head_dim,
+               hg_model_path(m), hg_arch_name(c->arch), (long long)c->n_embd, (long long)c->n_head, (long long)c->head_dim,
                (long long)c->intermediate_size, (long long)c->vocab_size, (long long)c->n_layers_prelude,
                (long long)c->n_layers_core, (long long)c->n_layers_coda, (long long)c->mean_recurrence,
                (long long)c->block_size, c->rope_base, (double)c->norm_eps, c->qk_bias ? "true" : "false",
@@ -68,6 +68,9 @@ int cmd_info(int argc, char **argv) {
                (long long)c->mean_recurrence);
         printf("context          %lld positions, RoPE base %g, eps %g, qk_bias %s, tied %s\n", (long long)c->block_size,
                c->rope_base, (double)c->norm_eps, c->qk_bias ? "yes" : "no", c->tie_embeddings ? "yes" : "no");
+        if (c->arch == HG_ARCH_OURO) /* docs/family.md: r is the loop count, the stack is the core block */
+            printf("ouro             %lld KV heads, loops (total_ut_steps) %lld, early_exit_threshold %g, eos %lld\n",
+                   (long long)c->n_kv_head, (long long)c->mean_recurrence, c->early_exit_threshold, (long long)c->eos_token_id);
         printf("parameters       %lld (%.3f B)\n", (long long)hg_model_n_params(m), (double)hg_model_n_params(m) / 1e9);
         printf("weight bytes     %lld (%.2f GB)\n", (long long)hg_model_n_bytes(m), (double)hg_model_n_bytes(m) / 1e9);
         printf("layers per token %lld at r = %lld\n",

@@ -9,9 +9,11 @@
  * shipped generation config); --temp 0 is greedy.
  * --json prints one object: {"prompt_ids":[...], "generated":[{"id","text","steps"}...], "stats":{...}}.
  * Generation and output are run_modes.c's for every mode, so plain and test-time runs stream the same
- * way and share one --json schema.
+ * way and share one --json schema. A model with a learned exit gate (Ouro) runs run_gate.c's loop
+ * instead, with its own exit options and the same schema (docs/family.md).
  */
 #include "cli.h"
+#include "run_gate.h"
 #include "run_modes.h"
 #include "run_text.h"
 
@@ -30,6 +32,7 @@ typedef struct run_opts {
     hg_dtype kv_type; /* --kv-type (0 = f32) */
     bool warm, json, chat, no_bos, no_mmap; /* --no-mmap: read the weights into (huge-page) memory */
     run_ttc_opts ttc; /* test-time modes (run_modes.h) */
+    run_gate_opts gate; /* a gated model's exit (Ouro; run_gate.h) */
 } run_opts;
 
 static int usage(FILE *f) {
@@ -49,6 +52,10 @@ static int usage(FILE *f) {
             "                 random initial state's scale (default 1; 0 = zero state, deterministic)\n"
             "  --temp T       temperature (default 0.7; 0 = greedy)\n");
     run_modes_help(f, false);
+    fprintf(f, "  Ouro (a learned exit gate, docs/family.md): --steps N loops (default total_ut_steps);\n"
+               "    --exit gate [--exit-threshold X] (default: the config's early_exit_threshold) | --exit weighted |\n"
+               "    --exit last; --exit-at K (0-based loop); --exit-compute skip (default: a token stops at its exit\n"
+               "    loop) | all (every loop for every token, as the reference)\n");
     return f == stdout ? 0 : 1;
 }
 
@@ -61,6 +68,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         if (!strcmp(a, "--chat")) { o->chat = true; continue; }
         if (!strcmp(a, "--no-bos")) { o->no_bos = true; continue; }
         if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
+        { int t = run_gate_parse(argc, argv, &i, &o->gate); if (t < 0) return 1; if (t > 0) continue; }
         { int t = run_modes_parse(argc, argv, &i, &o->ttc); if (t < 0) return 1; if (t > 0) continue; }
         if (!(v = cli_value(argc, argv, &i, "run",
                             "-m --ids -p -f --state --system --kv-cache --kv-type -n --steps -c --threads --init-scale "
@@ -104,8 +112,13 @@ int cmd_run(int argc, char **argv) {
     o.smp = hg_sampler_default_params();
     o.smp.temperature = 0.7f;
     run_modes_init(&o.ttc);
+    run_gate_init(&o.gate);
     int prc = parse(argc, argv, &o);
     if (prc) return prc < 0 ? 0 : prc;
+    if (o.gate.given && o.ttc.adaptive_knob) { /* --exit-threshold belongs to --exit gate */
+        if (run_gate_threshold(&o.gate, true, o.ttc.ad.threshold)) return 1;
+        o.ttc.adaptive_knob = false;
+    }
     if (run_modes_check(&o.ttc, o.warm)) return 1;
     if (!o.model) o.model = cli_default_model();
     if (!o.model) return cli_fail("run: no -m MODEL given, $HUGINN_MODEL is unset and no models/default was found");
@@ -145,6 +158,26 @@ int cmd_run(int argc, char **argv) {
     }
     if (text.tok && hg_tokenizer_eos_id(text.tok) >= 0 && o.n_eos < 16) o.eos[o.n_eos++] = hg_tokenizer_eos_id(text.tok);
     if (o.steps < 0) o.steps = c->mean_recurrence;
+    if (c->arch == HG_ARCH_OURO || o.gate.given) { /* a learned exit gate: its own loop (run_gate.c) */
+        if (c->arch != HG_ARCH_OURO) {
+            rc = cli_fail("run: --exit gate|weighted|last, --exit-at and --exit-compute need a model with an exit gate (Ouro)");
+            goto out;
+        }
+        if (run_modes_active(&o.ttc, o.warm) || o.state) {
+            rc = cli_fail("run: an Ouro model exits by its gate (--exit gate|weighted|last, --exit-at K, --exit-compute "
+                          "skip|all); the Huginn test-time modes, --warm-start and --state do not apply");
+            goto out;
+        }
+        if (c->eos_token_id >= 0 && o.n_eos < 16) o.eos[o.n_eos++] = (int32_t)c->eos_token_id;
+        hg_generate_params ggp = hg_generate_default_params();
+        ggp.n_steps = o.steps;
+        ggp.max_new_tokens = o.n_new;
+        ggp.eos_ids = o.eos;
+        ggp.n_eos = o.n_eos;
+        ggp.sampler = o.smp;
+        rc = run_gate_generate(m, &o.gate, o.kv, o.kv_type, (int)o.threads, o.n_ctx, prompt, n_prompt, &ggp, &text, o.json);
+        goto out;
+    }
     hg_ctx_params cp = hg_ctx_default_params();
     cp.kv_cache = o.kv;
     cp.kv_type = o.kv_type;

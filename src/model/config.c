@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+hg_status hg_config_parse_ouro(const cJSON *root, const char *path, hg_config *out, hg_error *err);
+
 static hg_status get_int(const cJSON *root, const char *key, int64_t *out, const char *path, hg_error *err) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!j) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `%s` missing", path, key);
@@ -49,8 +51,17 @@ hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_con
     }
     hg_config c = {0};
     c.arch = HG_ARCH_HUGINN;
+    c.early_exit_threshold = NAN;
+    c.eos_token_id = -1;
     hg_status st;
     int64_t n_kv = -1;
+    {   /* another architecture's config (config_ouro.c) */
+        const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+        if (cJSON_IsString(mt) && !strcmp(mt->valuestring, "ouro")) {
+            st = hg_config_parse_ouro(root, path, out, err);
+            goto out;
+        }
+    }
     bool bias = false;
     if ((st = get_int(root, "n_embd", &c.n_embd, path, err))) goto out;
     if (cJSON_GetObjectItemCaseSensitive(root, "num_attention_heads"))
@@ -133,7 +144,7 @@ hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err) {
                       (long long)c->n_kv_head, (long long)c->n_head);
     if ((unsigned)c->arch >= HG_ARCH_COUNT)
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: unknown architecture %d", path, (int)c->arch);
-    if ((c->n_embd / c->n_head) % 2)
+    if (c->arch != HG_ARCH_OURO && (c->n_embd / c->n_head) % 2) /* Ouro reads its head_dim (config_ouro.c) */
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: head dimension %lld is odd; RoPE needs an even one", path,
                       (long long)(c->n_embd / c->n_head));
     if (c->intermediate_size <= 0 || c->intermediate_size > big)
@@ -147,7 +158,7 @@ hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err) {
         return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `mean_recurrence` out of range", path);
     if (c->block_size <= 0 || c->block_size > ((int64_t)1 << 24))
         return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `block_size` must be in 1..2^24", path);
-    c->head_dim = c->n_embd / c->n_head;
+    if (c->arch != HG_ARCH_OURO || c->head_dim <= 0 || c->head_dim % 2) c->head_dim = c->n_embd / c->n_head;
     return HG_OK;
 }
 
@@ -175,7 +186,7 @@ int64_t hg_config_n_params(const hg_config *c) {
     return n;
 }
 
-const char *hg_arch_name(hg_arch a) { return a == HG_ARCH_HUGINN ? "huginn" : "unknown"; }
+const char *hg_arch_name(hg_arch a) { return a == HG_ARCH_HUGINN ? "huginn" : a == HG_ARCH_OURO ? "ouro" : "unknown"; }
 
 hg_config hg_config_huginn_0125(void) {
     hg_config c = {0};
@@ -196,6 +207,8 @@ hg_config hg_config_huginn_0125(void) {
     c.norm_eps = 1e-6f;
     c.qk_bias = true;
     c.tie_embeddings = true;
+    c.early_exit_threshold = NAN;
+    c.eos_token_id = -1;
     return c;
 }
 

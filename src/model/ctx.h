@@ -80,4 +80,17 @@ hg_status hg_coda_rows(const hg_rows *r, const float *s, float *latents, float *
  * when a context has no slot for `logical`, before anything is written. */
 hg_status hg_block_forward(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
 
+/* Shared pieces of the block functions (block.c): the physical slots of `logical` for every segment
+ * (HG_STATUS_LIMIT when a context has none), and causal attention att[rows, H·d] over the cache for
+ * qkv [rows, (H + 2·Hkv)·d] whose K/V rows are already stored. */
+hg_status hg_block_slots(const hg_rows *r, int64_t logical, int64_t *slots, hg_error *err);
+void hg_block_attention(const hg_rows *r, const int64_t *slots, const float *qkv, float *att);
+
+/* Ouro (block_ouro.c, docs/family.md): its block; its core iteration (the embedding is the state
+ * entering iteration 0, all R layers, then the final norm, whose output the next iteration reads);
+ * its coda (latents = s, logits = lm_head(s): the state is already normed). */
+hg_status hg_ouro_block(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
+hg_status hg_ouro_core_rows(const hg_rows *r, float *s, const float *e, int64_t step, hg_error *err);
+hg_status hg_ouro_coda_rows(const hg_rows *r, const float *s, float *latents, float *logits, hg_error *err);
+
 #endif

@@ -99,7 +99,13 @@ static hg_status put_name(hg_gguf_writer *w, const hg_model *m, const char *name
     return hg_gguf_set_str(w, "general.name", base, strlen(base));
 }
 
+void hg_ouro_gguf_put_config(hg_gguf_writer *w, const hg_config *c); /* gguf_ouro.c */
+
 static void put_config(hg_gguf_writer *w, const hg_config *c) {
+    if (c->arch == HG_ARCH_OURO) {
+        hg_ouro_gguf_put_config(w, c);
+        return;
+    }
     hg_gguf_set_u32(w, "huginn.context_length", (uint32_t)c->block_size);
     hg_gguf_set_u32(w, "huginn.embedding_length", (uint32_t)c->n_embd);
     hg_gguf_set_u32(w, "huginn.feed_forward_length", (uint32_t)c->intermediate_size);

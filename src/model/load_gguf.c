@@ -9,6 +9,8 @@
  * and closed by hg_model_free.
  */
 #include "model/weights.h"
+
+#include <math.h>
 #include "io/gguf.h"
 
 #include <stdio.h>
@@ -25,11 +27,14 @@ static const hg_wsource_words k_words = {
 
 /* ---- config from metadata ------------------------------------------------------------------------- */
 
+hg_status hg_ouro_gguf_read_config(const hg_gguf_file *g, hg_config *out, hg_error *err); /* gguf_ouro.c */
+
 static hg_status read_config(const hg_gguf_file *g, hg_config *c, hg_error *err) {
     const char *const huginn = hg_schema_for(HG_ARCH_HUGINN)->gguf_arch;
     hg_gguf_str arch;
     hg_status st = hg_gguf_get_str(g, "general.architecture", &arch, err);
     if (st) return st;
+    if (hg_gguf_str_eq(arch, hg_schema_for(HG_ARCH_OURO)->gguf_arch)) return hg_ouro_gguf_read_config(g, c, err);
     if (!hg_gguf_str_eq(arch, huginn))
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: general.architecture is \"%.*s\"; only \"%s\" models run here",
                       g->path, (int)(arch.len > 64 ? 64 : arch.len), arch.s, huginn);
@@ -51,6 +56,8 @@ static hg_status read_config(const hg_gguf_file *g, hg_config *c, hg_error *err)
     };
     hg_config cfg = {0};
     cfg.arch = HG_ARCH_HUGINN;
+    cfg.early_exit_threshold = NAN;
+    cfg.eos_token_id = -1;
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if ((st = hg_gguf_get_int(g, ints[i].key, 0, big, (int64_t *)(void *)((char *)&cfg + ints[i].off), err)))
             return st;

@@ -16,6 +16,9 @@ typedef struct hg_layer {
     hg_tensor attn_proj;  /* [h, H·d] */
     hg_tensor fc;         /* [2I, h] rows gate then up */
     hg_tensor mlp_proj;   /* [h, I] */
+    /* Ouro stores the projections unfused (wqkv and fc stay empty there) */
+    hg_tensor wq, wk, wv; /* [H·d, h], [Hkv·d, h], [Hkv·d, h] */
+    hg_tensor w_gate, w_up; /* [I, h] each */
 } hg_layer;
 
 struct hg_model {
@@ -26,6 +29,8 @@ struct hg_model {
     hg_tensor adapter;       /* [h, 2h] input concat(state, embedding) */
     const float *ln_f;       /* [h] f32 copy */
     hg_tensor lm_head;       /* [V, h]; = wte when tied */
+    const float *exit_gate;  /* Ouro: [h] f32 copy of early_exit_gate.weight, else NULL */
+    const float *exit_gate_b; /* Ouro: [1] its bias */
     float *small;            /* owned block holding every f32 norm/bias copy */
     hg_st_file *files;       /* [n_files] owned: the mapped safetensors files */
     int n_files;

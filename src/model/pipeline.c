@@ -34,7 +34,7 @@ hg_status hg_prelude_rows(const hg_rows *r, const int32_t *ids, float *e, hg_err
     const hg_model *m = r->model;
     const int64_t h = m->cfg.n_embd;
     /* the reference multiplies the f32 embedding by the f32-rounded sqrt(h) (emb_scale) */
-    const float emb_scale = (float)sqrt((double)h);
+    const float emb_scale = m->cfg.arch == HG_ARCH_OURO ? 1.0f : (float)sqrt((double)h); /* Ouro: unscaled */
     for (int64_t i = 0; i < r->rows; i++) {
         hg_tensor_row_f32(&m->wte, ids[i], e + i * h);
         for (int64_t j = 0; j < h; j++) e[i * h + j] *= emb_scale;
@@ -53,6 +53,7 @@ hg_status hg_prelude_rows(const hg_rows *r, const int32_t *ids, float *e, hg_err
 hg_status hg_core_rows(const hg_rows *r, float *s, const float *e, int64_t step, hg_error *err) {
     const hg_model *m = r->model;
     const hg_config *c = &m->cfg;
+    if (c->arch == HG_ARCH_OURO) return hg_ouro_core_rows(r, s, e, step, err); /* no adapter (block_ouro.c) */
     const int64_t h = c->n_embd;
     float *cat = r->w->cat;
     for (int64_t i = 0; i < r->rows; i++) { /* adapter input: concat(state, embedding), state first */
@@ -71,6 +72,7 @@ hg_status hg_core_rows(const hg_rows *r, float *s, const float *e, int64_t step,
 hg_status hg_coda_rows(const hg_rows *r, const float *s, float *latents, float *logits, hg_error *err) {
     const hg_model *m = r->model;
     const hg_config *c = &m->cfg;
+    if (c->arch == HG_ARCH_OURO) return hg_ouro_coda_rows(r, s, latents, logits, err); /* lm_head only */
     const int64_t h = c->n_embd, rows = r->rows;
     float *x = r->w->x;
     for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, s + i * h, m->ln_f, h, c->norm_eps);

@@ -64,7 +64,9 @@ static const hg_schema k_huginn = {
     .n_hf_ignored = 1,
 };
 
-const hg_schema *hg_schema_for(hg_arch arch) { return arch == HG_ARCH_HUGINN ? &k_huginn : NULL; }
+const hg_schema *hg_schema_for(hg_arch arch) {
+    return arch == HG_ARCH_HUGINN ? &k_huginn : arch == HG_ARCH_OURO ? &hg_schema_ouro : NULL;
+}
 
 int64_t hg_schema_dim(const hg_config *c, hg_sdim d) {
     const int64_t kv = c->n_kv_head ? c->n_kv_head : c->n_head; /* configs built in code may leave it 0 */
@@ -80,6 +82,7 @@ int64_t hg_schema_dim(const hg_config *c, hg_sdim d) {
     case HG_SD_I: return c->intermediate_size;
     case HG_SD_2I: return 2 * c->intermediate_size;
     case HG_SD_V: return c->vocab_size;
+    case HG_SD_KV: return kv * c->head_dim;
     }
     HG_ASSERT(!"hg_schema_dim: unknown dimension");
     return 0;

@@ -26,6 +26,7 @@ typedef enum hg_sdim {
     HG_SD_I,        /* intermediate_size */
     HG_SD_2I,       /* 2 intermediate_size (fused gate and up rows) */
     HG_SD_V,        /* vocab_size */
+    HG_SD_KV,       /* n_kv_head * head_dim (a separate k or v projection) */
 } hg_sdim;
 
 /* Where a part is used: per layer, or a global one before the prelude, before the core block (the
@@ -74,6 +75,9 @@ typedef struct hg_schema {
 } hg_schema;
 
 typedef enum hg_name_format { HG_NAMES_HF, HG_NAMES_GGUF } hg_name_format;
+
+/* Ouro's table (schema_ouro.c). */
+extern const hg_schema hg_schema_ouro;
 
 /* The schema of an architecture, or NULL if there is none. */
 const hg_schema *hg_schema_for(hg_arch arch);
