@@ -86,10 +86,15 @@ HG_API const char *hg_kernels_name(void);
 typedef enum hg_arch {
     HG_ARCH_HUGINN = 0, /* Huginn-0125 / Raven: sandwich norms, fused QKV, concat adapter, sqrt(h) embedding
                            scale, ln_f before and after the coda */
+    HG_ARCH_RETROFIT_LLAMA, /* retrofitted recurrence (McLeish et al. 2025) on Llama blocks: Raven layout,
+                               pre-norm blocks with 2 norms, GQA, rotate-half RoPE with llama3 scaling,
+                               embedding scale from the config, ln_f once after the coda */
+    HG_ARCH_RETROFIT_OLMO,  /* the same on OLMo-2 blocks: norms on the sublayer outputs, full-width q/k
+                               RMSNorm before RoPE (docs/family.md) */
     HG_ARCH_COUNT
 } hg_arch;
 
-/* "huginn". */
+/* "huginn", "retrofit-llama", "retrofit-olmo2". */
 HG_API const char *hg_arch_name(hg_arch a);
 
 /* The configuration of a recurrent-depth model, as read from config.json (docs/forward-pass.md). */
@@ -111,6 +116,13 @@ typedef struct hg_config {
     float norm_eps;
     bool qk_bias;
     bool tie_embeddings;
+    /* Retrofitted-recurrence models (HG_ARCH_RETROFIT_*; docs/family.md). Huginn ignores these: its
+     * embedding scale is sqrt(h), its RoPE unscaled with adjacent pairs. rope_base holds rope_theta. */
+    float embed_scale;         /* init_values.embed_scale: the embedding (and a random s0) is multiplied by it */
+    double init_std;           /* init_values.std: the std of a random initial state at init_scale 1 */
+    double rope_factor;        /* rope_scaling (rope_type "llama3"): factor; 0 = no scaling */
+    double rope_low_freq_factor, rope_high_freq_factor;
+    int64_t rope_orig_ctx;     /* rope_scaling.original_max_position_embeddings */
 } hg_config;
 
 typedef struct hg_model hg_model;

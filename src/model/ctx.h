@@ -76,4 +76,17 @@ hg_status hg_coda_rows(const hg_rows *r, const float *s, float *latents, float *
  * when a context has no slot for `logical`, before anything is written. */
 hg_status hg_block_forward(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
 
+/* Steps every block function shares (block.c): the physical slot of `logical` for each segment
+ * (HG_STATUS_LIMIT when a context has none), and causal attention of the q rows of qkv
+ * [rows, (H + 2·Hkv)·d] over the cache entries at those slots into att [rows, H·d]. */
+hg_status hg_block_slots(const hg_rows *r, int64_t logical, int64_t *slots, hg_error *err);
+void hg_block_attention(const hg_rows *r, const int64_t *slots, const float *qkv, float *att);
+/* The retrofitted-recurrence blocks (block_retrofit.c; docs/family.md): Llama pre-norm, OLMo-2
+ * post-norm with q/k norms. Same contract as hg_block_forward, without the work counters. */
+hg_status hg_block_retrofit_llama(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
+hg_status hg_block_retrofit_olmo(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
+/* inv_freq [d/2] of a retrofitted model: Hugging Face's f32 formula over rope_base (= rope_theta), with
+ * rope_scaling "llama3" applied when c->rope_factor > 0. */
+void hg_retrofit_inv_freq(const hg_config *c, float *inv_freq);
+
 #endif

@@ -16,6 +16,8 @@ typedef struct hg_layer {
     hg_tensor attn_proj;  /* [h, H·d] */
     hg_tensor fc;         /* [2I, h] rows gate then up */
     hg_tensor mlp_proj;   /* [h, I] */
+    const float *q_norm;  /* [H·d] f32 copy or NULL: OLMo-2's RMSNorm weight over all of q */
+    const float *k_norm;  /* [Hkv·d] f32 copy or NULL: the same over all of k */
 } hg_layer;
 
 struct hg_model {

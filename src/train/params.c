@@ -58,6 +58,9 @@ hg_status hg_tlayout_init(hg_tlayout *L, const hg_config *cfg, hg_error *err) {
         return hg_err(err, HG_STATUS_BAD_ARG, "trainer: config sizes are not usable (h %lld, heads %lld, I %lld, V %lld)",
                       (long long)c->n_embd, (long long)c->n_head, (long long)c->intermediate_size,
                       (long long)c->vocab_size);
+    if (c->arch != HG_ARCH_HUGINN) /* its forward and backward are the sandwich block's (step.c, backprop.c) */
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: architecture %s is not implemented; only huginn trains",
+                      hg_arch_name(c->arch));
     if (!c->tie_embeddings)
         return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: only tied embeddings are implemented (tie_embeddings true)");
     if (c->n_embd > (1 << 16) || c->intermediate_size > (1 << 18) || c->vocab_size > (1 << 22))
