@@ -239,9 +239,10 @@ hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err) {
     /* retrofitted models may give head_dim (OLMo-2's file reads it); Huginn's is always h / H */
     const bool own_hd = c->arch != HG_ARCH_HUGINN && c->head_dim > 0;
     if (c->n_embd <= 0 || c->n_embd > big) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `n_embd` must be in 1..%lld", path, (long long)big);
-    if (own_hd && (c->n_head <= 0 || c->n_head > big || c->head_dim > 65536))
-        return hg_err(err, HG_STATUS_BAD_FILE, "%s: keys `n_heads` (%lld) and `head_dim` (%lld) must be in 1..%lld and 1..65536",
-                      path, (long long)c->n_head, (long long)c->head_dim, (long long)big);
+    /* n_heads · head_dim bounded as n_embd is, so tensor sizes stay far from int64 overflow */
+    if (own_hd && (c->n_head <= 0 || c->n_head > big || c->head_dim > 65536 || c->n_head * c->head_dim > big))
+        return hg_err(err, HG_STATUS_BAD_FILE, "%s: keys `n_heads` (%lld) and `head_dim` (%lld) must be positive with "
+                      "n_heads x head_dim at most %lld", path, (long long)c->n_head, (long long)c->head_dim, (long long)big);
     if (!own_hd && (c->n_head <= 0 || c->n_embd % c->n_head))
         return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `num_attention_heads` (%lld) must divide n_embd (%lld)", path,
                       (long long)c->n_head, (long long)c->n_embd);
@@ -335,6 +336,34 @@ hg_config hg_config_huginn_0125(void) {
     return c;
 }
 
+/* The keys a retrofitted config adds (parse_retrofit reads them back), spliced in before the final
+ * brace of the Huginn text; *s is replaced (or freed and set to NULL when out of memory). */
+static void append_retrofit(char **s, size_t cap, const hg_config *c) {
+    if (!*s) return;
+    char extra[1024];
+    int k = snprintf(extra, sizeof extra,
+                     ",\n  \"n_heads\": %lld,\n  \"head_dim\": %lld,\n  \"rope_theta\": %.17g,\n"
+                     "  \"init_values\": {\"std\": %.17g, \"embed_scale\": %.9g}",
+                     (long long)c->n_head, (long long)c->head_dim, c->rope_base, c->init_std, (double)c->embed_scale);
+    if (c->rope_factor > 0)
+        k += snprintf(extra + k, sizeof extra - (size_t)k,
+                      ",\n  \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": %.17g, \"low_freq_factor\": %.17g, "
+                      "\"high_freq_factor\": %.17g, \"original_max_position_embeddings\": %lld}",
+                      c->rope_factor, c->rope_low_freq_factor, c->rope_high_freq_factor, (long long)c->rope_orig_ctx);
+    const size_t n = strlen(*s);
+    char *t = hg_malloc(cap + sizeof extra + 8);
+    if (!t || n < 3) {
+        hg_free(t), hg_free(*s), *s = NULL;
+        return;
+    }
+    const size_t ke = strlen(extra);
+    memcpy(t, *s, n - 3); /* the Huginn text ends "\n}\n" */
+    memcpy(t + n - 3, extra, ke);
+    memcpy(t + n - 3 + ke, "\n}\n", 4);
+    hg_free(*s);
+    *s = t;
+}
+
 char *hg_config_to_json(const hg_config *c, const char *name) {
     size_t cap = 4096;
     char *s = hg_malloc(cap);
@@ -383,5 +412,6 @@ char *hg_config_to_json(const hg_config *c, const char *name) {
              (long long)c->n_layers_core, (long long)c->mean_recurrence, (long long)c->mean_backprop_depth,
              (long long)c->n_layers_prelude, (long long)c->n_layers_coda, c->qk_bias ? "true" : "false",
              c->rope_base);
+    if (c->arch != HG_ARCH_HUGINN) append_retrofit(&s, cap, c);
     return s;
 }
