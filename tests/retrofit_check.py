@@ -2,8 +2,8 @@
 
   check MODEL OUT          compare the outputs the shell test wrote under OUT with MODEL's goldens; prints
                            ok / FAIL lines, exit 1 on any failure (tolerance 1e-4, as test_retrofit_golden.c)
-  bf16 MODEL OUT16 OUT32   write a BF16 copy of MODEL (round to nearest even, as torch's .to(bfloat16)) and
-                           an F32 copy holding the same values widened
+  bf16 MODEL OUT16 OUT32   write a BF16 copy of MODEL (round to nearest even, as torch's .to(bfloat16)) in
+                           two shards with an index, and an F32 copy holding the same values widened
   broken MODEL DIR         write configs of MODEL with one key missing or wrong into DIR/<case>/ (with the
                            weights), for the error-message checks
 """
@@ -88,10 +88,18 @@ def bf16(model, out16, out32):
         h = [((x + 0x7FFF + ((x >> 16) & 1)) >> 16) & 0xFFFF for x in u]
         t16[k] = ("BF16", v["shape"], struct.pack("<%dH" % len(h), *h))
         t32[k] = ("F32", v["shape"], struct.pack("<%dI" % len(h), *[x << 16 for x in h]))
-    for d, t in ((out16, t16), (out32, t32)):
+    for d in (out16, out32):
         os.makedirs(d)
         shutil.copy(model + "/config.json", d)
-        write_safetensors(d + "/model.safetensors", t)
+    write_safetensors(out32 + "/model.safetensors", t32)
+    # the BF16 copy in two shards with an index, as large checkpoints are saved
+    names = sorted(t16)
+    shards = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
+              "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    for f, part in shards.items():
+        write_safetensors(out16 + "/" + f, {k: t16[k] for k in part})
+    index = {"metadata": {}, "weight_map": {k: f for f, part in shards.items() for k in part}}
+    json.dump(index, open(out16 + "/model.safetensors.index.json", "w"))
     return 0
 
 

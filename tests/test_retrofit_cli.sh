@@ -51,11 +51,12 @@ for name in retrofit-tiny retrofit-olmo-tiny; do
   check "$name GGUF round trip is exact" 'cmp -s "$o/a.bin" "$o/b.bin" && cmp -s "$o/as.bin" "$o/bs.bin"'
   arch=$("$HUGINN" info -m "$M" | sed -n "s/^architecture *//p")
   check "$name GGUF keeps the architecture ($arch)" '[ -n "$arch" ] && [ "$("$HUGINN" info -m "$o/m.gguf" | sed -n "s/^architecture *//p")" = "$arch" ]'
-  # BF16 safetensors: exactly what an F32 copy of the BF16-rounded weights computes (widening is exact)
+  # BF16 safetensors (two shards + index): exactly what an F32 copy of the BF16-rounded weights computes
+  # (widening is exact)
   python3 "$here/retrofit_check.py" bf16 "$M" "$o/bf16" "$o/f32r" || fail=1
   "$HUGINN" forward -m "$o/bf16" --ids "$IDS" --steps 4 --logits "$o/a.bin" || fail=1
   "$HUGINN" forward -m "$o/f32r" --ids "$IDS" --steps 4 --logits "$o/b.bin" || fail=1
-  check "$name BF16 checkpoint equals its widened F32 twin" 'cmp -s "$o/a.bin" "$o/b.bin"'
+  check "$name sharded BF16 checkpoint equals its widened F32 twin" 'cmp -s "$o/a.bin" "$o/b.bin"'
 done
 
 # a random checkpoint of a retrofitted config writes a config.json that reads back the same

@@ -102,6 +102,8 @@ static hg_status parse_retrofit(const cJSON *root, const char *path, hg_config *
     /* rope_theta drives RoPE; rope_base is saved alongside and unused by these files */
     if ((st = get_num(root, "rope_theta", true, 0, 0, true, &c.rope_base, path, err))) return st;
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    const cJSON *rt = cJSON_IsObject(rs) ? cJSON_GetObjectItemCaseSensitive(rs, "rope_type") : NULL;
+    if (cJSON_IsString(rt) && !strcmp(rt->valuestring, "default")) rs = NULL; /* transformers: no scaling */
     if (rs && !cJSON_IsNull(rs)) {
         if (!cJSON_IsObject(rs)) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `rope_scaling` must be an object or null", path);
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
@@ -131,11 +133,17 @@ static hg_status parse_retrofit(const cJSON *root, const char *path, hg_config *
     if ((st = get_num(iv, "std", false, sqrt(2.0 / (5.0 * (double)(c.n_embd ? c.n_embd : 1))), 0, false, &c.init_std,
                       path, err)))
         return st;
-    if ((st = get_bool(root, "qk_bias", &c.qk_bias, path, err))) return st;
+    /* RavenConfig's defaults when absent: no q/k bias in the checkpoint (the reference's parameter stays
+     * zero), tied embeddings, no linear biases */
+    if (cJSON_GetObjectItemCaseSensitive(root, "qk_bias") && (st = get_bool(root, "qk_bias", &c.qk_bias, path, err)))
+        return st;
     if (c.qk_bias)
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: key `qk_bias` is true; a q/k bias on Llama / OLMo-2 blocks is not implemented", path);
-    if ((st = get_bool(root, "tie_embeddings", &c.tie_embeddings, path, err))) return st;
-    if ((st = get_bool(root, "bias", &bias, path, err))) return st;
+    c.tie_embeddings = true;
+    if (cJSON_GetObjectItemCaseSensitive(root, "tie_embeddings") &&
+        (st = get_bool(root, "tie_embeddings", &c.tie_embeddings, path, err)))
+        return st;
+    if (cJSON_GetObjectItemCaseSensitive(root, "bias") && (st = get_bool(root, "bias", &bias, path, err))) return st;
     if (bias) return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: key `bias` is true; linear-layer biases are not implemented", path);
     const cJSON *ism = cJSON_GetObjectItemCaseSensitive(root, "initial_state_mode");
     if (ism && (!cJSON_IsString(ism) || strcmp(ism->valuestring, "random") != 0))
