@@ -63,7 +63,7 @@ int cmd_info(int argc, char **argv) {
     } else {
         printf("model            %s\n", hg_model_path(m));
         printf("architecture     %s", hg_arch_name(c->arch));
-        if (c->arch != HG_ARCH_HUGINN) /* what a retrofitted config adds (docs/family.md) */
+        if (c->arch == HG_ARCH_RETROFIT_LLAMA || c->arch == HG_ARCH_RETROFIT_OLMO) /* what a retrofitted config adds (docs/family.md) */
             printf(": %lld KV heads, RoPE %s, embedding scale %g", (long long)c->n_kv_head,
                    c->rope_factor > 0 ? "llama3-scaled" : "unscaled", (double)c->embed_scale);
         printf("\n");

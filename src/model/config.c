@@ -245,7 +245,7 @@ out:
 hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err) {
     const int64_t big = (int64_t)1 << 24;
     /* retrofitted models may give head_dim (OLMo-2's file reads it); Huginn's is always h / H */
-    const bool own_hd = c->arch != HG_ARCH_HUGINN && c->head_dim > 0;
+    const bool own_hd = hg_arch_is_retrofit(c->arch) && c->head_dim > 0;
     if (c->n_embd <= 0 || c->n_embd > big) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `n_embd` must be in 1..%lld", path, (long long)big);
     /* n_heads · head_dim bounded as n_embd is, so tensor sizes stay far from int64 overflow */
     if (own_hd && (c->n_head <= 0 || c->n_head > big || c->head_dim > 65536 || c->n_head * c->head_dim > big))
@@ -264,7 +264,7 @@ hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err) {
     if (hd % 2)
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: head dimension %lld is odd; RoPE needs an even one", path,
                       (long long)hd);
-    if (c->arch != HG_ARCH_HUGINN) {
+    if (hg_arch_is_retrofit(c->arch)) {
         if (!(c->embed_scale > 0) || !isfinite(c->embed_scale) || !(c->init_std >= 0) || !isfinite(c->init_std))
             return hg_err(err, HG_STATUS_BAD_FILE, "%s: init_values.embed_scale must be > 0 and init_values.std >= 0", path);
         if (!(c->rope_base > 0) || !(c->rope_factor >= 0))
@@ -420,6 +420,6 @@ char *hg_config_to_json(const hg_config *c, const char *name) {
              (long long)c->n_layers_core, (long long)c->mean_recurrence, (long long)c->mean_backprop_depth,
              (long long)c->n_layers_prelude, (long long)c->n_layers_coda, c->qk_bias ? "true" : "false",
              c->rope_base);
-    if (c->arch != HG_ARCH_HUGINN) append_retrofit(&s, cap, c);
+    if (hg_arch_is_retrofit(c->arch)) append_retrofit(&s, cap, c);
     return s;
 }

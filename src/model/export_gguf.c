@@ -137,7 +137,7 @@ static void put_config(hg_gguf_writer *w, const hg_config *c, const char *p) {
     hg_gguf_set_bool(w, key_of(k, n, p, "qk_bias"), c->qk_bias);
     hg_gguf_set_bool(w, key_of(k, n, p, "tie_embeddings"), c->tie_embeddings);
     hg_gguf_set_u32(w, key_of(k, n, p, "vocab_size"), (uint32_t)c->vocab_size);
-    if (c->arch == HG_ARCH_HUGINN) return;
+    if (!hg_arch_is_retrofit(c->arch)) return;
     /* what a retrofitted config adds (docs/gguf.md "Retrofitted models"): head_dim need not be h / H */
     hg_gguf_set_u32(w, key_of(k, n, p, "attention.key_length"), (uint32_t)c->head_dim);
     hg_gguf_set_f32(w, key_of(k, n, p, "embedding_scale"), c->embed_scale);

@@ -16,7 +16,7 @@ hg_forward_params hg_forward_default_params(void) {
 void hg_init_state(const hg_model *m, float *s, int64_t T, float init_scale, uint64_t *rng_state) {
     const int64_t h = m->cfg.n_embd;
     /* retrofitted models: init_values.std and embed_scale from the config (docs/family.md) */
-    const bool retrofit = m->cfg.arch != HG_ARCH_HUGINN;
+    const bool retrofit = hg_arch_is_retrofit(m->cfg.arch);
     const double std = (retrofit ? m->cfg.init_std : sqrt(2.0 / (5.0 * (double)h))) * (double)init_scale;
     if (!(std > 0)) {
         memset(s, 0, (size_t)(T * h) * sizeof(float));

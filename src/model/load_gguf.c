@@ -113,8 +113,8 @@ static hg_status read_config(const hg_gguf_file *g, hg_config *c, hg_error *err)
     cfg.norm_eps = (float)eps;
     if ((st = hg_gguf_get_bool(g, key_of(k, sizeof k, pre, "qk_bias"), &cfg.qk_bias, err))) return st;
     if ((st = hg_gguf_get_bool(g, key_of(k, sizeof k, pre, "tie_embeddings"), &cfg.tie_embeddings, err))) return st;
-    if (a != HG_ARCH_HUGINN && (st = read_retrofit(g, pre, &cfg, err))) return st;
-    if (a != HG_ARCH_HUGINN && cfg.qk_bias)
+    if (hg_arch_is_retrofit(a) && (st = read_retrofit(g, pre, &cfg, err))) return st;
+    if (hg_arch_is_retrofit(a) && cfg.qk_bias)
         return hg_err(err, HG_STATUS_UNSUPPORTED, "%s: %s.qk_bias is true; not implemented for this architecture", g->path, pre);
     if ((st = hg_config_validate(&cfg, g->path, err))) return st;
     /* optional llama.cpp keys, checked when present */

@@ -53,6 +53,9 @@ static inline int64_t hg_cfg_q_dim(const hg_config *c) { return c->n_head * c->h
 static inline int64_t hg_cfg_kv_dim(const hg_config *c) { return (c->n_kv_head ? c->n_kv_head : c->n_head) * c->head_dim; }
 static inline int64_t hg_cfg_qkv_dim(const hg_config *c) { return hg_cfg_q_dim(c) + 2 * hg_cfg_kv_dim(c); }
 
+/* A retrofitted-recurrence architecture (Llama or OLMo-2 blocks in the Raven layout; docs/family.md)? */
+static inline bool hg_arch_is_retrofit(hg_arch a) { return a == HG_ARCH_RETROFIT_LLAMA || a == HG_ARCH_RETROFIT_OLMO; }
+
 /* Parse config.json text (path is used in messages). */
 hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_config *out, hg_error *err);
 /* Check the config's values are usable (positive sizes, h divisible by heads, even head_dim, ...). */

@@ -36,7 +36,7 @@ hg_status hg_prelude_rows(const hg_rows *r, const int32_t *ids, float *e, hg_err
     const int64_t h = m->cfg.n_embd;
     /* the reference multiplies the f32 embedding by the f32-rounded sqrt(h) (emb_scale); retrofitted
      * models by init_values.embed_scale, and not at all when it is 1 (docs/family.md) */
-    const bool retrofit = m->cfg.arch != HG_ARCH_HUGINN;
+    const bool retrofit = hg_arch_is_retrofit(m->cfg.arch);
     const float emb_scale = retrofit ? m->cfg.embed_scale : (float)sqrt((double)h);
     for (int64_t i = 0; i < r->rows; i++) {
         hg_tensor_row_f32(&m->wte, ids[i], e + i * h);
@@ -95,7 +95,7 @@ hg_status hg_coda_rows(const hg_rows *r, const float *s, float *latents, float *
     const hg_config *c = &m->cfg;
     const int64_t h = c->n_embd, rows = r->rows;
     float *x = r->w->x;
-    if (c->arch != HG_ARCH_HUGINN) return retrofit_coda(r, s, latents, logits, err);
+    if (hg_arch_is_retrofit(c->arch)) return retrofit_coda(r, s, latents, logits, err);
     for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, s + i * h, m->ln_f, h, c->norm_eps);
     if (latents) memcpy(latents, x, (size_t)(rows * h) * sizeof(float));
     hg_status st;
