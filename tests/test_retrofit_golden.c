@@ -4,7 +4,8 @@
  * shared/golden/family; raven_modeling_minimal_llama.py / _olmo.py run in f32 on tiny random weights):
  * forward logits and latent states at r = 0, 1, 2, 4, 8, 32 and from a given initial state, the
  * chunked KV-cache decode, greedy generation (ids exact, the logits that chose each token) and the
- * generate_minimal quirk's tokens; plus which architecture each checkpoint loads as.
+ * generate_minimal quirk's tokens; plus which architecture each checkpoint loads as, and that Huginn's
+ * special ids stop only Huginn models (in a Llama vocabulary they are ordinary tokens).
  *
  * Tolerance 1e-4 absolute, the goldens' README's suggestion: its float64 NumPy re-implementation
  * agrees with the official f32 results to <= 2.2e-5, and our f32 accumulation order differs from
@@ -13,6 +14,7 @@
 #include "golden.h"
 #include "harness.h"
 #include "huginn.h"
+#include "generate/generate.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -144,7 +146,24 @@ static void run_quirk(const char *model, hg_model *m, const cJSON *cs) {
     free(col.logits), free(got), free(want), free(ids);
 }
 
+/* 65504 / 65505 / 65508 stop a Huginn model always, a retrofitted one only when asked (--eos). */
+static void check_stop_ids(void) {
+    hg_model m = {0};
+    hg_generate_params gp = hg_generate_default_params();
+    const int32_t eos = 65505;
+    m.cfg.arch = HG_ARCH_HUGINN;
+    CHECK(hg_gen_is_stop(&m, &gp, 65504) && hg_gen_is_stop(&m, &gp, 65505) && hg_gen_is_stop(&m, &gp, 65508));
+    for (int a = HG_ARCH_RETROFIT_LLAMA; a <= HG_ARCH_RETROFIT_OLMO; a++) {
+        m.cfg.arch = (hg_arch)a;
+        CHECK(!hg_gen_is_stop(&m, &gp, 65504) && !hg_gen_is_stop(&m, &gp, 65505) && !hg_gen_is_stop(&m, &gp, 65508));
+        gp.eos_ids = &eos, gp.n_eos = 1;
+        CHECK(hg_gen_is_stop(&m, &gp, 65505) && !hg_gen_is_stop(&m, &gp, 65508));
+        gp.eos_ids = NULL, gp.n_eos = 0;
+    }
+}
+
 int main(void) {
+    check_stop_ids();
     for (int mi = 0; mi < 2; mi++) {
         const char *model = k_models[mi];
         cJSON *man = golden_manifest(model);
