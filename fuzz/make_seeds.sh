@@ -26,6 +26,7 @@ cp "$tmp/m/model.safetensors" "$c/safetensors/seed-tiny-bf16"
 printf '\x40\x00\x00\x00\x00\x00\x00\x00{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{}}\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x20\x00\x00\x80\x3f\x00\x00\x00\x40' > "$c/safetensors/seed-one"
 cp "$tmp/m/config.json" "$c/config/seed-tiny"; cp models/default/config.json "$c/config/seed-default"
 cp tests/data/golden_model/*/config.json "$c/config/seed-golden" 2>/dev/null || true
+cp tests/data/golden_family/retrofit-tiny/config.json "$c/config/seed-retrofit-llama"
 python3 - "$tmp/m/model.safetensors" "$c/shard_index/seed-index" <<'PY'
 import json, struct, sys
 b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])

@@ -89,10 +89,15 @@ typedef enum hg_arch {
     HG_ARCH_OURO = 1,   /* Ouro (ByteDance Seed, model_type "ouro"): the whole layer stack is looped, four norms
                            per layer, separate q/k/v/o and gate/up/down, the final norm after every loop
                            feeds the next one, rotate-half RoPE, a learned early-exit gate (docs/family.md) */
+    HG_ARCH_RETROFIT_LLAMA, /* retrofitted recurrence (McLeish et al. 2025) on Llama blocks: Raven layout,
+                               pre-norm blocks with 2 norms, GQA, rotate-half RoPE with llama3 scaling,
+                               embedding scale from the config, ln_f once after the coda */
+    HG_ARCH_RETROFIT_OLMO,  /* the same on OLMo-2 blocks: norms on the sublayer outputs, full-width q/k
+                               RMSNorm before RoPE (docs/family.md) */
     HG_ARCH_COUNT
 } hg_arch;
 
-/* "huginn", "ouro". */
+/* "huginn", "ouro", "retrofit-llama", "retrofit-olmo2". */
 HG_API const char *hg_arch_name(hg_arch a);
 
 /* The configuration of a recurrent-depth model, as read from config.json (docs/forward-pass.md). */
@@ -118,6 +123,13 @@ typedef struct hg_config {
      * P = C = 0 and R = num_hidden_layers, so core iteration t is loop t and its KV slots are t·R + l. */
     double early_exit_threshold; /* the config's default exit threshold; NAN when null (no threshold) */
     int64_t eos_token_id;        /* the config's stop id, or -1 when it has none */
+    /* Retrofitted-recurrence models (HG_ARCH_RETROFIT_*; docs/family.md). Huginn ignores these: its
+     * embedding scale is sqrt(h), its RoPE unscaled with adjacent pairs. rope_base holds rope_theta. */
+    float embed_scale;         /* init_values.embed_scale: the embedding (and a random s0) is multiplied by it */
+    double init_std;           /* init_values.std: the std of a random initial state at init_scale 1 */
+    double rope_factor;        /* rope_scaling (rope_type "llama3"): factor; 0 = no scaling */
+    double rope_low_freq_factor, rope_high_freq_factor;
+    int64_t rope_orig_ctx;     /* rope_scaling.original_max_position_embeddings */
 } hg_config;
 
 typedef struct hg_model hg_model;

@@ -48,12 +48,13 @@ int cmd_info(int argc, char **argv) {
         printf("{\"path\":\"%s\",\"arch\":\"%s\",\"n_embd\":%lld,\"n_head\":%lld,\"head_dim\":%lld,\"intermediate_size\":%lld,"
                "\"vocab_size\":%lld,\"n_layers_prelude\":%lld,\"n_layers_core\":%lld,\"n_layers_coda\":%lld,"
                "\"mean_recurrence\":%lld,\"block_size\":%lld,\"rope_base\":%g,\"norm_eps\":%g,\"qk_bias\":%s,"
-               "\"tie_embeddings\":%s,\"n_params\":%lld,\"weight_bytes\":%lld,\"steps\":%lld,\"kv_bytes_per_token\":{",
+               "\"tie_embeddings\":%s,\"architecture\":\"%s\",\"n_kv_head\":%lld,\"n_params\":%lld,\"weight_bytes\":%lld,\"steps\":%lld,\"kv_bytes_per_token\":{",
                hg_model_path(m), hg_arch_name(c->arch), (long long)c->n_embd, (long long)c->n_head, (long long)c->head_dim,
                (long long)c->intermediate_size, (long long)c->vocab_size, (long long)c->n_layers_prelude,
                (long long)c->n_layers_core, (long long)c->n_layers_coda, (long long)c->mean_recurrence,
                (long long)c->block_size, c->rope_base, (double)c->norm_eps, c->qk_bias ? "true" : "false",
-               c->tie_embeddings ? "true" : "false", (long long)hg_model_n_params(m), (long long)hg_model_n_bytes(m),
+               c->tie_embeddings ? "true" : "false", hg_arch_name(c->arch), (long long)c->n_kv_head,
+               (long long)hg_model_n_params(m), (long long)hg_model_n_bytes(m),
                (long long)steps);
         for (int s = 0; s < ns; s++) printf("%s\"%s\":%lld", s ? "," : "", strategies[s], (long long)kv[s]);
         printf("},\"kv_bytes_per_token_bf16\":{");
@@ -61,6 +62,11 @@ int cmd_info(int argc, char **argv) {
         printf("}}\n");
     } else {
         printf("model            %s\n", hg_model_path(m));
+        printf("architecture     %s", hg_arch_name(c->arch));
+        if (c->arch == HG_ARCH_RETROFIT_LLAMA || c->arch == HG_ARCH_RETROFIT_OLMO) /* what a retrofitted config adds (docs/family.md) */
+            printf(": %lld KV heads, RoPE %s, embedding scale %g", (long long)c->n_kv_head,
+                   c->rope_factor > 0 ? "llama3-scaled" : "unscaled", (double)c->embed_scale);
+        printf("\n");
         printf("shape            h %lld, %lld heads of %lld, MLP %lld, vocab %lld\n", (long long)c->n_embd,
                (long long)c->n_head, (long long)c->head_dim, (long long)c->intermediate_size, (long long)c->vocab_size);
         printf("layers           prelude %lld, core %lld (x r), coda %lld; default r %lld\n",

@@ -198,7 +198,7 @@ int cmd_run(int argc, char **argv) {
     gp.eos_ids = o.eos;
     gp.n_eos = o.n_eos;
     gp.sampler = o.smp;
-    rc = run_modes_generate(ctx, prompt, n_prompt, &gp, &o.ttc, o.warm, c->block_size, &text, o.json);
+    rc = run_modes_generate(ctx, prompt, n_prompt, &gp, &o.ttc, o.warm, c, &text, o.json);
 out:
     free(prompt), free(state), free(prompt_text);
     run_text_close(&text);

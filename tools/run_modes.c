@@ -260,15 +260,16 @@ static void print_value(float v) {
 }
 
 /* A stop id of gp (its eos ids) or one the loops always stop at (generate.h "Stop ids"). */
-static bool is_stop(const hg_generate_params *gp, int32_t id) {
-    if (id == 65504 || id == 65505 || id == 65508) return true;
+static bool is_stop(const hg_config *c, const hg_generate_params *gp, int32_t id) {
+    if (c->arch == HG_ARCH_HUGINN && (id == 65504 || id == 65505 || id == 65508)) return true;
     for (int64_t i = 0; i < gp->n_eos; i++)
         if (gp->eos_ids[i] == id) return true;
     return false;
 }
 
 int run_modes_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *gp,
-                       const run_ttc_opts *t, bool warm, int64_t block_size, run_text *text, bool json) {
+                       const run_ttc_opts *t, bool warm, const hg_config *cfg, run_text *text, bool json) {
+    const int64_t block_size = cfg->block_size;
     const int64_t cap = gp->max_new_tokens + 1 + (t->speculative ? t->sp.lookahead : 0) +
                         (t->parallel ? t->par.headway + (t->par.max_wavefront > 0 ? t->par.max_wavefront : hg_ctx_n_ctx(ctx)) : 0);
     int32_t *ids = malloc((size_t)cap * sizeof *ids), *cb_ids = malloc((size_t)cap * sizeof *cb_ids);
@@ -312,7 +313,7 @@ int run_modes_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, con
     int64_t total_steps = 0;
     for (int64_t i = 0; i < n; i++) total_steps += steps[i];
     const char *stop = n >= gp->max_new_tokens ? "length"
-                       : n && is_stop(gp, ids[n - 1]) ? "eos"
+                       : n && is_stop(cfg, gp, ids[n - 1]) ? "eos"
                                                       : "context";
     const bool with_exit = t->exit && t->ad.criterion != HG_EXIT_NONE;
     if (json) {

@@ -45,6 +45,6 @@ int run_modes_ctx_size(const run_ttc_opts *t, hg_ctx_params *cp, int64_t n_promp
 /* Generate in the chosen mode (plain hg_generate when none is active), streaming text as tokens come,
  * and print the result (--json: one object); returns the exit code. */
 int run_modes_generate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt, const hg_generate_params *gp,
-                       const run_ttc_opts *t, bool warm, int64_t block_size, run_text *text, bool json);
+                       const run_ttc_opts *t, bool warm, const hg_config *cfg, run_text *text, bool json);
 
 #endif

@@ -455,7 +455,7 @@ static bool par_emit(par_run *r, int64_t nf_old, bool *stop_tok) {
         const int64_t it = r->ps.own[x - 1];
         r->out_ids[r->n_gen] = id;
         hg_gen_report_token(r->rep, r->n_gen++, it, NAN);
-        *stop_tok |= hg_gen_is_stop(&r->p, id);
+        *stop_tok |= hg_gen_is_stop(r->m, &r->p, id);
         if (r->cb && !r->cb(r->user, id, it, NULL)) cb_stop = true;
     }
     return !cb_stop;

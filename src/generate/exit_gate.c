@@ -264,7 +264,7 @@ hg_status hg_generate_gate(hg_ctx *ctx, const int32_t *prompt, int64_t n_prompt,
         *n_out = i + 1;
         hg_gen_report_token(rep, i, steps, cex);
         const bool go_on = cb ? cb(user, id, steps, logits) : true;
-        if (!go_on || hg_gen_is_stop(gp, id) || id == c->eos_token_id || i + 1 >= gp->max_new_tokens) break;
+        if (!go_on || hg_gen_is_stop(ctx->model, gp, id) || id == c->eos_token_id || i + 1 >= gp->max_new_tokens) break;
         /* the next token: loop by loop, stopping at its exit loop under `skip` */
         const int64_t pos = n_prompt + i;
         if ((st = hg_ctx_prelude(ctx, &id, 1, pos, ctx->e, err))) goto out;

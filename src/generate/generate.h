@@ -41,9 +41,11 @@ bool hg_exit_eval_check(hg_exit_eval *ev, const float *s, int64_t T, const float
 static inline const hg_model *hg_gen_model(const hg_ctx *ctx) { return ctx->model; }
 
 /* 65504 <|begin_text|>, 65505 <|end_text|>, 65508 <|end_turn|> always stop (docs/test-time.md "Stop ids"),
- * plus the configured ids. The one stop rule of every generation loop. */
-static inline bool hg_gen_is_stop(const hg_generate_params *p, int32_t id) {
-    if (id == 65504 || id == 65505 || id == 65508) return true;
+ * plus the configured ids. The one stop rule of every generation loop. Those three are Huginn's
+ * vocabulary: other architectures (a retrofitted Llama's 128k vocabulary) stop on the configured ids
+ * only, since there they are ordinary tokens. */
+static inline bool hg_gen_is_stop(const hg_model *m, const hg_generate_params *p, int32_t id) {
+    if (m->cfg.arch == HG_ARCH_HUGINN && (id == 65504 || id == 65505 || id == 65508)) return true;
     for (int64_t i = 0; i < p->n_eos; i++)
         if (id == p->eos_ids[i]) return true;
     return false;

@@ -143,7 +143,7 @@ static void record_check(hg_ttc_report *rep, double value) {
 }
 
 /* Sample the token of the row's current logits, record it, and decide whether the request goes on. */
-static void finish_token(gen_row *w) {
+static void finish_token(const hg_model *m, gen_row *w) {
     const hg_request *r = &w->req;
     const int32_t id = hg_sampler_sample(w->smp, w->logits, w->hist, w->n_hist);
     w->hist[w->n_hist++] = id;
@@ -152,7 +152,7 @@ static void finish_token(gen_row *w) {
     w->n_gen++;
     if (r->n_out) *r->n_out = w->n_gen;
     const bool go_on = r->cb ? r->cb(r->user, id, w->steps, w->logits) : true;
-    if (!go_on || hg_gen_is_stop(&r->gen, id) || w->n_gen >= r->gen.max_new_tokens) w->running = false;
+    if (!go_on || hg_gen_is_stop(m, &r->gen, id) || w->n_gen >= r->gen.max_new_tokens) w->running = false;
 }
 
 /* ---- prefill, alone on the slot's context -------------------------------------------------------- */
@@ -315,7 +315,7 @@ static hg_status add_at(hg_sched *s, int64_t i, const hg_request *r, hg_error *e
     if ((st = r->adaptive ? prefill_adaptive(ctx, w, err) : prefill_plain(ctx, w, err))) goto fail;
     if (r->gen.max_new_tokens == 0) return HG_OK;
     w->running = true;
-    finish_token(w);
+    finish_token(s->model, w);
     w->req.prompt = NULL; /* the caller's prompt is not needed past the prefill */
     if (!w->running) row_release(w);
     return HG_OK;
@@ -466,7 +466,7 @@ hg_status hg_sched_step(hg_sched *s, hg_error *err) {
         const bool raw = w->req.exit.warm_state != HG_WARM_STATE_NORMALIZED;
         if (w->req.adaptive && w->req.gen.continuous)
             memcpy(w->warm, raw ? w->fin : w->lat, (size_t)h * sizeof(float));
-        finish_token(w);
+        finish_token(s->model, w);
         if (!w->running) row_release(w);
     }
     return HG_OK;

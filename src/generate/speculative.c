@@ -97,7 +97,7 @@ hg_status hg_generate_speculative(hg_ctx *ctx, const int32_t *prompt, int64_t n_
         seq[n_seq++] = id;
         out_ids[n_gen] = id;
         hg_gen_report_token(rep, n_gen++, p.n_steps, NAN);
-        stop = hg_gen_is_stop(&p, id) || (cb && !cb(user, id, p.n_steps, logits));
+        stop = hg_gen_is_stop(ctx->model, &p, id) || (cb && !cb(user, id, p.n_steps, logits));
     }
     while (!stop && n_gen < p.max_new_tokens) {
         const int64_t cur = n_seq; /* accepted length; seq[cur-1] is not in the cache yet */
@@ -131,7 +131,7 @@ hg_status hg_generate_speculative(hg_ctx *ctx, const int32_t *prompt, int64_t n_
             const int64_t steps = hg_gen_argmax(logits + i * V, V) == id ? p.n_steps : sp.draft_steps;
             out_ids[n_gen] = id;
             hg_gen_report_token(rep, n_gen++, steps, NAN);
-            stop = hg_gen_is_stop(&p, id) || (cb && !cb(user, id, steps, logits + i * V));
+            stop = hg_gen_is_stop(ctx->model, &p, id) || (cb && !cb(user, id, steps, logits + i * V));
         }
         n_seq = cur + n_acc;
     }

@@ -294,7 +294,7 @@ hg_status hg_generate_traced(hg_ctx *ctx, const int32_t *prompt, int64_t n_promp
         n_gen++;
         *n_out = n_gen;
         const bool go_on = cb ? cb(user, id, steps, r.pick) : true;
-        const bool done = !go_on || hg_gen_is_stop(gp, id) || n_gen >= gp->max_new_tokens;
+        const bool done = !go_on || hg_gen_is_stop(ctx->model, gp, id) || n_gen >= gp->max_new_tokens;
         const int64_t pos = n_hist - 1;
         if ((st = hg_ctx_prelude(ctx, &id, 1, pos, r.e, err))) goto out;
         if (gp->continuous) {

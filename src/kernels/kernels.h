@@ -45,6 +45,9 @@ void hg_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 void hg_rope_inv_freq(float *inv_freq, int64_t d, double base);
 /* In place: rotate adjacent pairs (x[2i], x[2i+1]) of each of n_head heads of size d by pos·inv_freq[i]. */
 void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq /* [d/2] */);
+/* RoPE in Hugging Face's rotate-half layout (Llama, OLMo-2): dimension i of each head pairs with i + d/2,
+ * (x_i, x_{i+d/2}) -> (x_i cos - x_{i+d/2} sin, x_{i+d/2} cos + x_i sin), angle pos * inv_freq[i] in f32. */
+void hg_rope_half(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq /* [d/2] */);
 /* The dispatched f32 vector helpers (AVX-512 / AVX2 / NEON / scalar, chosen once): hot loops such as
  * attention fetch the table once and call through it. dot sums in SIMD lanes then a fixed tree, so
  * it is deterministic but rounds differently from a sequential sum. */

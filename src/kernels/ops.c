@@ -36,6 +36,21 @@ void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_
     }
 }
 
+void hg_rope_half(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq) {
+    const int64_t half = d / 2;
+    for (int64_t i = 0; i < half; i++) {
+        /* HF forms the angle as the f32 product inv_freq * position, then cos/sin of it */
+        const float ang = (float)pos * inv_freq[i];
+        const float c = cosf(ang), s = sinf(ang);
+        for (int64_t hh = 0; hh < n_head; hh++) {
+            float *p = x + hh * d;
+            const float a = p[i], b = p[i + half];
+            p[i] = a * c - b * s;        /* q·cos + rotate_half(q)·sin, first half: rotate_half = -x2 */
+            p[i + half] = b * c + a * s; /* second half: rotate_half = x1 */
+        }
+    }
+}
+
 void hg_silu_mul(float *out, const float *g, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         float v = g[i];

@@ -163,7 +163,7 @@ static hg_status huginn_block(const hg_rows *r, const hg_layer *L, int64_t logic
     return HG_OK;
 }
 
-/* ---- the pieces other architectures' blocks share (ctx.h) ---------------------------------------- */
+/* ---- the pieces other architectures' blocks share (ctx.h: Ouro, retrofitted recurrence) ---------- */
 
 hg_status hg_block_slots(const hg_rows *r, int64_t logical, int64_t *slots, hg_error *err) {
     return find_slots(r, logical, slots, err);
@@ -176,7 +176,9 @@ void hg_block_attention(const hg_rows *r, const int64_t *slots, const float *qkv
 /* ---- dispatch by architecture ------------------------------------------------------------------ */
 
 typedef hg_status (*block_fn)(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
-static const block_fn k_blocks[HG_ARCH_COUNT] = {[HG_ARCH_HUGINN] = huginn_block, [HG_ARCH_OURO] = hg_ouro_block};
+static const block_fn k_blocks[HG_ARCH_COUNT] = {[HG_ARCH_HUGINN] = huginn_block, [HG_ARCH_OURO] = hg_ouro_block,
+                                                 [HG_ARCH_RETROFIT_LLAMA] = hg_block_retrofit_llama,
+                                                 [HG_ARCH_RETROFIT_OLMO] = hg_block_retrofit_olmo};
 
 hg_status hg_block_forward(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err) {
     const hg_status st = k_blocks[r->model->cfg.arch](r, L, logical, x, err);

@@ -97,9 +97,9 @@ hg_status hg_checkpoint_init(const hg_config *cfg_in, const char *dir, hg_dtype 
     case HG_DTYPE_F16: sdt = HG_ST_F16; break;
     default: return hg_err(err, HG_STATUS_UNSUPPORTED, "init: dtype %s (use f32, bf16 or f16; quantize afterwards)", hg_dtype_name(dtype));
     }
-    if (c.arch != HG_ARCH_HUGINN) /* config.json is written in Huginn's format (hg_config_to_json) */
-        return hg_err(err, HG_STATUS_UNSUPPORTED, "init: random checkpoints are written for huginn only, not %s",
-                      hg_arch_name(c.arch));
+    if (c.arch == HG_ARCH_OURO) /* config.json is written in Huginn's format, with a retrofit's keys (hg_config_to_json) */
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "init: random checkpoints are written for huginn and the retrofitted "
+                      "architectures, not %s", hg_arch_name(c.arch));
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return hg_err(err, HG_STATUS_IO, "%s: cannot create directory: %s", dir, strerror(errno));
     const hg_schema *sc = hg_schema_for(c.arch);

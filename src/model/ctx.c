@@ -64,7 +64,10 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
     ctx->s = f, f += T * h;
     f = hg_work_carve(&ctx->w, c, T, f);
     ctx->scores = f;
-    hg_rope_inv_freq(ctx->inv_freq, d, c->rope_base);
+    if (hg_arch_is_retrofit(c->arch))
+        hg_retrofit_inv_freq(c, ctx->inv_freq); /* rotate-half RoPE with llama3 scaling (block_retrofit.c) */
+    else
+        hg_rope_inv_freq(ctx->inv_freq, d, c->rope_base);
     *out = ctx;
     return HG_OK;
 fail:

@@ -93,4 +93,12 @@ hg_status hg_ouro_block(const hg_rows *r, const hg_layer *L, int64_t logical, fl
 hg_status hg_ouro_core_rows(const hg_rows *r, float *s, const float *e, int64_t step, hg_error *err);
 hg_status hg_ouro_coda_rows(const hg_rows *r, const float *s, float *latents, float *logits, hg_error *err);
 
+/* The retrofitted-recurrence blocks (block_retrofit.c; docs/family.md): Llama pre-norm, OLMo-2
+ * post-norm with q/k norms. Same contract as hg_block_forward, without the work counters. */
+hg_status hg_block_retrofit_llama(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
+hg_status hg_block_retrofit_olmo(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err);
+/* inv_freq [d/2] of a retrofitted model: Hugging Face's f32 formula over rope_base (= rope_theta), with
+ * rope_scaling "llama3" applied when c->rope_factor > 0. */
+void hg_retrofit_inv_freq(const hg_config *c, float *inv_freq);
+
 #endif

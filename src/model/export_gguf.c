@@ -99,35 +99,62 @@ static hg_status put_name(hg_gguf_writer *w, const hg_model *m, const char *name
     return hg_gguf_set_str(w, "general.name", base, strlen(base));
 }
 
+/* A metadata key "{arch}.{suffix}" (the architecture's prefix, as llama.cpp names keys). */
+static const char *key_of(char *buf, size_t n, const char *prefix, const char *suffix) {
+    snprintf(buf, n, "%s.%s", prefix, suffix);
+    return buf;
+}
+
+/* A double as FLOAT32 when that is exact, else FLOAT64, so the loaded model computes the same numbers. */
+static void put_real(hg_gguf_writer *w, const char *key, double v) {
+    if ((double)(float)v == v)
+        hg_gguf_set_f32(w, key, (float)v);
+    else
+        hg_gguf_set_scalar(w, key, HG_GGUF_FLOAT64, &v);
+}
+
 void hg_ouro_gguf_put_config(hg_gguf_writer *w, const hg_config *c); /* gguf_ouro.c */
 
-static void put_config(hg_gguf_writer *w, const hg_config *c) {
+static void put_config(hg_gguf_writer *w, const hg_config *c, const char *p) {
     if (c->arch == HG_ARCH_OURO) {
         hg_ouro_gguf_put_config(w, c);
         return;
     }
-    hg_gguf_set_u32(w, "huginn.context_length", (uint32_t)c->block_size);
-    hg_gguf_set_u32(w, "huginn.embedding_length", (uint32_t)c->n_embd);
-    hg_gguf_set_u32(w, "huginn.feed_forward_length", (uint32_t)c->intermediate_size);
-    hg_gguf_set_u32(w, "huginn.block_count", (uint32_t)(c->n_layers_prelude + c->n_layers_core + c->n_layers_coda));
-    hg_gguf_set_u32(w, "huginn.attention.head_count", (uint32_t)c->n_head);
-    hg_gguf_set_u32(w, "huginn.attention.head_count_kv", (uint32_t)c->n_head);
-    hg_gguf_set_u32(w, "huginn.rope.dimension_count", (uint32_t)c->head_dim);
+    char k[128];
+    const size_t n = sizeof k;
+    hg_gguf_set_u32(w, key_of(k, n, p, "context_length"), (uint32_t)c->block_size);
+    hg_gguf_set_u32(w, key_of(k, n, p, "embedding_length"), (uint32_t)c->n_embd);
+    hg_gguf_set_u32(w, key_of(k, n, p, "feed_forward_length"), (uint32_t)c->intermediate_size);
+    hg_gguf_set_u32(w, key_of(k, n, p, "block_count"), (uint32_t)(c->n_layers_prelude + c->n_layers_core + c->n_layers_coda));
+    hg_gguf_set_u32(w, key_of(k, n, p, "attention.head_count"), (uint32_t)c->n_head);
+    /* Huginn has no grouped-query attention (configs built in code may leave n_kv_head 0) */
+    hg_gguf_set_u32(w, key_of(k, n, p, "attention.head_count_kv"),
+                    (uint32_t)(c->arch == HG_ARCH_HUGINN ? c->n_head : c->n_kv_head));
+    hg_gguf_set_u32(w, key_of(k, n, p, "rope.dimension_count"), (uint32_t)c->head_dim);
     /* FLOAT32 as llama.cpp writes it when that is exact (50000 is); FLOAT64 otherwise, so the
      * loaded model computes the same RoPE angles as the source. */
-    if ((double)(float)c->rope_base == c->rope_base)
-        hg_gguf_set_f32(w, "huginn.rope.freq_base", (float)c->rope_base);
-    else
-        hg_gguf_set_scalar(w, "huginn.rope.freq_base", HG_GGUF_FLOAT64, &c->rope_base);
-    hg_gguf_set_f32(w, "huginn.attention.layer_norm_rms_epsilon", c->norm_eps);
-    hg_gguf_set_u32(w, "huginn.prelude_layers", (uint32_t)c->n_layers_prelude);
-    hg_gguf_set_u32(w, "huginn.core_layers", (uint32_t)c->n_layers_core);
-    hg_gguf_set_u32(w, "huginn.coda_layers", (uint32_t)c->n_layers_coda);
-    hg_gguf_set_u32(w, "huginn.mean_recurrence", (uint32_t)c->mean_recurrence);
-    hg_gguf_set_u32(w, "huginn.mean_backprop_depth", (uint32_t)c->mean_backprop_depth);
-    hg_gguf_set_bool(w, "huginn.qk_bias", c->qk_bias);
-    hg_gguf_set_bool(w, "huginn.tie_embeddings", c->tie_embeddings);
-    hg_gguf_set_u32(w, "huginn.vocab_size", (uint32_t)c->vocab_size);
+    put_real(w, key_of(k, n, p, "rope.freq_base"), c->rope_base);
+    hg_gguf_set_f32(w, key_of(k, n, p, "attention.layer_norm_rms_epsilon"), c->norm_eps);
+    hg_gguf_set_u32(w, key_of(k, n, p, "prelude_layers"), (uint32_t)c->n_layers_prelude);
+    hg_gguf_set_u32(w, key_of(k, n, p, "core_layers"), (uint32_t)c->n_layers_core);
+    hg_gguf_set_u32(w, key_of(k, n, p, "coda_layers"), (uint32_t)c->n_layers_coda);
+    hg_gguf_set_u32(w, key_of(k, n, p, "mean_recurrence"), (uint32_t)c->mean_recurrence);
+    hg_gguf_set_u32(w, key_of(k, n, p, "mean_backprop_depth"), (uint32_t)c->mean_backprop_depth);
+    hg_gguf_set_bool(w, key_of(k, n, p, "qk_bias"), c->qk_bias);
+    hg_gguf_set_bool(w, key_of(k, n, p, "tie_embeddings"), c->tie_embeddings);
+    hg_gguf_set_u32(w, key_of(k, n, p, "vocab_size"), (uint32_t)c->vocab_size);
+    if (!hg_arch_is_retrofit(c->arch)) return;
+    /* what a retrofitted config adds (docs/gguf.md "Retrofitted models"): head_dim need not be h / H */
+    hg_gguf_set_u32(w, key_of(k, n, p, "attention.key_length"), (uint32_t)c->head_dim);
+    hg_gguf_set_f32(w, key_of(k, n, p, "embedding_scale"), c->embed_scale);
+    hg_gguf_set_scalar(w, key_of(k, n, p, "init_std"), HG_GGUF_FLOAT64, &c->init_std);
+    if (c->rope_factor > 0) {
+        hg_gguf_set_str(w, key_of(k, n, p, "rope.scaling.type"), "llama3", 6);
+        put_real(w, key_of(k, n, p, "rope.scaling.factor"), c->rope_factor);
+        put_real(w, key_of(k, n, p, "rope.scaling.low_freq_factor"), c->rope_low_freq_factor);
+        put_real(w, key_of(k, n, p, "rope.scaling.high_freq_factor"), c->rope_high_freq_factor);
+        hg_gguf_set_u32(w, key_of(k, n, p, "rope.scaling.original_context_length"), (uint32_t)c->rope_orig_ctx);
+    }
 }
 
 /* ---- the exporter --------------------------------------------------------------------------------- */
@@ -185,7 +212,7 @@ hg_status hg_model_export_gguf(const hg_model *m, const char *out_path, const hg
     const hg_dtype ft = p->out_dtype >= 0 ? (hg_dtype)p->out_dtype : m->wte.dtype;
     hg_gguf_set_u32(w, "general.file_type", file_type(ft));
     if (ft == HG_DTYPE_Q8_0 || ft == HG_DTYPE_Q4_0) hg_gguf_set_u32(w, "general.quantization_version", 2);
-    put_config(w, c);
+    put_config(w, c, sc->gguf_arch);
     if (p->no_tokenizer) {
         /* nothing */
     } else if (p->tokenizer) {

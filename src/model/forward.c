@@ -15,14 +15,16 @@ hg_forward_params hg_forward_default_params(void) {
 
 void hg_init_state(const hg_model *m, float *s, int64_t T, float init_scale, uint64_t *rng_state) {
     const int64_t h = m->cfg.n_embd;
-    const double std = sqrt(2.0 / (5.0 * (double)h)) * (double)init_scale;
+    /* retrofitted models: init_values.std and embed_scale from the config (docs/family.md) */
+    const bool retrofit = hg_arch_is_retrofit(m->cfg.arch);
+    const double std = (retrofit ? m->cfg.init_std : sqrt(2.0 / (5.0 * (double)h))) * (double)init_scale;
     if (!(std > 0)) {
         memset(s, 0, (size_t)(T * h) * sizeof(float));
         return;
     }
     hg_rng r;
     hg_rng_seed(&r, *rng_state);
-    const float emb_scale = (float)sqrt((double)h);
+    const float emb_scale = retrofit ? m->cfg.embed_scale : (float)sqrt((double)h);
     for (int64_t i = 0; i < T * h; i++)
         s[i] = (float)hg_rng_trunc_normal(&r, std, -3 * std, 3 * std) * emb_scale;
     *rng_state = hg_rng_u64(&r); /* advance the caller's stream: the next draw differs */

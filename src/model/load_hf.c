@@ -1,7 +1,8 @@
 /*
  * load_hf.c — the weight source of a checkpoint in the Hugging Face layout (docs/forward-pass.md):
  * config.json, then model.safetensors or the shards named by model.safetensors.index.json. The
- * tensors are found by name across the mapped files; load.c binds them (weights.h).
+ * tensors are found by name across the mapped files; load.c binds them (weights.h). A retrofitted
+ * config (config.c) becomes the OLMo-2 architecture here when the tensors hold q/k norms.
  */
 #include "model/weights.h"
 
@@ -125,6 +126,16 @@ hg_status hg_wsource_hf_open(hg_model *m, const char *path, bool use_mmap, hg_ws
     }
     int64_t n = 0;
     for (int i = 0; i < m->n_files; i++) n += m->files[i].n_tensors;
+    if (m->cfg.arch == HG_ARCH_RETROFIT_LLAMA) {
+        /* Rule: a retrofitted checkpoint with q/k norms is OLMo-2's. Reason: the Llama and OLMo-2
+         * converters save the same config keys; the block is only told by its tensors (config.c). */
+        for (int f = 0; f < m->n_files; f++)
+            for (int64_t i = 0; i < m->files[f].n_tensors; i++) {
+                const char *nm = m->files[f].tensors[i].name;
+                const size_t nl = strlen(nm), sl = strlen(".attn.q_norm.weight");
+                if (nl > sl && !strcmp(nm + nl - sl, ".attn.q_norm.weight")) m->cfg.arch = HG_ARCH_RETROFIT_OLMO;
+            }
+    }
     *out = (hg_wsource){.path = m->path, .names = HG_NAMES_HF, .words = &k_words, .m = m, .find = find,
                         .n_tensors = n, .name_at = name_at};
     return HG_OK;

@@ -19,6 +19,8 @@ typedef struct hg_layer {
     /* Ouro stores the projections unfused (wqkv and fc stay empty there) */
     hg_tensor wq, wk, wv; /* [H·d, h], [Hkv·d, h], [Hkv·d, h] */
     hg_tensor w_gate, w_up; /* [I, h] each */
+    const float *q_norm;  /* [H·d] f32 copy or NULL: OLMo-2's RMSNorm weight over all of q */
+    const float *k_norm;  /* [Hkv·d] f32 copy or NULL: the same over all of k */
 } hg_layer;
 
 struct hg_model {
@@ -55,6 +57,9 @@ static inline int64_t hg_model_n_layers(const hg_model *m) {
 static inline int64_t hg_cfg_q_dim(const hg_config *c) { return c->n_head * c->head_dim; }
 static inline int64_t hg_cfg_kv_dim(const hg_config *c) { return (c->n_kv_head ? c->n_kv_head : c->n_head) * c->head_dim; }
 static inline int64_t hg_cfg_qkv_dim(const hg_config *c) { return hg_cfg_q_dim(c) + 2 * hg_cfg_kv_dim(c); }
+
+/* A retrofitted-recurrence architecture (Llama or OLMo-2 blocks in the Raven layout; docs/family.md)? */
+static inline bool hg_arch_is_retrofit(hg_arch a) { return a == HG_ARCH_RETROFIT_LLAMA || a == HG_ARCH_RETROFIT_OLMO; }
 
 /* Parse config.json text (path is used in messages). */
 hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_config *out, hg_error *err);

@@ -3,7 +3,8 @@
  * call, whatever contexts the rows belong to. hg_ctx_* (stages.c), hg_ctx_forward (forward.c) and the
  * batch (batch.c) all run the forward pass through these three functions, so "a batch row equals the
  * sequence run alone" cannot drift: there is no second copy of the embedding scale, the adapter or
- * the coda's norms (docs/forward-pass.md "Stages").
+ * the coda's norms (docs/forward-pass.md "Stages"). Retrofitted models (docs/family.md) differ in two
+ * places only, both here: the embedding scale and where ln_f sits around the coda.
  */
 #include "model/ctx.h"
 #include "kernels/kernels.h"
@@ -33,10 +34,13 @@ float *hg_work_carve(hg_work *w, const hg_config *c, int64_t rows, float *f) {
 hg_status hg_prelude_rows(const hg_rows *r, const int32_t *ids, float *e, hg_error *err) {
     const hg_model *m = r->model;
     const int64_t h = m->cfg.n_embd;
-    /* the reference multiplies the f32 embedding by the f32-rounded sqrt(h) (emb_scale) */
-    const float emb_scale = m->cfg.arch == HG_ARCH_OURO ? 1.0f : (float)sqrt((double)h); /* Ouro: unscaled */
+    /* the reference multiplies the f32 embedding by the f32-rounded sqrt(h) (emb_scale); retrofitted
+     * models by init_values.embed_scale, and not at all when it is 1; Ouro not at all (docs/family.md) */
+    const bool retrofit = hg_arch_is_retrofit(m->cfg.arch);
+    const float emb_scale = retrofit ? m->cfg.embed_scale : m->cfg.arch == HG_ARCH_OURO ? 1.0f : (float)sqrt((double)h);
     for (int64_t i = 0; i < r->rows; i++) {
         hg_tensor_row_f32(&m->wte, ids[i], e + i * h);
+        if (retrofit && emb_scale == 1.0f) continue;
         for (int64_t j = 0; j < h; j++) e[i * h + j] *= emb_scale;
     }
     for (int64_t g = 0; g < r->n_segs; g++) {
@@ -69,12 +73,31 @@ hg_status hg_core_rows(const hg_rows *r, float *s, const float *e, int64_t step,
     return HG_OK;
 }
 
+/* The retrofitted models' coda (docs/family.md): the raw state goes into the coda (it is also the
+ * latent output), ln_f is applied once, after the coda. */
+static hg_status retrofit_coda(const hg_rows *r, const float *s, float *latents, float *logits, hg_error *err) {
+    const hg_model *m = r->model;
+    const hg_config *c = &m->cfg;
+    const int64_t h = c->n_embd, rows = r->rows;
+    float *x = r->w->x;
+    memcpy(x, s, (size_t)(rows * h) * sizeof(float));
+    if (latents) memcpy(latents, s, (size_t)(rows * h) * sizeof(float));
+    hg_status st;
+    for (int64_t l = 0; l < c->n_layers_coda; l++)
+        if ((st = hg_block_forward(r, hg_model_coda(m, l), -(l + 1), x, err))) return st;
+    if (!logits) return HG_OK;
+    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, x + i * h, m->ln_f, h, c->norm_eps);
+    hg_matmul(logits, x, &m->lm_head, rows);
+    return HG_OK;
+}
+
 hg_status hg_coda_rows(const hg_rows *r, const float *s, float *latents, float *logits, hg_error *err) {
     const hg_model *m = r->model;
     const hg_config *c = &m->cfg;
     if (c->arch == HG_ARCH_OURO) return hg_ouro_coda_rows(r, s, latents, logits, err); /* lm_head only */
     const int64_t h = c->n_embd, rows = r->rows;
     float *x = r->w->x;
+    if (hg_arch_is_retrofit(c->arch)) return retrofit_coda(r, s, latents, logits, err);
     for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, s + i * h, m->ln_f, h, c->norm_eps);
     if (latents) memcpy(latents, x, (size_t)(rows * h) * sizeof(float));
     hg_status st;

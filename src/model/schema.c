@@ -7,6 +7,11 @@
  * (rows q, k, v), the attention output projection, a fused gate/up matrix and the down projection,
  * plus an optional q/k bias stored [2, 1, H, d]. The HF checkpoint's saved RoPE table `freqs_cis` is
  * ignored: RoPE is computed.
+ *
+ * Retrofitted recurrence (HG_ARCH_RETROFIT_LLAMA / _OLMO, docs/family.md): the same Raven names and
+ * global parts, two norms per layer (Llama: before attention / MLP; OLMo-2: on their outputs, so their
+ * GGUF names differ), fused QKV of (H + 2 Hkv)·d rows with no q/k bias, and for OLMo-2 the q and k
+ * norms over the full projection widths. No RoPE buffer is stored.
  */
 #include "model/schema.h"
 #include "model/model.h"
@@ -64,8 +69,71 @@ static const hg_schema k_huginn = {
     .n_hf_ignored = 1,
 };
 
+/* Retrofit parts: the globals as Huginn's (same names, order and tie rule), then the layer parts. */
+#define RETROFIT_GLOBALS                                                                                             \
+    {"transformer.wte.weight", "token_embd.weight", HG_PLACE_INPUT, 2, {HG_SD_V, HG_SD_H}, HG_STORE_MATRIX,          \
+     HG_WHEN_ALWAYS, HG_INIT_NORMAL, HG_GROUP_EMBED, GLOBAL(wte), -1},                                                \
+    {"transformer.adapter.weight", "adapter.weight", HG_PLACE_CORE_INPUT, 2, {HG_SD_H, HG_SD_2H}, HG_STORE_MATRIX,   \
+     HG_WHEN_ALWAYS, HG_INIT_NORMAL, HG_GROUP_WEIGHT, GLOBAL(adapter), -1},                                          \
+    {"transformer.ln_f.weight", "output_norm.weight", HG_PLACE_OUTPUT, 1, {HG_SD_H}, HG_STORE_VECTOR,               \
+     HG_WHEN_ALWAYS, HG_INIT_ONES, HG_GROUP_NORM, GLOBAL(ln_f), -1},                                                 \
+    {"lm_head.weight", "output.weight", HG_PLACE_OUTPUT, 2, {HG_SD_V, HG_SD_H}, HG_STORE_MATRIX, HG_WHEN_UNTIED,     \
+     HG_INIT_NORMAL, HG_GROUP_WEIGHT, GLOBAL(lm_head), 0}
+#define RETROFIT_MATRICES                                                                                            \
+    {"attn.Wqkv.weight", "attn_qkv.weight", HG_PLACE_LAYER, 2, {HG_SD_QKV, HG_SD_H}, HG_STORE_MATRIX,                \
+     HG_WHEN_ALWAYS, HG_INIT_NORMAL, HG_GROUP_WEIGHT, LAYER(wqkv), -1},                                              \
+    {"attn.proj.weight", "attn_output.weight", HG_PLACE_LAYER, 2, {HG_SD_H, HG_SD_Q}, HG_STORE_MATRIX,               \
+     HG_WHEN_ALWAYS, HG_INIT_OUT_PROJ, HG_GROUP_WEIGHT, LAYER(attn_proj), -1},                                       \
+    {"mlp.fc.weight", "ffn_gate_up.weight", HG_PLACE_LAYER, 2, {HG_SD_2I, HG_SD_H}, HG_STORE_MATRIX,                 \
+     HG_WHEN_ALWAYS, HG_INIT_GATE_UP, HG_GROUP_WEIGHT, LAYER(fc), -1},                                               \
+    {"mlp.proj.weight", "ffn_down.weight", HG_PLACE_LAYER, 2, {HG_SD_H, HG_SD_I}, HG_STORE_MATRIX, HG_WHEN_ALWAYS,   \
+     HG_INIT_OUT_PROJ, HG_GROUP_WEIGHT, LAYER(mlp_proj), -1}
+
+/* Llama: norm_1 before attention, norm_2 before the MLP (llama.cpp's attn_norm / ffn_norm). */
+static const hg_part k_retrofit_llama_parts[] = {
+    RETROFIT_GLOBALS,
+    {"norm_1.weight", "attn_norm.weight", HG_PLACE_LAYER, 1, {HG_SD_H}, HG_STORE_VECTOR, HG_WHEN_ALWAYS, HG_INIT_ONES,
+     HG_GROUP_NORM, NORM(0), -1},
+    {"norm_2.weight", "ffn_norm.weight", HG_PLACE_LAYER, 1, {HG_SD_H}, HG_STORE_VECTOR, HG_WHEN_ALWAYS, HG_INIT_ONES,
+     HG_GROUP_NORM, NORM(1), -1},
+    RETROFIT_MATRICES,
+};
+/* OLMo-2: norm_1 on the attention output, norm_2 on the MLP output (llama.cpp's olmo2 names), plus
+ * the q / k norms. */
+static const hg_part k_retrofit_olmo_parts[] = {
+    RETROFIT_GLOBALS,
+    {"norm_1.weight", "post_attention_norm.weight", HG_PLACE_LAYER, 1, {HG_SD_H}, HG_STORE_VECTOR, HG_WHEN_ALWAYS,
+     HG_INIT_ONES, HG_GROUP_NORM, NORM(0), -1},
+    {"norm_2.weight", "post_ffw_norm.weight", HG_PLACE_LAYER, 1, {HG_SD_H}, HG_STORE_VECTOR, HG_WHEN_ALWAYS,
+     HG_INIT_ONES, HG_GROUP_NORM, NORM(1), -1},
+    RETROFIT_MATRICES,
+    {"attn.q_norm.weight", "attn_q_norm.weight", HG_PLACE_LAYER, 1, {HG_SD_Q}, HG_STORE_VECTOR, HG_WHEN_ALWAYS,
+     HG_INIT_ONES, HG_GROUP_NORM, LAYER(q_norm), -1},
+    {"attn.k_norm.weight", "attn_k_norm.weight", HG_PLACE_LAYER, 1, {HG_SD_KV}, HG_STORE_VECTOR, HG_WHEN_ALWAYS,
+     HG_INIT_ONES, HG_GROUP_NORM, LAYER(k_norm), -1},
+};
+/* The trainer does not run these blocks (trainer refuses them); the order lists every layer part. */
+static const int k_retrofit_llama_train_layer[] = {6, 7, 8, 9, 4, 5};
+static const int k_retrofit_olmo_train_layer[] = {6, 7, 8, 9, 4, 5, 10, 11};
+
+#define RETROFIT_SCHEMA(a, name, tbl, order)                                                                       \
+    {.arch = (a), .gguf_arch = (name),                                                                             \
+     .hf_stage = {"transformer.prelude", "transformer.core_block", "transformer.coda"},                            \
+     .parts = (tbl), .n_parts = (int)(sizeof(tbl) / sizeof(tbl)[0]), .train_layer = (order),                        \
+     .n_train_layer = (int)(sizeof(order) / sizeof(order)[0]), .hf_ignored = NULL, .n_hf_ignored = 0}
+static const hg_schema k_retrofit_llama =
+    RETROFIT_SCHEMA(HG_ARCH_RETROFIT_LLAMA, "retrofit-llama", k_retrofit_llama_parts, k_retrofit_llama_train_layer);
+static const hg_schema k_retrofit_olmo =
+    RETROFIT_SCHEMA(HG_ARCH_RETROFIT_OLMO, "retrofit-olmo2", k_retrofit_olmo_parts, k_retrofit_olmo_train_layer);
+
 const hg_schema *hg_schema_for(hg_arch arch) {
-    return arch == HG_ARCH_HUGINN ? &k_huginn : arch == HG_ARCH_OURO ? &hg_schema_ouro : NULL;
+    switch (arch) {
+    case HG_ARCH_HUGINN: return &k_huginn;
+    case HG_ARCH_OURO: return &hg_schema_ouro;
+    case HG_ARCH_RETROFIT_LLAMA: return &k_retrofit_llama;
+    case HG_ARCH_RETROFIT_OLMO: return &k_retrofit_olmo;
+    default: return NULL;
+    }
 }
 
 int64_t hg_schema_dim(const hg_config *c, hg_sdim d) {

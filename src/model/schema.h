@@ -26,7 +26,7 @@ typedef enum hg_sdim {
     HG_SD_I,        /* intermediate_size */
     HG_SD_2I,       /* 2 intermediate_size (fused gate and up rows) */
     HG_SD_V,        /* vocab_size */
-    HG_SD_KV,       /* n_kv_head * head_dim (a separate k or v projection) */
+    HG_SD_KV,       /* n_kv_head * head_dim (a separate k or v projection; OLMo-2's k_norm) */
 } hg_sdim;
 
 /* Where a part is used: per layer, or a global one before the prelude, before the core block (the
