@@ -60,11 +60,11 @@ hg_status hg_ouro_block(const hg_rows *r, const hg_layer *L, int64_t logical, fl
     for (int64_t g = 0; g < r->n_segs; g++) {
         hg_ctx *ctx = r->segs[g].ctx;
         for (int64_t i = 0; i < r->segs[g].T; i++) {
-            const int64_t pos = r->segs[g].pos0 + i;
+            const int64_t pos = r->segs[g].pos0 + (r->segs[g].lens ? 0 : i); /* lens rows: one position */
             float *q = w->qkv + (r->segs[g].row0 + i) * stride, *k = q + qd, *v = k + kvd;
             rope_half(q, H, d, pos, ctx->inv_freq);
             rope_half(k, Hkv, d, pos, ctx->inv_freq);
-            hg_kv_store(&ctx->kv, slots[g], pos, k, v);
+            if (!r->segs[g].lens) hg_kv_store(&ctx->kv, slots[g], pos, k, v); /* lens rows write nothing */
         }
     }
     hg_block_attention(r, slots, w->qkv, w->att);

@@ -58,7 +58,7 @@ static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots,
     for (int64_t g = 0; g < r->n_segs; g++) {
         hg_ctx *ctx = r->segs[g].ctx;
         for (int64_t i = 0; i < r->segs[g].T; i++) {
-            const int64_t pos = r->segs[g].pos0 + i;
+            const int64_t pos = r->segs[g].pos0 + (r->segs[g].lens ? 0 : i); /* lens rows: one position */
             float *q = qkv + (r->segs[g].row0 + i) * stride, *k = q + qd, *v = k + kvd;
             if (L->q_norm) { /* OLMo-2: before the split into heads and before RoPE; v is not normed */
                 hg_rmsnorm(q, q, L->q_norm, qd, c->norm_eps);
@@ -66,7 +66,7 @@ static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots,
             }
             hg_rope_half(q, H, d, pos, ctx->inv_freq);
             hg_rope_half(k, Hkv, d, pos, ctx->inv_freq);
-            hg_kv_store(&ctx->kv, slots[g], pos, k, v);
+            if (!r->segs[g].lens) hg_kv_store(&ctx->kv, slots[g], pos, k, v); /* lens rows write nothing */
         }
     }
 }
