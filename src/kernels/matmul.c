@@ -195,7 +195,12 @@ const hg_kern_table *hg_kern_level(hg_cpu_level l) {
     if (!hg_cpu_level_runs(l)) return NULL;
     switch (l) {
 #if defined(__x86_64__)
-    case HG_CPU_AVX512: return hg_cpu_features()->amx ? &hg_kern_avx512_amx : &hg_kern_avx512;
+    case HG_CPU_AVX512: {
+        const hg_cpu_info *c = hg_cpu_features();
+        return c->amx ? &hg_kern_avx512_amx
+               : c->gemm_dot ? (c->avx512bf16 ? &hg_kern_avx512_dot : &hg_kern_avx512_vnni)
+                             : &hg_kern_avx512;
+    }
     case HG_CPU_AVX2: return &hg_kern_avx2;
 #endif
 #if defined(__aarch64__)
@@ -210,6 +215,7 @@ const hg_kern_table *hg_kern(void) { return hg_kern_level(hg_cpu_features()->lev
 const char *hg_kernels_name(void) {
     const hg_cpu_info *c = hg_cpu_features();
     if (c->level == HG_CPU_AVX512 && c->amx) return "avx512+amx";
+    if (c->level == HG_CPU_AVX512 && c->gemm_dot) return c->avx512bf16 ? "avx512+bf16dot" : "avx512+vnni";
     if (c->level == HG_CPU_NEON && c->dotprod) return "neon+sdot";
     return hg_cpu_level_name(c->level);
 }
