@@ -127,10 +127,89 @@ static size_t llc_bytes(void) {
     return best ? best : (size_t)64 << 20;
 }
 
+/* Best seconds of `reps` calls of table k (after one warm-up). */
+static double time_with(const hg_kern_table *k, float *y, const float *x, const hg_tensor *w, int64_t T, int reps) {
+    hg_matmul_with(k, y, x, w, T);
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        const double t0 = hg_time_s();
+        hg_matmul_with(k, y, x, w, T);
+        const double dt = hg_time_s() - t0;
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
+/* --prefill: T = 128 at the full Huginn-0125 layer shapes and the 1024-wide model's MLP shapes, the
+ * table in use (hg_kern(): vdpbf16ps / VNNI without AMX) against the widening FMA table
+ * (hg_kern_avx512), timed alternately, each best of 3 in 3 rounds; GFLOP/s as a fraction of the FP32
+ * FMA and BF16-dot peaks measured right before each shape (the host is shared: ratios, not absolutes).
+ * Then where the blocked path starts: mv in groups of 8 vs the blocked kernel per T (gemm_min_t). */
+static void bench_prefill(hg_rng *rng, bool quick) {
+    static const int64_t shapes[][2] = {{5280, 5280}, {17920, 5280}, {5280, 17920}, {7168, 1024}, {1024, 3584}};
+    static const hg_dtype dts[] = {HG_DTYPE_BF16, HG_DTYPE_Q8_0, HG_DTYPE_Q4_0};
+    const int64_t T = 128, n_shapes = quick ? 1 : 5;
+    const hg_kern_table *knew = hg_kern(), *kold = hg_kern_level(HG_CPU_AVX512) ? &hg_kern_avx512 : hg_kern();
+    float *x = hg_malloc((size_t)(T * 17920) * 4), *y = hg_malloc((size_t)(T * 17920) * 4);
+    for (int64_t i = 0; i < T * 17920; i++) x[i] = (float)(hg_rng_uniform(rng) - 0.5);
+    printf("\nprefill T=%lld: new = kernels %s, old = the widening FMA table\n", (long long)T, hg_kernels_name());
+    printf("%-6s %-12s %8s %8s %8s %8s %8s %8s %8s %7s\n", "dtype", "W shape", "FMApk", "BF16pk", "old GF", "new GF",
+           "old%FMA", "new%FMA", "new%BF16", "new/old");
+    for (int64_t si = 0; si < n_shapes; si++)
+        for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
+            void *owned;
+            hg_tensor w = make_w(dts[d], shapes[si][0], shapes[si][1], rng, &owned);
+            check(&w, x, T);
+            const double fpk = hg_roof_fma_peak(), bpk = hg_roof_bf16_peak();
+            double so = 1e30, sn = 1e30;
+            for (int r = 0; r < 3; r++) {
+                so = fmin(so, time_with(kold, y, x, &w, T, 3));
+                sn = fmin(sn, time_with(knew, y, x, &w, T, 3));
+            }
+            const double fl = 2.0 * (double)T * (double)shapes[si][0] * (double)shapes[si][1] / 1e9;
+            char shape[32];
+            snprintf(shape, sizeof shape, "%lldx%lld", (long long)shapes[si][0], (long long)shapes[si][1]);
+            printf("%-6s %-12s %8.1f %8.1f %8.1f %8.1f %7.0f%% %7.0f%% %7.0f%% %6.2fx\n", hg_dtype_name(dts[d]), shape, fpk,
+                   bpk, fl / so, fl / sn, 100.0 * fl / so / fpk, 100.0 * fl / sn / fpk, 100.0 * fl / sn / bpk, so / sn);
+            hg_free(owned);
+        }
+    printf("\nwhere the blocked path starts (table %s): mv time / blocked time per T\n", hg_kernels_name());
+    static const int64_t Ts[] = {9, 12, 16, 20, 24, 28, 32, 40, 48, 64};
+    static const int64_t ms[][2] = {{5280, 5280}, {1024, 1024}};
+    for (int si = 0; si < 2; si++)
+        for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
+            void *owned;
+            hg_tensor w = make_w(dts[d], ms[si][0], ms[si][1], rng, &owned);
+            hg_kern_table mv = *knew, bl = *knew;
+            mv.gemm[dts[d]] = NULL;
+            bl.gemm_min_t[dts[d]] = 0;
+            printf("%-6s %lldx%-6lld", hg_dtype_name(dts[d]), (long long)ms[si][0], (long long)ms[si][1]);
+            for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+                double sm = 1e30, sb = 1e30;
+                for (int r = 0; r < 3; r++) {
+                    sm = fmin(sm, time_with(&mv, y, x, &w, Ts[i], 3));
+                    sb = fmin(sb, time_with(&bl, y, x, &w, Ts[i], 3));
+                }
+                printf(" T=%lld:%.2f", (long long)Ts[i], sm / sb);
+            }
+            printf("\n");
+            hg_free(owned);
+        }
+    hg_free(x);
+    hg_free(y);
+}
+
 #define MAX_COPIES 32
 
 int main(int argc, char **argv) {
     const bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+    if (argc > 1 && !strncmp(argv[argc - 1], "--prefill", 9)) { /* --prefill, --prefill-quick */
+        hg_rng r;
+        hg_rng_seed(&r, 7);
+        printf("bench_kernels --prefill: %d threads\n", omp_get_max_threads());
+        bench_prefill(&r, !strcmp(argv[argc - 1], "--prefill-quick"));
+        return 0;
+    }
     const int64_t h = 5280, n_up = quick ? 8192 : 2 * 17920, Tp = 128;
     hg_rng rng;
     hg_rng_seed(&rng, 7);

@@ -115,6 +115,8 @@ void hg_gemm_q8_amx(float *y, const float *x, const hg_tensor *w, int64_t T);
  * needs AVX512-BF16), Q8_0 / Q4_0 by vpdpbusd on Q8X activations, the AMX-INT8 kernel's chain
  * (gemm_q8_vnni_avx512.c); the tables with them: VNNI only, and VNNI + BF16 (cpu.c: gemm_dot). */
 void hg_gemm_bf16_dot(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* The same with two parts, x = hi + mid (x to 16 bits: error up to 2^-16·Σ|x·w|; bench A/B only) */
+void hg_gemm_bf16_dot2(float *y, const float *x, const hg_tensor *w, int64_t T);
 void hg_gemm_q8_vnni(float *y, const float *x, const hg_tensor *w, int64_t T);
 extern const hg_kern_table hg_kern_avx512_vnni;
 extern const hg_kern_table hg_kern_avx512_dot;

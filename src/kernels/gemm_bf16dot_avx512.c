@@ -16,7 +16,7 @@
  * Layout. x is split once per call (threads share it): xs[c][t][part][8 pairs] u32, c = 16-input
  * chunk, so one register tile's broadcasts sit at constant offsets from one pointer. W is packed per
  * thread, per K block of KC inputs and group of 32 rows, into the pair-interleaved layout vdpbf16ps
- * takes, wp[pair][32 rows] u32 (16 KiB, L1), by dword gathers over the 32 rows; every position then
+ * takes, wp[pair][32 rows] u32 (16 KiB, L1), by 16 x 16 dword transposes; every position then
  * reuses it. Register tile: 32 rows (two zmm) x 12 positions = 24 f32 accumulators; per pair two W
  * loads, 36 broadcasts, 72 vdpbf16ps. Partial sums wait in y between K blocks (exact).
  *
@@ -28,17 +28,18 @@
  * parts are 0; a finite x that rounds to ±inf in bf16 is truncated instead, so hi stays finite.
  */
 #include "kernels/dispatch.h"
+#include "kernels/transpose_avx512.h"
 
 #include <immintrin.h>
 #include <omp.h>
 
 #define HG_INLINE static inline __attribute__((always_inline))
 
-#define BD_R 32                /* W rows per group */
-#define BD_TG 12               /* positions per register tile */
-#define BD_KC 256              /* inputs per K block: wp is 128 pairs x 32 rows x 4 bytes = 16 KiB */
-#define BD_XB (512 * 1024)     /* bytes of x parts per K block and pass (kept in L2) */
-#define BD_CH 24               /* u32 per position per 16-input chunk: 3 parts x 8 pairs */
+#define BD_RT 12               /* rows per register tile */
+#define BD_RG 48               /* rows per packed group: 3 transposes of 16, 4 register tiles */
+#define BD_RC 192              /* rows per chunk: their partial sums wait in L2 between K blocks */
+#define BD_KC 256              /* inputs per K block: wp is 128 pairs x 48 rows x 4 bytes = 24 KiB */
+#define BD_TV 2                /* position vectors per register tile (32 positions) */
 
 /* ---- x into bf16 parts ------------------------------------------------------------------------ */
 
@@ -64,116 +65,137 @@ HG_INLINE void split16(const float *x, __mmask16 m, __m256i *hi, __m256i *mid, _
     *lo = (__m256i)_mm512_cvtneps_pbh(r2);
 }
 
-/* Position t of x [T, K] into xs[c][t][3][8] for every chunk c of 16 inputs (zeros past K). */
-static void split_position(uint32_t *xs, const float *x, int64_t t, int64_t T, int64_t K) {
+/* Position t of x [T, K] into xs[pair j][part p][Tp] (pairs over all of K, rounded up to 8; zeros
+ * past K); t >= T: zeros. */
+static void split_position(uint32_t *xs, const float *x, int64_t t, int64_t T, int64_t Tp, int64_t K) {
     const int64_t nc = (K + 15) / 16;
+    uint32_t part[24];
     for (int64_t c = 0; c < nc; c++) {
-        const int64_t k = 16 * c;
-        const __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
-        __m256i h, md, lo;
-        split16(x + t * K + k, m, &h, &md, &lo);
-        uint32_t *d = xs + ((size_t)c * (size_t)T + (size_t)t) * BD_CH;
-        _mm256_storeu_si256((__m256i *)d, h);
-        _mm256_storeu_si256((__m256i *)(d + 8), md);
-        _mm256_storeu_si256((__m256i *)(d + 16), lo);
+        if (t < T) {
+            const int64_t k = 16 * c;
+            const __mmask16 m = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+            __m256i h, md, lo;
+            split16(x + t * K + k, m, &h, &md, &lo);
+            _mm256_storeu_si256((__m256i *)part, h);
+            _mm256_storeu_si256((__m256i *)(part + 8), md);
+            _mm256_storeu_si256((__m256i *)(part + 16), lo);
+        } else
+            memset(part, 0, sizeof part);
+        uint32_t *d = xs + (size_t)c * 24 * (size_t)Tp + (size_t)t;
+        for (int j = 0; j < 8; j++)
+            for (int p = 0; p < 3; p++) d[(size_t)(3 * j + p) * (size_t)Tp] = part[8 * p + j];
     }
 }
 
 /* ---- packing W -------------------------------------------------------------------------------- */
 
-/* wp[j][r] = the bf16 pair (W[o0+r][k0+2j], W[o0+r][k0+2j+1]) for pairs j < kc/2 rounded up to 8
- * (zeros past K, and for rows r >= R). */
+/* wp[j][r] = the bf16 pair (W[o0+r][k0+2j], W[o0+r][k0+2j+1]) for pairs j < kc/2 rounded up to 16
+ * (zeros past K, and for rows r >= R): 16 rows x 16 pairs at a time, one masked load per row and a
+ * 16 x 16 transpose of dwords. (Dword gathers over the rows took a quarter of the kernel's time.) The
+ * next K block of the same rows is prefetched while this one is packed. */
 static void pack_w(const hg_tensor *w, int64_t o0, int64_t R, int64_t k0, int64_t kc, uint32_t *wp) {
     const int64_t K = w->ne[1];
     const uint16_t *base = (const uint16_t *)w->data + o0 * K;
-    const int64_t np = (kc + 15) / 16 * 8, whole = kc / 2; /* pairs stored; pairs with both elements in K */
-    const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                          _mm512_set1_epi32((int)(K * 2)));
-    for (int h = 0; h < BD_R; h += 16) {
+    const bool pf = k0 + BD_KC < K;
+    for (int64_t h = 0; h < BD_RG; h += 16) {
         const int64_t rows = hg_max_i64(0, hg_min_i64(16, R - h));
-        const __mmask16 m = (__mmask16)((1u << rows) - 1);
-        const uint16_t *b = base + h * K + k0;
-        int64_t j = 0;
-        if (m == 0xffff)
-            for (; j < whole; j++) _mm512_store_si512(wp + j * BD_R + h, _mm512_i32gather_epi32(at, b + 2 * j, 1));
-        else
-            for (; j < whole; j++)
-                _mm512_store_si512(wp + j * BD_R + h,
-                                   _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, at, b + 2 * j, 1));
-        for (; j < np; j++) { /* past K: an odd last element with a zero partner, then zeros */
-            uint32_t *d = wp + j * BD_R + h;
-            for (int r = 0; r < 16; r++) d[r] = 2 * j < kc && r < rows ? b[r * K + 2 * j] : 0;
+        for (int64_t k = 0; k < kc; k += 32) {
+            const __mmask32 m = kc - k >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (kc - k)) - 1);
+            __m512 v[16];
+            _Pragma("GCC unroll 16")
+            for (int r = 0; r < 16; r++) {
+                const uint16_t *src = base + (h + r) * K + k0 + k;
+                v[r] = r < rows ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(m, src)) : _mm512_setzero_ps();
+                if (pf && r < rows) _mm_prefetch((const char *)(src + BD_KC), _MM_HINT_T1);
+            }
+            transpose16(v);
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < 16; j++) _mm512_store_ps((float *)(wp + (k / 2 + j) * BD_RG + h), v[j]);
         }
     }
 }
 
 /* ---- the register tile ------------------------------------------------------------------------ */
 
-/* y[t][r] (+)= Σ pairs (xs parts of position t) · wp for t < TG, r < 32 (lanes outside m0 | m1
- * neither read nor written); xs points at (chunk 0 of this K block, the tile's first position), its
- * chunks ldc u32 apart; nc chunks of 16 inputs. */
-HG_INLINE void bd_tile(int TG, float *y, int64_t ldy, const uint32_t *xs, int64_t ldc, const uint32_t *wp, int64_t nc,
-                       __mmask16 m0, __mmask16 m1, bool first) {
-    __m512 acc[BD_TG][2];
+typedef struct bd_job {
+    float *y;
+    const uint32_t *xs; /* [pairs][3][Tp] */
+    int64_t T, Tp, n_out;
+} bd_job;
+
+/* Rows o .. o+RV-1 (RV <= 12; wp at the tile's first row, rows BD_RG apart per pair) x positions
+ * t0 .. t0+16·TV-1, over the K block's np pairs from pair j0 (of all K). Sums start at zero (first)
+ * or from park[r][Tp], and go back to park or, at the end of K (last), to y (positions >= T
+ * dropped). Lanes are positions: per pair 3·TV x-part loads, 12 weight broadcasts, 36·TV dots. */
+HG_INLINE void bd_tile(int P, int TV, const bd_job *j, int64_t o, int RV, int64_t t0, const uint32_t *wp, int64_t j0,
+                       int64_t np, float *park, bool first, bool last) {
+    __m512 acc[BD_RT][BD_TV];
     _Pragma("GCC unroll 16")
-    for (int t = 0; t < TG; t++) {
-        if (first) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
-        else {
-            acc[t][0] = _mm512_maskz_loadu_ps(m0, y + t * ldy);
-            acc[t][1] = _mm512_maskz_loadu_ps(m1, y + t * ldy + 16);
+    for (int r = 0; r < BD_RT; r++)
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < TV; v++)
+            acc[r][v] = first ? _mm512_setzero_ps() : _mm512_load_ps(park + r * j->Tp + t0 + 16 * v);
+    const uint32_t *xb = j->xs + (size_t)j0 * 3 * (size_t)j->Tp + (size_t)t0;
+    const size_t ldp = (size_t)j->Tp;
+    for (int64_t jj = 0; jj < np; jj++, xb += 3 * ldp, wp += BD_RG) {
+        __m512bh xv[3][BD_TV];
+        _Pragma("GCC unroll 3")
+        for (int p = 0; p < P; p++)
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < TV; v++) xv[p][v] = (__m512bh)_mm512_load_si512(xb + p * ldp + 16 * v);
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < BD_RT; r++) {
+            const __m512bh wb = (__m512bh)_mm512_set1_epi32((int)wp[r]);
+            _Pragma("GCC unroll 3")
+            for (int p = 0; p < P; p++)
+                _Pragma("GCC unroll 4")
+                for (int v = 0; v < TV; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], xv[p][v], wb);
         }
     }
-    for (int64_t c = 0; c < nc; c++, xs += ldc, wp += 8 * BD_R) {
-        _Pragma("GCC unroll 2")
-        for (int j = 0; j < 8; j++) {
-            const __m512bh w0 = (__m512bh)_mm512_load_si512(wp + j * BD_R);
-            const __m512bh w1 = (__m512bh)_mm512_load_si512(wp + j * BD_R + 16);
-            _Pragma("GCC unroll 16")
-            for (int t = 0; t < TG; t++) {
-                _Pragma("GCC unroll 3")
-                for (int p = 0; p < 3; p++) {
-                    const __m512bh xb = (__m512bh)_mm512_set1_epi32((int)xs[t * BD_CH + p * 8 + j]);
-                    acc[t][0] = _mm512_dpbf16_ps(acc[t][0], w0, xb);
-                    acc[t][1] = _mm512_dpbf16_ps(acc[t][1], w1, xb);
-                }
-            }
-        }
+    if (!last) {
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < BD_RT; r++)
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < TV; v++) _mm512_store_ps(park + r * j->Tp + t0 + 16 * v, acc[r][v]);
+        return;
     }
-    _Pragma("GCC unroll 16")
-    for (int t = 0; t < TG; t++) {
-        _mm512_mask_storeu_ps(y + t * ldy, m0, acc[t][0]);
-        _mm512_mask_storeu_ps(y + t * ldy + 16, m1, acc[t][1]);
+    const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32((int)j->n_out));
+    _Pragma("GCC unroll 4")
+    for (int v = 0; v < TV; v++) {
+        const int64_t tv = t0 + 16 * v, n = hg_min_i64(16, j->T - tv);
+        if (n <= 0) break;
+        const __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+        _Pragma("GCC unroll 16")
+        for (int r = 0; r < BD_RT; r++)
+            if (r < RV) _mm512_mask_i32scatter_ps(j->y + tv * j->n_out + o + r, m, at, acc[r][v], 4);
     }
 }
 
-/* One packed group of R rows against positions [t0, t0+Tb), 12 at a time, then the rest. */
-static void bd_group(float *y, int64_t ldy, const uint32_t *xs, int64_t ldc, const uint32_t *wp, int64_t nc, int64_t R,
-                     int64_t Tb, bool first) {
-    const __mmask16 m0 = R >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << R) - 1);
-    const __mmask16 m1 = R >= 32 ? (__mmask16)0xffff : R <= 16 ? (__mmask16)0 : (__mmask16)((1u << (R - 16)) - 1);
-    int64_t t = 0;
-    for (; t + BD_TG <= Tb; t += BD_TG) bd_tile(BD_TG, y + t * ldy, ldy, xs + t * BD_CH, ldc, wp, nc, m0, m1, first);
-    float *yt = y + t * ldy;
-    const uint32_t *xt = xs + t * BD_CH;
-    switch (Tb - t) {
-    case 11: bd_tile(11, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 10: bd_tile(10, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 9: bd_tile(9, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 8: bd_tile(8, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 7: bd_tile(7, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 6: bd_tile(6, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 5: bd_tile(5, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 4: bd_tile(4, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 3: bd_tile(3, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 2: bd_tile(2, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    case 1: bd_tile(1, yt, ldy, xt, ldc, wp, nc, m0, m1, first); break;
-    default: break;
+/* One packed group (rows o0 .. o0+R-1) over all positions, 32 then 16 at a time. */
+HG_INLINE void bd_group(int P, const bd_job *j, int64_t o0, int64_t R, const uint32_t *wp, int64_t j0, int64_t np,
+                        float *park, bool first, bool last) {
+    for (int64_t r0 = 0; r0 < R; r0 += BD_RT) {
+        const int RV = (int)hg_min_i64(BD_RT, R - r0);
+        float *pk = park + r0 * j->Tp;
+        int64_t t0 = 0;
+        for (; t0 + 32 <= j->Tp; t0 += 32) bd_tile(P, 2, j, o0 + r0, RV, t0, wp + r0, j0, np, pk, first, last);
+        if (t0 < j->Tp) bd_tile(P, 1, j, o0 + r0, RV, t0, wp + r0, j0, np, pk, first, last);
     }
+}
+
+static void bd_group3(const bd_job *j, int64_t o0, int64_t R, const uint32_t *wp, int64_t j0, int64_t np, float *park,
+                      bool first, bool last) {
+    bd_group(3, j, o0, R, wp, j0, np, park, first, last);
+}
+static void bd_group2(const bd_job *j, int64_t o0, int64_t R, const uint32_t *wp, int64_t j0, int64_t np, float *park,
+                      bool first, bool last) {
+    bd_group(2, j, o0, R, wp, j0, np, park, first, last);
 }
 
 /* ---- the entry point -------------------------------------------------------------------------- */
 
-void hg_gemm_bf16_dot(float *y, const float *x, const hg_tensor *w, int64_t T) {
+static void gemm_bf16_dot(int P, float *y, const float *x, const hg_tensor *w, int64_t T) {
     const int64_t n_out = w->ne[0], K = w->ne[1];
     HG_ASSERT(w->dtype == HG_DTYPE_BF16);
     if (T <= 0 || n_out <= 0) return;
@@ -181,35 +203,42 @@ void hg_gemm_bf16_dot(float *y, const float *x, const hg_tensor *w, int64_t T) {
         memset(y, 0, (size_t)(T * n_out) * sizeof(float));
         return;
     }
-    const int64_t nc = (K + 15) / 16; /* 16-input chunks */
-    uint32_t *xs = hg_malloc((size_t)nc * (size_t)T * BD_CH * sizeof(uint32_t));
-    if (!xs) { /* out of memory: the widening kernels need no buffer */
+    HG_ASSERT((double)n_out * 16 < 2147483648.0); /* scatter offsets */
+    const int64_t Tp = (T + 15) / 16 * 16, nc = (K + 15) / 16, nth = omp_get_max_threads();
+    const size_t xs_n = (size_t)nc * 24 * (size_t)Tp, park_n = (size_t)BD_RC * (size_t)Tp;
+    uint8_t *mem = hg_malloc((xs_n + (size_t)nth * park_n) * sizeof(uint32_t) + 64);
+    if (!mem) { /* out of memory: the widening kernels need no buffer */
         hg_matmul_with(&hg_kern_avx512, y, x, w, T);
         return;
     }
-    const int64_t n_grp = (n_out + BD_R - 1) / BD_R;
-    const int64_t kc_max = hg_min_i64(BD_KC, K), per_t = (kc_max + 15) / 16 * BD_CH * 4;
-    const int64_t tb_max = hg_max_i64(BD_TG, BD_XB / per_t), n_pass = (T + tb_max - 1) / tb_max;
-    const int64_t ldc = T * BD_CH;
+    uint32_t *xs = (uint32_t *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    const bd_job j = {y, xs, T, Tp, n_out};
+    const int64_t n_grp = (n_out + BD_RG - 1) / BD_RG, gpc = BD_RC / BD_RG;
+    void (*group)(const bd_job *, int64_t, int64_t, const uint32_t *, int64_t, int64_t, float *, bool, bool) =
+        P == 3 ? bd_group3 : bd_group2;
 #pragma omp parallel if ((double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS)
     {
 #pragma omp for schedule(static)
-        for (int64_t t = 0; t < T; t++) split_position(xs, x, t, T, K);
-        uint32_t wp[BD_KC / 2 * BD_R] __attribute__((aligned(64)));
+        for (int64_t t = 0; t < Tp; t++) split_position(xs, x, t, T, Tp, K);
+        uint32_t wp[BD_KC / 2 * BD_RG] __attribute__((aligned(64)));
+        float *park = (float *)(xs + xs_n + (size_t)omp_get_thread_num() * park_n);
         const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
         const int64_t g0 = n_grp * it / nt, g1 = n_grp * (it + 1) / nt;
-        for (int64_t p = 0; p < n_pass; p++) {
-            const int64_t t0 = T * p / n_pass, Tb = T * (p + 1) / n_pass - t0;
+        for (int64_t c0 = g0; c0 < g1; c0 += gpc) { /* a chunk of up to 4 groups */
+            const int64_t c1 = hg_min_i64(g1, c0 + gpc);
             for (int64_t k0 = 0; k0 < K; k0 += BD_KC) {
                 const int64_t kc = hg_min_i64(BD_KC, K - k0);
-                for (int64_t g = g0; g < g1; g++) {
-                    const int64_t o0 = g * BD_R, R = hg_min_i64(BD_R, n_out - o0);
+                for (int64_t g = c0; g < c1; g++) {
+                    const int64_t o0 = g * BD_RG, R = hg_min_i64(BD_RG, n_out - o0);
                     pack_w(w, o0, R, k0, kc, wp);
-                    bd_group(y + t0 * n_out + o0, n_out, xs + ((size_t)(k0 / 16) * (size_t)T + (size_t)t0) * BD_CH, ldc,
-                             wp, (kc + 15) / 16, R, Tb, k0 == 0);
+                    group(&j, o0, R, wp, k0 / 2, (kc + 15) / 16 * 8, park + (g - c0) * BD_RG * Tp, k0 == 0,
+                          k0 + BD_KC >= K);
                 }
             }
         }
     }
-    hg_free(xs);
+    hg_free(mem);
 }
+
+void hg_gemm_bf16_dot(float *y, const float *x, const hg_tensor *w, int64_t T) { gemm_bf16_dot(3, y, x, w, T); }
+void hg_gemm_bf16_dot2(float *y, const float *x, const hg_tensor *w, int64_t T) { gemm_bf16_dot(2, y, x, w, T); }
