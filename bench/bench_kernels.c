@@ -140,55 +140,80 @@ static double time_with(const hg_kern_table *k, float *y, const float *x, const 
     return best;
 }
 
-/* --prefill: T = 128 at the full Huginn-0125 layer shapes and the 1024-wide model's MLP shapes, the
- * table in use (hg_kern(): vdpbf16ps / VNNI without AMX) against the widening FMA table
- * (hg_kern_avx512), timed alternately, each best of 3 in 3 rounds; GFLOP/s as a fraction of the FP32
- * FMA and BF16-dot peaks measured right before each shape (the host is shared: ratios, not absolutes).
- * Then where the blocked path starts: mv in groups of 8 vs the blocked kernel per T (gemm_min_t). */
+/* Best seconds of `reps` calls of the blocked kernel f (after one warm-up). */
+static double time_gemm(hg_gemm_fn f, float *y, const float *x, const hg_tensor *w, int64_t T, int reps) {
+    f(y, x, w, T);
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        const double t0 = hg_time_s();
+        f(y, x, w, T);
+        const double dt = hg_time_s() - t0;
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
+/* --prefill (x86-64 with AVX-512): T = 128 at the full Huginn-0125 layer shapes and the 1024-wide
+ * model's MLP shapes; the widening FMA kernel (gemm_avx512.c, "old") against the dot kernels: bf16 on
+ * vdpbf16ps with x in three exact parts ("dot3", where AVX512-BF16) and, for reference only, two
+ * parts ("dot2": x to 16 bits, outside the golden tolerance); Q8_0/Q4_0 on VNNI ("vnni"). Timed
+ * alternately, best of 3 in 3 rounds; GFLOP/s also as fractions of the FP32 FMA and BF16-dot peaks
+ * measured right before each shape (the host is shared: ratios, not absolutes). Then where the
+ * blocked path starts: mv in groups of 8 vs the blocked kernel per T (gemm_min_t). */
 static void bench_prefill(hg_rng *rng, bool quick) {
+#if defined(__x86_64__)
     static const int64_t shapes[][2] = {{5280, 5280}, {17920, 5280}, {5280, 17920}, {7168, 1024}, {1024, 3584}};
     static const hg_dtype dts[] = {HG_DTYPE_BF16, HG_DTYPE_Q8_0, HG_DTYPE_Q4_0};
     const int64_t T = 128, n_shapes = quick ? 1 : 5;
-    const hg_kern_table *knew = hg_kern(), *kold = hg_kern_level(HG_CPU_AVX512) ? &hg_kern_avx512 : hg_kern();
+    if (!hg_kern_level(HG_CPU_AVX512)) {
+        printf("--prefill: no AVX-512 here\n");
+        return;
+    }
+    const bool bf16 = hg_cpu_features()->avx512bf16;
     float *x = hg_malloc((size_t)(T * 17920) * 4), *y = hg_malloc((size_t)(T * 17920) * 4);
     for (int64_t i = 0; i < T * 17920; i++) x[i] = (float)(hg_rng_uniform(rng) - 0.5);
-    printf("\nprefill T=%lld: new = kernels %s, old = the widening FMA table\n", (long long)T, hg_kernels_name());
-    printf("%-6s %-12s %8s %8s %8s %8s %8s %8s %8s %7s\n", "dtype", "W shape", "FMApk", "BF16pk", "old GF", "new GF",
-           "old%FMA", "new%FMA", "new%BF16", "new/old");
+    printf("\nprefill T=%lld (kernels in use: %s)\n", (long long)T, hg_kernels_name());
+    printf("%-6s %-12s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n", "dtype", "W shape", "FMApk", "BF16pk", "old GF",
+           "new GF", "dot2 GF", "old%FMA", "new%FMA", "new%BF16", "new/old");
     for (int64_t si = 0; si < n_shapes; si++)
         for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
+            const bool isbf = dts[d] == HG_DTYPE_BF16;
+            if (isbf && !bf16) continue;
             void *owned;
             hg_tensor w = make_w(dts[d], shapes[si][0], shapes[si][1], rng, &owned);
             check(&w, x, T);
-            const double fpk = hg_roof_fma_peak(), bpk = hg_roof_bf16_peak();
-            double so = 1e30, sn = 1e30;
+            const double fpk = hg_roof_fma_peak(), bpk = bf16 ? hg_roof_bf16_peak() : 0;
+            double so = 1e30, sn = 1e30, s2 = 1e30;
             for (int r = 0; r < 3; r++) {
-                so = fmin(so, time_with(kold, y, x, &w, T, 3));
-                sn = fmin(sn, time_with(knew, y, x, &w, T, 3));
+                so = fmin(so, time_gemm(hg_gemm_rows_avx512, y, x, &w, T, 3));
+                sn = fmin(sn, time_gemm(isbf ? hg_gemm_bf16_dot : hg_gemm_q8_vnni, y, x, &w, T, 3));
+                if (isbf) s2 = fmin(s2, time_gemm(hg_gemm_bf16_dot2, y, x, &w, T, 3));
             }
             const double fl = 2.0 * (double)T * (double)shapes[si][0] * (double)shapes[si][1] / 1e9;
             char shape[32];
             snprintf(shape, sizeof shape, "%lldx%lld", (long long)shapes[si][0], (long long)shapes[si][1]);
-            printf("%-6s %-12s %8.1f %8.1f %8.1f %8.1f %7.0f%% %7.0f%% %7.0f%% %6.2fx\n", hg_dtype_name(dts[d]), shape, fpk,
-                   bpk, fl / so, fl / sn, 100.0 * fl / so / fpk, 100.0 * fl / sn / fpk, 100.0 * fl / sn / bpk, so / sn);
+            printf("%-6s %-12s %7.1f %7.1f %7.1f %7.1f %7.1f %6.0f%% %6.0f%% %6.0f%% %6.2fx\n", hg_dtype_name(dts[d]), shape,
+                   fpk, bpk, fl / so, fl / sn, isbf ? fl / s2 : 0.0, 100.0 * fl / so / fpk, 100.0 * fl / sn / fpk,
+                   bpk > 0 ? 100.0 * fl / sn / bpk : 0.0, so / sn);
             hg_free(owned);
         }
-    printf("\nwhere the blocked path starts (table %s): mv time / blocked time per T\n", hg_kernels_name());
-    static const int64_t Ts[] = {9, 12, 16, 20, 24, 28, 32, 40, 48, 64};
+    printf("\nwhere the blocked path starts: mv time / blocked time per T (dot kernels)\n");
+    static const int64_t Ts[] = {9, 12, 16, 20, 24, 32, 48, 64};
     static const int64_t ms[][2] = {{5280, 5280}, {1024, 1024}};
     for (int si = 0; si < 2; si++)
         for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
+            const bool isbf = dts[d] == HG_DTYPE_BF16;
+            if (isbf && !bf16) continue;
             void *owned;
             hg_tensor w = make_w(dts[d], ms[si][0], ms[si][1], rng, &owned);
-            hg_kern_table mv = *knew, bl = *knew;
+            hg_kern_table mv = hg_kern_avx512;
             mv.gemm[dts[d]] = NULL;
-            bl.gemm_min_t[dts[d]] = 0;
             printf("%-6s %lldx%-6lld", hg_dtype_name(dts[d]), (long long)ms[si][0], (long long)ms[si][1]);
             for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
                 double sm = 1e30, sb = 1e30;
                 for (int r = 0; r < 3; r++) {
                     sm = fmin(sm, time_with(&mv, y, x, &w, Ts[i], 3));
-                    sb = fmin(sb, time_with(&bl, y, x, &w, Ts[i], 3));
+                    sb = fmin(sb, time_gemm(isbf ? hg_gemm_bf16_dot : hg_gemm_q8_vnni, y, x, &w, Ts[i], 3));
                 }
                 printf(" T=%lld:%.2f", (long long)Ts[i], sm / sb);
             }
@@ -197,6 +222,10 @@ static void bench_prefill(hg_rng *rng, bool quick) {
         }
     hg_free(x);
     hg_free(y);
+#else
+    (void)rng, (void)quick;
+    printf("--prefill: x86-64 only\n");
+#endif
 }
 
 #define MAX_COPIES 32

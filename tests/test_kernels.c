@@ -547,8 +547,8 @@ static void test_vec_kv(hg_cpu_level l, int64_t n) {
 int main(void) {
     hg_rng_seed(&g_rng, 1234);
     const hg_cpu_info *ci = hg_cpu_features();
-    fprintf(stderr, "cpu: best %s, using %s (avx512bf16 %d, amx tile %d, amx in use %d, neon dotprod %d)\n",
-            hg_cpu_level_name(ci->best), hg_cpu_level_name(ci->level), ci->avx512bf16, ci->amx_tile, ci->amx,
+    fprintf(stderr, "cpu: best %s, using %s (avx512bf16 %d, amx tile %d, amx in use %d, vnni gemm %d, bf16dot gemm %d, neon dotprod %d)\n",
+            hg_cpu_level_name(ci->best), hg_cpu_level_name(ci->level), ci->avx512bf16, ci->amx_tile, ci->amx, ci->gemm_vnni, ci->gemm_bf16dot,
             ci->dotprod);
     CHECK(ci->level <= ci->best);
     CHECK(hg_kern()->level == ci->level);

@@ -17,10 +17,10 @@
  * rows, a 32 x 12 register tile, x read in place, y loaded/stored per K block, nothing shared between
  * threads. Not lanes along positions (x packed position-major for the team, a 12 x 32 tile, y
  * gathered/scattered per K block): 1.1-5x slower on every shape measured
- * (docs/results/kernels.md). f32 accumulation throughout. Where the CPU has AVX512-BF16 (and no
- * AMX), bf16 weights take vdpbf16ps on x split into three exact bf16 parts instead
- * (gemm_bf16dot_avx512.c: one part, x rounded to bf16, would break the 1e-4 golden tolerance), and
- * Q8_0/Q4_0 take vpdpbusd on Q8X activations (gemm_q8_vnni_avx512.c).
+ * (docs/results/kernels.md). f32 accumulation throughout. Without AMX, Q8_0/Q4_0 take vpdpbusd on
+ * Q8X activations instead (gemm_q8_vnni_avx512.c), and with HG_BF16DOT=1 bf16 weights vdpbf16ps on
+ * x split into three exact bf16 parts (gemm_bf16dot_avx512.c: one or two parts break the 1e-4
+ * golden tolerance; three are slower than widening here, see the table below).
  */
 #include "kernels/dispatch.h"
 #include "kernels/mv_float.h"
@@ -583,18 +583,21 @@ void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n) { axpy_
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
 
 /* Where the blocked kernels start (gemm_min_t): below 33 positions mv in groups of 8 is faster than
- * the f32 blocked kernel, whose W pack dominates at small T; AMX tiles are faster than mv from T = 9
- * on; the vdpbf16ps / VNNI kernels from BF16DOT_MIN_T / VNNI_MIN_T on (mv time / blocked time per
- * dtype and T: docs/results/kernels.md, "Where the blocked path starts").
- * Three tables, with the bf16 and the Q8_0/Q4_0 blocked kernels given: the widening AVX-512 ones
- * (gemm_avx512.c; HG_BF16DOT=0 forces them), AVX512-BF16 / VNNI dots without AMX
- * (gemm_bf16dot_avx512.c, gemm_q8_vnni_avx512.c; the BF16 one only where cpu.c reports AVX512-BF16),
- * or AMX tiles (gemm_amx_avx512.c, gemm_q8_amx_avx512.c).
+ * the f32 blocked kernel, whose W pack dominates at small T; AMX tiles and the VNNI kernel are faster
+ * than mv from T = 9 on (the VNNI kernel reads W once where mv reads it once per 8 positions); the
+ * vdpbf16ps kernel from T = 48 (mv time / blocked time per dtype and T: docs/results/kernels.md,
+ * "Where the blocked path starts").
+ * Four tables, with the bf16 and the Q8_0/Q4_0 blocked kernels given: the widening AVX-512 ones
+ * (gemm_avx512.c; HG_BF16DOT=0 forces them); without AMX, Q8_0/Q4_0 on VNNI (gemm_q8_vnni_avx512.c:
+ * 1.4-2x the widening kernel at T = 128), bf16 still widened; the same with bf16 on vdpbf16ps
+ * (gemm_bf16dot_avx512.c), only with HG_BF16DOT=1 on AVX512-BF16 hosts, since exact activations
+ * cost three dots per pair and make it 0.4-0.95x the widening kernel on Zen 5; AMX tiles
+ * (gemm_amx_avx512.c, gemm_q8_amx_avx512.c).
  * Decode (T <= 8) stays on mv_bf16 / mv_q8_0 / mv_q4_0 in every table: the tiles stream W 10-25 %
  * slower at T = 1 (docs/results/kernels.md, "AMX bf16"), and a batch must equal each sequence alone
  * bit for bit, so T = 2..8 follows T = 1. */
-#define BF16DOT_MIN_T 33
-#define VNNI_MIN_T 33
+#define BF16DOT_MIN_T 48
+#define VNNI_MIN_T 9
 #define AVX512_TABLE(BF16_GEMM, BF16_MIN, BF16_SPLIT, Q_GEMM, Q_MIN, Q8X, AMX)                                  \
     {                                                                                                          \
         .level = HG_CPU_AVX512,                                                                                \
@@ -612,6 +615,6 @@ const hg_kern_table hg_kern_avx512 =
     AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_rows_avx512, 33, false, false);
 const hg_kern_table hg_kern_avx512_vnni =
     AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_q8_vnni, VNNI_MIN_T, true, false);
-const hg_kern_table hg_kern_avx512_dot =
+const hg_kern_table hg_kern_avx512_bf16dot =
     AVX512_TABLE(hg_gemm_bf16_dot, BF16DOT_MIN_T, true, hg_gemm_q8_vnni, VNNI_MIN_T, true, false);
 const hg_kern_table hg_kern_avx512_amx = AVX512_TABLE(hg_gemm_bf16_amx, 9, true, hg_gemm_q8_amx, 9, true, true);
