@@ -15,12 +15,13 @@
  * Layout. Q8X blocks are re-laid per call block-major, xl[b][t] (threads share them), so a register
  * tile's broadcasts sit at constant offsets from one pointer. Per thread, K block of KB blocks and
  * group of 32 rows, W is packed to wq[b][4-byte group g][32 rows] (the quads vpdpbusd takes, by
- * dword gathers over the rows; 16 KiB) and d_w to dw[b][32] f32. Register tile: 32 rows x 6
+ * row loads and 16 x 16 dword transposes; 16 KiB) and d_w to dw[b][32] f32. Register tile: 32 rows x 6
  * positions: per block 8 x (2 W loads, 6 broadcasts, 12 vpdpbusd) into 12 int32 sums, then per sum
  * convert, scale product and one FMA into 12 f32 accumulators (24 + 2 + 1 of the 32 zmm). Partial
  * sums wait in y between K blocks (exact).
  */
 #include "kernels/dispatch.h"
+#include "kernels/transpose_avx512.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -35,11 +36,14 @@
 /* ---- packing W -------------------------------------------------------------------------------- */
 
 /* Blocks [b0, b0+nb) of rows o0 .. o0+R-1: wq[b][g][r] = the 4 unsigned weights 4g..4g+3 of row r,
- * dw[b][r] = its d as f32 (rows r >= R: 0). */
+ * dw[b][r] = its d as f32 (rows r >= R: 0; blocks up to nb rounded up to 2 (Q8_0) or 4 (Q4_0): 0).
+ * The quants of 16 rows come by plain loads (Q8_0: two blocks' 32 bytes, Q4_0: four blocks' 16 per
+ * row and zmm) and one 16 x 16 dword transpose: dword gathers over the rows, 8 per block and 16
+ * rows, cost more than the products below ~24 positions. d_w: one gather per block and 16 rows. */
 HG_INLINE void pack_wq(bool q4, const hg_tensor *w, int64_t o0, int64_t R, int64_t b0, int64_t nb, uint32_t *wq,
                        float *dw) {
     const int bs = q4 ? (int)sizeof(hg_block_q4_0) : (int)sizeof(hg_block_q8_0);
-    const int64_t rowb = w->ne[1] / HG_QK * bs;
+    const int64_t rowb = w->ne[1] / HG_QK * bs, step = q4 ? 4 : 2;
     const uint8_t *base = (const uint8_t *)w->data + (size_t)o0 * (size_t)rowb + (size_t)b0 * (size_t)bs;
     const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                           _mm512_set1_epi32((int)rowb));
@@ -47,21 +51,40 @@ HG_INLINE void pack_wq(bool q4, const hg_tensor *w, int64_t o0, int64_t R, int64
         const int64_t rows = hg_max_i64(0, hg_min_i64(16, R - h));
         const __mmask16 m = (__mmask16)((1u << rows) - 1);
         const uint8_t *hb = base + (size_t)h * (size_t)rowb;
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *blk = hb + b * bs;
-            const __m512i d = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, at, blk, 1); /* d + 2 quant bytes */
+        for (int64_t b = 0; b < nb; b++) { /* each read is d and 2 bytes of the block's quants */
+            const __m512i d = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, at, hb + b * bs, 1);
             _mm512_store_ps(dw + b * QV_R + h, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d)));
-            if (q4) {
-                for (int g = 0; g < 4; g++) {
-                    const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, at, blk + 2 + 4 * g, 1);
-                    const __m512i lo4 = _mm512_set1_epi8(15);
-                    _mm512_store_si512(wq + (b * 8 + g) * QV_R + h, _mm512_and_si512(v, lo4));
-                    _mm512_store_si512(wq + (b * 8 + g + 4) * QV_R + h, _mm512_and_si512(_mm512_srli_epi32(v, 4), lo4));
+        }
+        for (int64_t b = 0; b < nb; b += step) {
+            __m512 v[16];
+            _Pragma("GCC unroll 16")
+            for (int r = 0; r < 16; r++) {
+                __m512i z = _mm512_setzero_si512();
+                if (r < rows) {
+                    const uint8_t *q = hb + (size_t)r * (size_t)rowb + (size_t)b * (size_t)bs + 2;
+                    if (q4) {
+                        _Pragma("GCC unroll 4")
+                        for (int i = 0; i < 4; i++)
+                            if (b + i < nb) z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(q + i * bs)), i);
+                    } else {
+                        z = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q));
+                        if (b + 1 < nb) z = _mm512_inserti64x4(z, _mm256_loadu_si256((const __m256i *)(q + bs)), 1);
+                    }
                 }
-            } else {
-                for (int g = 0; g < 8; g++) {
-                    const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, at, blk + 2 + 4 * g, 1);
-                    _mm512_store_si512(wq + (b * 8 + g) * QV_R + h, _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80)));
+                v[r] = _mm512_castsi512_ps(z);
+            }
+            transpose16(v); /* v[j] lane r: dword j of row r's loaded bytes */
+            const __m512i lo4 = _mm512_set1_epi8(15);
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < 16; j++) {
+                const __m512i u = _mm512_castps_si512(v[j]);
+                if (q4) { /* dword j: block b + j/4, quants 4(j%4).. (low nibbles) and 16 + 4(j%4).. (high) */
+                    uint32_t *d = wq + ((b + j / 4) * 8 + j % 4) * QV_R + h;
+                    _mm512_store_si512(d, _mm512_and_si512(u, lo4));
+                    _mm512_store_si512(d + 4 * QV_R, _mm512_and_si512(_mm512_srli_epi32(u, 4), lo4));
+                } else { /* dword j: block b + j/8, quants 4(j%8).. */
+                    _mm512_store_si512(wq + ((b + j / 8) * 8 + j % 8) * QV_R + h,
+                                       _mm512_xor_si512(u, _mm512_set1_epi8((char)0x80)));
                 }
             }
         }
