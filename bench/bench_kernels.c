@@ -1,5 +1,5 @@
 /*
- * bench_kernels.c — `bench_kernels [--quick]`: checks hg_matmul against the scalar reference, then
+ * bench_kernels.c — `bench_kernels [--quick | --prefill | --prefill-quick]`: checks hg_matmul against the scalar reference, then
  * times it per weight dtype at the shapes that matter and prints the roofline ratios.
  *
  *   decode  T = 1 and T = 8 on W [4h+... , h]-sized matrices (h = 5280, Huginn's MLP up-projection
@@ -8,6 +8,9 @@
  *           fraction of the streaming bandwidth measured right before (the host switches between
  *           bandwidth states, so each timing gets its own measurement), and the batch-8 speedup;
  *   prefill T = 128 on W [5280, 5280]: GFLOP/s as a fraction of the FP32 FMA peak.
+ *   --prefill[-quick]: the blocked kernels alone at T = 128 (full Huginn-0125 layer shapes and the
+ *           1024-wide MLP shapes; -quick: 5280x5280 only), the dot kernels against the widening one,
+ *           beside the FMA and BF16-dot peaks, then mv vs blocked per T (see bench_prefill).
  * Each timing is the best of several calls (after a warm-up call). Checks compare a 64-row view of W
  * against hg_matmul_ref with test_kernels.c's derived tolerance bound (here simplified to a relative
  * 2e-2 for quantized activations, 1e-4 otherwise, of Σ|x·w|) and stop the program on a mismatch.

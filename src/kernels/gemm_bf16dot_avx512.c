@@ -1,24 +1,29 @@
 /*
  * gemm_bf16dot_avx512.c — y[T, n_out] = x[T, n_in]·Wᵀ for bf16 weights with AVX512-BF16's vdpbf16ps,
  * the blocked product (prefill, verification, batches above the mv path) of the AVX-512 level on
- * CPUs with AVX512-BF16 and no AMX (Zen 4/5, Cooper Lake). Decode (T < gemm_min_t) stays on mv_bf16.
+ * CPUs with AVX512-BF16 and no AMX (Zen 4/5, Cooper Lake), opt-in (HG_BF16DOT=1: see below). Decode
+ * (T < gemm_min_t) stays on mv_bf16.
  *
  * Exact f32 activations on a bf16 dot unit, as the AMX kernel (gemm_amx_avx512.c): each x is split
  * into three bf16 parts, x = hi + mid + lo exactly (hi = x rounded to bf16, mid = the remainder
  * rounded, lo = what is left, which has at most 8 significant bits), and a product of two bf16 is
  * exact in f32, so W·x is three bf16 dot products accumulated in f32: the accuracy of an f32 dot
- * product, within test_kernels.c's bound. Rejected: two parts (16 bits of x, relative error up to
- * 2⁻¹⁶ per term: outside the f32 bound for short rows) and one part (llama.cpp's choice: x at 8 bits).
- * Three parts cost three vdpbf16ps per 32 multiply-adds, so the ceiling is 2/3 of the FP32 FMA peak
- * in useful FLOPs; the widening kernel (gemm_avx512.c) sits below that because it converts W on the
- * fly and re-reads x as f32.
+ * product, within test_kernels.c's bound. Rejected as the default: one part (llama.cpp's choice: x at
+ * 8 bits) and two parts (x at 16 bits, error up to 2⁻¹⁶·Σ|x·w|: it misses the 1e-4 golden tolerance
+ * on bf16 prefill; kept as hg_gemm_bf16_dot2 for bench A/B only).
+ * Workload fact that decides the default: where vdpbf16ps issues at the FMA rate (Zen 5), three
+ * parts leave 32/3 useful multiply-adds per instruction against an FMA's 16, a ceiling of 2/3 of the
+ * FP32 FMA peak, which the widening kernel (gemm_avx512.c) already reaches; so the widening kernel
+ * stays the default and this one is opt-in (docs/results/kernels.md, "Without AMX").
  *
- * Layout. x is split once per call (threads share it): xs[c][t][part][8 pairs] u32, c = 16-input
- * chunk, so one register tile's broadcasts sit at constant offsets from one pointer. W is packed per
- * thread, per K block of KC inputs and group of 32 rows, into the pair-interleaved layout vdpbf16ps
- * takes, wp[pair][32 rows] u32 (16 KiB, L1), by 16 x 16 dword transposes; every position then
- * reuses it. Register tile: 32 rows (two zmm) x 12 positions = 24 f32 accumulators; per pair two W
- * loads, 36 broadcasts, 72 vdpbf16ps. Partial sums wait in y between K blocks (exact).
+ * Layout. x is split once per call (threads share it) into xs[pair][part][position] u32 (positions
+ * rounded up to 16, zeros past T), so a tile's x vectors are plain aligned loads. W is packed per
+ * thread, per K block of 256 inputs and group of 48 rows, into the pair-interleaved layout vdpbf16ps
+ * takes, wp[pair][48 rows] u32 (24 KiB, L1), by 16 x 16 dword transposes (gathers took a quarter of
+ * the time). Register tile, lanes along positions: 12 rows x 32 positions = 24 f32 accumulators;
+ * per pair 6 x-part loads, 12 weight broadcasts, 72 vdpbf16ps (lanes along rows needed 36
+ * broadcasts per pair and ran slower). Partial sums wait per chunk of 192 rows in an L2 buffer
+ * between K blocks (exact); the last K block scatters them into y.
  *
  * Determinism: every y[t, o] is one sequence, pairs of k in order, for each pair hi, mid, lo into
  * one f32 accumulator from +0 (odd n_in: a zero pair partner), whatever T, the tile, the row group or

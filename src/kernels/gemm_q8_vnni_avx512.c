@@ -19,6 +19,9 @@
  * positions: per block 8 x (2 W loads, 6 broadcasts, 12 vpdpbusd) into 12 int32 sums, then per sum
  * convert, scale product and one FMA into 12 f32 accumulators (24 + 2 + 1 of the 32 zmm). Partial
  * sums wait in y between K blocks (exact).
+ * Workload: prefill chunks of 9..128 positions on rows of 1024..17,920 inputs. W is packed once per
+ * call and reused by every position, where mv reads it once per 8 positions; with the transposing
+ * pack that wins from T = 9 (gemm_min_t; docs/results/kernels.md, "Without AMX").
  */
 #include "kernels/dispatch.h"
 #include "kernels/transpose_avx512.h"
@@ -62,12 +65,13 @@ HG_INLINE void pack_wq(bool q4, const hg_tensor *w, int64_t o0, int64_t R, int64
                 __m512i z = _mm512_setzero_si512();
                 if (r < rows) {
                     const uint8_t *q = hb + (size_t)r * (size_t)rowb + (size_t)b * (size_t)bs + 2;
-                    if (q4) {
-                        _Pragma("GCC unroll 4")
-                        for (int i = 0; i < 4; i++)
-                            if (b + i < nb) z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(q + i * bs)), i);
+                    if (q4) { /* (the lane index of an insert must be a constant) */
+                        z = _mm512_zextsi128_si512(_mm_loadu_si128((const __m128i *)q));
+                        if (b + 1 < nb) z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(q + bs)), 1);
+                        if (b + 2 < nb) z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(q + 2 * bs)), 2);
+                        if (b + 3 < nb) z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(q + 3 * bs)), 3);
                     } else {
-                        z = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q));
+                        z = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)q));
                         if (b + 1 < nb) z = _mm512_inserti64x4(z, _mm256_loadu_si256((const __m256i *)(q + bs)), 1);
                     }
                 }
