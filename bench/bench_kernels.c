@@ -1,5 +1,5 @@
 /*
- * bench_kernels.c — `bench_kernels [--quick]`: checks hg_matmul against the scalar reference, then
+ * bench_kernels.c — `bench_kernels [--quick | --prefill | --prefill-quick]`: checks hg_matmul against the scalar reference, then
  * times it per weight dtype at the shapes that matter and prints the roofline ratios.
  *
  *   decode  T = 1 and T = 8 on W [4h+... , h]-sized matrices (h = 5280, Huginn's MLP up-projection
@@ -8,6 +8,9 @@
  *           fraction of the streaming bandwidth measured right before (the host switches between
  *           bandwidth states, so each timing gets its own measurement), and the batch-8 speedup;
  *   prefill T = 128 on W [5280, 5280]: GFLOP/s as a fraction of the FP32 FMA peak.
+ *   --prefill[-quick]: the blocked kernels alone at T = 128 (full Huginn-0125 layer shapes and the
+ *           1024-wide MLP shapes; -quick: 5280x5280 only), the dot kernels against the widening one,
+ *           beside the FMA and BF16-dot peaks, then mv vs blocked per T (see bench_prefill).
  * Each timing is the best of several calls (after a warm-up call). Checks compare a 64-row view of W
  * against hg_matmul_ref with test_kernels.c's derived tolerance bound (here simplified to a relative
  * 2e-2 for quantized activations, 1e-4 otherwise, of Σ|x·w|) and stop the program on a mismatch.
@@ -127,10 +130,118 @@ static size_t llc_bytes(void) {
     return best ? best : (size_t)64 << 20;
 }
 
+/* Best seconds of `reps` calls of table k (after one warm-up). */
+static double time_with(const hg_kern_table *k, float *y, const float *x, const hg_tensor *w, int64_t T, int reps) {
+    hg_matmul_with(k, y, x, w, T);
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        const double t0 = hg_time_s();
+        hg_matmul_with(k, y, x, w, T);
+        const double dt = hg_time_s() - t0;
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
+/* Best seconds of `reps` calls of the blocked kernel f (after one warm-up). */
+static double time_gemm(hg_gemm_fn f, float *y, const float *x, const hg_tensor *w, int64_t T, int reps) {
+    f(y, x, w, T);
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        const double t0 = hg_time_s();
+        f(y, x, w, T);
+        const double dt = hg_time_s() - t0;
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
+/* --prefill (x86-64 with AVX-512): T = 128 at the full Huginn-0125 layer shapes and the 1024-wide
+ * model's MLP shapes; the widening FMA kernel (gemm_avx512.c, "old") against the dot kernels: bf16 on
+ * vdpbf16ps with x in three exact parts ("dot3", where AVX512-BF16) and, for reference only, two
+ * parts ("dot2": x to 16 bits, outside the golden tolerance); Q8_0/Q4_0 on VNNI ("vnni"). Timed
+ * alternately, best of 3 in 3 rounds; GFLOP/s also as fractions of the FP32 FMA and BF16-dot peaks
+ * measured right before each shape (the host is shared: ratios, not absolutes). Then where the
+ * blocked path starts: mv in groups of 8 vs the blocked kernel per T (gemm_min_t). */
+static void bench_prefill(hg_rng *rng, bool quick) {
+#if defined(__x86_64__)
+    static const int64_t shapes[][2] = {{5280, 5280}, {17920, 5280}, {5280, 17920}, {7168, 1024}, {1024, 3584}};
+    static const hg_dtype dts[] = {HG_DTYPE_BF16, HG_DTYPE_Q8_0, HG_DTYPE_Q4_0};
+    const int64_t T = 128, n_shapes = quick ? 1 : 5;
+    if (!hg_kern_level(HG_CPU_AVX512)) {
+        printf("--prefill: no AVX-512 here\n");
+        return;
+    }
+    const bool bf16 = hg_cpu_features()->avx512bf16;
+    float *x = hg_malloc((size_t)(T * 17920) * 4), *y = hg_malloc((size_t)(T * 17920) * 4);
+    for (int64_t i = 0; i < T * 17920; i++) x[i] = (float)(hg_rng_uniform(rng) - 0.5);
+    printf("\nprefill T=%lld (kernels in use: %s)\n", (long long)T, hg_kernels_name());
+    printf("%-6s %-12s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n", "dtype", "W shape", "FMApk", "BF16pk", "old GF",
+           "new GF", "dot2 GF", "old%FMA", "new%FMA", "new%BF16", "new/old");
+    for (int64_t si = 0; si < n_shapes; si++)
+        for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
+            const bool isbf = dts[d] == HG_DTYPE_BF16;
+            if (isbf && !bf16) continue;
+            void *owned;
+            hg_tensor w = make_w(dts[d], shapes[si][0], shapes[si][1], rng, &owned);
+            check(&w, x, T);
+            const double fpk = hg_roof_fma_peak(), bpk = bf16 ? hg_roof_bf16_peak() : 0;
+            double so = 1e30, sn = 1e30, s2 = 1e30;
+            for (int r = 0; r < 3; r++) {
+                so = fmin(so, time_gemm(hg_gemm_rows_avx512, y, x, &w, T, 3));
+                sn = fmin(sn, time_gemm(isbf ? hg_gemm_bf16_dot : hg_gemm_q8_vnni, y, x, &w, T, 3));
+                if (isbf) s2 = fmin(s2, time_gemm(hg_gemm_bf16_dot2, y, x, &w, T, 3));
+            }
+            const double fl = 2.0 * (double)T * (double)shapes[si][0] * (double)shapes[si][1] / 1e9;
+            char shape[32];
+            snprintf(shape, sizeof shape, "%lldx%lld", (long long)shapes[si][0], (long long)shapes[si][1]);
+            printf("%-6s %-12s %7.1f %7.1f %7.1f %7.1f %7.1f %6.0f%% %6.0f%% %6.0f%% %6.2fx\n", hg_dtype_name(dts[d]), shape,
+                   fpk, bpk, fl / so, fl / sn, isbf ? fl / s2 : 0.0, 100.0 * fl / so / fpk, 100.0 * fl / sn / fpk,
+                   bpk > 0 ? 100.0 * fl / sn / bpk : 0.0, so / sn);
+            hg_free(owned);
+        }
+    printf("\nwhere the blocked path starts: mv time / blocked time per T (dot kernels)\n");
+    static const int64_t Ts[] = {9, 12, 16, 20, 24, 32, 48, 64};
+    static const int64_t ms[][2] = {{5280, 5280}, {1024, 1024}};
+    for (int si = 0; si < 2; si++)
+        for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
+            const bool isbf = dts[d] == HG_DTYPE_BF16;
+            if (isbf && !bf16) continue;
+            void *owned;
+            hg_tensor w = make_w(dts[d], ms[si][0], ms[si][1], rng, &owned);
+            hg_kern_table mv = hg_kern_avx512;
+            mv.gemm[dts[d]] = NULL;
+            printf("%-6s %lldx%-6lld", hg_dtype_name(dts[d]), (long long)ms[si][0], (long long)ms[si][1]);
+            for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+                double sm = 1e30, sb = 1e30;
+                for (int r = 0; r < 3; r++) {
+                    sm = fmin(sm, time_with(&mv, y, x, &w, Ts[i], 3));
+                    sb = fmin(sb, time_gemm(isbf ? hg_gemm_bf16_dot : hg_gemm_q8_vnni, y, x, &w, Ts[i], 3));
+                }
+                printf(" T=%lld:%.2f", (long long)Ts[i], sm / sb);
+            }
+            printf("\n");
+            hg_free(owned);
+        }
+    hg_free(x);
+    hg_free(y);
+#else
+    (void)rng, (void)quick;
+    printf("--prefill: x86-64 only\n");
+#endif
+}
+
 #define MAX_COPIES 32
 
 int main(int argc, char **argv) {
     const bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+    if (argc > 1 && !strncmp(argv[argc - 1], "--prefill", 9)) { /* --prefill, --prefill-quick */
+        hg_rng r;
+        hg_rng_seed(&r, 7);
+        printf("bench_kernels --prefill: %d threads\n", omp_get_max_threads());
+        bench_prefill(&r, !strcmp(argv[argc - 1], "--prefill-quick"));
+        return 0;
+    }
     const int64_t h = 5280, n_up = quick ? 8192 : 2 * 17920, Tp = 128;
     hg_rng rng;
     hg_rng_seed(&rng, 7);

@@ -27,6 +27,9 @@ if [ -z "${HG_BENCH_SKIP_KERNELS:-}" ]; then
   echo
   echo "== kernels, best level"
   "$build/bench/bench_kernels" $quick
+  echo
+  echo "== prefill kernels: widening FMA vs VNNI / vdpbf16ps dots, beside the FMA and BF16 peaks"
+  "$build/bench/bench_kernels" "--prefill${quick:+-quick}"
   for lvl in avx2 scalar; do
     echo
     echo "== kernels, HG_CPU=$lvl (fallback path)"

@@ -29,7 +29,7 @@ check(d["decode_bytes_per_token"] >= d["weight_bytes"], "a token reads at least 
 gbps = d["decode_bytes_per_token"] * d["decode_tokens_per_s"] / 1e9
 check(abs(gbps - d["decode_GBps"]) <= 0.01 * d["decode_GBps"] + 1e-3, "GB/s = bytes/token x tokens/s")
 check(abs(d["batch_speedup"] - d["batch_tokens_per_s"] / d["batch1_tokens_per_s"]) < 0.01, "batch speedup")
-check(d["kernels"] in ("scalar", "avx2", "avx512", "avx512+amx", "neon", "neon+sdot"), "kernels named")
+check(d["kernels"] in ("scalar", "avx2", "avx512", "avx512+amx", "avx512+bf16dot", "avx512+vnni", "neon", "neon+sdot"), "kernels named")
 sys.exit(0 if ok else 1)
 PY
 

@@ -11,8 +11,10 @@
  * The blocked kernels (T > 8) promise more: each element is the sequential FMA chain
  * acc = fmaf(w_k, x_k, acc) over k = 0..n-1 from +0, so they must equal that chain bit for bit
  * (whatever the tiling, K blocks, row group or level: AVX2 and AVX-512 agree exactly) — except the
- * AMX kernel for bf16 weights (dispatch.h: amx), held to the tolerance and the thread check only;
- * with AMX present the AVX-512 level is tested with it (and, with HG_AMX=0, without).
+ * bf16 kernels on split activations (AMX tiles, vdpbf16ps; dispatch.h: bf16_split), held to the
+ * tolerance and the thread check only; the Q8X blocked kernels (AMX-INT8, VNNI) must equal their
+ * block chain bit for bit. With AMX present the AVX-512 level is tested with it (and, with HG_AMX=0,
+ * without); without AMX with the BF16/VNNI dot kernels (and, with HG_BF16DOT=0, the widening ones).
  * The matrix-vector path (T <= 8) promises that a result depends neither on T nor on which rows share
  * a call (batched decoding = decoding each sequence alone): check_batch_rows compares, bit for bit,
  * T positions against each position alone and whole-range calls against one row per call.
@@ -149,7 +151,7 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
         }
         /* the blocked path: bit-identical to the sequential FMA chain over the widened row */
         int64_t chain_bad = 0, chain_at = -1;
-        if (blocked && !(k->amx && dt == HG_DTYPE_BF16) && !k->gemm_q8x[dt])
+        if (blocked && !(k->bf16_split && dt == HG_DTYPE_BF16) && !k->gemm_q8x[dt])
             for (int64_t o = 0; o < n_out; o++) {
                 hg_tensor_row_f32(&w, o, row);
                 for (int64_t t = 0; t < T; t++) {
@@ -545,8 +547,8 @@ static void test_vec_kv(hg_cpu_level l, int64_t n) {
 int main(void) {
     hg_rng_seed(&g_rng, 1234);
     const hg_cpu_info *ci = hg_cpu_features();
-    fprintf(stderr, "cpu: best %s, using %s (avx512bf16 %d, amx tile %d, amx in use %d, neon dotprod %d)\n",
-            hg_cpu_level_name(ci->best), hg_cpu_level_name(ci->level), ci->avx512bf16, ci->amx_tile, ci->amx,
+    fprintf(stderr, "cpu: best %s, using %s (avx512bf16 %d, amx tile %d, amx in use %d, vnni gemm %d, bf16dot gemm %d, neon dotprod %d)\n",
+            hg_cpu_level_name(ci->best), hg_cpu_level_name(ci->level), ci->avx512bf16, ci->amx_tile, ci->amx, ci->gemm_vnni, ci->gemm_bf16dot,
             ci->dotprod);
     CHECK(ci->level <= ci->best);
     CHECK(hg_kern()->level == ci->level);
@@ -624,11 +626,13 @@ int main(void) {
         for (int dt = HG_DTYPE_Q8_0; dt <= HG_DTYPE_Q4_0; dt++)
             check_no_memory(k, &hg_kern_scalar, (hg_dtype)dt, 5, 4096, 8, "the Q8X buffer");
 #if defined(__x86_64__)
-        /* out of memory in a blocked kernel that needs a buffer (AMX: T = 9 > the mv path; bf16 1024
-         * inputs put its x parts beyond the stack buffer): the plain AVX-512 level makes the product */
-        for (int dt = 0; dt < HG_DTYPE_COUNT && k->amx; dt++)
+        /* out of memory in a blocked kernel that needs a buffer (AMX, vdpbf16ps, VNNI; T = gemm_min_t,
+         * the first T the dispatch sends there; bf16 1024 inputs put AMX's x parts beyond its stack
+         * buffer): the plain AVX-512 level makes the product */
+        for (int dt = 0; dt < HG_DTYPE_COUNT && k->level == HG_CPU_AVX512; dt++)
             if (k->gemm[dt] && k->gemm[dt] != hg_kern_avx512.gemm[dt])
-                check_no_memory(k, &hg_kern_avx512, (hg_dtype)dt, 37, 1024, 9, "the AMX buffer");
+                check_no_memory(k, &hg_kern_avx512, (hg_dtype)dt, 37, 1024, hg_gemm_min_t(k, (hg_dtype)dt),
+                                "the blocked kernel's buffer");
         if (k->amx) {
             check_amx_chunks(37, 300, 40);
             check_amx_chunks(50, 1024, 17);

@@ -113,6 +113,8 @@ typedef struct hg_cpu_info {
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni; /* with OS support for zmm state */
     bool avx512bf16, amx_tile, amx_int8, amx_bf16;
     bool amx;           /* AMX tiles with BF16 and INT8 usable (the OS granted the tile state), not HG_AMX=0 */
+    bool gemm_vnni;     /* AVX-512 without AMX: Q8_0/Q4_0 blocked products on VNNI dots (not HG_BF16DOT=0) */
+    bool gemm_bf16dot;  /* ... and bf16 ones on AVX512-BF16 dots (HG_BF16DOT=1 and avx512bf16) */
     bool neon, dotprod; /* aarch64: Advanced SIMD; its int8 dot product (HWCAP_ASIMDDP) */
     hg_cpu_level best;  /* the highest level this CPU (and OS) supports */
     hg_cpu_level level; /* the level kernels use: best, or lower if HG_CPU says so */

@@ -16,6 +16,10 @@
  * gemm_q8_amx_avx512.c). Linux hands out the 8 KiB tile state only on request
  * (arch_prctl ARCH_REQ_XCOMP_PERM, once per process, here); without the grant, or with HG_AMX=0 in
  * the environment, `amx` stays false and the AVX-512 kernels run.
+ * Without AMX, the AVX-512 level's Q8_0/Q4_0 blocked products use VNNI's vpdpbusd (`gemm_vnni`);
+ * HG_BF16DOT=1 puts bf16 on AVX512-BF16's vdpbf16ps too (`gemm_bf16dot`, where avx512bf16; slower
+ * than widening on Zen 5, see matmul_avx512.c), HG_BF16DOT=0 keeps every blocked product on the
+ * widening FMA kernels (A/B timings, fallback tests).
  */
 #include "base/base.h"
 
@@ -143,6 +147,9 @@ static void probe(void) {
     const char *amx_env = getenv("HG_AMX");
     c.amx = c.level == HG_CPU_AVX512 && c.amx_tile && c.amx_bf16 && c.amx_int8 && !(amx_env && !strcmp(amx_env, "0")) &&
             amx_granted();
+    const char *dot_env = getenv("HG_BF16DOT");
+    c.gemm_vnni = c.level == HG_CPU_AVX512 && !c.amx && !(dot_env && !strcmp(dot_env, "0"));
+    c.gemm_bf16dot = c.gemm_vnni && c.avx512bf16 && dot_env && !strcmp(dot_env, "1");
 #endif
     g_cpu = c;
 }

@@ -57,7 +57,11 @@ typedef struct hg_kern_table {
      * and of the other positions, but their own sums, not the FMA chain (bf16: within the f32
      * dot-product bound; Q8_0/Q4_0: gemm_q8x) */
     bool amx;
-    /* this blocked product takes Q8X activations too (AMX-INT8: the block chain of gemm_q8_amx_avx512.c) */
+    /* the bf16 blocked product sums x split into exact bf16 parts (AMX tiles, vdpbf16ps): within the
+     * f32 dot-product bound, not the FMA chain of the widening kernels */
+    bool bf16_split;
+    /* this blocked product takes Q8X activations too (AMX-INT8, VNNI: the block chain of
+     * gemm_q8_amx_avx512.c) */
     bool gemm_q8x[HG_DTYPE_COUNT];
     /* hg_quantize_row_q8x's twin for this level, bit for bit (NULL: the scalar one) */
     void (*quant_q8x)(const float *x, hg_block_q8x *dst, int64_t n);
@@ -107,6 +111,16 @@ void hg_gemm_bf16_amx(float *y, const float *x, const hg_tensor *w, int64_t T);
 void hg_gemm_bf16_amx_kc(float *y, const float *x, const hg_tensor *w, int64_t T, int64_t kcb);
 /* Q8_0 / Q4_0 weights on AMX-INT8 tiles, x rounded to Q8X (gemm_q8_amx_avx512.c). */
 void hg_gemm_q8_amx(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* Without AMX: Q8_0 / Q4_0 by vpdpbusd on Q8X activations, the AMX-INT8 kernel's chain
+ * (gemm_q8_vnni_avx512.c), and bf16 weights by vdpbf16ps on x in three exact bf16 parts
+ * (gemm_bf16dot_avx512.c, needs AVX512-BF16); the tables with them: VNNI (the default without AMX),
+ * VNNI + BF16 (HG_BF16DOT=1; cpu.c: gemm_vnni, gemm_bf16dot). */
+void hg_gemm_bf16_dot(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* The same with two parts, x = hi + mid (x to 16 bits: error up to 2^-16·Σ|x·w|; bench A/B only) */
+void hg_gemm_bf16_dot2(float *y, const float *x, const hg_tensor *w, int64_t T);
+void hg_gemm_q8_vnni(float *y, const float *x, const hg_tensor *w, int64_t T);
+extern const hg_kern_table hg_kern_avx512_vnni;
+extern const hg_kern_table hg_kern_avx512_bf16dot;
 void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n);
 #endif
 

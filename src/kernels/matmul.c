@@ -10,10 +10,11 @@
  *     to HG_MV_T positions and dots every row with them.
  *     For Q8_0/Q4_0 weights x is quantized to Q8X once per call (master thread, HG_QX_PIECE elements
  *     at a time, on the stack when small) so the ISA kernels can use integer dots, as ggml does.
- *   - blocked (T >= gemm_min_t: 9 for AMX tiles, 17 on AVX2, 33 on AVX-512): every thread widens a
+ *   - blocked (T >= gemm_min_t: 9 for AMX tiles and VNNI, 17 on AVX2, 33 on AVX-512): every thread widens a
  *     group of W rows to f32 per K block and reuses it for every position, in a register tile on x
  *     as it lies: 32 rows × 12 positions on AVX-512 (gemm_avx512.c), 16 × 6 on AVX2 (matmul_avx2.c);
- *     AMX tiles for bf16 and Q8_0/Q4_0 (gemm_amx_avx512.c, gemm_q8_amx_avx512.c).
+ *     AMX tiles for bf16 and Q8_0/Q4_0 (gemm_amx_avx512.c, gemm_q8_amx_avx512.c); without AMX,
+ *     VNNI dots for Q8_0/Q4_0 (gemm_q8_vnni_avx512.c) and, opt-in, BF16 dots (gemm_bf16dot_avx512.c).
  * Both split over output rows and never split a dot, so every y element is computed by one thread in
  * an order that depends neither on the thread count nor on which thread takes it. The matrix-vector
  * path hands out its blocks dynamically, ~HG_MV_GRAB bytes of W per grab: a decode step is a chain
@@ -195,7 +196,13 @@ const hg_kern_table *hg_kern_level(hg_cpu_level l) {
     if (!hg_cpu_level_runs(l)) return NULL;
     switch (l) {
 #if defined(__x86_64__)
-    case HG_CPU_AVX512: return hg_cpu_features()->amx ? &hg_kern_avx512_amx : &hg_kern_avx512;
+    case HG_CPU_AVX512: {
+        const hg_cpu_info *c = hg_cpu_features();
+        return c->amx ? &hg_kern_avx512_amx
+               : c->gemm_bf16dot ? &hg_kern_avx512_bf16dot
+               : c->gemm_vnni    ? &hg_kern_avx512_vnni
+                                 : &hg_kern_avx512;
+    }
     case HG_CPU_AVX2: return &hg_kern_avx2;
 #endif
 #if defined(__aarch64__)
@@ -210,6 +217,8 @@ const hg_kern_table *hg_kern(void) { return hg_kern_level(hg_cpu_features()->lev
 const char *hg_kernels_name(void) {
     const hg_cpu_info *c = hg_cpu_features();
     if (c->level == HG_CPU_AVX512 && c->amx) return "avx512+amx";
+    if (c->level == HG_CPU_AVX512 && c->gemm_bf16dot) return "avx512+bf16dot";
+    if (c->level == HG_CPU_AVX512 && c->gemm_vnni) return "avx512+vnni";
     if (c->level == HG_CPU_NEON && c->dotprod) return "neon+sdot";
     return hg_cpu_level_name(c->level);
 }

@@ -17,9 +17,10 @@
  * rows, a 32 x 12 register tile, x read in place, y loaded/stored per K block, nothing shared between
  * threads. Not lanes along positions (x packed position-major for the team, a 12 x 32 tile, y
  * gathered/scattered per K block): 1.1-5x slower on every shape measured
- * (docs/results/kernels.md). f32 accumulation throughout: vdpbf16ps would double the peak for bf16 weights
- * but rounds activations to bf16 (8 bits of mantissa), which breaks the 1e-4 golden tolerance; it is
- * not used.
+ * (docs/results/kernels.md). f32 accumulation throughout. Without AMX, Q8_0/Q4_0 take vpdpbusd on
+ * Q8X activations instead (gemm_q8_vnni_avx512.c), and with HG_BF16DOT=1 bf16 weights vdpbf16ps on
+ * x split into three exact bf16 parts (gemm_bf16dot_avx512.c: one or two parts break the 1e-4
+ * golden tolerance; three are slower than widening here, see the table below).
  */
 #include "kernels/dispatch.h"
 #include "kernels/mv_float.h"
@@ -582,15 +583,22 @@ void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n) { axpy_
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
 
 /* Where the blocked kernels start (gemm_min_t): below 33 positions mv in groups of 8 is faster than
- * the f32 blocked kernel, whose W pack dominates at small T; AMX tiles are faster than mv from T = 9
- * on (mv time / blocked time per dtype and T: docs/results/kernels.md, "Where the blocked path
- * starts").
- * The table, with the bf16 and the Q8_0/Q4_0 blocked kernels given: the AVX-512 ones, or AMX tiles
+ * the f32 blocked kernel, whose W pack dominates at small T; AMX tiles and the VNNI kernel are faster
+ * than mv from T = 9 on (the VNNI kernel reads W once where mv reads it once per 8 positions); the
+ * vdpbf16ps kernel from T = 48 (mv time / blocked time per dtype and T: docs/results/kernels.md,
+ * "Where the blocked path starts").
+ * Four tables, with the bf16 and the Q8_0/Q4_0 blocked kernels given: the widening AVX-512 ones
+ * (gemm_avx512.c; HG_BF16DOT=0 forces them); without AMX, Q8_0/Q4_0 on VNNI (gemm_q8_vnni_avx512.c:
+ * 1.4-2x the widening kernel at T = 128), bf16 still widened; the same with bf16 on vdpbf16ps
+ * (gemm_bf16dot_avx512.c), only with HG_BF16DOT=1 on AVX512-BF16 hosts, since exact activations
+ * cost three dots per pair and make it 0.4-0.95x the widening kernel on Zen 5; AMX tiles
  * (gemm_amx_avx512.c, gemm_q8_amx_avx512.c).
- * Decode (T <= 8) stays on mv_bf16 with AMX too: the tiles stream W 10-25 % slower at T = 1
- * (docs/results/kernels.md, "AMX bf16"), and a
- * batch must equal each sequence alone bit for bit, so T = 2..8 follows T = 1. */
-#define AVX512_TABLE(BF16_GEMM, Q_GEMM, AMX)                                                                    \
+ * Decode (T <= 8) stays on mv_bf16 / mv_q8_0 / mv_q4_0 in every table: the tiles stream W 10-25 %
+ * slower at T = 1 (docs/results/kernels.md, "AMX bf16"), and a batch must equal each sequence alone
+ * bit for bit, so T = 2..8 follows T = 1. */
+#define BF16DOT_MIN_T 48
+#define VNNI_MIN_T 9
+#define AVX512_TABLE(BF16_GEMM, BF16_MIN, BF16_SPLIT, Q_GEMM, Q_MIN, Q8X, AMX)                                  \
     {                                                                                                          \
         .level = HG_CPU_AVX512,                                                                                \
         .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16,                      \
@@ -598,10 +606,15 @@ void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy
         .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},                                            \
         .gemm = {[HG_DTYPE_F32] = hg_gemm_rows_avx512, [HG_DTYPE_F16] = hg_gemm_rows_avx512,                     \
                  [HG_DTYPE_BF16] = BF16_GEMM, [HG_DTYPE_Q8_0] = Q_GEMM, [HG_DTYPE_Q4_0] = Q_GEMM},             \
-        .gemm_min_t = {[HG_DTYPE_F32] = 33, [HG_DTYPE_F16] = 33, [HG_DTYPE_BF16] = AMX ? 9 : 33,                \
-                       [HG_DTYPE_Q8_0] = AMX ? 9 : 33, [HG_DTYPE_Q4_0] = AMX ? 9 : 33},                       \
-        .amx = AMX, .gemm_q8x = {[HG_DTYPE_Q8_0] = AMX, [HG_DTYPE_Q4_0] = AMX},                   \
-        .quant_q8x = hg_quantize_row_q8x_avx512, .dot = hg_vec_dot_avx512, .axpy = hg_vec_axpy_avx512,                                      \
+        .gemm_min_t = {[HG_DTYPE_F32] = 33, [HG_DTYPE_F16] = 33, [HG_DTYPE_BF16] = BF16_MIN,                    \
+                       [HG_DTYPE_Q8_0] = Q_MIN, [HG_DTYPE_Q4_0] = Q_MIN},                                      \
+        .amx = AMX, .bf16_split = BF16_SPLIT, .gemm_q8x = {[HG_DTYPE_Q8_0] = Q8X, [HG_DTYPE_Q4_0] = Q8X},        \
+        .quant_q8x = hg_quantize_row_q8x_avx512, .dot = hg_vec_dot_avx512, .axpy = hg_vec_axpy_avx512,         \
     }
-const hg_kern_table hg_kern_avx512 = AVX512_TABLE(hg_gemm_rows_avx512, hg_gemm_rows_avx512, false);
-const hg_kern_table hg_kern_avx512_amx = AVX512_TABLE(hg_gemm_bf16_amx, hg_gemm_q8_amx, true);
+const hg_kern_table hg_kern_avx512 =
+    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_rows_avx512, 33, false, false);
+const hg_kern_table hg_kern_avx512_vnni =
+    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_q8_vnni, VNNI_MIN_T, true, false);
+const hg_kern_table hg_kern_avx512_bf16dot =
+    AVX512_TABLE(hg_gemm_bf16_dot, BF16DOT_MIN_T, true, hg_gemm_q8_vnni, VNNI_MIN_T, true, false);
+const hg_kern_table hg_kern_avx512_amx = AVX512_TABLE(hg_gemm_bf16_amx, 9, true, hg_gemm_q8_amx, 9, true, true);
