@@ -18,21 +18,6 @@
 
 #include <math.h>
 
-/* Hugging Face's apply_rotary_pos_emb on n_head heads of d at position pos: x·cos + rotate_half(x)·sin. */
-static void rope_half(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq) {
-    const int64_t half = d / 2;
-    for (int64_t i = 0; i < half; i++) {
-        const float ang = (float)pos * inv_freq[i];
-        const float c = cosf(ang), s = sinf(ang);
-        for (int64_t hh = 0; hh < n_head; hh++) {
-            float *p = x + hh * d;
-            const float a = p[i], b = p[i + half];
-            p[i] = a * c - b * s;
-            p[i + half] = b * c + a * s;
-        }
-    }
-}
-
 hg_status hg_ouro_block(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err) {
     const hg_config *c = &r->model->cfg;
     const hg_work *w = r->w;
@@ -62,8 +47,8 @@ hg_status hg_ouro_block(const hg_rows *r, const hg_layer *L, int64_t logical, fl
         for (int64_t i = 0; i < r->segs[g].T; i++) {
             const int64_t pos = r->segs[g].pos0 + (r->segs[g].lens ? 0 : i); /* lens rows: one position */
             float *q = w->qkv + (r->segs[g].row0 + i) * stride, *k = q + qd, *v = k + kvd;
-            rope_half(q, H, d, pos, ctx->inv_freq);
-            rope_half(k, Hkv, d, pos, ctx->inv_freq);
+            hg_rope_half(q, H, d, pos, ctx->inv_freq); /* Hugging Face's rotate-half layout */
+            hg_rope_half(k, Hkv, d, pos, ctx->inv_freq);
             if (!r->segs[g].lens) hg_kv_store(&ctx->kv, slots[g], pos, k, v); /* lens rows write nothing */
         }
     }
