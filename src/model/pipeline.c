@@ -73,38 +73,25 @@ hg_status hg_core_rows(const hg_rows *r, float *s, const float *e, int64_t step,
     return HG_OK;
 }
 
-/* The retrofitted models' coda (docs/family.md): the raw state goes into the coda (it is also the
- * latent output), ln_f is applied once, after the coda. */
-static hg_status retrofit_coda(const hg_rows *r, const float *s, float *latents, float *logits, hg_error *err) {
-    const hg_model *m = r->model;
-    const hg_config *c = &m->cfg;
-    const int64_t h = c->n_embd, rows = r->rows;
-    float *x = r->w->x;
-    memcpy(x, s, (size_t)(rows * h) * sizeof(float));
-    if (latents) memcpy(latents, s, (size_t)(rows * h) * sizeof(float));
-    hg_status st;
-    for (int64_t l = 0; l < c->n_layers_coda; l++)
-        if ((st = hg_block_forward(r, hg_model_coda(m, l), -(l + 1), x, err))) return st;
-    if (!logits) return HG_OK;
-    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, x + i * h, m->ln_f, h, c->norm_eps);
-    hg_matmul(logits, x, &m->lm_head, rows);
-    return HG_OK;
-}
-
 hg_status hg_coda_rows(const hg_rows *r, const float *s, float *latents, float *logits, hg_error *err) {
     const hg_model *m = r->model;
     const hg_config *c = &m->cfg;
     if (c->arch == HG_ARCH_OURO) return hg_ouro_coda_rows(r, s, latents, logits, err); /* lm_head only */
     const int64_t h = c->n_embd, rows = r->rows;
     float *x = r->w->x;
-    if (hg_arch_is_retrofit(c->arch)) return retrofit_coda(r, s, latents, logits, err);
-    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, s + i * h, m->ln_f, h, c->norm_eps);
+    /* Huginn's coda reads ln_f of the state (the latent output) and applies ln_f again after it; a
+     * retrofitted model's reads the raw state (its latent output) and applies ln_f once, after it
+     * (docs/family.md) */
+    if (hg_arch_is_retrofit(c->arch))
+        memcpy(x, s, (size_t)(rows * h) * sizeof(float));
+    else
+        for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, s + i * h, m->ln_f, h, c->norm_eps);
     if (latents) memcpy(latents, x, (size_t)(rows * h) * sizeof(float));
     hg_status st;
     for (int64_t l = 0; l < c->n_layers_coda; l++)
         if ((st = hg_block_forward(r, hg_model_coda(m, l), -(l + 1), x, err))) return st;
     if (!logits) return HG_OK;
-    /* ln_f is applied again after the coda, as the reference does (docs/forward-pass.md "Coda") */
+    /* ln_f after the coda (Huginn: again, as the reference does; docs/forward-pass.md "Coda") */
     for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, x + i * h, m->ln_f, h, c->norm_eps);
     hg_matmul(logits, x, &m->lm_head, rows);
     return HG_OK;
