@@ -36,9 +36,10 @@ static double golden_logprob(const float *z, int64_t V, int32_t t) {
     return (double)z[t] - mx - log(sum);
 }
 
-/* Scores reqs on a fresh batch of n_seq slots; returns 0 on success. */
+/* Scores reqs on a fresh batch of n_seq slots; returns 0 on success. *prelude (may be NULL) receives
+ * the prelude layer applications of all slots (the work the prefix reuse saves). */
 static int score_on_batch(hg_model *m, int64_t n_seq, int64_t r, hg_score_request *reqs, int64_t n,
-                          const hg_score_params *sp) {
+                          const hg_score_params *sp, int64_t *prelude) {
     hg_batch_params bp = hg_batch_default_params();
     bp.n_seq = n_seq, bp.ctx.n_ctx = 64, bp.ctx.max_steps = r, bp.ctx.n_threads = 1;
     hg_batch *b = NULL;
@@ -46,6 +47,8 @@ static int score_on_batch(hg_model *m, int64_t n_seq, int64_t r, hg_score_reques
     hg_status st = hg_batch_init(m, &bp, &b, &err);
     if (!st) st = hg_score_batch(b, reqs, n, sp, NULL, NULL, &err);
     CHECK_MSG(st == HG_OK, "score_batch n_seq %lld: %s", (long long)n_seq, err.msg);
+    if (prelude) *prelude = 0;
+    for (int64_t i = 0; prelude && !st && i < n_seq; i++) *prelude += hg_ctx_get_counters(hg_batch_ctx(b, i)).prelude;
     hg_batch_free(b);
     return st != HG_OK;
 }
@@ -93,7 +96,7 @@ static void run_case(const char *model, hg_model *m, const cJSON *cs) {
         for (int q = 0; q < NQ; q++) /* the same question NQ times, so several slots run it at once */
             reqs[q] = (hg_score_request){.context = ids, .n_context = k, .conts = conts, .cont_len = lens,
                                          .n_conts = NC, .logprob = got[bi][q], .greedy = greedy[bi][q]};
-        if (score_on_batch(m, sizes[bi], r, reqs, NQ, &p2)) goto done;
+        if (score_on_batch(m, sizes[bi], r, reqs, NQ, &p2, NULL)) goto done;
     }
     double sum_golden = 0;
     for (int64_t i = k; i < T; i++) sum_golden += want[i];
@@ -149,22 +152,6 @@ done:
     hg_ctx_free(ctx);
 }
 
-/* Prelude layer applications of a fresh batch of n_seq slots scoring reqs (0 on failure). */
-static int64_t prelude_work(hg_model *m, int64_t n_seq, int64_t r, hg_score_request *reqs, int64_t n,
-                            const hg_score_params *sp) {
-    hg_batch_params bp = hg_batch_default_params();
-    bp.n_seq = n_seq, bp.ctx.n_ctx = 64, bp.ctx.max_steps = r, bp.ctx.n_threads = 1;
-    hg_batch *b = NULL;
-    hg_error err = {0};
-    hg_status st = hg_batch_init(m, &bp, &b, &err);
-    if (!st) st = hg_score_batch(b, reqs, n, sp, NULL, NULL, &err);
-    CHECK_MSG(st == HG_OK, "score_batch n_seq %lld: %s", (long long)n_seq, err.msg);
-    int64_t work = 0;
-    for (int64_t i = 0; !st && i < n_seq; i++) work += hg_ctx_get_counters(hg_batch_ctx(b, i)).prelude;
-    hg_batch_free(b);
-    return st ? 0 : work;
-}
-
 /* hg_ctx_copy_prefix refuses contexts whose caches differ and positions the source does not hold. */
 static void copy_prefix_errors(hg_model *m) {
     hg_ctx_params a = hg_ctx_default_params(), b = a;
@@ -207,12 +194,15 @@ static void few_shot(hg_model *m) {
         for (int q = 0; q < FQ; q++) {
             reqs[q] = (hg_score_request){.context = ctxs[q], .n_context = nctx[q], .conts = conts, .cont_len = lens,
                                          .n_conts = 3, .logprob = alone[q]};
-            work_alone += prelude_work(m, 1, r, &reqs[q], 1, &sp);
+            int64_t w1 = 0;
+            score_on_batch(m, 1, r, &reqs[q], 1, &sp, &w1);
+            work_alone += w1;
         }
         const int64_t sizes[2] = {1, 3};
         for (int bi = 0; bi < 2; bi++) {
             for (int q = 0; q < FQ; q++) reqs[q].logprob = got[bi][q];
-            work[bi] = prelude_work(m, sizes[bi], r, reqs, FQ, &sp);
+            work[bi] = 0;
+            score_on_batch(m, sizes[bi], r, reqs, FQ, &sp, &work[bi]);
         }
         bool same = true;
         for (int bi = 0; bi < 2; bi++)
