@@ -1,6 +1,6 @@
 /*
- * golden.h — reading the golden manifests of tests/data/golden_model (copied from shared/golden/model:
- * tiny checkpoints run through the authors' own code) for the tests that compare against them.
+ * golden.h — reading the golden manifests of tests/data/golden_model (tiny checkpoints
+ * run through the authors' own code) for the tests that compare against them.
  */
 #ifndef HG_TEST_GOLDEN_H
 #define HG_TEST_GOLDEN_H

@@ -1,7 +1,7 @@
 /*
  * test_retrofit_golden.c — retrofitted-recurrence models (docs/family.md) against their authors' code:
- * every case of tests/data/golden_family/{retrofit-tiny, retrofit-olmo-tiny} (copied from
- * shared/golden/family; raven_modeling_minimal_llama.py / _olmo.py run in f32 on tiny random weights):
+ * every case of tests/data/golden_family/{retrofit-tiny, retrofit-olmo-tiny} (outputs of
+ * raven_modeling_minimal_llama.py / _olmo.py run in f32 on tiny random weights; provenance in its README):
  * forward logits and latent states at r = 0, 1, 2, 4, 8, 32 and from a given initial state, the
  * chunked KV-cache decode, greedy generation (ids exact, the logits that chose each token) and the
  * generate_minimal quirk's tokens; plus which architecture each checkpoint loads as, and that Huginn's

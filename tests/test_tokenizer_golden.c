@@ -1,6 +1,6 @@
 /*
  * test_tokenizer_golden.c — every golden tokenizer against Hugging Face tokenizers' own output
- * (tests/data/tokenizers/, copied from shared/golden/tokenizers; README.golden.md there):
+ * (tests/data/tokenizers/; provenance in its README.golden.md):
  *   - the 16 corpus files encoded as one string each: ids identical, decode == text (or the
  *     recorded lossy decode);
  *   - 362 adversarial strings: ids with and without special tokens, decode with and without
