@@ -876,6 +876,9 @@ typedef struct hg_train_comm {
  * On failure nothing is updated. */
 HG_API hg_status hg_trainer_step(hg_trainer *tr, const int32_t *tokens, const uint8_t *mask, const hg_train_comm *comm,
                                  hg_train_stats *stats, hg_error *err);
+/* The (n, k) that micro-batch `mb` (0 ≤ mb < accum) of the next hg_trainer_step will run: a data loader
+ * that fits its rows to the depth (e.g. asks only what r = n + k iterations can answer) reads it first. */
+HG_API hg_status hg_trainer_next_depth(const hg_trainer *tr, int64_t mb, int64_t *n, int64_t *k, hg_error *err);
 /* Mean CE of rows [n_rows ≤ rows, T+1] at a fixed depth r (no gradient; zero initial state when
  * init_scale is 0, else a fixed-seed random one). Also returns the exact-match accuracy of masked
  * targets (greedy argmax) in *acc when not NULL. */

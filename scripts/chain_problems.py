@@ -14,7 +14,13 @@ With --decoy the distractors are instead a second chain of the same length endin
 digit (`k=3;a=k;d=a;` beside `q=7;m=q;x=m;`): both digits are referred to and both chains have the
 same shape, so only following the queried chain finds the answer (chance is 50 %).
 
-usage: chain_problems.py --hops 1-10 --n 100 [--distractors 2[-4] | --decoy] --seed 20250611 > problems.tsv
+With --structure chains the distractors are cut into chains of random lengths (one long chain or
+many short ones), each ending in a digit; --structure any picks forest or chains per problem; --clamp
+lets a long chain take fewer distractors (26 letters in all), e.g. `--distractors 3-25 --clamp`
+fills up to 26 variables at every hop count.
+
+usage: chain_problems.py --hops 1-10 --n 100 [--distractors 2[-4] [--structure S] [--clamp] | --decoy]
+                         --seed 20250611 > problems.tsv
 """
 import argparse
 import random
@@ -31,20 +37,34 @@ def parse_range(text):
     return lo, hi
 
 
-def problem(rng, hops, n_distractors):
+def problem(rng, hops, n_distractors, structure="forest"):
     names = rng.sample(string.ascii_lowercase, hops + 1 + n_distractors)
     chain, others = names[: hops + 1], names[hops + 1:]
     answer = str(rng.randrange(10))
     rhs = {chain[0]: answer}
     for prev, var in zip(chain, chain[1:]):
         rhs[var] = prev
-    # Distractors form their own forest: each is a digit or points at a distractor defined before it
-    # in this list, so none of them reaches the queried chain and there are no cycles.
-    for i, var in enumerate(others):
-        if i and rng.random() < 0.5:
-            rhs[var] = rng.choice(others[:i])
-        else:
-            rhs[var] = str(rng.randrange(10))
+    if structure == "any":
+        structure = rng.choice(("forest", "chains"))
+    if structure == "chains":
+        # Distractor chains of any length: the distractors cut at random points into runs, each run a
+        # chain of its own that ends in a digit (one run of all of them, or many short ones).
+        cuts = sorted(rng.sample(range(1, len(others)), rng.randrange(len(others)))) if len(others) > 1 else []
+        start = 0
+        for end in cuts + [len(others)]:
+            run = others[start:end]
+            rhs[run[0]] = str(rng.randrange(10))
+            for prev, var in zip(run, run[1:]):
+                rhs[var] = prev
+            start = end
+    else:
+        # Distractors form their own forest: each is a digit or points at a distractor defined before
+        # it in this list, so none of them reaches the queried chain and there are no cycles.
+        for i, var in enumerate(others):
+            if i and rng.random() < 0.5:
+                rhs[var] = rng.choice(others[:i])
+            else:
+                rhs[var] = str(rng.randrange(10))
     statements = [f"{v}={rhs[v]}" for v in names]
     rng.shuffle(statements)
     return ";".join(statements) + f";?{chain[-1]}=", answer
@@ -79,12 +99,17 @@ def main():
     ap.add_argument("--n", type=int, default=100, help="problems per hop count")
     ap.add_argument("--distractors", type=parse_range, default=(2, 2))
     ap.add_argument("--decoy", action="store_true", help="a decoy chain of the same length instead")
+    ap.add_argument("--structure", choices=("forest", "chains", "any"), default="forest",
+                    help="the distractors: a forest (half point at an earlier one), chains of random lengths "
+                         "ending in digits, or either per problem")
+    ap.add_argument("--clamp", action="store_true",
+                    help="draw fewer distractors where the chain leaves fewer of the 26 letters")
     ap.add_argument("--seed", type=int, default=20250611)
     a = ap.parse_args()
     if a.decoy and 2 * (a.hops[1] + 1) > 26:
         sys.exit("chain_problems.py: with --decoy, 2 * (hops + 1) must be <= 26")
-    if not a.decoy and a.hops[1] + 1 + a.distractors[1] > 26:
-        sys.exit("chain_problems.py: hops + 1 + distractors must be <= 26")
+    if not a.decoy and a.hops[1] + 1 + (a.distractors[0] if a.clamp else a.distractors[1]) > 26:
+        sys.exit("chain_problems.py: hops + 1 + distractors must be <= 26 (--clamp: the lowest distractor count)")
     rng = random.Random(a.seed)
     out = sys.stdout
     for hops in range(a.hops[0], a.hops[1] + 1):
@@ -92,7 +117,8 @@ def main():
             if a.decoy:
                 prompt, answer = decoy_problem(rng, hops)
             else:
-                prompt, answer = problem(rng, hops, rng.randint(*a.distractors))
+                hi = min(a.distractors[1], 25 - hops) if a.clamp else a.distractors[1]
+                prompt, answer = problem(rng, hops, rng.randint(a.distractors[0], hi), a.structure)
             assert resolve(prompt) == (answer, hops)
             out.write(f"{hops}\t{prompt}\t{answer}\n")
 

@@ -37,8 +37,15 @@ case "$target" in
   *) dict="" ;;
 esac
 mkdir -p "$dir/corpus/$target" "$dir/artifacts/$target"
+# the path-reading targets write every input to a file under $TMPDIR: a tmpfs makes them ~3x faster
+# (the scratch folder is this run's own and goes when it ends)
+base=${TMPDIR:-}
+if [ -z "$base" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then base=/dev/shm; fi
+TMPDIR=$(mktemp -d "${base:-/tmp}/hg-fuzz-run.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 # OMP_NUM_THREADS=1: one thread per fuzzer (several run side by side; a matmul gains nothing here)
-OMP_NUM_THREADS=1 exec "$bin" "$dir/corpus/$target" "fuzz/corpus/$target" ${dict:+-dict=$dict} \
+OMP_NUM_THREADS=1 "$bin" "$dir/corpus/$target" "fuzz/corpus/$target" ${dict:+-dict=$dict} \
   -max_total_time="$seconds" -artifact_prefix="$dir/artifacts/$target/" -print_final_stats=1 \
   -error_exitcode=1 -timeout_exitcode=1 \
   -max_len=65536 -timeout=30 -rss_limit_mb=4096 "$@"

@@ -120,7 +120,9 @@ bool hg_chain_row(const hg_chain_rows *c, uint64_t seed, uint64_t index, int hop
     /* the distractor count comes from a hash of the index, so it does not move in step with hops */
     uint64_t z = (index + 0x632be59bd9b4e019ull) * 0x9e3779b97f4a7c15ull;
     z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ull;
-    const int dist = c->distractors + (int)((z >> 33) % (uint64_t)(c->max_distractors - c->distractors + 1));
+    int dist = c->distractors + (int)((z >> 33) % (uint64_t)(c->max_distractors - c->distractors + 1));
+    if (dist > 25 - hops) dist = 25 - hops; /* 26 letters: a long chain leaves room for fewer distractors */
+    if (dist < 0) return false;
     char buf[160], ans;
     const bool backward = (int)((z >> 17) % 100) < c->backward_pct, decoy = (int)((z >> 7) % 100) < c->decoy_pct;
     const int len = chain_problem(seed, index, hops, dist, backward, decoy, buf, sizeof buf, &ans);

@@ -21,7 +21,7 @@ int hg_chain_problem(uint64_t seed, uint64_t index, int hops, int distractors, c
 /* Training rows of the chain task. tok NULL: ids are bytes and bos/eos/pad are given here; else the
  * prompt, each answer and each further query are encoded with tok (as `huginn run -p` encodes a
  * prompt) and bos/eos/pad are its ids. Per problem the distractor count is drawn from
- * [distractors, max_distractors] (a hash of the index) and the hop count cycles through
+ * [distractors, max_distractors] (a hash of the index; at most 25 - hops, the letters left) and the hop count cycles through
  * [min_hops, cap]; with curriculum_steps > 0 the cap rises one hop count at a time from min_hops to
  * max_hops over the first curriculum_steps steps (hg_chain_hops_cap), in equal stages unless
  * curriculum_stage gives each stage's length. */

@@ -72,6 +72,7 @@ typedef struct train_run {
     hg_train_params p;
     uint64_t init_seed, data_seed;
     hg_chain_rows cc; /* the chain task's rows (unused with data.shard) */
+    bool hops_within_depth; /* data.hops_within_depth: a row asks only what its micro-batch's depth can answer */
     int64_t eval_every, save_every, eval_rows;
     int64_t depths[16], n_depths; /* evaluated depths */
     hg_shard *shard, *val_shard;
@@ -236,13 +237,15 @@ static int chain_config(train_run *r) {
         for (int i = 0; i < ns; i++) cc->curriculum_steps += cc->curriculum_stage[i];
     }
     cc->backward_pct = (int)num(jd, "backward_pct", 0), cc->decoy_pct = (int)num(jd, "decoy_pct", 0);
+    r->hops_within_depth = num(jd, "hops_within_depth", 0) != 0;
     if (cc->backward_pct < 0 || cc->backward_pct > 100 || cc->decoy_pct < 0 || cc->decoy_pct > 100)
         return cli_fail("%s: data.backward_pct and data.decoy_pct must be in 0..100", r->cfg_path);
     if (cc->queries < 1 || cc->queries > 16) return cli_fail("%s: data.queries must be in 1..16", r->cfg_path);
     if (cc->min_hops < 0 || cc->max_hops < cc->min_hops || cc->distractors < 0 ||
-        cc->max_distractors < cc->distractors || cc->max_hops + 1 + cc->max_distractors > 26)
-        return cli_fail("%s: data needs 0 <= min_hops <= max_hops, 0 <= distractors <= max_distractors and "
-                        "max_hops + 1 + max_distractors <= 26", r->cfg_path);
+        cc->max_distractors < cc->distractors || cc->max_hops > 25 || cc->min_hops + 1 + cc->max_distractors > 26)
+        return cli_fail("%s: data needs 0 <= min_hops <= max_hops <= 25, 0 <= distractors <= max_distractors and "
+                        "min_hops + 1 + max_distractors <= 26 (longer chains take fewer distractors: 26 letters "
+                        "in all)", r->cfg_path);
     return 0;
 }
 
@@ -375,10 +378,18 @@ static int fill_rows(train_run *r, uint64_t first) {
     const int64_t T = r->T;
     if (r->shard) return hg_shard_read(r->shard, first, r->rows, r->tok, &r->err) ? cli_fail_err(&r->err) : 0;
     const int cap = hg_chain_hops_cap(&r->cc, hg_trainer_step_count(r->tr) + 1);
-    for (int64_t i = 0; i < r->rows; i++)
-        if (!hg_chain_row(&r->cc, r->data_seed, first + (uint64_t)i, -1, cap, T, r->tok + i * (T + 1),
+    for (int64_t i = 0; i < r->rows; i++) {
+        int row_cap = cap;
+        if (r->hops_within_depth) { /* a hop takes an iteration and the answer one more: r - 1 hops at depth r */
+            int64_t n, k;
+            if (hg_trainer_next_depth(r->tr, i / r->p.rows, &n, &k, &r->err)) return cli_fail_err(&r->err);
+            if (n + k - 1 < row_cap) row_cap = (int)(n + k - 1);
+            if (row_cap < r->cc.min_hops) row_cap = r->cc.min_hops;
+        }
+        if (!hg_chain_row(&r->cc, r->data_seed, first + (uint64_t)i, -1, row_cap, T, r->tok + i * (T + 1),
                           r->mask + i * (T + 1), true))
             return cli_fail("a problem does not fit in seq_len %lld: raise train.seq_len", (long long)T);
+    }
     return 0;
 }
 

@@ -143,6 +143,16 @@ static int64_t split_rows(hg_trainer *tr, const int32_t *tokens, const uint8_t *
     return cnt;
 }
 
+hg_status hg_trainer_next_depth(const hg_trainer *tr, int64_t mb, int64_t *n, int64_t *k, hg_error *err) {
+    if (!tr || !n || !k || mb < 0 || mb >= tr->p.accum)
+        return hg_err(err, HG_STATUS_BAD_ARG, "hg_trainer_next_depth: micro-batch %lld of %lld", (long long)mb,
+                      tr ? (long long)tr->p.accum : 0LL);
+    const hg_train_params *p = &tr->p;
+    if (p->fixed_k >= 0) *n = p->fixed_n, *k = p->fixed_k;
+    else hg_sample_depth(p->seed, tr->micro + (uint64_t)mb, p->mean_recurrence, p->backprop_depth, n, k);
+    return HG_OK;
+}
+
 hg_status hg_trainer_step(hg_trainer *tr, const int32_t *tokens, const uint8_t *mask, const hg_train_comm *comm,
                           hg_train_stats *stats, hg_error *err) {
     const hg_train_params *p = &tr->p;
