@@ -46,6 +46,47 @@ awk -F'\t' 'NR == FNR { if ($3 == $4) c[$2]++; next } FNR > 1 { split($0, f, ","
 printf '1\tno-answer-column\n' > "$dir/bad.tsv"
 if "$HUGINN" eval-chains -m "$model" --problems "$dir/bad.tsv" > /dev/null 2>&1; then echo "FAIL: malformed file accepted"; fail=1; fi
 if "$HUGINN" eval-chains -m "$model" --problems "$dir/p.tsv" --steps 4,2 > /dev/null 2>&1; then echo "FAIL: decreasing --steps accepted"; fail=1; fi
+# --exit: each problem answered as `huginn run -n 1 --temp 0 --exit kl` answers it (token and iterations)
+"$HUGINN" eval-chains -m "$model" --problems "$dir/p.tsv" --steps 6 --init-scale 0 --exit kl --exit-threshold 0.01 \
+  --csv "$dir/ex.csv" --predictions "$dir/ex.tsv" > "$dir/ex.log" || { cat "$dir/ex.log"; echo "FAIL: eval-chains --exit"; exit 1; }
+i=0
+while IFS=$'\t' read -r hops prompt answer; do
+  i=$((i + 1))
+  ids=$(python3 -c 'import sys; print(",".join(["256"] + [str(b) for b in sys.argv[1].encode()]))' "$prompt")
+  want=$("$HUGINN" run -m "$model" --ids "$ids" -n 1 --temp 0 --steps 6 --init-scale 0 --exit kl --exit-threshold 0.01 \
+    --json 2>/dev/null | python3 -c 'import json,sys; j=json.load(sys.stdin); g=j["generated"][0]; print(g["id"], g["steps"])')
+  got=$(awk -F'\t' -v i=$i '$1 == i { print $3, $2 }' "$dir/ex.tsv")
+  [ "$got" = "$want" ] || { echo "FAIL: --exit problem $i: eval-chains id/steps $got, run $want"; fail=1; }
+done < "$dir/p.tsv"
+[ "$(cut -f2 "$dir/ex.tsv" | sort -u | wc -l)" -ge 2 ] || { echo "FAIL: --exit: every problem used the same depth"; fail=1; }
+head -1 "$dir/ex.csv" | grep -q '^model,hops,criterion,threshold,max_steps,n,correct,accuracy,mean_steps$' ||
+  { echo "FAIL: --exit CSV header"; fail=1; }
+if "$HUGINN" eval-chains -m "$model" --problems "$dir/p.tsv" --exit-threshold 0.1 > /dev/null 2>&1; then
+  echo "FAIL: --exit-threshold without --exit accepted"; fail=1; fi
+if "$HUGINN" eval-chains -m "$model" --problems "$dir/p.tsv" --exit bogus > /dev/null 2>&1; then
+  echo "FAIL: unknown exit criterion accepted"; fail=1; fi
+# many distractors as distractor chains of any length, up to 26 variables (--clamp): every problem
+# resolves to its answer at its hop count and no distractor reaches the queried chain
+python3 "$HG_SOURCE_DIR/scripts/chain_problems.py" --hops 0-14 --n 20 --distractors 3-25 --clamp --structure any \
+  --seed 9 > "$dir/c.tsv"
+python3 - "$dir/c.tsv" <<'PY' || fail=1
+import sys
+full = longest = 0
+for line in open(sys.argv[1]):
+    hops, prompt, answer = line.rstrip("\n").split("\t")
+    body, query = prompt.rsplit(";?", 1)
+    rhs = dict(s.split("=") for s in body.split(";"))
+    def walk(v, n=0):
+        return (v, n) if v.isdigit() else walk(rhs[v], n + 1) if n < 30 else (None, n)
+    ok = len(rhs) == len(body.split(";")) <= 26 and len(rhs) >= int(hops) + 4
+    ok &= walk(rhs[query.rstrip("=")]) == (answer, int(hops))
+    full += len(rhs) == 26
+    longest = max(longest, max(walk(rhs[v])[1] for v in rhs if v != query.rstrip("=")))
+    if not ok:
+        sys.exit("FAIL: many-distractor problem " + line.strip())
+if full == 0 or longest < 10:
+    sys.exit(f"FAIL: --clamp/--structure: {full} problems with 26 variables, longest other chain {longest}")
+PY
 # --decoy: two chains of the same length, each ending in its own digit; the script checks its own
 # answers, this checks the shape independently
 python3 "$HG_SOURCE_DIR/scripts/chain_problems.py" --hops 0-6 --n 20 --decoy --seed 3 > "$dir/d.tsv"

@@ -27,7 +27,7 @@ e=$(err_of run -n 200)
 check "plain -n past block_size refused with the most -n" 'echo "$e" | grep -q "rc=1 .*lower -n to at most 111"'
 
 # item 3: unknown flags (as the last argument too) are unknown, not "needs a value"
-for cmd in run chat bench eval-chains tokenize-data; do
+for cmd in run chat bench eval-chains tokenize-data eval perplexity trace; do
   e=$(err_of "$HUGINN" $cmd --frobnicate)
   check "$cmd: unknown option" 'echo "$e" | grep -q "rc=1 .*unknown option .--frobnicate. (huginn $cmd --help" && ! echo "$e" | grep -q "needs a value"'
 done

@@ -87,7 +87,7 @@ static int parse_args(int argc, char **argv, ev_opts *o) {
         if (!strcmp(a, "--json")) { o->json = true; continue; }
         if (!strcmp(a, "--chat")) { o->chat = true; continue; }
         if (!strcmp(a, "--no-share")) { o->no_share = true; continue; }
-        if (!(v = cli_next(argc, argv, &i))) return usage();
+        if (!(v = cli_value(argc, argv, &i, "eval", "-m --task --steps --out --system --exit --exit-threshold --limit --fewshot --batch -c --init-scale --seed --threads"))) return 1;
         float f = 0;
         if (!strcmp(a, "-m")) o->model_path = v;
         else if (!strcmp(a, "--task")) o->task_path = v;

@@ -5,6 +5,7 @@
  *
  *   huginn eval-chains -m MODEL --problems FILE [--steps 1,2,4,8,16,32,64] [--init-scale S]
  *                      [--seed N] [--threads T] [--csv OUT.csv] [--label NAME] [--predictions OUT.tsv]
+ *                      [--exit CRITERION [--exit-threshold X|auto] [--min-steps N]]
  *
  * FILE holds one problem per line, `HOPS<TAB>PROMPT<TAB>ANSWER` (scripts/chain_problems.py writes it
  * with a generator written independently of the trainer's, so evaluation shares no code path or random
@@ -20,6 +21,11 @@
  * --predictions writes `PROBLEM<TAB>R<TAB>PREDICTED_ID<TAB>ANSWER_ID` per problem and depth (1-based
  * problem numbers, in file order) for analysis and for the test that checks this against
  * `huginn forward`.
+ *
+ * --exit measures an adaptive exit instead: each problem is answered as `huginn run -p PROMPT -n 1
+ * --temp 0 --steps R --exit CRITERION` answers it (hg_generate_adaptive, the prompt exiting as a
+ * whole; R = the largest of --steps), and the table gives accuracy and the mean iterations used per
+ * hop count — whether a harder question gets more thinking.
  */
 #include "cli.h"
 
@@ -88,7 +94,11 @@ static char *read_text(const char *path) {
 static int usage(void) {
     fprintf(stderr, "usage: huginn eval-chains -m MODEL --problems FILE [--steps 1,2,4,8,16,32,64] [--init-scale S]\n"
                     "                          [--seed N] [--threads T] [--csv OUT.csv] [--label NAME] [--predictions OUT.tsv]\n"
-                    "FILE: HOPS<TAB>PROMPT<TAB>ANSWER per line (scripts/chain_problems.py)\n");
+                    "                          [--exit CRITERION [--exit-threshold X|auto] [--min-steps N]]\n"
+                    "FILE: HOPS<TAB>PROMPT<TAB>ANSWER per line (scripts/chain_problems.py)\n"
+                    "--exit: answer each problem with that adaptive exit (none, entropy-diff, latent-diff, kl, minp-kl,\n"
+                    "  argmax-stability, cosine) up to the largest --steps, as `huginn run -n 1 --temp 0 --exit` does;\n"
+                    "  the table gives accuracy and mean iterations per hop count\n");
     return 1;
 }
 
@@ -99,6 +109,8 @@ typedef struct eval_opts {
     uint64_t seed;
     int64_t threads;
     int64_t depths[MAX_DEPTHS], n_depths, max_r; /* increasing; max_r is the last */
+    bool adaptive;                               /* --exit given: one adaptive run at max_r per problem */
+    hg_adaptive_params ap;
 } eval_opts;
 
 /* The model, its buffers and the tallies: right[hops][depth index] of total[hops] problems. */
@@ -109,6 +121,7 @@ typedef struct eval_run {
     int64_t h, V, n_ctx;
     float *e, *s, *logits; /* prelude output, state, logits: [n_ctx, h], [n_ctx, h], [n_ctx, V] */
     int64_t (*right)[MAX_DEPTHS], *total;
+    int64_t *iters; /* --exit: iterations used, summed per hop count */
     FILE *pred; /* --predictions, or NULL */
     hg_error err;
 } eval_run;
@@ -133,11 +146,15 @@ static int parse_depths(const char *arg, eval_opts *o) {
 /* Reads the command line; returns EVAL_GO_ON, or the exit code (after --help or a bad option). */
 static int parse_args(int argc, char **argv, eval_opts *o) {
     const char *steps_arg = "1,2,4,8,16,32,64";
-    *o = (eval_opts){.init_scale = 1.0f};
+    *o = (eval_opts){.init_scale = 1.0f, .ap = hg_adaptive_default_params()};
+    hg_error err = {0};
+    const char *exit_opt = NULL; /* an option that only means something with --exit */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
-        if (!(v = cli_value(argc, argv, &i, "eval-chains", "-m --problems --steps --csv --label --predictions --init-scale --seed --threads")))
+        if (!(v = cli_value(argc, argv, &i, "eval-chains",
+                            "-m --problems --steps --csv --label --predictions --init-scale --seed --threads --exit "
+                            "--exit-threshold --min-steps")))
             return 1;
         if (!strcmp(a, "-m")) o->model_path = v;
         else if (!strcmp(a, "--problems")) o->prob_path = v;
@@ -150,6 +167,19 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
                 return cli_fail("--init-scale: need a number >= 0");
         } else if (!strcmp(a, "--seed")) {
             if (!cli_parse_u64(v, &o->seed)) return cli_fail("--seed: need an unsigned integer");
+        } else if (!strcmp(a, "--exit")) {
+            if (hg_exit_criterion_parse(v, &o->ap.criterion, &err)) return cli_fail("--exit: %s", err.msg);
+            o->adaptive = true;
+        } else if (!strcmp(a, "--exit-threshold")) {
+            float th;
+            if (strcmp(v, "auto") && (!cli_parse_f32(v, &th) || !(th >= 0)))
+                return cli_fail("--exit-threshold: need a number >= 0 or auto");
+            if (strcmp(v, "auto")) o->ap.threshold = th;
+            exit_opt = a;
+        } else if (!strcmp(a, "--min-steps")) {
+            if (!cli_parse_i64(v, &o->ap.min_steps) || o->ap.min_steps < 0)
+                return cli_fail("--min-steps: need an integer >= 0");
+            exit_opt = a;
         } else if (!strcmp(a, "--threads")) {
             if (!cli_parse_i64(v, &o->threads) || o->threads < 0) return cli_fail("--threads: need an integer >= 0");
         } else return cli_fail("eval-chains: unknown option `%s`", a), usage();
@@ -157,6 +187,7 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
     if (!o->model_path) o->model_path = cli_default_model();
     if (!o->model_path || !o->prob_path) return usage();
     if (!o->label) o->label = o->model_path;
+    if (exit_opt && !o->adaptive) return cli_fail("eval-chains: %s needs --exit CRITERION", exit_opt);
     return parse_depths(steps_arg, o) ? 1 : EVAL_GO_ON;
 }
 
@@ -176,7 +207,8 @@ static int open_model(const eval_opts *o, eval_run *ev) {
     ev->logits = malloc((size_t)(ev->n_ctx * ev->V) * sizeof *ev->logits);
     ev->right = calloc(MAX_HOPS + 1, sizeof *ev->right);
     ev->total = calloc(MAX_HOPS + 1, sizeof *ev->total);
-    if (!ev->e || !ev->s || !ev->logits || !ev->right || !ev->total) return cli_fail("out of memory");
+    ev->iters = calloc(MAX_HOPS + 1, sizeof *ev->iters);
+    if (!ev->e || !ev->s || !ev->logits || !ev->right || !ev->total || !ev->iters) return cli_fail("out of memory");
     if (o->pred_path && !(ev->pred = fopen(o->pred_path, "w"))) return cli_fail("%s: cannot write", o->pred_path);
     return 0;
 }
@@ -237,10 +269,44 @@ static int eval_problem(const eval_opts *o, eval_run *ev, int64_t pi, const prob
     return 0;
 }
 
+/* One problem answered with the adaptive exit (--exit): one greedy token at up to max_r iterations, as
+ * `huginn run -p PROMPT -n 1 --temp 0 --exit CRITERION` computes it; tallies right, total and iters. */
+static int eval_problem_adaptive(const eval_opts *o, eval_run *ev, int64_t pi, const problem *p) {
+    int32_t row[4096], want, id = -1;
+    const int64_t T = encode_problem(o, ev, pi, p, row, &want);
+    if (T < 0) return 1;
+    hg_generate_params gp = hg_generate_default_params();
+    gp.n_steps = o->max_r, gp.max_new_tokens = 1, gp.init_scale = o->init_scale;
+    gp.seed = o->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(pi + 1));
+    gp.sampler.temperature = 0;
+    int64_t steps = 0, n_out = 0;
+    hg_ttc_report rep = {.steps = &steps};
+    if (hg_generate_adaptive(ev->ctx, row, T, &gp, &o->ap, NULL, NULL, &id, &n_out, &rep, &ev->err))
+        return cli_fail_err(&ev->err);
+    ev->right[p->hops][0] += n_out == 1 && id == want;
+    ev->iters[p->hops] += steps;
+    ev->total[p->hops]++;
+    if (ev->pred) fprintf(ev->pred, "%lld\t%lld\t%d\t%d\n", (long long)pi + 1, (long long)steps, id, want);
+    return 0;
+}
+
 /* Prints the accuracy table: one row per hop count present, one column per depth. */
 static void print_table(const eval_opts *o, const eval_run *ev, int64_t n_prob, double seconds) {
     printf("eval-chains: %s on %s (%lld problems, init-scale %g, seed %llu, %.1f s)\n", o->label, o->prob_path,
            (long long)n_prob, (double)o->init_scale, (unsigned long long)o->seed, seconds);
+    if (o->adaptive) {
+        printf("adaptive exit %s, threshold %s%.4g, at most %lld iterations, min-steps %lld\n  hops      n  accuracy  "
+               "mean iterations\n",
+               hg_exit_criterion_name(o->ap.criterion), o->ap.threshold == o->ap.threshold ? "" : "auto = ",
+               o->ap.threshold == o->ap.threshold ? o->ap.threshold : hg_exit_auto_threshold(o->ap.criterion),
+               (long long)o->max_r, (long long)o->ap.min_steps);
+        for (int hops = 0; hops <= MAX_HOPS; hops++)
+            if (ev->total[hops])
+                printf("  %4d %6lld  %8.1f  %15.2f\n", hops, (long long)ev->total[hops],
+                       100.0 * (double)ev->right[hops][0] / (double)ev->total[hops],
+                       (double)ev->iters[hops] / (double)ev->total[hops]);
+        return;
+    }
     printf("accuracy (%%) by hop count (rows) and test-time iterations r (columns)\n  hops      n");
     for (int64_t di = 0; di < o->n_depths; di++) printf("  r=%-4lld", (long long)o->depths[di]);
     printf("\n");
@@ -257,6 +323,17 @@ static void print_table(const eval_opts *o, const eval_run *ev, int64_t n_prob, 
 static int write_csv(const eval_opts *o, const eval_run *ev) {
     FILE *csv = fopen(o->csv_path, "w");
     if (!csv) return cli_fail("%s: cannot write", o->csv_path);
+    if (o->adaptive) { /* one row per hop count: the exit's accuracy and mean iterations */
+        fprintf(csv, "model,hops,criterion,threshold,max_steps,n,correct,accuracy,mean_steps\n");
+        const double th = o->ap.threshold == o->ap.threshold ? o->ap.threshold : hg_exit_auto_threshold(o->ap.criterion);
+        for (int hops = 0; hops <= MAX_HOPS; hops++)
+            if (ev->total[hops])
+                fprintf(csv, "%s,%d,%s,%.6g,%lld,%lld,%lld,%.4f,%.4f\n", o->label, hops,
+                        hg_exit_criterion_name(o->ap.criterion), th, (long long)o->max_r, (long long)ev->total[hops],
+                        (long long)ev->right[hops][0], (double)ev->right[hops][0] / (double)ev->total[hops],
+                        (double)ev->iters[hops] / (double)ev->total[hops]);
+        return fclose(csv) != 0 ? cli_fail("%s: write failed", o->csv_path) : 0;
+    }
     fprintf(csv, "model,hops,steps,n,correct,accuracy\n");
     for (int hops = 0; hops <= MAX_HOPS; hops++)
         for (int64_t di = 0; ev->total[hops] && di < o->n_depths; di++)
@@ -276,7 +353,7 @@ static int eval_all(const eval_opts *o, eval_run *ev, char **text, problem **ps)
     if ((rc = open_model(o, ev))) return rc;
     const double t0 = cli_now();
     for (int64_t pi = 0; pi < n_prob; pi++)
-        if ((rc = eval_problem(o, ev, pi, &(*ps)[pi]))) return rc;
+        if ((rc = (o->adaptive ? eval_problem_adaptive : eval_problem)(o, ev, pi, &(*ps)[pi]))) return rc;
     print_table(o, ev, n_prob, cli_now() - t0);
     return o->csv_path ? write_csv(o, ev) : 0;
 }
@@ -290,7 +367,7 @@ int cmd_eval_chains(int argc, char **argv) {
     problem *ps = NULL;
     rc = eval_all(&o, &ev, &text, &ps);
     if (ev.pred && fclose(ev.pred) != 0 && rc == 0) rc = cli_fail("%s: write failed", o.pred_path);
-    free(ev.right), free(ev.total), free(ev.e), free(ev.s), free(ev.logits), free(ps), free(text);
+    free(ev.right), free(ev.total), free(ev.iters), free(ev.e), free(ev.s), free(ev.logits), free(ps), free(text);
     hg_tokenizer_free(ev.tok);
     hg_ctx_free(ev.ctx);
     hg_model_free(ev.m);

@@ -49,7 +49,7 @@ static int parse_args(int argc, char **argv, ppl_opts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
         if (!strcmp(a, "--json")) { o->json = true; continue; }
         if (!strcmp(a, "--no-bos")) { o->no_bos = true; continue; }
-        if (!(v = cli_next(argc, argv, &i))) return usage();
+        if (!(v = cli_value(argc, argv, &i, "perplexity", "-m -f --steps -c --stride --init-scale --seed --threads"))) return 1;
         if (!strcmp(a, "-m")) o->model_path = v;
         else if (!strcmp(a, "-f")) o->file = v;
         else if (!strcmp(a, "--steps")) steps = v;

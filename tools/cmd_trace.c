@@ -283,7 +283,7 @@ int cmd_trace(int argc, char **argv) {
         if (!strcmp(a, "--warm-start")) { warm = true; continue; }
         if (!strcmp(a, "--plots")) { plots = true; continue; }
         if (!strcmp(a, "--no-exit-in-prefill")) { tp.exit.no_exit_in_prefill = knob = true; continue; }
-        if (!(v = cli_next(argc, argv, &i))) return 1;
+        if (!(v = cli_value(argc, argv, &i, "trace", "-m --ids -p --system --out --kv-cache --positions --steps -n --eos --lens-chunk --top-k --threads --init-scale --temp --seed --exit --exit-threshold --min-steps --check-every --warm-state"))) return 1;
         hg_error e = {0};
         if (!strcmp(a, "-m")) model = v;
         else if (!strcmp(a, "--ids")) ids_s = v;
