@@ -331,6 +331,21 @@ static void test_rows(void) {
         }
         CHECK_MSG(n_two == 300, "decoy_pct 100: %d of 300 rows have one decoy chain", n_two);
     }
+    /* more distractors than the letters a long chain leaves: the row takes what is left (26 variables) */
+    {
+        hg_chain_rows wc = b;
+        wc.distractors = 20, wc.max_distractors = 25, wc.min_hops = 0, wc.max_hops = 12, wc.queries = 1;
+        for (uint64_t i = 0; i < 20; i++) {
+            int32_t r1[129];
+            uint8_t m1[129];
+            CHECK_MSG(hg_chain_row(&wc, 9, i, 12, 12, 128, r1, m1, false), "row %llu refused", (unsigned long long)i);
+            char t1[129] = {0};
+            for (int k = 1; k < 128 && r1[k] != 257; k++) t1[k - 1] = (char)r1[k];
+            const char *q1 = strchr(t1, '?');
+            int hh = -1;
+            CHECK_MSG(q1 && (q1 - t1) / 4 == 26 && resolve_text(t1, q1[1], &hh) && hh == 12, "`%s`", t1);
+        }
+    }
     /* a row that cannot fit is refused, not truncated */
     CHECK(!hg_chain_row(&c, 7, 5, 5, 5, 6, row, mask, true));
     CHECK(!hg_chain_row(&b, 7, 5, 5, 5, 12, brow, bmask, true));

@@ -179,6 +179,38 @@ static void rank_stream_test(void) {
     CHECK_MSG(loss[2] != loss[1], "rank 1 drew rank 0's initial states (loss %.9g)", loss[2]);
 }
 
+/* hg_trainer_next_depth names the (n, k) each micro-batch of the next step then runs (a data loader
+ * sizes its rows by it): the step's stats report the last micro-batch's, and the depths vary. */
+static void next_depth_test(void) {
+    const hg_config c = tiny_config();
+    const hg_train_params p = tparams();
+    hg_error err = {0};
+    hg_trainer *tr = NULL;
+    CHECK(hg_trainer_init_random(&c, &p, 233, &tr, &err) == HG_OK);
+    int32_t tok[2 * ROWS * (SEQ + 1)];
+    uint8_t mask[2 * ROWS * (SEQ + 1)];
+    int distinct = 0;
+    int64_t prev = -1;
+    for (int s = 0; tr && s < 6; s++) {
+        int64_t n0 = -1, k0 = -1, n1 = -1, k1 = -1;
+        CHECK(hg_trainer_next_depth(tr, 0, &n0, &k0, &err) == HG_OK && hg_trainer_next_depth(tr, 1, &n1, &k1, &err) == HG_OK);
+        CHECK(n0 >= 0 && k0 >= 1 && k0 <= c.mean_backprop_depth);
+        batch(s, tok, mask);
+        hg_train_stats st = {0};
+        CHECK_MSG(hg_trainer_step(tr, tok, mask, NULL, &st, &err) == HG_OK, "%s", err.msg);
+        CHECK_MSG(st.depth_n == n1 && st.depth_k == k1, "step %d: next_depth said (%lld, %lld), the step ran (%lld, %lld)", s,
+                  (long long)n1, (long long)k1, (long long)st.depth_n, (long long)st.depth_k);
+        distinct += n0 + k0 != prev;
+        prev = n1 + k1;
+    }
+    CHECK_MSG(distinct >= 2, "the sampled depths never changed (%d)", distinct);
+    int64_t n, k;
+    CHECK(hg_trainer_next_depth(tr, 2, &n, &k, &err) == HG_STATUS_BAD_ARG); /* accum is 2 */
+    CHECK(hg_trainer_next_depth(tr, -1, &n, &k, &err) == HG_STATUS_BAD_ARG);
+    CHECK(hg_trainer_next_depth(NULL, 0, &n, &k, &err) == HG_STATUS_BAD_ARG);
+    hg_trainer_free(tr);
+}
+
 int main(void) {
     char cmd[4200];
     const char *d1 = hg_tmp_dir("train_ckpt_resume"), *d2 = hg_tmp_dir("train_ckpt_kill");
@@ -186,6 +218,7 @@ int main(void) {
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
     resume_test(d1);
     rank_stream_test();
+    next_depth_test();
     kill_test(d2);
     return hg_test_finish("test_train_ckpt");
 }
