@@ -264,7 +264,7 @@ int cli_chat_format(const char *cmd, hg_tokenizer *tok, const char *name) {
     hg_error err = {0};
     if (name) {
         if (hg_tokenizer_set_chat_format(tok, name, &err))
-            return cli_fail("%s: --chat-template %s: %s", cmd, name, err.msg);
+            return cli_fail("%s: --chat-template: %s", cmd, err.msg);
         return 0;
     }
     if (hg_tokenizer_has_chat(tok)) return 0;

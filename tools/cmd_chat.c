@@ -154,7 +154,13 @@ int cmd_chat(int argc, char **argv) {
     int32_t stop_ids[2];
     int64_t n_stop = 0;
     if (hg_tokenizer_eos_id(text.tok) >= 0) stop_ids[n_stop++] = hg_tokenizer_eos_id(text.tok);
-    if (hg_tokenizer_chat_end_id(text.tok) >= 0) stop_ids[n_stop++] = hg_tokenizer_chat_end_id(text.tok);
+    const int32_t end_id = hg_tokenizer_chat_end_id(text.tok); /* Qwen's EOS is <|im_end|> itself */
+    if (end_id >= 0 && !(n_stop && stop_ids[0] == end_id)) stop_ids[n_stop++] = end_id;
+    /* say which format and stop ids the session uses: a forced or unexpected format shows here */
+    fprintf(stderr, "[chat format %s; a reply ends at", hg_tokenizer_chat_format(text.tok));
+    for (int64_t k = 0; k < n_stop; k++)
+        fprintf(stderr, "%s %s (id %d)", k ? " or" : "", hg_tokenizer_id_to_token(text.tok, stop_ids[k]), stop_ids[k]);
+    fprintf(stderr, "%s]\n", n_stop ? "" : " the length limit only");
     if (steps < 0) steps = c->mean_recurrence;
     if (n_ctx > c->block_size) { rc = cli_fail("-c %lld exceeds the model's block_size %lld", (long long)n_ctx, (long long)c->block_size); goto out; }
     hg_ctx_params cp = hg_ctx_default_params();

@@ -153,8 +153,8 @@ static bool parse_common(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
      * (<|eot_id|>, <|im_end|>: not every checkpoint's EOS) */
     int n_stop_ids = 0;
     if (s->tok && hg_tokenizer_eos_id(s->tok) >= 0) j->stop_ids[n_stop_ids++] = hg_tokenizer_eos_id(s->tok);
-    if (s->tok && j->kind == SRV_CHAT && hg_tokenizer_chat_end_id(s->tok) >= 0)
-        j->stop_ids[n_stop_ids++] = hg_tokenizer_chat_end_id(s->tok);
+    const int32_t end_id = s->tok && j->kind == SRV_CHAT ? hg_tokenizer_chat_end_id(s->tok) : -1;
+    if (end_id >= 0 && !(n_stop_ids && j->stop_ids[0] == end_id)) j->stop_ids[n_stop_ids++] = end_id;
     g->eos_ids = j->stop_ids;
     g->n_eos = n_stop_ids;
     if (j->n_prompt + max_tokens > s->cfg.n_ctx)
