@@ -65,11 +65,11 @@ static const chat_text k_texts[] = {
      "message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
      "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}"
      "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"},
-    /* plain ChatML (the canonical text, e.g. transformers' former default ChatML template) */
+    /* plain ChatML: the canonical text, used as is by many ChatML fine-tunes */
     {&k_chatml,
      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + "
      "'\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"},
-    /* ChatML with a default system message (Qwen2-*-Instruct, Qwen1.5-*-Chat) */
+    /* ChatML with a default system message (Qwen2-*-Instruct) */
     {&k_chatml_qwen2,
      "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
      "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + "

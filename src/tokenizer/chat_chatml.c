@@ -1,5 +1,5 @@
 /*
- * chat_chatml.c — the ChatML chat format (Qwen, Ouro and many fine-tunes; template texts in chat.c).
+ * chat_chatml.c — the ChatML chat format (Qwen2 and many ChatML fine-tunes; template texts in chat.c).
  * What the templates do:
  *   with a default system message (Qwen2's template): when the conversation is not empty and its first
  *     message is not a system one, "<|im_start|>system\n" + default + "<|im_end|>\n" first;
