@@ -657,7 +657,8 @@ HG_API hg_status hg_model_export_gguf(const hg_model *m, const char *path, const
  * producing exactly the ids of Hugging Face tokenizers (docs/tokenizer.md lists what is supported).
  * Thread-safety: a tokenizer is immutable after loading EXCEPT for an internal word cache and scratch
  * used by hg_tokenizer_encode / hg_chat_encode, so those two need one thread at a time per handle
- * (load one tokenizer per thread, or lock). Every other function only reads and may run concurrently. */
+ * (load one tokenizer per thread, or lock), and hg_tokenizer_set_chat_format, which is called before
+ * the handle is shared. Every other function only reads and may run concurrently. */
 typedef struct hg_tokenizer hg_tokenizer;
 
 /* Load from `path`: a tokenizer.json file, or a directory holding one. tokenizer_config.json next to
@@ -726,18 +727,38 @@ HG_API hg_status hg_detok_flush(hg_detok *d, const char **text, size_t *len, hg_
 HG_API void hg_detok_free(hg_detok *d);
 
 /* ---- chat format ---------------------------------------------------------------------------------
- * Only the Huginn-0125 chat template is rendered (natively, byte-for-byte as Jinja2 renders it for
- * transformers' apply_chat_template); any other template is refused with HG_STATUS_UNSUPPORTED. */
+ * No general Jinja engine: a chat_template is recognised by its exact text among the Huginn-0125,
+ * Llama 3 (base and Instruct) and ChatML (plain, and Qwen2's with a default system message) templates
+ * and rendered natively, byte for byte as Jinja renders it (docs/tokenizer.md, "Chat formats"). A
+ * tokenizer whose template is not recognised can be given a built-in format by name:
+ * hg_tokenizer_set_chat_format. Anything else is refused with HG_STATUS_UNSUPPORTED. */
 typedef struct hg_chat_msg {
-    const char *role;    /* "system", "user", "assistant" or "Huginn" (both render as Huginn), or any */
-    const char *content; /* UTF-8; trimmed of surrounding whitespace (Python str.strip) when rendered */
+    const char *role;    /* "system", "user", "assistant" (Huginn: "Huginn" too), or any */
+    const char *content; /* UTF-8; Huginn and Llama 3 trim surrounding whitespace, ChatML keeps it */
 } hg_chat_msg;
 
 /* Whether `chat_template` (the string of tokenizer_config.json) is one this library renders. */
 HG_API bool hg_chat_template_supported(const char *chat_template);
-/* Whether the tokenizer has a supported chat template (and a bos_token for it). */
+/* The built-in format a template text is recognised as ("huginn", "llama3", "chatml"), or NULL. */
+HG_API const char *hg_chat_template_format(const char *chat_template);
+/* The names hg_tokenizer_set_chat_format takes, for messages: "huginn, llama3, chatml". */
+HG_API const char *hg_chat_format_names(void);
+/* Whether the tokenizer has a chat format (recognised or forced) and the bos_token it needs. */
 HG_API bool hg_tokenizer_has_chat(const hg_tokenizer *tok);
-/* Render msgs [n_msgs] to text; add_generation_prompt appends the assistant header. On success *out is
+/* Force the built-in format `name` (see hg_chat_format_names) whatever the tokenizer's chat_template
+ * is; NULL goes back to the recognised template. A forced "llama3" is the Instruct template (the
+ * assistant header only with add_generation_prompt), a forced "chatml" the plain one. HG_STATUS_BAD_ARG
+ * for an unknown name (the message lists the names), HG_STATUS_UNSUPPORTED when the vocabulary lacks
+ * the format's special tokens or the format needs a bos_token the tokenizer has not. Changes the
+ * handle: call it before sharing the tokenizer between threads. */
+HG_API hg_status hg_tokenizer_set_chat_format(hg_tokenizer *tok, const char *name, hg_error *err);
+/* The name of the format hg_chat_render uses for this tokenizer, or NULL (no chat). */
+HG_API const char *hg_tokenizer_chat_format(const hg_tokenizer *tok);
+/* The id of the token that ends a turn in the tokenizer's chat format (Huginn <|end_turn|>, Llama 3
+ * <|eot_id|>, ChatML <|im_end|>): a reply stops there. -1 without a chat format or that token. */
+HG_API int32_t hg_tokenizer_chat_end_id(const hg_tokenizer *tok);
+/* Render msgs [n_msgs] to text in the tokenizer's chat format; add_generation_prompt appends the
+ * assistant header (the Llama 3 base template appends it always, as its text does). On success *out is
  * a new NUL-terminated string (free with hg_tokenizer_mem_free). HG_STATUS_UNSUPPORTED when the
  * tokenizer has no supported template, HG_STATUS_BAD_ARG for a NULL role/content, HG_STATUS_BAD_INPUT
  * for invalid UTF-8. *out untouched on failure. Thread-safe. */

@@ -149,8 +149,12 @@ int main(void) {
     CHECK_MSG(hg_run_capture(cmd, &out) == 0, "%s", cmd);
     {
         long p1 = 0, r1 = -1, p2 = 0, r2 = 0;
-        char *second = out ? strchr(out + 1, '[') : NULL;
-        CHECK_MSG(out && sscanf(out, "[%ld prompt tokens, %ld reused", &p1, &r1) == 2 && second &&
+        /* the turn lines follow the session's "[chat format ...]" line */
+        char *first = out ? strstr(out, "\n[") : NULL;
+        if (first) first++;
+        char *second = first ? strchr(first + 1, '[') : NULL;
+        CHECK_MSG(out && strstr(out, "[chat format huginn; a reply ends at") == out && first &&
+                      sscanf(first, "[%ld prompt tokens, %ld reused", &p1, &r1) == 2 && second &&
                       sscanf(second, "[%ld prompt tokens, %ld reused", &p2, &r2) == 2,
                   "chat stderr: %s", out);
         CHECK_MSG(r1 == 0 && p1 == 19 && r2 >= p1 && p2 > p2 - r2, "chat: turn 1 %ld/%ld, turn 2 %ld/%ld reused", r1, p1, r2, p2);

@@ -245,3 +245,30 @@ hg_status cli_model_load(const char *path, bool no_mmap, hg_model **out, hg_erro
     mp.use_mmap = !no_mmap;
     return hg_model_load(path, &mp, out, err);
 }
+
+bool cli_chat_template_known(const char *cmd, const char *name) {
+    /* the names come from the library, so a new format needs no change here */
+    const char *names = hg_chat_format_names(), *p = names;
+    const size_t n = strlen(name);
+    while (*p) {
+        const size_t k = strcspn(p, ",");
+        if (k == n && !memcmp(p, name, n)) return true;
+        p += k;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    cli_fail("%s: unknown --chat-template \"%s\" (built-in chat formats: %s)", cmd, name, names);
+    return false;
+}
+
+int cli_chat_format(const char *cmd, hg_tokenizer *tok, const char *name) {
+    hg_error err = {0};
+    if (name) {
+        if (hg_tokenizer_set_chat_format(tok, name, &err))
+            return cli_fail("%s: --chat-template: %s", cmd, err.msg);
+        return 0;
+    }
+    if (hg_tokenizer_has_chat(tok)) return 0;
+    return cli_fail("%s: the model's tokenizer has no supported chat template (recognised: the Huginn-0125, Llama 3 "
+                    "and ChatML templates); if the model uses one of the built-in formats, name it with "
+                    "--chat-template NAME (%s)", cmd, hg_chat_format_names());
+}

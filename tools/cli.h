@@ -74,4 +74,11 @@ hg_status cli_tokenizer_load(const char *path, hg_tokenizer **out, hg_error *err
 /* hg_model_load with the commands' --no-mmap (read the weights into memory instead of mapping). */
 hg_status cli_model_load(const char *path, bool no_mmap, hg_model **out, hg_error *err);
 
+/* --chat-template NAME (`chat`, `serve`): whether NAME is one of the built-in chat formats
+ * (hg_chat_format_names); else prints an error that lists them. */
+bool cli_chat_template_known(const char *cmd, const char *name);
+/* Give tok its chat format: NAME forced when not NULL, else the template the model ships. Returns 0,
+ * or 1 with a message that says what to do (the --chat-template names) when there is none. */
+int cli_chat_format(const char *cmd, hg_tokenizer *tok, const char *name);
+
 #endif

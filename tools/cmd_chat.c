@@ -3,9 +3,12 @@
  * whole conversation is rendered with the chat template and generated from; the KV cache is kept
  * between turns and only the positions after the longest common prefix are recomputed
  * (hg_generate_params.reuse_prefix), so a turn costs its own new tokens, not the history.
- *   huginn chat [-m MODEL] [--system TEXT] [-f FILE] [-n N] [--steps R] [--temp T] [--top-k K] [--top-p P]
- *               [--min-p P] [--repeat-penalty X] [--init-scale S] [--seed N] [--kv-cache S] [-c N_CTX]
- *               [--threads N] [--no-mmap] [--exit CRITERION ...] [--warm-start ...]
+ *   huginn chat [-m MODEL] [--system TEXT] [--chat-template NAME] [-f FILE] [-n N] [--steps R] [--temp T]
+ *               [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty X] [--init-scale S] [--seed N]
+ *               [--kv-cache S] [-c N_CTX] [--threads N] [--no-mmap] [--exit CRITERION ...] [--warm-start ...]
+ * The chat format is the model's own template when it is recognised (Huginn-0125, Llama 3, ChatML),
+ * else the built-in one --chat-template names; a reply ends at the format's end-of-turn token
+ * (<|end_turn|>, <|eot_id|>, <|im_end|>) or the tokenizer's EOS.
  * Lines on standard input (or -f FILE) are the user's messages; an empty line is skipped, /exit or EOF
  * ends. A session survives what a user can type or press:
  *   - a line that is not valid UTF-8 is rejected with a message, the conversation stays as it was;
@@ -63,14 +66,18 @@ static bool on_token(void *user, int32_t id, int64_t steps, const float *logits)
 }
 
 static int usage(FILE *f) {
-    fprintf(f, "usage: huginn chat [-m MODEL] [--system TEXT] [-f FILE] [-n N] [--steps R] [--temp T] [--top-k K] [--top-p P]\n"
-               "                   [--min-p P] [--repeat-penalty X] [--init-scale S] [--seed N] [--kv-cache S] [-c N_CTX]\n"
-               "                   [--threads N] [--no-mmap] [--exit CRITERION ...] [--warm-start [--warm-state normalized|raw]]\n"
+    fprintf(f, "usage: huginn chat [-m MODEL] [--system TEXT] [--chat-template NAME] [-f FILE] [-n N] [--steps R] [--temp T]\n"
+               "                   [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty X] [--init-scale S] [--seed N]\n"
+               "                   [--kv-cache S] [-c N_CTX] [--threads N] [--no-mmap] [--exit CRITERION ...]\n"
+               "                   [--warm-start [--warm-state normalized|raw]]\n"
                "  -m MODEL   default: $HUGINN_MODEL, else the shipped models/default\n"
+               "  --chat-template NAME  use the built-in chat format NAME (%s) instead of the model's\n"
+               "             template; needed when the model's template is not recognised\n"
                "  -f FILE    read the user's messages from FILE (one per line) instead of standard input\n"
                "  -n N       most tokens per reply (default 256); -c N_CTX the context (default min(block_size, 2048))\n"
                "  Each line is a message; /exit or end of input ends the session. Ctrl-C stops the current\n"
-               "  reply; at the prompt it ends the session. When the context is full the oldest turns are dropped.\n");
+               "  reply; at the prompt it ends the session. When the context is full the oldest turns are dropped.\n",
+            hg_chat_format_names());
     run_modes_help(f, true);
     return f == stdout ? 0 : 1;
 }
@@ -83,7 +90,7 @@ static void drop_msgs(hg_chat_msg *msgs, size_t *n, size_t i, size_t k) {
 }
 
 int cmd_chat(int argc, char **argv) {
-    const char *model = NULL, *system = NULL, *kv = NULL, *in_path = NULL;
+    const char *model = NULL, *system = NULL, *kv = NULL, *in_path = NULL, *chat_template = NULL;
     int64_t n_new = 256, steps = -1, n_ctx = 0, threads = 0;
     bool no_mmap = false, warm = false; /* --no-mmap: read the weights into (huge-page) memory */
     float init_scale = 1.0f;
@@ -99,11 +106,12 @@ int cmd_chat(int argc, char **argv) {
         if (!strcmp(a, "--warm-start")) { warm = true; continue; }
         { int t = run_modes_parse(argc, argv, &i, &ttc); if (t < 0) return 1; if (t > 0) continue; }
         if (!(v = cli_value(argc, argv, &i, "chat",
-                            "-m --system -f --kv-cache -n --steps -c --threads --init-scale --seed --temp --top-k --top-p "
+                            "-m --system --chat-template -f --kv-cache -n --steps -c --threads --init-scale --seed --temp --top-k --top-p "
                             "--min-p --repeat-penalty")))
             return 1;
         if (!strcmp(a, "-m")) model = v;
         else if (!strcmp(a, "--system")) system = v;
+        else if (!strcmp(a, "--chat-template")) { if (!cli_chat_template_known("chat", v)) return 1; chat_template = v; }
         else if (!strcmp(a, "-f")) in_path = v;
         else if (!strcmp(a, "--kv-cache")) kv = v;
         else if (!strcmp(a, "-n")) { if (!cli_parse_i64(v, &n_new) || n_new < 1) return cli_fail("-n needs a positive integer"); }
@@ -140,7 +148,19 @@ int cmd_chat(int argc, char **argv) {
     if (cli_model_load(model, no_mmap, &m, &err)) { rc = cli_fail_err(&err); goto out; }
     const hg_config *c = hg_model_config(m);
     if (run_text_open(&text, m, true)) goto out;
-    if (!hg_tokenizer_has_chat(text.tok)) { rc = cli_fail("chat: the model's tokenizer has no supported chat template"); goto out; }
+    if (cli_chat_format("chat", text.tok, chat_template)) goto out;
+    /* a reply ends at the tokenizer's EOS or at the format's end of turn (Llama 3's <|eot_id|> and
+     * ChatML's <|im_end|> are not the EOS of every checkpoint, and a Llama's stop ids are only these) */
+    int32_t stop_ids[2];
+    int64_t n_stop = 0;
+    if (hg_tokenizer_eos_id(text.tok) >= 0) stop_ids[n_stop++] = hg_tokenizer_eos_id(text.tok);
+    const int32_t end_id = hg_tokenizer_chat_end_id(text.tok); /* Qwen's EOS is <|im_end|> itself */
+    if (end_id >= 0 && !(n_stop && stop_ids[0] == end_id)) stop_ids[n_stop++] = end_id;
+    /* say which format and stop ids the session uses: a forced or unexpected format shows here */
+    fprintf(stderr, "[chat format %s; a reply ends at", hg_tokenizer_chat_format(text.tok));
+    for (int64_t k = 0; k < n_stop; k++)
+        fprintf(stderr, "%s %s (id %d)", k ? " or" : "", hg_tokenizer_id_to_token(text.tok, stop_ids[k]), stop_ids[k]);
+    fprintf(stderr, "%s]\n", n_stop ? "" : " the length limit only");
     if (steps < 0) steps = c->mean_recurrence;
     if (n_ctx > c->block_size) { rc = cli_fail("-c %lld exceeds the model's block_size %lld", (long long)n_ctx, (long long)c->block_size); goto out; }
     hg_ctx_params cp = hg_ctx_default_params();
@@ -225,9 +245,8 @@ int cmd_chat(int argc, char **argv) {
         gp.sampler = smp;
         gp.continuous = warm;
         gp.reuse_prefix = true;
-        int32_t eos = hg_tokenizer_eos_id(text.tok);
-        gp.eos_ids = &eos;
-        gp.n_eos = eos >= 0;
+        gp.eos_ids = stop_ids;
+        gp.n_eos = n_stop;
         turn.len = 0;
         if (turn.reply) turn.reply[0] = 0;
         int64_t n_out = 0;

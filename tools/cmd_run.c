@@ -157,6 +157,8 @@ int cmd_run(int argc, char **argv) {
         goto out;
     }
     if (text.tok && hg_tokenizer_eos_id(text.tok) >= 0 && o.n_eos < 16) o.eos[o.n_eos++] = hg_tokenizer_eos_id(text.tok);
+    /* --chat: the reply ends at the chat format's end of turn too (<|eot_id|>, <|im_end|>), as in `chat` */
+    if (o.chat && hg_tokenizer_chat_end_id(text.tok) >= 0 && o.n_eos < 16) o.eos[o.n_eos++] = hg_tokenizer_chat_end_id(text.tok);
     if (o.steps < 0) o.steps = c->mean_recurrence;
     if (c->arch == HG_ARCH_OURO || o.gate.given) { /* a learned exit gate: its own loop (run_gate.c) */
         if (c->arch != HG_ARCH_OURO) {

@@ -15,7 +15,7 @@ static int usage(void) {
     printf("usage: huginn serve [-m MODEL] [--host 127.0.0.1] [--port 8080] [--slots N] [-c N_CTX]\n"
            "                    [--api-key KEY] [--threads N] [--max-body BYTES] [--max-queue N]\n"
            "                    [--steps R] [--max-steps R] [--exit CRITERION] [--exit-threshold X|auto]\n"
-           "                    [--init-scale S] [--kv-cache STRATEGY] [--no-mmap]\n"
+           "                    [--init-scale S] [--kv-cache STRATEGY] [--chat-template NAME] [--no-mmap]\n"
            "\n"
            "OpenAI-compatible HTTP server with continuous batching: every request runs its own number of\n"
            "core iterations (num_steps) and may leave the recurrence early per token (exit_criterion);\n"
@@ -38,11 +38,14 @@ static int usage(void) {
            "  --init-scale S     default init_scale (default 1, as huginn run; 0 makes greedy output\n"
            "                     deterministic, e.g. for clients such as lm-eval that cannot send it)\n"
            "  --kv-cache S       KV-cache strategy of every slot (default full; see huginn run --help)\n"
+           "  --chat-template NAME  chat format of /v1/chat/completions: the built-in NAME (%s)\n"
+           "                     instead of the model's template (needed when it is not recognised)\n"
            "\n"
            "Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health,\n"
            "GET /metrics (Prometheus), POST /tokenize, POST /detokenize, GET / (a page to try it).\n"
            "Extra request fields: num_steps, exit_criterion, exit_threshold, min_steps, init_scale,\n"
-           "kv_cache, warm_start; every choice carries steps (iterations per generated token) and token_ids.\n");
+           "kv_cache, warm_start; every choice carries steps (iterations per generated token) and token_ids.\n",
+           hg_chat_format_names());
     return 0;
 }
 
@@ -71,7 +74,7 @@ int cmd_serve(int argc, char **argv) {
         }
         static const char *const with_value[] = {"-m", "--host", "--port", "--slots", "-c", "--api-key", "--threads",
                                                  "--max-body", "--max-queue", "--steps", "--max-steps", "--exit",
-                                                 "--exit-threshold", "--kv-cache", "--init-scale"};
+                                                 "--exit-threshold", "--kv-cache", "--init-scale", "--chat-template"};
         bool known = false;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(a, with_value[k]);
         if (!known) return cli_fail("serve: unknown option %s (see huginn serve --help)", a);
@@ -84,6 +87,10 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--api-key")) c->api_key = v;
         else if (!strcmp(a, "--exit")) c->default_exit = v;
         else if (!strcmp(a, "--kv-cache")) c->kv_cache = v;
+        else if (!strcmp(a, "--chat-template")) {
+            if (!cli_chat_template_known("serve", v)) return 1;
+            c->chat_template = v;
+        }
         else if (!strcmp(a, "--init-scale")) {
             float x;
             if (!cli_parse_f32(v, &x) || !(x >= 0) || x > 1e6f) return cli_fail("serve: --init-scale needs a number >= 0");
@@ -139,6 +146,15 @@ int cmd_serve(int argc, char **argv) {
     s.model_name = strrchr(c->model_path, '/') && strrchr(c->model_path, '/')[1] ? strrchr(c->model_path, '/') + 1
                                                                                   : c->model_path;
     if (hg_model_tokenizer(s.model, &s.tok, &err)) s.tok = NULL; /* ids only */
+    /* the chat format is fixed before any HTTP thread shares the tokenizer */
+    if (c->chat_template && !s.tok) {
+        cli_fail("serve: --chat-template %s: the model has no tokenizer", c->chat_template);
+        goto out;
+    }
+    if (c->chat_template && cli_chat_format("serve", s.tok, c->chat_template)) goto out;
+    if (s.tok && !hg_tokenizer_has_chat(s.tok))
+        fprintf(stderr, "huginn serve: the model's chat template is not recognised: /v1/chat/completions answers 400 "
+                        "(--chat-template NAME gives it a built-in format: %s)\n", hg_chat_format_names());
     pthread_mutex_init(&s.tok_mu, NULL);
     tok_mu_made = true;
     if (srv_engine_start(&s, &err)) {

@@ -40,7 +40,7 @@ typedef struct srv_job {
     int32_t *prompt;           /* [n_prompt] */
     int64_t n_prompt;
     hg_request req;            /* depth, sampler, exit; prompt/out arrays filled by the engine */
-    int32_t eos;               /* the tokenizer's EOS: a stop id, as in `huginn run` */
+    int32_t stop_ids[2];       /* the tokenizer's EOS (as in `huginn run`) and, for a chat, the end of turn */
     char *stop[SRV_MAX_STOP];
     int n_stop;
     char *id;                  /* "cmpl-..." / "chatcmpl-..." */
@@ -80,6 +80,7 @@ typedef struct srv_config {
     double default_threshold;  /* NaN = auto */
     double default_init_scale; /* init_scale when a request gives none */
     const char *kv_cache;
+    const char *chat_template; /* --chat-template NAME: a built-in chat format instead of the model's */
 } srv_config;
 
 typedef struct srv_metrics {

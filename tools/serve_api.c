@@ -149,8 +149,14 @@ static bool parse_common(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
     j->req.exit.threshold = thr;
     j->req.exit.min_steps = min_steps;
     j->req.adaptive = j->req.exit.criterion != HG_EXIT_NONE; /* as `huginn run --exit` */
-    j->eos = s->tok ? hg_tokenizer_eos_id(s->tok) : -1; /* `huginn run` stops there too */
-    if (j->eos >= 0) g->eos_ids = &j->eos, g->n_eos = 1;
+    /* stop ids: the EOS (`huginn run` stops there too) and, in a chat, the format's end of turn
+     * (<|eot_id|>, <|im_end|>: not every checkpoint's EOS) */
+    int n_stop_ids = 0;
+    if (s->tok && hg_tokenizer_eos_id(s->tok) >= 0) j->stop_ids[n_stop_ids++] = hg_tokenizer_eos_id(s->tok);
+    const int32_t end_id = s->tok && j->kind == SRV_CHAT ? hg_tokenizer_chat_end_id(s->tok) : -1;
+    if (end_id >= 0 && !(n_stop_ids && j->stop_ids[0] == end_id)) j->stop_ids[n_stop_ids++] = end_id;
+    g->eos_ids = j->stop_ids;
+    g->n_eos = n_stop_ids;
     if (j->n_prompt + max_tokens > s->cfg.n_ctx)
         return BAD("the prompt (%lld tokens) + max_tokens (%lld) exceed the context of %lld positions",
                    (long long)j->n_prompt, (long long)max_tokens, (long long)s->cfg.n_ctx);
@@ -218,7 +224,9 @@ static bool parse_prompt(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
 static bool parse_messages(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "messages");
     if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0) return BAD("`messages` must be a non-empty array");
-    if (!s->tok || !hg_tokenizer_has_chat(s->tok)) return BAD("this model has no chat template; use /v1/completions");
+    if (!s->tok || !hg_tokenizer_has_chat(s->tok))
+        return BAD("this model has no supported chat template (start the server with --chat-template NAME, NAME one of "
+                   "%s, if the model uses one of them); use /v1/completions", hg_chat_format_names());
     const int n = cJSON_GetArraySize(m);
     hg_chat_msg *msgs = calloc((size_t)n, sizeof *msgs);
     char **own = calloc((size_t)n, sizeof *own);

@@ -8,7 +8,9 @@
  *   -> post-processor (template) ; decode: id -> bytes (ByteLevel alphabet) -> lossy UTF-8.
  * Files: tok_map.c (hash maps), tok_load.c (JSON -> this struct), pretok.c (normalizers and
  * pre-tokenizers), added_tokens.c (special-token matcher), bpe.c (the model and its cache),
- * encode.c (composition and post-processor), decode.c (one-shot and streaming), chat.c.
+ * encode.c (composition and post-processor), decode.c (one-shot and streaming), chat.c (chat formats:
+ * recognition, forcing, rendering) with one renderer per format (chat_huginn.c, chat_llama3.c,
+ * chat_chatml.c) and chat_trim.c (Jinja's `trim` filter).
  */
 #ifndef HG_TOKENIZER_INTERNAL_H
 #define HG_TOKENIZER_INTERNAL_H
@@ -212,6 +214,7 @@ struct hg_tokenizer {
     size_t *dec_off;            /* [n_vocab + 1] */
     /* tokenizer_config.json */
     char *chat_template;        /* NULL if none */
+    const struct hg_chat_format *chat_forced; /* hg_tokenizer_set_chat_format; NULL: chat_template decides */
     char *bos_token, *eos_token;
     int32_t bos_id, eos_id;
     bool no_add_bos;            /* add_bos_token is false: a prompt gets no bos_token in front */
@@ -220,6 +223,42 @@ struct hg_tokenizer {
     hg_i32vec cache_ids;
     hg_tok_scratch s;
 };
+
+/* ---- chat formats (chat.c) -------------------------------------------------------------------
+ * A chat format is a native renderer plus the few facts about it that its template texts vary in.
+ * Each recognised template text maps to one hg_chat_format; --chat-template NAME forces one by name. */
+
+typedef struct hg_chat_format hg_chat_format;
+
+/* Appends msgs [n] rendered in format f to o (bos: the tokenizer's bos_token, NULL when the format
+ * needs none). Arguments are validated by the caller; false only when out of memory. */
+typedef bool (*hg_chat_render_fn)(hg_bytes *o, const hg_chat_format *f, const char *bos, const hg_chat_msg *msgs,
+                                  size_t n, bool add_generation_prompt);
+
+struct hg_chat_format {
+    const char *name;           /* "huginn", "llama3", "chatml": the names --chat-template takes */
+    hg_chat_render_fn render;
+    bool needs_bos;             /* the template writes bos_token before the first message */
+    bool gen_prompt_always;     /* the assistant header comes whatever add_generation_prompt says */
+    const char *default_system; /* rendered as a system message when messages[0] is not one; NULL: none */
+    const char *end_token;      /* the token that ends a turn (a reply stops there) */
+    const char *tokens[4];      /* the special tokens it writes (NULL-terminated): a forced format needs them */
+};
+
+bool hg_chat_render_huginn(hg_bytes *o, const hg_chat_format *f, const char *bos, const hg_chat_msg *msgs, size_t n,
+                           bool add_generation_prompt);
+bool hg_chat_render_llama3(hg_bytes *o, const hg_chat_format *f, const char *bos, const hg_chat_msg *msgs, size_t n,
+                           bool add_generation_prompt);
+bool hg_chat_render_chatml(hg_bytes *o, const hg_chat_format *f, const char *bos, const hg_chat_msg *msgs, size_t n,
+                           bool add_generation_prompt);
+
+/* Jinja's `trim` filter (chat_trim.c): [*b, *e) of s[0..n) without leading and trailing whitespace, as
+ * Python's str.strip() (Jinja2, transformers) or JavaScript's String.prototype.trim() (@huggingface/jinja)
+ * defines it; s is valid UTF-8. */
+typedef enum hg_trim_rule { HG_TRIM_PYTHON, HG_TRIM_JS } hg_trim_rule;
+void hg_chat_trim(const char *s, size_t n, hg_trim_rule rule, size_t *b, size_t *e);
+/* Append NUL-terminated s. */
+static inline bool hg_bytes_puts(hg_bytes *o, const char *s) { return hg_bytes_append(o, s, strlen(s)); }
 
 /* ---- cross-file functions --------------------------------------------------------------------- */
 
