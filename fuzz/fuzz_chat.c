@@ -1,22 +1,35 @@
 /*
- * fuzz_chat.c — libFuzzer target: the chat template's input (src/tokenizer/chat.c): messages with any
+ * fuzz_chat.c — libFuzzer target: the chat formats' input (src/tokenizer/chat*.c): messages with any
  * roles and contents (NUL-separated in the input: role, content, role, content, ...; invalid UTF-8
- * included) rendered and encoded with the Huginn-style tokenizer and its template
- * (tests/data/tokenizers/huginn_style).
+ * included) rendered and encoded in each built-in format: the first byte picks the Huginn-style
+ * tokenizer and its template (tests/data/tokenizers/huginn_style), Llama 3's tokenizer and template
+ * (llama3), or Qwen 3's tokenizer forced to ChatML (qwen3), and the generation prompt.
  */
 #include "fuzz_util.h"
 
-static hg_tokenizer *g_tok;
+static hg_tokenizer *g_tok[3];
 
-static void load(void) {
+static hg_tokenizer *load_one(const char *name, const char *force) {
+    char jp[128], cp[128];
+    snprintf(jp, sizeof jp, "tests/data/tokenizers/%s/tokenizer.json.gz", name);
+    snprintf(cp, sizeof cp, "tests/data/tokenizers/%s/tokenizer_config.json", name);
     size_t jl, cl;
-    char *json = fz_read(fz_src("tests/data/tokenizers/huginn_style/tokenizer.json.gz"), &jl);
-    char *cfg = fz_read(fz_src("tests/data/tokenizers/huginn_style/tokenizer_config.json"), &cl);
+    char *json = fz_read(fz_src(jp), &jl);
+    char *cfg = fz_read(fz_src(cp), &cl);
     FZ_CHECK(json && cfg);
     hg_error err = {0};
-    FZ_CHECK(hg_tokenizer_load_json(json, jl, cfg, cl, &g_tok, &err) == HG_OK);
-    FZ_CHECK(hg_tokenizer_has_chat(g_tok));
+    hg_tokenizer *tok = NULL;
+    FZ_CHECK(hg_tokenizer_load_json(json, jl, cfg, cl, &tok, &err) == HG_OK);
+    if (force) FZ_CHECK(hg_tokenizer_set_chat_format(tok, force, &err) == HG_OK);
+    FZ_CHECK(hg_tokenizer_has_chat(tok));
     free(json), free(cfg);
+    return tok;
+}
+
+static void load(void) {
+    g_tok[0] = load_one("huginn_style", NULL);
+    g_tok[1] = load_one("llama3", NULL);
+    g_tok[2] = load_one("qwen3", "chatml");
 }
 
 /* Loading happens once, before the first input, so it never counts against an input's time limit. */
@@ -43,10 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < nm; i++) msgs[i] = (hg_chat_msg){parts[2 * i], parts[2 * i + 1]};
     hg_error err = {0};
     char *text = NULL;
-    if (hg_chat_render(g_tok, msgs, nm, data[0] & 1, &text, &err) == HG_OK) hg_tokenizer_mem_free(text);
+    const hg_tokenizer *tok = g_tok[(data[0] >> 2) % 3];
+    if (hg_chat_render(tok, msgs, nm, data[0] & 1, &text, &err) == HG_OK) hg_tokenizer_mem_free(text);
     int32_t *ids = NULL;
     int64_t n = 0;
-    if (hg_chat_encode(g_tok, msgs, nm, data[0] & 2, &ids, &n, &err) == HG_OK) hg_tokenizer_mem_free(ids);
+    if (hg_chat_encode(tok, msgs, nm, data[0] & 2, &ids, &n, &err) == HG_OK) hg_tokenizer_mem_free(ids);
     free(buf);
     return 0;
 }
