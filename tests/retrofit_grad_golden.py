@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""retrofit_grad_golden.py -- gradients of the authors' retrofit modeling code, for test_train_retrofit.c.
+"""retrofit_grad_golden.py -- gradients of the authors' retrofit modeling code, for test_train_golden.c.
 
-Runs `convert_pretrained_model/raven_modeling_minimal_llama.py` of LoopedLMs/retrofitting-recurrence
-(unchanged, read from a bare git snapshot) on tests/data/golden_family/retrofit-tiny in float32 with
-PyTorch autograd: `model(ids, labels=labels, num_steps=(n, k), init_scale=0 | input_states=S)`, then
+Runs `convert_pretrained_model/raven_modeling_minimal_llama.py` and `_olmo.py` of
+LoopedLMs/retrofitting-recurrence (unchanged, read from a bare git snapshot) on
+tests/data/golden_family/retrofit-tiny and retrofit-olmo-tiny in float32 with PyTorch autograd: `model(ids, labels=labels, num_steps=(n, k), init_scale=0 | input_states=S)`, then
 `loss.backward()`. That call is the authors' truncated step: n iterations under torch.no_grad(), k with
-gradient, the mean cross entropy over labelled targets (-100 ignored). Output (tests/data/retrofit_grad/):
+gradient, the mean cross entropy over labelled targets (-100 ignored). Output per model
+(tests/data/retrofit_grad/<model>/):
 
     manifest.json   provenance, inputs, per case: loss, and per tensor the gradient's L2 norm, max |g|,
                     a projection sum_i g_i * sin(0.7548776662 * i) (every element counts in it) and the
@@ -20,8 +21,8 @@ element, the samples locate a difference.
 Needs Debian's python3-torch (1.13) and numpy, plus a harness that makes the modeling file importable
 without `transformers`: --reference DIR holds `shim/` (a stand-in `transformers` package) and
 `torch_compat.py` (polyfills for torch 2.x attention), the steering repository's reference/ harness
-(README there). The llama RoPE pieces the file imports from transformers are written below from
-their documented semantics. Usage:
+(README there). The RoPE pieces the files import from transformers (Llama's, OLMo-2's: the same
+rotate-half rotation) are written below from their documented semantics. Usage:
 
     /usr/bin/python3 tests/retrofit_grad_golden.py --mirror BARE_GIT_DIR --reference DIR
 """
@@ -40,9 +41,8 @@ import types
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODEL_DIR = os.path.join(HERE, "data", "golden_family", "retrofit-tiny")
-OUT_DIR = os.path.join(HERE, "data", "retrofit_grad")
-FILES = ("raven_modeling_minimal_llama.py", "raven_config_minimal.py")
+MODELS = (("retrofit-tiny", "raven_modeling_minimal_llama"), ("retrofit-olmo-tiny", "raven_modeling_minimal_olmo"))
+FILES = ("raven_modeling_minimal_llama.py", "raven_modeling_minimal_olmo.py", "raven_config_minimal.py")
 IDS = [396, 348, 154, 121, 111, 23, 52, 386, 164, 131, 44, 166, 201, 367, 99, 151, 14]
 N_SAMPLES = 256
 PROJ = 0.7548776662
@@ -63,11 +63,12 @@ def read_safetensors(path):
     return out
 
 
-def llama_rope_module(torch):
-    """transformers.models.llama.modeling_llama's two names the file uses, from their semantics:
-    inv_freq_i = 1 / theta^(2i/d) in f32, llama3-rescaled (docs/family.md "RoPE"), angles
-    inv_freq * position in f32, cos/sin of cat(angles, angles); q·cos + rotate_half(q)·sin."""
-    mod = types.ModuleType("transformers.models.llama.modeling_llama")
+def rope_module(torch, name):
+    """The two RoPE names the files import from transformers' llama / olmo2 modeling, from their
+    semantics: inv_freq_i = 1 / theta^(2i/d) in f32, llama3-rescaled when rope_scaling says so
+    (docs/family.md "RoPE"), angles inv_freq * position in f32, cos/sin of cat(angles, angles);
+    q·cos + rotate_half(q)·sin."""
+    mod = types.ModuleType(name)
 
     class LlamaRotaryEmbedding(torch.nn.Module):
         def __init__(self, config=None, device=None):
@@ -102,7 +103,7 @@ def llama_rope_module(torch):
         cos, sin = cos.unsqueeze(unsqueeze_dim), sin.unsqueeze(unsqueeze_dim)
         return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
 
-    mod.LlamaRotaryEmbedding = LlamaRotaryEmbedding
+    mod.LlamaRotaryEmbedding = mod.Olmo2RotaryEmbedding = LlamaRotaryEmbedding
     mod.apply_rotary_pos_emb = apply_rotary_pos_emb
     return mod
 
@@ -117,11 +118,13 @@ def load_official(mirror, reference):
     import transformers
 
     models = types.ModuleType("transformers.models")
-    llama = types.ModuleType("transformers.models.llama")
-    ml = llama_rope_module(torch)
-    llama.modeling_llama, models.llama, transformers.models = ml, llama, models
-    sys.modules.update({"transformers.models": models, "transformers.models.llama": llama,
-                        "transformers.models.llama.modeling_llama": ml})
+    transformers.models = models
+    sys.modules["transformers.models"] = models
+    for fam, file in (("llama", "modeling_llama"), ("olmo2", "modeling_olmo2")):
+        pkg_mod = types.ModuleType("transformers.models." + fam)
+        mod = rope_module(torch, "transformers.models.%s.%s" % (fam, file))
+        setattr(pkg_mod, file, mod), setattr(models, fam, pkg_mod)
+        sys.modules.update({pkg_mod.__name__: pkg_mod, mod.__name__: mod})
     commit = subprocess.run(["git", "-C", mirror, "rev-parse", "HEAD"], check=True, capture_output=True,
                             text=True).stdout.strip()
     pkg = tempfile.mkdtemp(prefix="retrofit_official_")
@@ -139,7 +142,7 @@ def load_official(mirror, reference):
     sys.path.insert(0, pkg)
     import importlib
 
-    modeling = importlib.import_module("retrofit_official.raven_modeling_minimal_llama")
+    modeling = {m: importlib.import_module("retrofit_official." + m) for _, m in MODELS}
     config = importlib.import_module("retrofit_official.raven_config_minimal")
     return torch, modeling, config, prov
 
@@ -150,20 +153,27 @@ def main():
     ap.add_argument("--reference", required=True, help="the reference harness (shim/, torch_compat.py)")
     args = ap.parse_args()
     torch, modeling, config_mod, prov = load_official(args.mirror, args.reference)
+    for name, module in MODELS:
+        make(torch, modeling[module], config_mod, prov, name, module)
+
+
+def make(torch, modeling, config_mod, prov, name, module):
+    model_dir = os.path.join(HERE, "data", "golden_family", name)
+    out_dir = os.path.join(HERE, "data", "retrofit_grad", name)
     torch.manual_seed(0)
-    cfg_json = json.load(open(os.path.join(MODEL_DIR, "config.json")))
+    cfg_json = json.load(open(os.path.join(model_dir, "config.json")))
     cfg = config_mod.RavenConfig(**cfg_json)
     model = modeling.RavenForCausalLM(cfg)
-    weights = read_safetensors(os.path.join(MODEL_DIR, "model.safetensors"))
+    weights = read_safetensors(os.path.join(model_dir, "model.safetensors"))
     missing, unexpected = model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=False)
     assert not unexpected and all("inv_freq" in m for m in missing), (missing, unexpected)
     model.float()
     # self-check: the forward golden r = 4 (computed with the real transformers) through this harness
-    gm = json.load(open(os.path.join(MODEL_DIR, "golden", "manifest.json")))
+    gm = json.load(open(os.path.join(model_dir, "golden", "manifest.json")))
     fc = next(c for c in gm["cases"] if c["name"] == "forward_r4")
     with torch.no_grad():
         lg = model(torch.tensor([fc["inputs"]["input_ids"]]), num_steps=4, init_scale=0.0).logits
-    ref = np.fromfile(os.path.join(MODEL_DIR, "golden", fc["outputs"]["logits"]["file"]), dtype="<f4")
+    ref = np.fromfile(os.path.join(model_dir, "golden", fc["outputs"]["logits"]["file"]), dtype="<f4")
     fwd_err = float(np.max(np.abs(lg.numpy().reshape(-1) - ref)))
     assert fwd_err < 1e-5, fwd_err
     T, h = len(IDS), cfg.n_embd
@@ -174,7 +184,7 @@ def main():
     state = np.array([0.5 * math.sin(0.37 * i + 0.1) for i in range(T * h)], dtype=np.float32)
     cases = [("nograd3_grad2_zero_state", 3, 2, None), ("nograd1_grad3_given_state", 1, 3, state)]
     values, out_cases = [], []
-    for name, n, k, s0 in cases:
+    for case_name, n, k, s0 in cases:
         model.zero_grad(set_to_none=True)
         ids = torch.tensor([IDS])
         lab = torch.tensor([labels])
@@ -193,23 +203,23 @@ def main():
                             "absmax": float(np.max(np.abs(g))), "proj": proj, "n_samples": len(idx),
                             "offset": sum(len(v) for v in values)})
             values.append(g[idx].astype(np.float32))
-        case = {"name": name, "num_steps_no_grad": n, "num_steps_with_grad": k, "loss": float(out.loss),
+        case = {"name": case_name, "num_steps_no_grad": n, "num_steps_with_grad": k, "loss": float(out.loss),
                 "n_labelled": n_lab, "tensors": tensors}
         if s0 is not None:
             case["input_state_offset"] = sum(len(v) for v in values)
             values.append(s0)
         out_cases.append(case)
-        print(f"{name}: loss {float(out.loss):.6f}, {len(tensors)} tensors", file=sys.stderr)
-    os.makedirs(OUT_DIR, exist_ok=True)
+        print(f"{name} {case_name}: loss {float(out.loss):.6f}, {len(tensors)} tensors", file=sys.stderr)
+    os.makedirs(out_dir, exist_ok=True)
     blob = np.concatenate(values).astype("<f4").tobytes()
-    with open(os.path.join(OUT_DIR, "values.bin"), "wb") as fh:
+    with open(os.path.join(out_dir, "values.bin"), "wb") as fh:
         fh.write(blob)
-    man = {"format_version": 1, "model": "golden_family/retrofit-tiny", "reference": prov,
+    man = {"format_version": 1, "model": "golden_family/" + name, "modeling_file": module + ".py", "reference": prov,
            "torch": torch.__version__, "generator": "tests/retrofit_grad_golden.py",
            "self_check_forward_r4_max_abs_diff": fwd_err,
            "inputs": {"input_ids": IDS, "labels": labels}, "projection_step": PROJ, "samples": N_SAMPLES,
            "values": {"file": "values.bin", "sha256": hashlib.sha256(blob).hexdigest()}, "cases": out_cases}
-    with open(os.path.join(OUT_DIR, "manifest.json"), "w") as fh:
+    with open(os.path.join(out_dir, "manifest.json"), "w") as fh:
         json.dump(man, fh, indent=1)
         fh.write("\n")
 

@@ -9,7 +9,8 @@
  *
  * Whole model (h 8, 2 heads, I 12, V 11, P/R/C 1/2/1, 2 rows × 5 tokens, some labels -100), once
  * with Huginn's sandwich layers and once with retrofit Llama layers (grouped-query attention,
- * rotate-half RoPE with llama3 scaling, untied head, embed_scale 1.5, ln_f once): every
+ * rotate-half RoPE with llama3 scaling, untied head, embed_scale 1.5, ln_f once) and once with retrofit
+ * OLMo-2 layers (post-norm, q/k norms): every
  * element of every tensor kind (wte tied or untied with lm_head, prelude, adapter, core, coda, norms, q/k bias, ln_f) against
  * finite differences of the truncated objective: with (n, k) = (2, 2) the state after the 2 no-grad
  * iterations is a constant, so the reference function is loss(n = 0, k = 2, s0 = that state). And
@@ -312,6 +313,9 @@ int main(void) {
     c.embed_scale = 1.5f, c.init_std = 0.3, c.rope_base = 500000;
     c.rope_factor = 32, c.rope_low_freq_factor = 1, c.rope_high_freq_factor = 4, c.rope_orig_ctx = 8;
     fd_model(&c, "retrofit-llama whole model, truncated (n=2, k=2), every element of every tensor");
+    /* retrofit OLMo-2: post-norm layers with q/k norms over the full widths, plain rotate-half RoPE */
+    c.arch = HG_ARCH_RETROFIT_OLMO, c.rope_factor = 0, c.embed_scale = 1.0f;
+    fd_model(&c, "retrofit-olmo2 whole model, truncated (n=2, k=2), every element of every tensor");
     sampler();
     return hg_test_finish("test_train_fd");
 }

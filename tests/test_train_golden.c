@@ -10,6 +10,10 @@
  *     and (0, 5) — the no-grad iterations run the same code;
  *   - the trainer's logits equal the inference engine's hg_ctx_forward at r = 5 within 1e-5;
  *   - an hg_model view of the trainer's parameters runs in the inference engine with the same result.
+ *
+ * And the retrofitted models (docs/training.md "Fine-tuning a retrofitted model"): gradients of the
+ * authors' retrofit modeling files on retrofit-tiny (Llama) and retrofit-olmo-tiny (OLMo-2) from
+ * tests/data/retrofit_grad (see check_retrofit), with the same split and inference checks.
  */
 #include "golden.h"
 #include "harness.h"
@@ -46,10 +50,10 @@ static double run_split(hg_tstep *ts, const float *params, float *grads, const i
 
 /* The consistency checks of the header on a step (n, k) with n + k = 5 whose loss and logits are
  * given: (5, 0) and (0, 5) give the same loss bit for bit, and the inference engine at r = 5 (on the
- * loaded model and on a view of the trainer's parameters) the same logits within 1e-5. */
+ * loaded model and on a view of the trainer's parameters) the same logits within tol. */
 static void check_consistency(const char *model, hg_model *m, const hg_tlayout *L, const float *params,
                               const int32_t *ids, const int32_t *labels, int64_t T, int64_t n_lab, double loss,
-                              const float *logits) {
+                              const float *logits, double tol) {
     const int64_t V = L->cfg.vocab_size, h = L->cfg.n_embd;
     hg_error err = {0};
     hg_tstep *ts = NULL;
@@ -79,7 +83,7 @@ static void check_consistency(const char *model, hg_model *m, const hg_tlayout *
         CHECK(ctx && hg_ctx_forward(ctx, ids, T, 0, &fp, lat, lg2, &err) == HG_OK);
         char label[256];
         snprintf(label, sizeof label, "%s trainer logits vs hg_ctx_forward (%s)", model, vi ? "view" : "loaded");
-        hg_check_close(label, logits, lg2, (size_t)(T * V), 1e-5);
+        hg_check_close(label, logits, lg2, (size_t)(T * V), tol);
         free(lat);
         hg_ctx_free(ctx);
     }
@@ -153,14 +157,14 @@ static void check_model(const char *model) {
     CHECK(n_grads == 8);
 
     hg_tstep_free(ts);
-    check_consistency(model, m, &L, params, ids, labels, T, 16, loss, logits);
+    check_consistency(model, m, &L, params, ids, labels, T, 16, loss, logits, 1e-5);
     free(params), free(grads), free(logits), free(ids), free(labels);
     hg_tlayout_free(&L);
     cJSON_Delete(man);
     hg_model_free(m);
 }
 
-/* ---- retrofit Llama (tests/data/retrofit_grad, written by tests/retrofit_grad_golden.py) ------------------ */
+/* ---- retrofitted models (tests/data/retrofit_grad, written by tests/retrofit_grad_golden.py) ----------- */
 
 /* The samples of a tensor of n elements, as the generator takes them: floor(j·n/m) for j < m =
  * min(samples, n), plus for the embedding every element of the input ids' rows; ascending, unique. */
@@ -179,21 +183,25 @@ static int64_t sample_indices(const char *name, int64_t n, int64_t samples, cons
     return c;
 }
 
-/* Gradients of the authors' raven_modeling_minimal_llama.py (PyTorch autograd, f32) on retrofit-tiny:
+/* Gradients of the authors' raven_modeling_minimal_llama.py / _olmo.py (PyTorch autograd, f32) on
+ * retrofit-tiny (Llama blocks, GQA, llama3 RoPE) and retrofit-olmo-tiny (OLMo-2 blocks, QK-norm):
  * per case (n, k, initial state) the loss within 1e-4 relative and, for all 40 tensors, the sampled
  * elements within 1e-4 of the tensor's max |g|, the L2 norm within 1e-4 relative and the projection
  * Σ g_i·sin(c·i) within 1e-4·‖g‖·‖sin‖ (what elementwise errors of 1e-4·‖g‖ could add up to, by
  * Cauchy–Schwarz). Measured differences are printed; they are ≈1e-6 relative (f32 accumulation order). */
-static void check_retrofit(void) {
-    const char *model = "golden_family/retrofit-tiny";
-    fprintf(stderr, "== %s (retrofit Llama)\n", model);
+static void check_retrofit(const char *name_) {
+    char model[128], path[256];
+    snprintf(model, sizeof model, "golden_family/%s", name_);
+    fprintf(stderr, "== %s (retrofit)\n", model);
     hg_error err = {0};
     hg_model *m = NULL;
     hg_status st = hg_model_load(hg_data_path(model), NULL, &m, &err);
     CHECK_MSG(st == HG_OK, "%s: %s", model, err.msg);
     size_t len = 0, vlen = 0;
-    char *text = hg_read_file(hg_data_path("retrofit_grad/manifest.json"), &len);
-    float *vals = hg_read_file(hg_data_path("retrofit_grad/values.bin"), &vlen);
+    snprintf(path, sizeof path, "retrofit_grad/%s/manifest.json", name_);
+    char *text = hg_read_file(hg_data_path(path), &len);
+    snprintf(path, sizeof path, "retrofit_grad/%s/values.bin", name_);
+    float *vals = hg_read_file(hg_data_path(path), &vlen);
     cJSON *man = text ? cJSON_Parse(text) : NULL;
     CHECK_MSG(man && vals, "retrofit_grad: manifest.json / values.bin unreadable");
     if (st || !man || !vals) {
@@ -266,7 +274,14 @@ static void check_retrofit(void) {
         }
         CHECK_MSG(n_t == L.n_tensors, "%s: %d reference tensors, layout %lld", name, n_t, (long long)L.n_tensors);
         fprintf(stderr, "  %s: %d tensors, worst sample difference %.2e of the tensor's max |g|\n", name, n_t, worst);
-        if (n == 3 && k == 2 && !s0) check_consistency(model, m, &L, params, ids, labels, T, n_lab, loss, logits);
+        if (n == 3 && k == 2 && !s0) {
+            /* the two engines differ in f32 accumulation order only (products, attention): 1e-5 of the
+             * largest logit (these checkpoints' logits reach tens; measured ≤ 3e-6 of it) */
+            double mx = 0;
+            for (int64_t i = 0; i < T * V; i++) mx = fabs((double)logits[i]) > mx ? fabs((double)logits[i]) : mx;
+            fprintf(stderr, "  max |logit| %.2f\n", mx);
+            check_consistency(model, m, &L, params, ids, labels, T, n_lab, loss, logits, 1e-5 * (mx > 1 ? mx : 1));
+        }
     }
     CHECK(n_cases == 2);
     hg_tstep_free(ts);
@@ -278,6 +293,7 @@ static void check_retrofit(void) {
 
 int main(void) {
     for (int i = 0; i < HG_GOLDEN_MODELS; i++) check_model(hg_golden_models[i]);
-    check_retrofit();
+    check_retrofit("retrofit-tiny");
+    check_retrofit("retrofit-olmo-tiny");
     return hg_test_finish("test_train_golden");
 }

@@ -269,15 +269,87 @@ static void llama_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const 
     hg_trmsnorm_backward(dx, true, G->norm[0], dA, A->x_in, A->rs, W->norm[0], N, h);
 }
 
-/* The architecture's block (hg_tlayout_init admits only these two). */
+/* ---- one retrofit OLMo-2 block -------------------------------------------------------------------- */
+
+/* Copy `width` columns at `col` of rows [N, stride] to or from a contiguous [N, width]. */
+static void gather_cols(float *dst, const float *src, int64_t N, int64_t stride, int64_t col, int64_t width) {
+    for (int64_t n = 0; n < N; n++) memcpy(dst + n * width, src + n * stride + col, (size_t)width * sizeof(float));
+}
+static void scatter_cols(float *dst, const float *src, int64_t N, int64_t stride, int64_t col, int64_t width) {
+    for (int64_t n = 0; n < N; n++) memcpy(dst + n * stride + col, src + n * width, (size_t)width * sizeof(float));
+}
+
+/* Post-norm with QK-norm (docs/family.md "The blocks"), block_retrofit.c's hg_block_retrofit_olmo on
+ * a whole micro-batch: q, k = q_norm(q), k_norm(k) over the full H·d / Hkv·d widths, then RoPE½;
+ * o = proj(attn);  r1 = x + norm_1(o);  m = mlp(r1);  y = r1 + norm_2(m). Kept: x_in, q and k before
+ * their norms (in x1 and a3), qkv after norms and RoPE, prob, att, o (in a1), r1, fc, act, m (in r2);
+ * rs = 1/rms of norm_1, norm_2, q_norm, k_norm. */
+static void olmo_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float *x, float *y) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N, qd = hg_cfg_q_dim(c), kvd = hg_cfg_kv_dim(c);
+    const int64_t qkvd = hg_cfg_qkv_dim(c);
+    const float eps = c->norm_eps;
+    if (A->x_in != x) memcpy(A->x_in, x, (size_t)(N * h) * sizeof(float));
+    hg_tmm(A->qkv, A->x_in, W->wqkv, N, h, qkvd, s->mm);
+    gather_cols(A->x1, A->qkv, N, qkvd, 0, qd);
+    gather_cols(A->a3, A->qkv, N, qkvd, qd, kvd);
+    hg_trmsnorm(s->tmp, A->rs + 2 * N, A->x1, W->q_norm, N, qd, eps);
+    scatter_cols(A->qkv, s->tmp, N, qkvd, 0, qd);
+    hg_trmsnorm(s->tmp, A->rs + 3 * N, A->a3, W->k_norm, N, kvd, eps);
+    scatter_cols(A->qkv, s->tmp, N, qkvd, qd, kvd);
+    rope_qk(s, A->qkv, false);
+    hg_tattn(A->att, A->prob, A->qkv, s->B, s->T, c->n_head, c->n_kv_head, c->head_dim);
+    hg_tmm(A->a1, A->att, W->attn_proj, N, qd, h, s->mm);
+    hg_trmsnorm(s->tmp, A->rs, A->a1, W->norm[0], N, h, eps);
+    for (int64_t i = 0; i < N * h; i++) A->r1[i] = A->x_in[i] + s->tmp[i];
+    hg_tmm(A->fc, A->r1, W->fc, N, h, 2 * I, s->mm);
+    hg_tswiglu(A->act, A->fc, N, I);
+    hg_tmm(A->r2, A->act, W->mlp_proj, N, I, h, s->mm);
+    hg_trmsnorm(s->tmp, A->rs + N, A->r2, W->norm[1], N, h, eps);
+    for (int64_t i = 0; i < N * h; i++) y[i] = A->r1[i] + s->tmp[i]; /* y may be x: x_in is the copy read */
+}
+
+/* dr1 = dy + mlpᵀ(norm_2ᵀ(dy)), do = norm_1ᵀ(dr1), dqkv from attention, RoPE⁻¹ and the q/k norms'
+ * backward on their parts (v passes), dx = dr1 + dqkv·Wqkv. */
+static void olmo_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const lact *A, const float *dy, float *dx) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N, qd = hg_cfg_q_dim(c), kvd = hg_cfg_kv_dim(c);
+    const int64_t qkvd = hg_cfg_qkv_dim(c);
+    float *dA = s->d1, *dB = s->d2;
+    memcpy(dB, dy, (size_t)(N * h) * sizeof(float));
+    hg_trmsnorm_backward(dA, false, G->norm[1], dy, A->r2, A->rs + N, W->norm[1], N, h);     /* dm */
+    hg_tmm_backward(s->dact, false, G->mlp_proj, dA, A->act, W->mlp_proj, N, I, h, s->mm);
+    hg_tswiglu_backward(s->dfc, s->dact, A->fc, N, I);
+    hg_tmm_backward(dB, true, G->fc, s->dfc, A->r1, W->fc, N, h, 2 * I, s->mm);              /* dr1 */
+    hg_trmsnorm_backward(dA, false, G->norm[0], dB, A->a1, A->rs, W->norm[0], N, h);         /* do */
+    hg_tmm_backward(s->tmp, false, G->attn_proj, dA, A->att, W->attn_proj, N, qd, h, s->mm); /* datt */
+    hg_tattn_backward(s->dqkv, s->tmp, A->prob, A->qkv, s->B, s->T, c->n_head, c->n_kv_head, c->head_dim);
+    rope_qk(s, s->dqkv, true);
+    gather_cols(s->tmp, s->dqkv, N, qkvd, 0, qd);
+    hg_trmsnorm_backward(dA, false, G->q_norm, s->tmp, A->x1, A->rs + 2 * N, W->q_norm, N, qd);
+    scatter_cols(s->dqkv, dA, N, qkvd, 0, qd);
+    gather_cols(s->tmp, s->dqkv, N, qkvd, qd, kvd);
+    hg_trmsnorm_backward(dA, false, G->k_norm, s->tmp, A->a3, A->rs + 3 * N, W->k_norm, N, kvd);
+    scatter_cols(s->dqkv, dA, N, qkvd, qd, kvd);
+    if (dx != dB) memcpy(dx, dB, (size_t)(N * h) * sizeof(float));
+    hg_tmm_backward(dx, true, G->wqkv, s->dqkv, A->x_in, W->wqkv, N, h, qkvd, s->mm);
+}
+
+/* The architecture's block (hg_tlayout_init admits only these three). */
 static void block_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float *x, float *y) {
-    if (s->L->cfg.arch == HG_ARCH_RETROFIT_LLAMA) llama_forward(s, W, A, x, y);
-    else sandwich_forward(s, W, A, x, y);
+    switch (s->L->cfg.arch) {
+    case HG_ARCH_RETROFIT_LLAMA: llama_forward(s, W, A, x, y); break;
+    case HG_ARCH_RETROFIT_OLMO: olmo_forward(s, W, A, x, y); break;
+    default: sandwich_forward(s, W, A, x, y); break;
+    }
 }
 
 static void block_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const lact *A, const float *dy, float *dx) {
-    if (s->L->cfg.arch == HG_ARCH_RETROFIT_LLAMA) llama_backward(s, W, G, A, dy, dx);
-    else sandwich_backward(s, W, G, A, dy, dx);
+    switch (s->L->cfg.arch) {
+    case HG_ARCH_RETROFIT_LLAMA: llama_backward(s, W, G, A, dy, dx); break;
+    case HG_ARCH_RETROFIT_OLMO: olmo_backward(s, W, G, A, dy, dx); break;
+    default: sandwich_backward(s, W, G, A, dy, dx); break;
+    }
 }
 
 /* ---- the core iteration ------------------------------------------------------------------------- */

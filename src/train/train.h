@@ -32,7 +32,7 @@ typedef struct hg_tinfo {
 } hg_tinfo;
 
 /* Pointers of one layer into one flat buffer (params or grads): a sandwich layer (four norms) or a
- * retrofit Llama layer (norm_1, norm_2; norm[2], norm[3] NULL). */
+ * retrofit Llama / OLMo-2 layer (norm_1, norm_2; norm[2], norm[3] NULL; OLMo-2 adds q_norm, k_norm). */
 typedef struct hg_tlayer {
     float *norm[4];   /* [h] each, or NULL */
     float *qk_bias;   /* [2, h] (row 0 -> q, row 1 -> k) or NULL */
@@ -40,6 +40,8 @@ typedef struct hg_tlayer {
     float *attn_proj; /* [h, H·d] */
     float *fc;        /* [2I, h] gate rows then up rows */
     float *mlp_proj;  /* [h, I] */
+    float *q_norm;    /* [H·d] OLMo-2's q norm, or NULL */
+    float *k_norm;    /* [Hkv·d] OLMo-2's k norm, or NULL */
 } hg_tlayer;
 
 typedef struct hg_tview {
