@@ -13,6 +13,12 @@
  * and the adapter sum theirs over the k iterations, ln_f gets both uses, and wte gets the head part
  * plus the scattered embedding part (×√h): the tied embedding is one tensor, so both land in it.
  *
+ * The block is the architecture's: Huginn's sandwich, or a retrofitted model's Llama (pre-norm) or
+ * OLMo-2 (post-norm, q/k norms) block with grouped-query attention and rotate-half RoPE; a retrofitted
+ * model also scales the embedding by embed_scale, runs the coda on the raw state with ln_f once after
+ * it, and has an untied lm_head (docs/training.md "Fine-tuning a retrofitted model"). One dispatch
+ * (block_forward / block_backward) picks the block; everything around it is shared.
+ *
  * Memory: activations for P + k·R + C layer applications, each ≈ (10h + 3I + H·T) floats per token,
  * allocated once in hg_tstep_init. No-grad iterations run through the very same layer code (into the
  * scratch set), so a split (n, k) gives bit-identical losses to (n + k, 0).
