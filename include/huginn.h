@@ -840,8 +840,10 @@ HG_API hg_status hg_score_batch(hg_batch *b, hg_score_request *reqs, int64_t n, 
 /* HG-TRAIN-API-BEGIN */
 /* A trainer owns an f32 copy of a model's parameters, their gradients and the optimizer state
  * (Adam-atan2 with update clipping and running init, decoupled decay; docs/training.md "Optimizer"), and
- * the activation buffers for micro-batches of `rows` × `seq_len` tokens. Not thread-safe (one thread
- * at a time per trainer; the kernels use OpenMP inside). */
+ * the activation buffers for micro-batches of `rows` × `seq_len` tokens. Architectures with a backward:
+ * HG_ARCH_HUGINN, HG_ARCH_RETROFIT_LLAMA and HG_ARCH_RETROFIT_OLMO (docs/training.md "Fine-tuning a
+ * retrofitted model"); the constructors return HG_STATUS_UNSUPPORTED, naming the architecture, for any
+ * other (Ouro). Not thread-safe (one thread at a time per trainer; the kernels use OpenMP inside). */
 typedef struct hg_trainer hg_trainer;
 
 typedef struct hg_train_params {
@@ -855,7 +857,8 @@ typedef struct hg_train_params {
     int64_t mean_recurrence; /* r̄ of the sampler; 0 = the model config's */
     int64_t backprop_depth;  /* k of the sampler; 0 = the model config's mean_backprop_depth */
     int64_t fixed_n, fixed_k; /* >= 0: use this (n, k) every micro-batch instead of sampling (tests, baseline) */
-    float init_scale;        /* initial state: 1 = the reference's random like-init, 0 = zeros */
+    float init_scale;        /* initial state: 1 = the reference's random state (Huginn's like-init; a retrofit
+                              * model's initialize_state), 0 = zeros */
     uint64_t seed;           /* sampler and initial states (model init has its own seed) */
 } hg_train_params;
 

@@ -64,10 +64,6 @@ done
 info_of() { "$HUGINN" info -m "$1" | sed -n '2,5p'; }
 check "init keeps a retrofitted config" '[ "$(info_of "$dir/init")" = "$(info_of "$G/retrofit-tiny")" ]'
 check "a random retrofitted checkpoint generates" '"$HUGINN" run -m "$dir/init" --ids 1,2,3 -n 3 --steps 2 --json > /dev/null'
-# the trainer runs the sandwich block only, and says so
-e=$("$HUGINN" grad -m "$G/retrofit-tiny" --ids 1,2,3 --labels 2,3,-100 --out "$dir/grad" 2>&1 >/dev/null)
-check "the trainer refuses a retrofitted model by name" 'echo "$e" | grep -q "the retrofit-llama architecture has no backward pass"'
-
 # bad input: a clear message naming the key or tensor, never a crash
 python3 "$here/retrofit_check.py" broken "$G/retrofit-tiny" "$dir" || fail=1
 err_of() { "$@" > /dev/null 2> "$dir/err"; echo "rc=$? $(cat "$dir/err")"; }

@@ -7,8 +7,11 @@
  * numeric derivative carries ≈ 1e-5 round-off and O(ε²) truncation: we accept
  * |num − ana| ≤ 2e-3 + 2e-2·|ana| (measured worst cases are 10× below that).
  *
- * Whole model (h 8, 2 heads, I 12, V 11, P/R/C 1/2/1, 2 rows × 5 tokens, some labels -100): every
- * element of every tensor kind (wte tied, prelude, adapter, core, coda, norms, q/k bias, ln_f) against
+ * Whole model (h 8, 2 heads, I 12, V 11, P/R/C 1/2/1, 2 rows × 5 tokens, some labels -100), once
+ * with Huginn's sandwich layers and once with retrofit Llama layers (grouped-query attention,
+ * rotate-half RoPE with llama3 scaling, untied head, embed_scale 1.5, ln_f once) and once with retrofit
+ * OLMo-2 layers (post-norm, q/k norms): every
+ * element of every tensor kind (wte tied or untied with lm_head, prelude, adapter, core, coda, norms, q/k bias, ln_f) against
  * finite differences of the truncated objective: with (n, k) = (2, 2) the state after the 2 no-grad
  * iterations is a constant, so the reference function is loss(n = 0, k = 2, s0 = that state). And
  * the gradient of (2, 2) must equal, bit for bit, that of (0, 2) started from that state: no-grad
@@ -105,40 +108,48 @@ static void fd_rmsnorm(void) {
     report("rmsnorm", b);
 }
 
-static void fd_rope(void) {
+static void fd_rope(bool half) {
     const int64_t N = 6, T = 3, H = 2, d = 4, n = N * H * d;
     float x[48], w[48], y[48], g[48], inv[2] = {1.0f, 0.05f};
     fill(x, n, 1), fill(w, n, 1);
     memcpy(g, w, sizeof g);
-    hg_trope(g, H * d, N, T, H, d, inv, true);
+    hg_trope(g, H * d, N, T, H, d, inv, half, true);
     int b = n_bad;
     for (int64_t i = 0; i < n; i++) {
         float s = x[i];
-        x[i] = s + EPS, memcpy(y, x, sizeof y), hg_trope(y, H * d, N, T, H, d, inv, false);
+        x[i] = s + EPS, memcpy(y, x, sizeof y), hg_trope(y, H * d, N, T, H, d, inv, half, false);
         double jp = dotw(y, w, n);
-        x[i] = s - EPS, memcpy(y, x, sizeof y), hg_trope(y, H * d, N, T, H, d, inv, false);
+        x[i] = s - EPS, memcpy(y, x, sizeof y), hg_trope(y, H * d, N, T, H, d, inv, half, false);
         x[i] = s;
         cmp("rope", (jp - dotw(y, w, n)) / (2.0 * (double)EPS), g[i]);
     }
-    report("rope (adjacent pairs)", b);
+    report(half ? "rope (rotate-half pairs)" : "rope (adjacent pairs)", b);
 }
 
-static void fd_attention(void) {
-    const int64_t B = 2, T = 5, H = 2, d = 3, h = H * d, N = B * T;
-    float qkv[10 * 18], w[10 * 6], out[10 * 6], prob[2 * 2 * 5 * 5], dqkv[10 * 18];
-    fill(qkv, N * 3 * h, 1), fill(w, N * h, 1);
-    hg_tattn(out, prob, qkv, B, T, H, d);
-    hg_tattn_backward(dqkv, w, prob, qkv, B, T, H, d);
+/* H query heads over Hkv KV heads; d = 16 takes the AVX-512 twin where the CPU has it, d = 3 the
+ * scalar loops. */
+static void fd_attention(int64_t H, int64_t Hkv, int64_t d) {
+    const int64_t B = 2, T = 5, h = H * d, N = B * T, w3 = (H + 2 * Hkv) * d;
+    float *qkv = malloc((size_t)(N * w3) * sizeof(float)), *dqkv = malloc((size_t)(N * w3) * sizeof(float));
+    float *w = malloc((size_t)(N * h) * sizeof(float)), *out = malloc((size_t)(N * h) * sizeof(float));
+    float *prob = malloc((size_t)(B * H * T * T) * sizeof(float));
+    fill(qkv, N * w3, 1), fill(w, N * h, 1);
+    hg_tattn(out, prob, qkv, B, T, H, Hkv, d);
+    hg_tattn_backward(dqkv, w, prob, qkv, B, T, H, Hkv, d);
     int b = n_bad;
-    for (int64_t i = 0; i < N * 3 * h; i++) {
+    for (int64_t i = 0; i < N * w3; i++) {
         float s = qkv[i];
-        qkv[i] = s + EPS, hg_tattn(out, prob, qkv, B, T, H, d);
+        qkv[i] = s + EPS, hg_tattn(out, prob, qkv, B, T, H, Hkv, d);
         double jp = dotw(out, w, N * h);
-        qkv[i] = s - EPS, hg_tattn(out, prob, qkv, B, T, H, d);
+        qkv[i] = s - EPS, hg_tattn(out, prob, qkv, B, T, H, Hkv, d);
         qkv[i] = s;
         cmp("attention dqkv", (jp - dotw(out, w, N * h)) / (2.0 * (double)EPS), dqkv[i]);
     }
-    report("causal attention", b);
+    char label[96];
+    snprintf(label, sizeof label, "causal attention (H %lld, KV heads %lld, d %lld)", (long long)H, (long long)Hkv,
+             (long long)d);
+    report(label, b);
+    free(qkv), free(dqkv), free(w), free(out), free(prob);
 }
 
 static void fd_swiglu(void) {
@@ -194,12 +205,8 @@ static double loss_of(hg_tstep *ts, const float *params, float *grads, const int
     return l / 8.0;
 }
 
-static void fd_model(void) {
-    hg_config c = {0};
-    c.n_embd = 8, c.n_head = 2, c.head_dim = 4, c.intermediate_size = 12, c.vocab_size = 11;
-    c.n_layers_prelude = 1, c.n_layers_core = 2, c.n_layers_coda = 1, c.mean_recurrence = 4;
-    c.mean_backprop_depth = 2, c.block_size = 16, c.rope_base = 50000, c.norm_eps = 1e-6f, c.qk_bias = true;
-    c.tie_embeddings = true;
+static void fd_model(const hg_config *cfg, const char *label) {
+    const hg_config c = *cfg;
     hg_tlayout L;
     hg_error err = {0};
     CHECK(hg_tlayout_init(&L, &c, &err) == HG_OK);
@@ -218,7 +225,7 @@ static void fd_model(void) {
     hg_tstep *ts = NULL;
     CHECK(hg_tstep_init(&L, 2, 5, 2, &ts, &err) == HG_OK);
     float s0[80], sd[80];
-    hg_tstate_init(s0, 10, 8, 7, 0);
+    hg_tstate_init(s0, 10, &c, 7, 0);
     loss_of(ts, p, g, ids, lab, 2, 2, s0, sd, true);
     loss_of(ts, p, g2, ids, lab, 0, 2, sd, NULL, true);
     CHECK_MSG(memcmp(g, g2, (size_t)L.n_params * sizeof(float)) == 0,
@@ -238,7 +245,7 @@ static void fd_model(void) {
         }
         if (n_bad != b1) fprintf(stderr, "  mismatches in %s\n", L.t[t].name);
     }
-    report("whole model, truncated (n=2, k=2), every element of every tensor", b);
+    report(label, b);
     /* the gradient does depend on k: dropping an iteration changes the adapter's gradient */
     memset(g2, 0, (size_t)L.n_params * sizeof(float));
     loss_of(ts, p, g2, ids, lab, 3, 1, s0, NULL, true);
@@ -284,11 +291,31 @@ int main(void) {
     hg_rng_seed(&g_rng, 1234);
     fd_linear();
     fd_rmsnorm();
-    fd_rope();
-    fd_attention();
+    fd_rope(false);
+    fd_attention(2, 2, 3);
     fd_swiglu();
     fd_cross_entropy();
-    fd_model();
+    hg_config c = {0}; /* Huginn: sandwich layers, tied embedding, q/k bias */
+    c.n_embd = 8, c.n_head = 2, c.head_dim = 4, c.intermediate_size = 12, c.vocab_size = 11;
+    c.n_layers_prelude = 1, c.n_layers_core = 2, c.n_layers_coda = 1, c.mean_recurrence = 4;
+    c.mean_backprop_depth = 2, c.block_size = 16, c.rope_base = 50000, c.norm_eps = 1e-6f, c.qk_bias = true;
+    c.tie_embeddings = true;
+    fd_model(&c, "huginn whole model, truncated (n=2, k=2), every element of every tensor");
+    /* the retrofit Llama pieces: rotate-half RoPE, grouped-query attention (the scalar loops at d 3, the
+     * AVX-512 twin, where the CPU has it, at d 16) */
+    fd_rope(true);
+    fd_attention(4, 2, 3);
+    fd_attention(4, 1, 16);
+    fd_attention(2, 2, 16);
+    /* retrofit Llama: pre-norm layers, grouped-query attention (2 heads on 1 KV head), rotate-half RoPE
+     * with llama3 scaling, untied head, embed_scale ≠ 1, ln_f only after the coda */
+    c.arch = HG_ARCH_RETROFIT_LLAMA, c.n_kv_head = 1, c.qk_bias = false, c.tie_embeddings = false;
+    c.embed_scale = 1.5f, c.init_std = 0.3, c.rope_base = 500000;
+    c.rope_factor = 32, c.rope_low_freq_factor = 1, c.rope_high_freq_factor = 4, c.rope_orig_ctx = 8;
+    fd_model(&c, "retrofit-llama whole model, truncated (n=2, k=2), every element of every tensor");
+    /* retrofit OLMo-2: post-norm layers with q/k norms over the full widths, plain rotate-half RoPE */
+    c.arch = HG_ARCH_RETROFIT_OLMO, c.rope_factor = 0, c.embed_scale = 1.0f;
+    fd_model(&c, "retrofit-olmo2 whole model, truncated (n=2, k=2), every element of every tensor");
     sampler();
     return hg_test_finish("test_train_fd");
 }

@@ -202,6 +202,10 @@ static void train_params(train_run *r) {
     p->grad_clip = num(jt, "grad_clip", 1.0);
     p->fixed_n = (int64_t)num(jt, "fixed_n", -1);
     p->fixed_k = (int64_t)num(jt, "fixed_k", -1);
+    /* the sampler's r̄ and k̄; 0 = the model's mean_recurrence / mean_backprop_depth (the way to set
+     * them for an init_from model, whose config the `model` section does not change) */
+    p->mean_recurrence = (int64_t)num(jt, "mean_recurrence", 0);
+    p->backprop_depth = (int64_t)num(jt, "backprop_depth", 0);
     p->init_scale = (float)num(jt, "init_scale", 1.0);
     p->seed = (uint64_t)num(jt, "seed", 514229);
     r->init_seed = (uint64_t)num(jt, "init_seed", 233);
@@ -263,8 +267,10 @@ static void eval_config(train_run *r) {
     }
 }
 
-/* Opens data.shard and data.val_shard when given and checks their rows fit this run; 0, or 1. */
+/* Opens data.shard and data.val_shard when given and checks their rows fit this run (the trainer's
+ * vocabulary: with init_from or --resume it is the loaded model's, not the `model` section's); 0, or 1. */
 static int open_shards(train_run *r) {
+    const int64_t vocab = hg_trainer_config(r->tr)->vocab_size;
     const cJSON *jd = section(r, "data");
     const cJSON *jsh = cJSON_GetObjectItemCaseSensitive(jd, "shard");
     const cJSON *jval = cJSON_GetObjectItemCaseSensitive(jd, "val_shard");
@@ -273,10 +279,10 @@ static int open_shards(train_run *r) {
         (cJSON_IsString(jval) && hg_shard_open(jval->valuestring, &r->val_shard, &r->err)))
         return cli_fail_err(&r->err);
     for (hg_shard *sh = r->shard; sh; sh = sh == r->shard ? r->val_shard : NULL)
-        if (hg_shard_row_len(sh) != r->p.seq_len + 1 || hg_shard_vocab(sh) > r->c.vocab_size)
-            return cli_fail("%s: rows of %lld tokens with ids < %d; this run needs seq_len + 1 = %lld and ids < %d",
+        if (hg_shard_row_len(sh) != r->p.seq_len + 1 || hg_shard_vocab(sh) > vocab)
+            return cli_fail("%s: rows of %lld tokens with ids < %d; this run needs seq_len + 1 = %lld and ids < %lld",
                             r->cfg_path, (long long)hg_shard_row_len(sh), hg_shard_vocab(sh),
-                            (long long)r->p.seq_len + 1, (int)r->c.vocab_size);
+                            (long long)r->p.seq_len + 1, (long long)vocab);
     return 0;
 }
 
@@ -484,7 +490,7 @@ static int train_setup_and_run(train_run *r) {
     train_params(r);
     if ((rc = chain_config(r))) return rc;
     eval_config(r);
-    if ((rc = claim_out_dir(r)) || (rc = open_shards(r)) || (rc = make_trainer(r)) || (rc = open_outputs(r)))
+    if ((rc = claim_out_dir(r)) || (rc = make_trainer(r)) || (rc = open_shards(r)) || (rc = open_outputs(r)))
         return rc;
     return train_loop(r);
 }

@@ -44,6 +44,7 @@ static const key_rule train_rules[] = {
     {"max_steps", K_INT, 1, BIG_STEPS}, {"warmup", K_STEPS, 0, BIG_STEPS}, {"cooldown", K_STEPS, 0, BIG_STEPS},
     {"lr", K_NUM, 0, 1e300}, {"weight_decay", K_NUM, 0, 1e300}, {"grad_clip", K_NUM, 0, 1e300},
     {"fixed_n", K_INT, -1, 4096}, {"fixed_k", K_INT, -1, 4096}, {"init_scale", K_NUM, 0, 1e30},
+    {"mean_recurrence", K_INT, 0, 4096}, {"backprop_depth", K_INT, 0, 4096},
     {"seed", K_INT, 0, SEED_MAX}, {"init_seed", K_INT, 0, SEED_MAX}, {NULL, K_INT, 0, 0}};
 static const key_rule data_rules[] = {
     {"min_hops", K_INT, 0, 25}, {"max_hops", K_INT, 0, 25}, {"distractors", K_INT, 0, 25},

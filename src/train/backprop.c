@@ -124,26 +124,29 @@ void hg_trmsnorm_backward(float *dx, bool dx_accumulate, float *dw, const float 
 
 /* ---- RoPE ---------------------------------------------------------------------------------------- */
 
-/* Forward is hg_rope row by row (identical numbers to inference). A rotation's inverse is its
- * transpose, so the backward of y = R(θ)x is dx = R(−θ)dy: (dy0·c + dy1·s, −dy0·s + dy1·c). */
+/* Forward is hg_rope (adjacent pairs 2i, 2i+1) or hg_rope_half (pairs i, i + d/2) row by row:
+ * identical numbers to inference. A rotation's inverse is its transpose, so the backward of y = R(θ)x
+ * is dx = R(−θ)dy: (dy0·c + dy1·s, −dy0·s + dy1·c) on the same pairs. */
 void hg_trope(float *x, int64_t stride, int64_t N, int64_t T, int64_t n_head, int64_t d, const float *inv_freq,
-              bool inverse) {
+              bool half, bool inverse) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
         float *row = x + n * stride;
         const int64_t pos = n % T;
         if (!inverse) {
-            hg_rope(row, n_head, d, pos, inv_freq);
+            if (half) hg_rope_half(row, n_head, d, pos, inv_freq);
+            else hg_rope(row, n_head, d, pos, inv_freq);
             continue;
         }
+        const int64_t i1 = half ? d / 2 : 1, step = half ? 1 : 2; /* pair (i·step, i·step + i1) */
         for (int64_t i = 0; i < d / 2; i++) {
             const float ang = (float)pos * inv_freq[i];
             const float c = cosf(ang), s = sinf(ang);
             for (int64_t hh = 0; hh < n_head; hh++) {
-                float *p = row + hh * d + 2 * i;
-                const float a = p[0], b = p[1];
-                p[0] = a * c + b * s;
-                p[1] = b * c - a * s;
+                float *p0 = row + hh * d + step * i, *p1 = p0 + i1;
+                const float a = *p0, b = *p1;
+                *p0 = a * c + b * s;
+                *p1 = b * c - a * s;
             }
         }
     }
@@ -164,25 +167,25 @@ static inline float dot_head(const float *a, const float *b, int64_t d) {
     return r;
 }
 
-void hg_tattn(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t d) {
+void hg_tattn(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t Hkv, int64_t d) {
 #if defined(__x86_64__)
     if (use_avx512() && hg_tattn_avx512_fits(T, d)) {
-        hg_tattn_avx512(out, prob, qkv, B, T, H, d);
+        hg_tattn_avx512(out, prob, qkv, B, T, H, Hkv, d);
         return;
     }
 #endif
-    const int64_t h = H * d;
+    const int64_t h = H * d, stride = (H + 2 * Hkv) * d, grp = H / Hkv;
     const float scale = (float)(1.0 / sqrt((double)d));
 #pragma omp parallel for schedule(static) collapse(2)
     for (int64_t b = 0; b < B; b++) {
         for (int64_t hh = 0; hh < H; hh++) {
+            const float *kb = qkv + b * T * stride + h + (hh / grp) * d, *vb = kb + Hkv * d; /* its KV head */
             for (int64_t i = 0; i < T; i++) {
-                const float *q = qkv + (b * T + i) * 3 * h + hh * d;
+                const float *q = qkv + (b * T + i) * stride + hh * d;
                 float *p = prob + ((b * H + hh) * T + i) * T;
                 float mx = -INFINITY;
                 for (int64_t j = 0; j <= i; j++) {
-                    const float *k = qkv + (b * T + j) * 3 * h + h + hh * d;
-                    p[j] = dot_head(q, k, d) * scale;
+                    p[j] = dot_head(q, kb + j * stride, d) * scale;
                     if (p[j] > mx) mx = p[j];
                 }
                 double sum = 0;
@@ -195,7 +198,7 @@ void hg_tattn(float *out, float *prob, const float *qkv, int64_t B, int64_t T, i
                 for (int64_t t = 0; t < d; t++) o[t] = 0;
                 for (int64_t j = 0; j <= i; j++) {
                     p[j] *= inv;
-                    const float *v = qkv + (b * T + j) * 3 * h + 2 * h + hh * d;
+                    const float *v = vb + j * stride;
                     for (int64_t t = 0; t < d; t++) o[t] += p[j] * v[t];
                 }
                 for (int64_t j = i + 1; j < T; j++) p[j] = 0;
@@ -207,43 +210,47 @@ void hg_tattn(float *out, float *prob, const float *qkv, int64_t B, int64_t T, i
 /* o_i = Σ_j p_ij v_j, p_i = softmax_j(s_ij), s_ij = q_i·k_j/√d (j ≤ i):
  *   dv_j += p_ij do_i;   dp_ij = do_i·v_j;   ds_ij = p_ij (dp_ij − Σ_l p_il dp_il);
  *   dq_i += ds_ij k_j /√d;   dk_j += ds_ij q_i /√d.
- * Each (row, head) pair owns its slice of dqkv, so threads never write the same element. */
+ * With grouped-query attention the query heads of a group add into their KV head's dk, dv: threads
+ * take (row, KV head) pairs and run the group's query heads in order, so each owns its slice of dqkv
+ * and the sums have a fixed order (with H = Hkv this is the per-head loop). */
 void hg_tattn_backward(float *dqkv, const float *dout, const float *prob, const float *qkv, int64_t B, int64_t T,
-                       int64_t H, int64_t d) {
+                       int64_t H, int64_t Hkv, int64_t d) {
 #if defined(__x86_64__)
     if (use_avx512() && hg_tattn_avx512_fits(T, d)) {
-        hg_tattn_backward_avx512(dqkv, dout, prob, qkv, B, T, H, d);
+        hg_tattn_backward_avx512(dqkv, dout, prob, qkv, B, T, H, Hkv, d);
         return;
     }
 #endif
-    const int64_t h = H * d;
+    const int64_t h = H * d, stride = (H + 2 * Hkv) * d, grp = H / Hkv;
     const float scale = (float)(1.0 / sqrt((double)d));
 #pragma omp parallel for schedule(static) collapse(2)
     for (int64_t b = 0; b < B; b++) {
-        for (int64_t hh = 0; hh < H; hh++) {
-            for (int64_t i = 0; i < T; i++)
-                for (int64_t part = 0; part < 3; part++)
-                    memset(dqkv + (b * T + i) * 3 * h + part * h + hh * d, 0, (size_t)d * sizeof(float));
+        for (int64_t g = 0; g < Hkv; g++) {
+            const float *kb = qkv + b * T * stride + h + g * d, *vb = kb + Hkv * d;
+            float *dkb = dqkv + b * T * stride + h + g * d, *dvb = dkb + Hkv * d;
             for (int64_t i = 0; i < T; i++) {
-                const float *p = prob + ((b * H + hh) * T + i) * T;
-                const float *g = dout + (b * T + i) * h + hh * d;
-                const float *q = qkv + (b * T + i) * 3 * h + hh * d;
-                float *dq = dqkv + (b * T + i) * 3 * h + hh * d;
-                double sdot = 0;
-                for (int64_t j = 0; j <= i; j++) {
-                    const float *v = qkv + (b * T + j) * 3 * h + 2 * h + hh * d;
-                    sdot += (double)p[j] * (double)dot_head(g, v, d);
-                }
-                for (int64_t j = 0; j <= i; j++) {
-                    const float *k = qkv + (b * T + j) * 3 * h + h + hh * d;
-                    const float *v = k + h;
-                    float *dk = dqkv + (b * T + j) * 3 * h + h + hh * d, *dv = dk + h;
-                    /* dp again rather than a per-row buffer: the same function, so the same bits */
-                    const float ds = p[j] * (dot_head(g, v, d) - (float)sdot) * scale;
-                    for (int64_t t = 0; t < d; t++) {
-                        dq[t] += ds * k[t];
-                        dk[t] += ds * q[t];
-                        dv[t] += p[j] * g[t];
+                memset(dkb + i * stride, 0, (size_t)d * sizeof(float));
+                memset(dvb + i * stride, 0, (size_t)d * sizeof(float));
+            }
+            for (int64_t hh = g * grp; hh < (g + 1) * grp; hh++) {
+                for (int64_t i = 0; i < T; i++) memset(dqkv + (b * T + i) * stride + hh * d, 0, (size_t)d * sizeof(float));
+                for (int64_t i = 0; i < T; i++) {
+                    const float *p = prob + ((b * H + hh) * T + i) * T;
+                    const float *gr = dout + (b * T + i) * h + hh * d;
+                    const float *q = qkv + (b * T + i) * stride + hh * d;
+                    float *dq = dqkv + (b * T + i) * stride + hh * d;
+                    double sdot = 0;
+                    for (int64_t j = 0; j <= i; j++) sdot += (double)p[j] * (double)dot_head(gr, vb + j * stride, d);
+                    for (int64_t j = 0; j <= i; j++) {
+                        const float *k = kb + j * stride, *v = vb + j * stride;
+                        float *dk = dkb + j * stride, *dv = dvb + j * stride;
+                        /* dp again rather than a per-row buffer: the same function, so the same bits */
+                        const float ds = p[j] * (dot_head(gr, v, d) - (float)sdot) * scale;
+                        for (int64_t t = 0; t < d; t++) {
+                            dq[t] += ds * k[t];
+                            dk[t] += ds * q[t];
+                            dv[t] += p[j] * gr[t];
+                        }
                     }
                 }
             }

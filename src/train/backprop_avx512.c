@@ -140,17 +140,19 @@ HG_INLINE __m512 dot16(const float *a, const float *Xt, int64_t Tp, int64_t jt, 
     return _mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3));
 }
 
-void hg_tattn_avx512(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t d) {
-    const int64_t h = H * d, Tp = round16(T);
+void hg_tattn_avx512(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t Hkv,
+                     int64_t d) {
+    const int64_t h = H * d, Tp = round16(T), stride = (H + 2 * Hkv) * d, grp = H / Hkv;
     const float scale = (float)(1.0 / sqrt((double)d));
 #pragma omp parallel for schedule(static) collapse(2)
     for (int64_t b = 0; b < B; b++) {
         for (int64_t hh = 0; hh < H; hh++) {
-            _Alignas(64) float kt[KT_MAX]; /* [d, Tp] keys of this head, transposed */
-            const float *base = qkv + b * T * 3 * h + hh * d;
-            transpose_head(kt, base + h, 3 * h, T, Tp, d);
+            _Alignas(64) float kt[KT_MAX]; /* [d, Tp] keys of this head's KV head, transposed */
+            const float *base = qkv + b * T * stride + hh * d;
+            const float *vbase = qkv + b * T * stride + h + Hkv * d + (hh / grp) * d;
+            transpose_head(kt, qkv + b * T * stride + h + (hh / grp) * d, stride, T, Tp, d);
             for (int64_t i = 0; i < T; i++) {
-                const float *q = base + i * 3 * h;
+                const float *q = base + i * stride;
                 float *p = prob + ((b * H + hh) * T + i) * T;
                 const int64_t n = i + 1; /* keys 0..i */
                 /* scores, and their max over the valid lanes */
@@ -182,11 +184,11 @@ void hg_tattn_avx512(float *out, float *prob, const float *qkv, int64_t B, int64
                     __m512 a0 = _mm512_setzero_ps(), a1 = a0;
                     int64_t j = 0;
                     for (; j + 1 < n; j += 2) {
-                        const float *v = base + j * 3 * h + 2 * h + t;
+                        const float *v = vbase + j * stride + t;
                         a0 = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(v), a0);
-                        a1 = _mm512_fmadd_ps(_mm512_set1_ps(p[j + 1]), _mm512_loadu_ps(v + 3 * h), a1);
+                        a1 = _mm512_fmadd_ps(_mm512_set1_ps(p[j + 1]), _mm512_loadu_ps(v + stride), a1);
                     }
-                    if (j < n) a0 = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(base + j * 3 * h + 2 * h + t), a0);
+                    if (j < n) a0 = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(vbase + j * stride + t), a0);
                     _mm512_storeu_ps(o + t, _mm512_add_ps(a0, a1));
                 }
             }
@@ -194,63 +196,72 @@ void hg_tattn_avx512(float *out, float *prob, const float *qkv, int64_t B, int64
     }
 }
 
+/* Threads take (row, KV head) pairs and run the group's query heads in order, as the scalar
+ * hg_tattn_backward does: the heads of a group add into the same dk, dv. */
 void hg_tattn_backward_avx512(float *dqkv, const float *dout, const float *prob, const float *qkv, int64_t B,
-                              int64_t T, int64_t H, int64_t d) {
-    const int64_t h = H * d, Tp = round16(T);
+                              int64_t T, int64_t H, int64_t Hkv, int64_t d) {
+    const int64_t h = H * d, Tp = round16(T), stride = (H + 2 * Hkv) * d, grp = H / Hkv;
     const float scale = (float)(1.0 / sqrt((double)d));
 #pragma omp parallel for schedule(static) collapse(2)
     for (int64_t b = 0; b < B; b++) {
-        for (int64_t hh = 0; hh < H; hh++) {
-            _Alignas(64) float vt[KT_MAX]; /* [d, Tp] values of this head, transposed */
+        for (int64_t g = 0; g < Hkv; g++) {
+            _Alignas(64) float vt[KT_MAX]; /* [d, Tp] values of this KV head, transposed */
             _Alignas(64) float ds[KT_MAX / 16]; /* [Tp] ds_ij of the current query i */
-            const float *base = qkv + b * T * 3 * h + hh * d;
-            float *dbase = dqkv + b * T * 3 * h + hh * d;
-            transpose_head(vt, base + 2 * h, 3 * h, T, Tp, d);
-            for (int64_t i = 0; i < T; i++)
-                for (int64_t part = 0; part < 3; part++) memset(dbase + i * 3 * h + part * h, 0, (size_t)d * sizeof(float));
+            const float *kbase = qkv + b * T * stride + h + g * d;
+            float *dkbase = dqkv + b * T * stride + h + g * d;
+            transpose_head(vt, kbase + Hkv * d, stride, T, Tp, d);
             for (int64_t i = 0; i < T; i++) {
-                const float *p = prob + ((b * H + hh) * T + i) * T;
-                const float *g = dout + (b * T + i) * h + hh * d;
-                const float *q = base + i * 3 * h;
-                float *dq = dbase + i * 3 * h;
-                const int64_t n = i + 1;
-                /* dp_ij = do_i·v_j into ds, and Σ_j p_ij dp_ij in double */
-                __m512d s0 = _mm512_setzero_pd(), s1 = s0;
-                for (int64_t jt = 0; jt < n; jt += 16) {
-                    const __mmask16 m = lanes(n - jt);
-                    const __m512 dp = dot16(g, vt, Tp, jt, d);
-                    const __m512 pp = _mm512_maskz_loadu_ps(m, p + jt);
-                    _mm512_store_ps(ds + jt, dp);
-                    s0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(pp)),
-                                         _mm512_cvtps_pd(_mm512_castps512_ps256(dp)), s0);
-                    s1 = _mm512_fmadd_pd(
-                        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(pp), 1))),
-                        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(dp), 1))), s1);
-                }
-                const __m512 sdot = _mm512_set1_ps((float)_mm512_reduce_add_pd(_mm512_add_pd(s0, s1)));
-                /* ds_ij = p_ij (dp_ij − Σ) / √d */
-                for (int64_t jt = 0; jt < n; jt += 16) {
-                    const __m512 pp = _mm512_maskz_loadu_ps(lanes(n - jt), p + jt);
-                    const __m512 v = _mm512_mul_ps(_mm512_mul_ps(pp, _mm512_sub_ps(_mm512_load_ps(ds + jt), sdot)),
-                                                   _mm512_set1_ps(scale));
-                    _mm512_store_ps(ds + jt, v);
-                }
-                /* dq_i = Σ_j ds_ij k_j (two chains);  dk_j += ds_ij q_i;  dv_j += p_ij do_i */
-                for (int64_t t = 0; t < d; t += 16) {
-                    const __m512 qv = _mm512_loadu_ps(q + t), gv = _mm512_loadu_ps(g + t);
-                    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-                    for (int64_t j = 0; j < n; j++) {
-                        const float *k = base + j * 3 * h + h + t;
-                        float *dk = dbase + j * 3 * h + h + t, *dv = dk + h;
-                        const __m512 dsj = _mm512_set1_ps(ds[j]);
-                        if (j & 1)
-                            a1 = _mm512_fmadd_ps(dsj, _mm512_loadu_ps(k), a1);
-                        else
-                            a0 = _mm512_fmadd_ps(dsj, _mm512_loadu_ps(k), a0);
-                        _mm512_storeu_ps(dk, _mm512_fmadd_ps(dsj, qv, _mm512_loadu_ps(dk)));
-                        _mm512_storeu_ps(dv, _mm512_fmadd_ps(_mm512_set1_ps(p[j]), gv, _mm512_loadu_ps(dv)));
+                memset(dkbase + i * stride, 0, (size_t)d * sizeof(float));
+                memset(dkbase + i * stride + Hkv * d, 0, (size_t)d * sizeof(float));
+            }
+            for (int64_t hh = g * grp; hh < (g + 1) * grp; hh++) {
+                const float *base = qkv + b * T * stride + hh * d;
+                float *dbase = dqkv + b * T * stride + hh * d;
+                for (int64_t i = 0; i < T; i++) memset(dbase + i * stride, 0, (size_t)d * sizeof(float));
+                for (int64_t i = 0; i < T; i++) {
+                    const float *p = prob + ((b * H + hh) * T + i) * T;
+                    const float *gr = dout + (b * T + i) * h + hh * d;
+                    const float *q = base + i * stride;
+                    float *dq = dbase + i * stride;
+                    const int64_t n = i + 1;
+                    /* dp_ij = do_i·v_j into ds, and Σ_j p_ij dp_ij in double */
+                    __m512d s0 = _mm512_setzero_pd(), s1 = s0;
+                    for (int64_t jt = 0; jt < n; jt += 16) {
+                        const __mmask16 m = lanes(n - jt);
+                        const __m512 dp = dot16(gr, vt, Tp, jt, d);
+                        const __m512 pp = _mm512_maskz_loadu_ps(m, p + jt);
+                        _mm512_store_ps(ds + jt, dp);
+                        s0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(pp)),
+                                             _mm512_cvtps_pd(_mm512_castps512_ps256(dp)), s0);
+                        s1 = _mm512_fmadd_pd(
+                            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(pp), 1))),
+                            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(dp), 1))), s1);
                     }
-                    _mm512_storeu_ps(dq + t, _mm512_add_ps(a0, a1));
+                    const __m512 sdot = _mm512_set1_ps((float)_mm512_reduce_add_pd(_mm512_add_pd(s0, s1)));
+                    /* ds_ij = p_ij (dp_ij − Σ) / √d */
+                    for (int64_t jt = 0; jt < n; jt += 16) {
+                        const __m512 pp = _mm512_maskz_loadu_ps(lanes(n - jt), p + jt);
+                        const __m512 v = _mm512_mul_ps(_mm512_mul_ps(pp, _mm512_sub_ps(_mm512_load_ps(ds + jt), sdot)),
+                                                       _mm512_set1_ps(scale));
+                        _mm512_store_ps(ds + jt, v);
+                    }
+                    /* dq_i = Σ_j ds_ij k_j (two chains);  dk_j += ds_ij q_i;  dv_j += p_ij do_i */
+                    for (int64_t t = 0; t < d; t += 16) {
+                        const __m512 qv = _mm512_loadu_ps(q + t), gv = _mm512_loadu_ps(gr + t);
+                        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+                        for (int64_t j = 0; j < n; j++) {
+                            const float *k = kbase + j * stride + t;
+                            float *dk = dkbase + j * stride + t, *dv = dk + Hkv * d;
+                            const __m512 dsj = _mm512_set1_ps(ds[j]);
+                            if (j & 1)
+                                a1 = _mm512_fmadd_ps(dsj, _mm512_loadu_ps(k), a1);
+                            else
+                                a0 = _mm512_fmadd_ps(dsj, _mm512_loadu_ps(k), a0);
+                            _mm512_storeu_ps(dk, _mm512_fmadd_ps(dsj, qv, _mm512_loadu_ps(dk)));
+                            _mm512_storeu_ps(dv, _mm512_fmadd_ps(_mm512_set1_ps(p[j]), gv, _mm512_loadu_ps(dv)));
+                        }
+                        _mm512_storeu_ps(dq + t, _mm512_add_ps(a0, a1));
+                    }
                 }
             }
         }

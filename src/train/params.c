@@ -58,17 +58,23 @@ hg_status hg_tlayout_init(hg_tlayout *L, const hg_config *cfg, hg_error *err) {
         return hg_err(err, HG_STATUS_BAD_ARG, "trainer: config sizes are not usable (h %lld, heads %lld, I %lld, V %lld)",
                       (long long)c->n_embd, (long long)c->n_head, (long long)c->intermediate_size,
                       (long long)c->vocab_size);
-    if (c->arch != HG_ARCH_HUGINN) /* the backward passes are Huginn's sandwich block and adapter */
-        return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: the %s architecture has no backward pass (only huginn trains)",
+    /* the backward passes exist for Huginn's sandwich block and the retrofit Llama and OLMo-2 blocks
+     * (step.c); the adapter, the head and the loss are shared */
+    if (c->arch != HG_ARCH_HUGINN && !hg_arch_is_retrofit(c->arch))
+        return hg_err(err, HG_STATUS_UNSUPPORTED,
+                      "trainer: the %s architecture has no backward pass (huginn, retrofit-llama and retrofit-olmo2 train)",
                       hg_arch_name(c->arch));
-    if (!c->tie_embeddings)
-        return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: only tied embeddings are implemented (tie_embeddings true)");
     if (c->n_embd > (1 << 16) || c->intermediate_size > (1 << 18) || c->vocab_size > (1 << 22))
         return hg_err(err, HG_STATUS_LIMIT, "trainer: model too large for an f32 CPU trainer");
     L->cfg = *c;
     if (L->cfg.n_kv_head == 0) L->cfg.n_kv_head = c->n_head; /* configs built in code may leave it unset */
-    if (L->cfg.n_kv_head != c->n_head)
-        return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: grouped-query attention is not implemented in the trainer");
+    if (L->cfg.n_kv_head < 0 || L->cfg.n_kv_head > c->n_head || c->n_head % L->cfg.n_kv_head)
+        return hg_err(err, HG_STATUS_BAD_ARG, "trainer: %lld KV heads do not divide %lld heads",
+                      (long long)L->cfg.n_kv_head, (long long)c->n_head);
+    if (c->arch == HG_ARCH_HUGINN && L->cfg.n_kv_head != c->n_head)
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: Huginn's sandwich block trains with as many KV heads as heads");
+    if (hg_arch_is_retrofit(c->arch) && c->qk_bias)
+        return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: retrofit models have no q/k bias");
     const hg_schema *sc = hg_schema_for(c->arch);
     if (!sc) return hg_err(err, HG_STATUS_UNSUPPORTED, "trainer: no tensor schema for architecture %s", hg_arch_name(c->arch));
     /* the order is the parameters' order in checkpoints and optimizer files: inputs, prelude layers,
@@ -110,6 +116,7 @@ hg_status hg_tview_init(hg_tview *v, const hg_tlayout *L, float *buf, hg_error *
 void hg_tview_point(hg_tview *v, const hg_tlayout *L, float *buf) {
     const hg_config *c = &L->cfg;
     const int64_t nl = c->n_layers_prelude + c->n_layers_core + c->n_layers_coda;
+    const int n_norms = hg_tlayer_norms(c);
     int64_t ti = 0;
     v->wte = buf + L->t[ti++].offset;
     for (int64_t l = 0; l < nl; l++) {
@@ -120,9 +127,13 @@ void hg_tview_point(hg_tview *v, const hg_tlayout *L, float *buf) {
         y->attn_proj = buf + L->t[ti++].offset;
         y->fc = buf + L->t[ti++].offset;
         y->mlp_proj = buf + L->t[ti++].offset;
-        for (int k = 0; k < 4; k++) y->norm[k] = buf + L->t[ti++].offset;
+        for (int k = 0; k < 4; k++) y->norm[k] = k < n_norms ? buf + L->t[ti++].offset : NULL;
+        const bool qk_norms = c->arch == HG_ARCH_RETROFIT_OLMO; /* after the norms, schema.c's trainer order */
+        y->q_norm = qk_norms ? buf + L->t[ti++].offset : NULL;
+        y->k_norm = qk_norms ? buf + L->t[ti++].offset : NULL;
     }
     v->ln_f = buf + L->t[ti++].offset;
+    v->lm_head = c->tie_embeddings ? NULL : buf + L->t[ti++].offset;
     HG_ASSERT(ti == L->n_tensors);
 }
 

@@ -13,6 +13,12 @@
  * and the adapter sum theirs over the k iterations, ln_f gets both uses, and wte gets the head part
  * plus the scattered embedding part (×√h): the tied embedding is one tensor, so both land in it.
  *
+ * The block is the architecture's: Huginn's sandwich, or a retrofitted model's Llama (pre-norm) or
+ * OLMo-2 (post-norm, q/k norms) block with grouped-query attention and rotate-half RoPE; a retrofitted
+ * model also scales the embedding by embed_scale, runs the coda on the raw state with ln_f once after
+ * it, and has an untied lm_head (docs/training.md "Fine-tuning a retrofitted model"). One dispatch
+ * (block_forward / block_backward) picks the block; everything around it is shared.
+ *
  * Memory: activations for P + k·R + C layer applications, each ≈ (10h + 3I + H·T) floats per token,
  * allocated once in hg_tstep_init. No-grad iterations run through the very same layer code (into the
  * scratch set), so a split (n, k) gives bit-identical losses to (n + k, 0).
@@ -21,6 +27,7 @@
  */
 #include "train/train.h"
 #include "kernels/kernels.h"
+#include "model/ctx.h" /* hg_retrofit_inv_freq */
 
 #include <math.h>
 
@@ -30,7 +37,7 @@ typedef struct lact {   /* one layer application; all [N, ...] */
     float *x_in;        /* [N, h]  block input */
     float *rs;          /* [4, N]  1/rms of the four norms */
     float *a1;          /* [N, h]  norm_1 output */
-    float *qkv;         /* [N, 3h] after q/k bias and RoPE */
+    float *qkv;         /* [N, (H + 2·Hkv)·d] (≤ 3h: H·d = h) after q/k bias and RoPE */
     float *prob;        /* [B, H, T, T] attention probabilities */
     float *att;         /* [N, h]  attention output, heads concatenated */
     float *r1;          /* [N, h]  x_in + attn.proj(att) */
@@ -60,7 +67,7 @@ struct hg_tstep {
     float *logits;      /* [N, V] */
     float *dlogits;     /* [N, V] */
     float *d0, *d1, *d2, *de, *tmp; /* [N, h] each */
-    float *dqkv;        /* [N, 3h] */
+    float *dqkv;        /* [N, (H + 2·Hkv)·d] ≤ [N, 3h] */
     float *dfc;         /* [N, 2I] */
     float *dact;        /* [N, I] */
     float *dcat;        /* [N, 2h] */
@@ -148,7 +155,8 @@ hg_status hg_tstep_init(const hg_tlayout *L, int64_t B, int64_t T, int64_t max_k
     s->dcat = f, f += N * 2 * h;
     s->mm = f, f += mm;
     HG_ASSERT((double)(f - s->block) <= total);
-    hg_rope_inv_freq(s->inv_freq, c->head_dim, c->rope_base); /* the inference context's table */
+    if (hg_arch_is_retrofit(c->arch)) hg_retrofit_inv_freq(c, s->inv_freq); /* the inference context's tables */
+    else hg_rope_inv_freq(s->inv_freq, c->head_dim, c->rope_base);
     *out = s;
     return HG_OK;
 fail:
@@ -168,7 +176,17 @@ void hg_tstep_free(hg_tstep *s) {
 
 /* ---- one sandwich block ------------------------------------------------------------------------- */
 
-static void block_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float *x, float *y) {
+/* RoPE on the q and k parts of qkv [N, (H + 2·Hkv)·d] (inverse: the backward), in the architecture's
+ * pair layout: Huginn's adjacent pairs, or Hugging Face's rotate-half for a retrofit model. */
+static void rope_qk(const hg_tstep *s, float *qkv, bool inverse) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t stride = hg_cfg_qkv_dim(c), d = c->head_dim;
+    const bool half = hg_arch_is_retrofit(c->arch);
+    hg_trope(qkv, stride, s->N, s->T, c->n_head, d, s->inv_freq, half, inverse);
+    hg_trope(qkv + hg_cfg_q_dim(c), stride, s->N, s->T, c->n_kv_head, d, s->inv_freq, half, inverse);
+}
+
+static void sandwich_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float *x, float *y) {
     const hg_config *c = &s->L->cfg;
     const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N;
     const float eps = c->norm_eps;
@@ -178,9 +196,8 @@ static void block_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float 
     if (W->qk_bias) /* q/k bias before RoPE (docs/forward-pass.md) */
         for (int64_t n = 0; n < N; n++)
             for (int64_t j = 0; j < 2 * h; j++) A->qkv[n * 3 * h + j] += W->qk_bias[j];
-    hg_trope(A->qkv, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, false);
-    hg_trope(A->qkv + h, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, false);
-    hg_tattn(A->att, A->prob, A->qkv, s->B, s->T, c->n_head, c->head_dim);
+    rope_qk(s, A->qkv, false);
+    hg_tattn(A->att, A->prob, A->qkv, s->B, s->T, c->n_head, c->n_head, c->head_dim);
     hg_tmm(s->tmp, A->att, W->attn_proj, N, h, h, s->mm);
     for (int64_t i = 0; i < N * h; i++) A->r1[i] = A->x_in[i] + s->tmp[i];
     hg_trmsnorm(A->x1, A->rs + N, A->r1, W->norm[1], N, h, eps);
@@ -193,7 +210,7 @@ static void block_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float 
 }
 
 /* dy [N,h] -> dx [N,h] (dx may be dy), accumulating the layer's parameter gradients into G. */
-static void block_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const lact *A, const float *dy, float *dx) {
+static void sandwich_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const lact *A, const float *dy, float *dx) {
     const hg_config *c = &s->L->cfg;
     const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N;
     float *dA = s->d1, *dB = s->d2;
@@ -204,9 +221,8 @@ static void block_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const 
     hg_trmsnorm_backward(dB, true, G->norm[2], dA, A->x1, A->rs + 2 * N, W->norm[2], N, h);  /* dx1 = dr2 + … */
     hg_trmsnorm_backward(dA, false, G->norm[1], dB, A->r1, A->rs + N, W->norm[1], N, h);     /* dr1 */
     hg_tmm_backward(s->tmp, false, G->attn_proj, dA, A->att, W->attn_proj, N, h, h, s->mm);  /* datt */
-    hg_tattn_backward(s->dqkv, s->tmp, A->prob, A->qkv, s->B, s->T, c->n_head, c->head_dim);
-    hg_trope(s->dqkv, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, true);
-    hg_trope(s->dqkv + h, 3 * h, N, s->T, c->n_head, c->head_dim, s->inv_freq, true);
+    hg_tattn_backward(s->dqkv, s->tmp, A->prob, A->qkv, s->B, s->T, c->n_head, c->n_head, c->head_dim);
+    rope_qk(s, s->dqkv, true);
     if (G->qk_bias)
         for (int64_t j = 0; j < 2 * h; j++) {
             double acc = 0;
@@ -216,6 +232,130 @@ static void block_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const 
     hg_tmm_backward(dB, false, G->wqkv, s->dqkv, A->a1, W->wqkv, N, h, 3 * h, s->mm);        /* da1 */
     if (dx != dA) memcpy(dx, dA, (size_t)(N * h) * sizeof(float));                           /* dx = dr1 + … */
     hg_trmsnorm_backward(dx, true, G->norm[0], dB, A->x_in, A->rs, W->norm[0], N, h);
+}
+
+/* ---- one retrofit Llama block --------------------------------------------------------------------- */
+
+/* Pre-norm (docs/family.md "The blocks"), block_retrofit.c's hg_block_retrofit_llama on a whole
+ * micro-batch:  r1 = x + proj(attn(RoPE½(norm_1(x)·Wqkvᵀ)));  y = r1 + mlp(norm_2(r1)). Kept: x_in,
+ * a1 = norm_1(x), qkv after RoPE, prob, att, r1, a3 = norm_2(r1), fc, act (x1, r2 unused). */
+static void llama_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float *x, float *y) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N, qd = hg_cfg_q_dim(c);
+    const float eps = c->norm_eps;
+    if (A->x_in != x) memcpy(A->x_in, x, (size_t)(N * h) * sizeof(float));
+    hg_trmsnorm(A->a1, A->rs, A->x_in, W->norm[0], N, h, eps);
+    hg_tmm(A->qkv, A->a1, W->wqkv, N, h, hg_cfg_qkv_dim(c), s->mm);
+    rope_qk(s, A->qkv, false);
+    hg_tattn(A->att, A->prob, A->qkv, s->B, s->T, c->n_head, c->n_kv_head, c->head_dim);
+    hg_tmm(s->tmp, A->att, W->attn_proj, N, qd, h, s->mm);
+    for (int64_t i = 0; i < N * h; i++) A->r1[i] = A->x_in[i] + s->tmp[i];
+    hg_trmsnorm(A->a3, A->rs + N, A->r1, W->norm[1], N, h, eps);
+    hg_tmm(A->fc, A->a3, W->fc, N, h, 2 * I, s->mm);
+    hg_tswiglu(A->act, A->fc, N, I);
+    hg_tmm(s->tmp, A->act, W->mlp_proj, N, I, h, s->mm);
+    for (int64_t i = 0; i < N * h; i++) y[i] = A->r1[i] + s->tmp[i]; /* y may be x: x_in is the copy read */
+}
+
+/* Both residuals pass dy through: dr1 = dy + norm_2ᵀ(mlpᵀ(dy)), dx = dr1 + norm_1ᵀ(attnᵀ(dr1)). */
+static void llama_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const lact *A, const float *dy, float *dx) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N, qd = hg_cfg_q_dim(c);
+    float *dA = s->d1, *dB = s->d2;
+    hg_tmm_backward(s->dact, false, G->mlp_proj, dy, A->act, W->mlp_proj, N, I, h, s->mm);
+    hg_tswiglu_backward(s->dfc, s->dact, A->fc, N, I);
+    hg_tmm_backward(dA, false, G->fc, s->dfc, A->a3, W->fc, N, h, 2 * I, s->mm);            /* da3 */
+    memcpy(dB, dy, (size_t)(N * h) * sizeof(float));
+    hg_trmsnorm_backward(dB, true, G->norm[1], dA, A->r1, A->rs + N, W->norm[1], N, h);      /* dr1 */
+    hg_tmm_backward(s->tmp, false, G->attn_proj, dB, A->att, W->attn_proj, N, qd, h, s->mm); /* datt */
+    hg_tattn_backward(s->dqkv, s->tmp, A->prob, A->qkv, s->B, s->T, c->n_head, c->n_kv_head, c->head_dim);
+    rope_qk(s, s->dqkv, true);
+    hg_tmm_backward(dA, false, G->wqkv, s->dqkv, A->a1, W->wqkv, N, h, hg_cfg_qkv_dim(c), s->mm); /* da1 */
+    if (dx != dB) memcpy(dx, dB, (size_t)(N * h) * sizeof(float));
+    hg_trmsnorm_backward(dx, true, G->norm[0], dA, A->x_in, A->rs, W->norm[0], N, h);
+}
+
+/* ---- one retrofit OLMo-2 block -------------------------------------------------------------------- */
+
+/* Copy `width` columns at `col` of rows [N, stride] to or from a contiguous [N, width]. */
+static void gather_cols(float *dst, const float *src, int64_t N, int64_t stride, int64_t col, int64_t width) {
+    for (int64_t n = 0; n < N; n++) memcpy(dst + n * width, src + n * stride + col, (size_t)width * sizeof(float));
+}
+static void scatter_cols(float *dst, const float *src, int64_t N, int64_t stride, int64_t col, int64_t width) {
+    for (int64_t n = 0; n < N; n++) memcpy(dst + n * stride + col, src + n * width, (size_t)width * sizeof(float));
+}
+
+/* Post-norm with QK-norm (docs/family.md "The blocks"), block_retrofit.c's hg_block_retrofit_olmo on
+ * a whole micro-batch: q, k = q_norm(q), k_norm(k) over the full H·d / Hkv·d widths, then RoPE½;
+ * o = proj(attn);  r1 = x + norm_1(o);  m = mlp(r1);  y = r1 + norm_2(m). Kept: x_in, q and k before
+ * their norms (in x1 and a3), qkv after norms and RoPE, prob, att, o (in a1), r1, fc, act, m (in r2);
+ * rs = 1/rms of norm_1, norm_2, q_norm, k_norm. */
+static void olmo_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float *x, float *y) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N, qd = hg_cfg_q_dim(c), kvd = hg_cfg_kv_dim(c);
+    const int64_t qkvd = hg_cfg_qkv_dim(c);
+    const float eps = c->norm_eps;
+    if (A->x_in != x) memcpy(A->x_in, x, (size_t)(N * h) * sizeof(float));
+    hg_tmm(A->qkv, A->x_in, W->wqkv, N, h, qkvd, s->mm);
+    gather_cols(A->x1, A->qkv, N, qkvd, 0, qd);
+    gather_cols(A->a3, A->qkv, N, qkvd, qd, kvd);
+    hg_trmsnorm(s->tmp, A->rs + 2 * N, A->x1, W->q_norm, N, qd, eps);
+    scatter_cols(A->qkv, s->tmp, N, qkvd, 0, qd);
+    hg_trmsnorm(s->tmp, A->rs + 3 * N, A->a3, W->k_norm, N, kvd, eps);
+    scatter_cols(A->qkv, s->tmp, N, qkvd, qd, kvd);
+    rope_qk(s, A->qkv, false);
+    hg_tattn(A->att, A->prob, A->qkv, s->B, s->T, c->n_head, c->n_kv_head, c->head_dim);
+    hg_tmm(A->a1, A->att, W->attn_proj, N, qd, h, s->mm);
+    hg_trmsnorm(s->tmp, A->rs, A->a1, W->norm[0], N, h, eps);
+    for (int64_t i = 0; i < N * h; i++) A->r1[i] = A->x_in[i] + s->tmp[i];
+    hg_tmm(A->fc, A->r1, W->fc, N, h, 2 * I, s->mm);
+    hg_tswiglu(A->act, A->fc, N, I);
+    hg_tmm(A->r2, A->act, W->mlp_proj, N, I, h, s->mm);
+    hg_trmsnorm(s->tmp, A->rs + N, A->r2, W->norm[1], N, h, eps);
+    for (int64_t i = 0; i < N * h; i++) y[i] = A->r1[i] + s->tmp[i]; /* y may be x: x_in is the copy read */
+}
+
+/* dr1 = dy + mlpᵀ(norm_2ᵀ(dy)), do = norm_1ᵀ(dr1), dqkv from attention, RoPE⁻¹ and the q/k norms'
+ * backward on their parts (v passes), dx = dr1 + dqkv·Wqkv. */
+static void olmo_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const lact *A, const float *dy, float *dx) {
+    const hg_config *c = &s->L->cfg;
+    const int64_t h = c->n_embd, I = c->intermediate_size, N = s->N, qd = hg_cfg_q_dim(c), kvd = hg_cfg_kv_dim(c);
+    const int64_t qkvd = hg_cfg_qkv_dim(c);
+    float *dA = s->d1, *dB = s->d2;
+    memcpy(dB, dy, (size_t)(N * h) * sizeof(float));
+    hg_trmsnorm_backward(dA, false, G->norm[1], dy, A->r2, A->rs + N, W->norm[1], N, h);     /* dm */
+    hg_tmm_backward(s->dact, false, G->mlp_proj, dA, A->act, W->mlp_proj, N, I, h, s->mm);
+    hg_tswiglu_backward(s->dfc, s->dact, A->fc, N, I);
+    hg_tmm_backward(dB, true, G->fc, s->dfc, A->r1, W->fc, N, h, 2 * I, s->mm);              /* dr1 */
+    hg_trmsnorm_backward(dA, false, G->norm[0], dB, A->a1, A->rs, W->norm[0], N, h);         /* do */
+    hg_tmm_backward(s->tmp, false, G->attn_proj, dA, A->att, W->attn_proj, N, qd, h, s->mm); /* datt */
+    hg_tattn_backward(s->dqkv, s->tmp, A->prob, A->qkv, s->B, s->T, c->n_head, c->n_kv_head, c->head_dim);
+    rope_qk(s, s->dqkv, true);
+    gather_cols(s->tmp, s->dqkv, N, qkvd, 0, qd);
+    hg_trmsnorm_backward(dA, false, G->q_norm, s->tmp, A->x1, A->rs + 2 * N, W->q_norm, N, qd);
+    scatter_cols(s->dqkv, dA, N, qkvd, 0, qd);
+    gather_cols(s->tmp, s->dqkv, N, qkvd, qd, kvd);
+    hg_trmsnorm_backward(dA, false, G->k_norm, s->tmp, A->a3, A->rs + 3 * N, W->k_norm, N, kvd);
+    scatter_cols(s->dqkv, dA, N, qkvd, qd, kvd);
+    if (dx != dB) memcpy(dx, dB, (size_t)(N * h) * sizeof(float));
+    hg_tmm_backward(dx, true, G->wqkv, s->dqkv, A->x_in, W->wqkv, N, h, qkvd, s->mm);
+}
+
+/* The architecture's block (hg_tlayout_init admits only these three). */
+static void block_forward(hg_tstep *s, const hg_tlayer *W, lact *A, const float *x, float *y) {
+    switch (s->L->cfg.arch) {
+    case HG_ARCH_RETROFIT_LLAMA: llama_forward(s, W, A, x, y); break;
+    case HG_ARCH_RETROFIT_OLMO: olmo_forward(s, W, A, x, y); break;
+    default: sandwich_forward(s, W, A, x, y); break;
+    }
+}
+
+static void block_backward(hg_tstep *s, const hg_tlayer *W, hg_tlayer *G, const lact *A, const float *dy, float *dx) {
+    switch (s->L->cfg.arch) {
+    case HG_ARCH_RETROFIT_LLAMA: llama_backward(s, W, G, A, dy, dx); break;
+    case HG_ARCH_RETROFIT_OLMO: olmo_backward(s, W, G, A, dy, dx); break;
+    default: sandwich_backward(s, W, G, A, dy, dx); break;
+    }
 }
 
 /* ---- the core iteration ------------------------------------------------------------------------- */
@@ -264,8 +404,10 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
     const float eps = c->norm_eps;
     const int64_t k = a->k_grad;
 
-    /* embedding ×√h (the reference multiplies by the f32-rounded sqrt(h)) and the prelude */
-    const float emb_scale = (float)sqrt((double)h);
+    /* embedding ×√h (the reference multiplies by the f32-rounded sqrt(h)); a retrofit model's by
+     * init_values.embed_scale (×1 when it is 1: exact, as the reference's skipped multiply) */
+    const bool retro = hg_arch_is_retrofit(c->arch);
+    const float emb_scale = retro ? c->embed_scale : (float)sqrt((double)h);
     for (int64_t n = 0; n < N; n++)
         for (int64_t j = 0; j < h; j++) s->emb[n * h + j] = s->pv.wte[(int64_t)a->ids[n] * h + j] * emb_scale;
     const float *x = s->emb;
@@ -284,16 +426,17 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
     for (int64_t it = 0; it < k; it++) core_forward(s, s->cat + it * N * 2 * h, &s->apps[P + it * R]);
     memcpy(s->sfin, s->s, (size_t)(N * h) * sizeof(float));
 
-    /* ln_f, coda, ln_f again (docs/forward-pass.md "Coda"), tied head */
-    hg_trmsnorm(s->z, s->rsf, s->sfin, s->pv.ln_f, N, h, eps);
+    /* Huginn: ln_f, coda, ln_f again (docs/forward-pass.md "Coda"); a retrofit model: the coda on the
+     * raw state, ln_f once after it (docs/family.md "Stages"); then the head (wte when tied) */
+    if (!retro) hg_trmsnorm(s->z, s->rsf, s->sfin, s->pv.ln_f, N, h, eps);
     const int64_t c0 = P + k * R;
-    x = s->z;
+    x = retro ? s->sfin : s->z;
     for (int64_t l = 0; l < C; l++) {
         float *y = l + 1 < C ? s->apps[c0 + l + 1].x_in : s->cout;
         block_forward(s, &s->pv.layers[P + R + l], &s->apps[c0 + l], x, y);
         x = y;
     }
-    if (C == 0) memcpy(s->cout, s->z, (size_t)(N * h) * sizeof(float));
+    if (C == 0) memcpy(s->cout, x, (size_t)(N * h) * sizeof(float));
     hg_trmsnorm(s->xf, s->rsf + N, s->cout, s->pv.ln_f, N, h, eps);
     /* The head and the loss run only on the rows with a labelled target, unless the caller wants every
      * logit: with masked tasks most rows have none, and the head is V·h MACs per row (the rows that
@@ -306,14 +449,16 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
         for (int64_t i = 0; i < Nh; i++) memcpy(s->d1 + i * h, s->xf + (int64_t)s->hsel[N + i] * h, (size_t)h * sizeof(float));
     else Nh = N;
     const float *hx = compact ? s->d1 : s->xf; /* d1 is free until the backward's first block */
-    hg_tmm(s->logits, hx, s->pv.wte, Nh, h, V, s->mm);
+    const float *head = s->pv.lm_head ? s->pv.lm_head : s->pv.wte;
+    hg_tmm(s->logits, hx, head, Nh, h, V, s->mm);
     if (a->logits_out) memcpy(a->logits_out, s->logits, (size_t)(N * V) * sizeof(float));
     *loss_sum = hg_tcross_entropy(s->logits, compact ? s->hsel : a->labels, Nh, V, a->backward ? s->dlogits : NULL,
                                   a->grad_scale, n_labelled);
     if (!a->backward) return HG_OK;
 
     /* ---- backward ---- */
-    hg_tmm_backward(compact ? s->tmp : s->d0, false, s->gv.wte, s->dlogits, hx, s->pv.wte, Nh, h, V, s->mm); /* head part of wte */
+    hg_tmm_backward(compact ? s->tmp : s->d0, false, s->gv.lm_head ? s->gv.lm_head : s->gv.wte, s->dlogits, hx, head,
+                    Nh, h, V, s->mm); /* the head (the head part of a tied wte) */
     if (compact) { /* rows without a target get no gradient from the head */
         memset(s->d0, 0, (size_t)(N * h) * sizeof(float));
         for (int64_t i = 0; i < Nh; i++) memcpy(s->d0 + (int64_t)s->hsel[N + i] * h, s->tmp + i * h, (size_t)h * sizeof(float));
@@ -322,8 +467,10 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
     memcpy(s->d0, s->de, (size_t)(N * h) * sizeof(float));
     for (int64_t l = C - 1; l >= 0; l--)
         block_backward(s, &s->pv.layers[P + R + l], &s->gv.layers[P + R + l], &s->apps[c0 + l], s->d0, s->d0);
-    hg_trmsnorm_backward(s->de, false, s->gv.ln_f, s->d0, s->sfin, s->rsf, s->pv.ln_f, N, h); /* ds */
-    memcpy(s->d0, s->de, (size_t)(N * h) * sizeof(float));
+    if (!retro) { /* ds through the first ln_f (a retrofit coda reads the state itself) */
+        hg_trmsnorm_backward(s->de, false, s->gv.ln_f, s->d0, s->sfin, s->rsf, s->pv.ln_f, N, h);
+        memcpy(s->d0, s->de, (size_t)(N * h) * sizeof(float));
+    }
     memset(s->de, 0, (size_t)(N * h) * sizeof(float));
     for (int64_t it = k - 1; it >= 0; it--) {
         for (int64_t j = R - 1; j >= 0; j--)
@@ -339,7 +486,7 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
     /* d0 now holds the gradient of the detached initial state: dropped (docs/training.md "Truncated backpropagation") */
     if (k == 0) return HG_OK; /* e did not reach the output */
     for (int64_t l = P - 1; l >= 0; l--) block_backward(s, &s->pv.layers[l], &s->gv.layers[l], &s->apps[l], s->de, s->de);
-    for (int64_t n = 0; n < N; n++) { /* embedding part of the tied wte, serial: ids may repeat */
+    for (int64_t n = 0; n < N; n++) { /* the embedding's part of wte, serial: ids may repeat */
         float *g = s->gv.wte + (int64_t)a->ids[n] * h;
         for (int64_t j = 0; j < h; j++) g[j] += s->de[n * h + j] * emb_scale;
     }
@@ -382,10 +529,12 @@ void hg_sample_depth(uint64_t seed, uint64_t counter, int64_t mean_r, int64_t me
     *n = total - *k;
 }
 
-void hg_tstate_init(float *s, int64_t N, int64_t h, uint64_t seed, uint64_t counter) {
+void hg_tstate_init(float *s, int64_t N, const hg_config *c, uint64_t seed, uint64_t counter) {
     hg_rng r;
     hg_rng_seed(&r, mix(seed ^ 0x5851f42d4c957f2dull, counter));
-    const double std = sqrt(2.0 / (5.0 * (double)h));
-    const float scale = (float)sqrt((double)h);
+    const int64_t h = c->n_embd;
+    const bool retro = hg_arch_is_retrofit(c->arch);
+    const double std = retro ? c->init_std : sqrt(2.0 / (5.0 * (double)h));
+    const float scale = retro ? c->embed_scale : (float)sqrt((double)h);
     for (int64_t i = 0; i < N * h; i++) s[i] = (float)hg_rng_trunc_normal(&r, std, -3 * std, 3 * std) * scale;
 }

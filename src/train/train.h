@@ -31,22 +31,29 @@ typedef struct hg_tinfo {
     hg_tgroup group;
 } hg_tinfo;
 
-/* Pointers of one sandwich layer into one flat buffer (params or grads). */
+/* Pointers of one layer into one flat buffer (params or grads): a sandwich layer (four norms) or a
+ * retrofit Llama / OLMo-2 layer (norm_1, norm_2; norm[2], norm[3] NULL; OLMo-2 adds q_norm, k_norm). */
 typedef struct hg_tlayer {
-    float *norm[4];   /* [h] each */
+    float *norm[4];   /* [h] each, or NULL */
     float *qk_bias;   /* [2, h] (row 0 -> q, row 1 -> k) or NULL */
-    float *wqkv;      /* [3h, h] */
-    float *attn_proj; /* [h, h] */
+    float *wqkv;      /* [(H + 2·Hkv)·d, h]: q, k, v rows */
+    float *attn_proj; /* [h, H·d] */
     float *fc;        /* [2I, h] gate rows then up rows */
     float *mlp_proj;  /* [h, I] */
+    float *q_norm;    /* [H·d] OLMo-2's q norm, or NULL */
+    float *k_norm;    /* [Hkv·d] OLMo-2's k norm, or NULL */
 } hg_tlayer;
 
 typedef struct hg_tview {
     float *wte;        /* [V, h] */
     float *adapter;    /* [h, 2h] */
     float *ln_f;       /* [h] */
+    float *lm_head;    /* [V, h] the untied head, or NULL (tied: wte) */
     hg_tlayer *layers; /* [P + R + C], owned by the view */
 } hg_tview;
+
+/* RMSNorm weights per layer: Huginn's sandwich 4, a retrofit Llama layer 2. */
+static inline int hg_tlayer_norms(const hg_config *c) { return hg_arch_is_retrofit(c->arch) ? 2 : 4; }
 
 typedef struct hg_tlayout {
     hg_config cfg;
@@ -78,9 +85,10 @@ hg_status hg_tparams_model_view(const hg_tlayout *L, const float *params, hg_mod
 /* The AVX-512 twins of some ops below (backprop_avx512.c); backprop.c picks them when
  * hg_cpu_features()->level is HG_CPU_AVX512 (and, for attention, hg_tattn_avx512_fits). */
 bool hg_tattn_avx512_fits(int64_t T, int64_t d);
-void hg_tattn_avx512(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t d);
+void hg_tattn_avx512(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t Hkv,
+                     int64_t d);
 void hg_tattn_backward_avx512(float *dqkv, const float *dout, const float *prob, const float *qkv, int64_t B,
-                              int64_t T, int64_t H, int64_t d);
+                              int64_t T, int64_t H, int64_t Hkv, int64_t d);
 void hg_tswiglu_avx512(float *act, const float *fc, int64_t N, int64_t I);
 void hg_trmsnorm_avx512(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t h, float eps);
 void hg_tswiglu_backward_avx512(float *dfc, const float *dact, const float *fc, int64_t N, int64_t I);
@@ -95,14 +103,16 @@ void hg_tmm_backward(float *dx, bool dx_accumulate, float *dW, const float *dy, 
 void hg_trmsnorm(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t h, float eps);
 void hg_trmsnorm_backward(float *dx, bool dx_accumulate, float *dw, const float *dy, const float *x,
                           const float *rstd, const float *w, int64_t N, int64_t h);
-/* RoPE in place on [N rows of n_head*d], position of row n = n % T; backward rotates back. */
+/* RoPE in place on [N rows of n_head*d], position of row n = n % T; `half`: Hugging Face's
+ * rotate-half pairs (i, i + d/2), else Huginn's adjacent pairs; backward (`inverse`) rotates back. */
 void hg_trope(float *x, int64_t stride, int64_t N, int64_t T, int64_t n_head, int64_t d, const float *inv_freq,
-              bool inverse);
-/* Causal attention per row of T positions: qkv [B*T, 3h] (q,k after RoPE), prob [B,H,T,T] saved,
- * out [B*T, h]. Backward writes dqkv [B*T, 3h] (q, k, v parts) from dout. */
-void hg_tattn(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t d);
+              bool half, bool inverse);
+/* Causal attention per row of T positions with H query heads and Hkv KV heads (query head i reads KV
+ * head ⌊i / (H/Hkv)⌋): qkv [B*T, (H + 2·Hkv)·d] (q, then k, then v; q,k after RoPE), prob [B,H,T,T]
+ * saved, out [B*T, H·d]. Backward writes dqkv (q, k, v parts) from dout. */
+void hg_tattn(float *out, float *prob, const float *qkv, int64_t B, int64_t T, int64_t H, int64_t Hkv, int64_t d);
 void hg_tattn_backward(float *dqkv, const float *dout, const float *prob, const float *qkv, int64_t B, int64_t T,
-                       int64_t H, int64_t d);
+                       int64_t H, int64_t Hkv, int64_t d);
 /* act[N,I] = silu(g)⊙u from fc [N,2I]; backward writes dfc [N,2I]. */
 void hg_tswiglu(float *act, const float *fc, int64_t N, int64_t I);
 void hg_tswiglu_backward(float *dfc, const float *dact, const float *fc, int64_t N, int64_t I);
@@ -144,8 +154,10 @@ hg_status hg_tstep_run(hg_tstep *s, const float *params, float *grads, const hg_
 /* Draw (n, k) for micro-batch `counter`: r = Poisson(exp(N(ln r̄ − σ²/2, σ²))) + 1, σ = 0.5,
  * k = min(mean_k, r), n = r − k (docs/training.md "Recurrence sampler"). Deterministic in (seed, counter). */
 void hg_sample_depth(uint64_t seed, uint64_t counter, int64_t mean_r, int64_t mean_k, int64_t *n, int64_t *k);
-/* The like-init random state (σ = sqrt(2/(5h)), ±3σ, × sqrt(h)) for [N, h], deterministic. */
-void hg_tstate_init(float *s, int64_t N, int64_t h, uint64_t seed, uint64_t counter);
+/* The random initial state for [N, h], deterministic in (seed, counter): a normal truncated to ±3σ, times
+ * a scale. Huginn's like-init: σ = sqrt(2/(5h)), scale sqrt(h); a retrofit model's initialize_state:
+ * σ = init_values.std, scale init_values.embed_scale (docs/family.md "Stages"). */
+void hg_tstate_init(float *s, int64_t N, const hg_config *c, uint64_t seed, uint64_t counter);
 
 /* ---- optimizer and schedule (optim.c) --------------------------------------------------------- */
 

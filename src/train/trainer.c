@@ -176,7 +176,7 @@ hg_status hg_trainer_step(hg_trainer *tr, const int32_t *tokens, const uint8_t *
         if (p->init_scale > 0) {
             /* rank 0 keeps the single-process stream; every other rank's rows get their own */
             const uint64_t rank = comm ? (uint64_t)comm->rank : 0;
-            hg_tstate_init(tr->s0, N, h, p->seed ^ (rank * 0x9e3779b97f4a7c15ull), tr->micro);
+            hg_tstate_init(tr->s0, N, &tr->L.cfg, p->seed ^ (rank * 0x9e3779b97f4a7c15ull), tr->micro);
             if (p->init_scale != 1.0f)
                 for (int64_t i = 0; i < N * h; i++) tr->s0[i] *= p->init_scale;
         }
@@ -214,7 +214,7 @@ hg_status hg_trainer_eval(hg_trainer *tr, const int32_t *tokens, const uint8_t *
     if (n_rows <= 0 || n_rows > B || r < 0)
         return hg_err(err, HG_STATUS_BAD_ARG, "hg_trainer_eval: need 1..%lld rows and r >= 0", (long long)B);
     split_rows(tr, tokens, mask, n_rows);
-    if (p->init_scale > 0) hg_tstate_init(tr->s0, N, tr->L.cfg.n_embd, p->seed ^ 0xe7a1u, 0);
+    if (p->init_scale > 0) hg_tstate_init(tr->s0, N, &tr->L.cfg, p->seed ^ 0xe7a1u, 0);
     hg_tstep_args a = {.ids = tr->ids, .labels = tr->labels, .B = B, .T = T, .n_nograd = r, .k_grad = 0,
                        .s0 = p->init_scale > 0 ? tr->s0 : NULL, .grad_scale = 0, .backward = false,
                        .logits_out = tr->logits};
