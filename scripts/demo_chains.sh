@@ -24,6 +24,21 @@ ship() { # checkpoint dir -> models/NAME (config + weights; the tokenizer files 
   python3 scripts/make_chain_tokenizer.py "models/$2"
 }
 
+train_pair() { # RECURRENT BASELINE: train models/chains-NAME.json for both at once, one thread each,
+  # then ship run-RECURRENT to models/default and run-BASELINE to models/baseline
+  local pids=() m p
+  for m in "$1" "$2"; do
+    sed -e "s#/tmp/huginn-demo#$work#g" "models/chains-$m.json" > "$work/$m.json"
+    rm -rf "$work/run-$m"
+    OMP_NUM_THREADS=1 "$hg" train "$work/$m.json" > "$work/$m.log" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  tail -n 3 "$work/$1.log" "$work/$2.log"
+  ship "$work/run-$1/latest" default
+  ship "$work/run-$2/latest" baseline
+}
+
 if [[ " $stages " == *" train "* ]]; then
   # the statement vocabulary (one token per `x=y;` and per `?x=`), a random model of the shape in
   # models/chains-model.json ((P, R, C) = (0, 1, 0): every attention layer is inside the recurrence)
@@ -34,17 +49,7 @@ if [[ " $stages " == *" train "* ]]; then
   python3 scripts/chain_embed_init.py "$work/init" "$work/tok/tokenizer.json"
   # both runs at once, one thread (one core) each; the fixed-depth twin (one core pass) takes under
   # half of the recurrent run's time (22,000 steps: 1,310 s vs 3,123 s here; 3,126 s for the stage)
-  pids=()
-  for m in recurrent baseline; do
-    sed -e "s#/tmp/huginn-demo#$work#g" "models/chains-$m.json" > "$work/$m.json"
-    rm -rf "$work/run-$m"
-    OMP_NUM_THREADS=1 "$hg" train "$work/$m.json" > "$work/$m.log" 2>&1 &
-    pids+=($!)
-  done
-  for p in "${pids[@]}"; do wait "$p"; done
-  tail -n 3 "$work/recurrent.log" "$work/baseline.log"
-  ship "$work/run-recurrent/latest" default
-  ship "$work/run-baseline/latest" baseline
+  train_pair recurrent baseline
 fi
 
 if [[ " $stages " == *" extend "* ]]; then
@@ -63,17 +68,7 @@ if [[ " $stages " == *" extend "* ]]; then
   cp "$work/run-recurrent/latest/config.json" "$work/run-recurrent/latest/model.safetensors" "$work/extend-init/"
   sed -i 's/"mean_recurrence": 8/"mean_recurrence": 12/' "$work/extend-init/config.json"
   cp "$work/run-baseline/latest/config.json" "$work/run-baseline/latest/model.safetensors" "$work/extend-init-baseline/"
-  pids=()
-  for m in extend extend-baseline; do
-    sed -e "s#/tmp/huginn-demo#$work#g" "models/chains-$m.json" > "$work/$m.json"
-    rm -rf "$work/run-$m"
-    OMP_NUM_THREADS=1 "$hg" train "$work/$m.json" > "$work/$m.log" 2>&1 &
-    pids+=($!)
-  done
-  for p in "${pids[@]}"; do wait "$p"; done
-  tail -n 3 "$work/extend.log" "$work/extend-baseline.log"
-  ship "$work/run-extend/latest" default
-  ship "$work/run-extend-baseline/latest" baseline
+  train_pair extend extend-baseline
 fi
 
 if [[ " $stages " == *" eval "* ]]; then

@@ -9,10 +9,12 @@
  */
 #include "test_tokenizer_util.h"
 
-static void check_goldens(hg_tokenizer *tok) {
-    char *all = tt_read("tokenizers/chat/huginn_chat_goldens.jsonl", NULL);
+/* Every line of the golden file `rel` (whose `template` is `tmpl`, or every line when tmpl is NULL)
+ * against tok: the rendered text and the ids. Returns the number of cases checked. */
+static int check_golden_file(hg_tokenizer *tok, const char *rel, const char *tmpl, const char *label) {
+    char *all = tt_read(rel, NULL);
     CHECK(all != NULL);
-    if (!all) return;
+    if (!all || !tok) return free(all), 0;
     int cases = 0;
     for (char *line = all, *nl; line && *line; line = nl ? nl + 1 : NULL) {
         nl = strchr(line, '\n');
@@ -20,6 +22,10 @@ static void check_goldens(hg_tokenizer *tok) {
         cJSON *j = cJSON_Parse(line);
         CHECK(j != NULL);
         if (!j) continue;
+        if (tmpl && strcmp(cJSON_GetObjectItem(j, "template")->valuestring, tmpl)) {
+            cJSON_Delete(j);
+            continue;
+        }
         const char *name = cJSON_GetObjectItem(j, "case")->valuestring;
         const cJSON *msgs = cJSON_GetObjectItem(j, "messages");
         int n = cJSON_GetArraySize(msgs);
@@ -36,12 +42,12 @@ static void check_goldens(hg_tokenizer *tok) {
         char *got = NULL;
         hg_error err = {0};
         hg_status st = hg_chat_render(tok, m, (size_t)n, gen, &got, &err);
-        CHECK_MSG(st == HG_OK && want && strlen(got) == wl && !memcmp(got, want, wl), "chat case %s: rendered\n  got  %s\n  want %s",
-                  name, got ? got : err.msg, want ? want : "?");
+        CHECK_MSG(st == HG_OK && want && strlen(got) == wl && !memcmp(got, want, wl),
+                  "%s case %s: rendered\n  got  %s\n  want %s", label, name, got ? got : err.msg, want ? want : "?");
         int64_t nw = 0, ng = 0;
         int32_t *wids = tt_ids(cJSON_GetObjectItem(j, "ids"), &nw), *ids = NULL;
         st = hg_chat_encode(tok, m, (size_t)n, gen, &ids, &ng, &err);
-        CHECK_MSG(st == HG_OK && tt_first_diff(ids, ng, wids, nw) < 0, "chat case %s: ids differ", name);
+        CHECK_MSG(st == HG_OK && tt_first_diff(ids, ng, wids, nw) < 0, "%s case %s: ids differ", label, name);
         hg_tokenizer_mem_free(ids);
         hg_tokenizer_mem_free(got);
         free(wids);
@@ -49,8 +55,13 @@ static void check_goldens(hg_tokenizer *tok) {
         cJSON_Delete(j);
         cases++;
     }
-    CHECK_MSG(cases == 17, "%d chat cases", cases);
     free(all);
+    return cases;
+}
+
+static void check_goldens(hg_tokenizer *tok) {
+    const int cases = check_golden_file(tok, "tokenizers/chat/huginn_chat_goldens.jsonl", NULL, "huginn");
+    CHECK_MSG(cases == 17, "%d chat cases", cases);
 }
 
 /* The tokenizer `name` with its tokenizer_config.json's chat_template replaced by the text of
@@ -78,54 +89,11 @@ static hg_tokenizer *load_with_template(const char *name, const char *tmpl_name)
     return tok;
 }
 
-/* Every line of family_chat_goldens.jsonl whose template is `tmpl` against tok: rendered text and
- * ids. Returns the number of cases checked. */
+/* Every line of family_chat_goldens.jsonl whose template is `tmpl` against tok. */
 static int check_family_goldens(hg_tokenizer *tok, const char *tmpl, const char *label) {
-    char *all = tt_read("tokenizers/chat/family_chat_goldens.jsonl", NULL);
-    CHECK(all != NULL);
-    if (!all || !tok) return free(all), 0;
-    int cases = 0;
-    for (char *line = all, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-        nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        cJSON *j = cJSON_Parse(line);
-        CHECK(j != NULL);
-        if (!j) continue;
-        if (strcmp(cJSON_GetObjectItem(j, "template")->valuestring, tmpl)) {
-            cJSON_Delete(j);
-            continue;
-        }
-        const char *name = cJSON_GetObjectItem(j, "case")->valuestring;
-        const cJSON *msgs = cJSON_GetObjectItem(j, "messages");
-        int n = cJSON_GetArraySize(msgs);
-        hg_chat_msg m[32];
-        CHECK(n <= 32);
-        for (int i = 0; i < n && i < 32; i++) {
-            const cJSON *e = cJSON_GetArrayItem(msgs, i);
-            m[i].role = cJSON_GetObjectItem(e, "role")->valuestring;
-            m[i].content = cJSON_GetObjectItem(e, "content")->valuestring;
-        }
-        bool gen = cJSON_IsTrue(cJSON_GetObjectItem(j, "add_generation_prompt"));
-        size_t wl = 0;
-        char *want = tt_field_string(line, "rendered", &wl);
-        char *got = NULL;
-        hg_error err = {0};
-        hg_status st = hg_chat_render(tok, m, (size_t)n, gen, &got, &err);
-        CHECK_MSG(st == HG_OK && want && strlen(got) == wl && !memcmp(got, want, wl),
-                  "%s case %s (%s): rendered\n  got  %s\n  want %s", tmpl, name, label, got ? got : err.msg, want ? want : "?");
-        int64_t nw = 0, ng = 0;
-        int32_t *wids = tt_ids(cJSON_GetObjectItem(j, "ids"), &nw), *ids = NULL;
-        st = hg_chat_encode(tok, m, (size_t)n, gen, &ids, &ng, &err);
-        CHECK_MSG(st == HG_OK && tt_first_diff(ids, ng, wids, nw) < 0, "%s case %s (%s): ids differ", tmpl, name, label);
-        hg_tokenizer_mem_free(ids);
-        hg_tokenizer_mem_free(got);
-        free(wids);
-        free(want);
-        cJSON_Delete(j);
-        cases++;
-    }
-    free(all);
-    return cases;
+    char full[256];
+    snprintf(full, sizeof full, "%s (%s)", tmpl, label);
+    return check_golden_file(tok, "tokenizers/chat/family_chat_goldens.jsonl", tmpl, full);
 }
 
 /* Llama 3 (base and Instruct) and ChatML (plain and with a default system message), each recognised
