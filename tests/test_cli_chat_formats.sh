@@ -5,7 +5,7 @@
 # (Qwen 3's template, not recognised). `run --chat` prompt ids equal @huggingface/jinja's rendering
 # encoded by Hugging Face tokenizers (tests/data/tokenizers/chat/family_chat_goldens.jsonl); `chat`
 # names its format and stops at the format's end of turn (<|eot_id|>, <|im_end|>) and the EOS;
-# --chat-template forces a format on `chat` and `serve` (a /v1/chat/completions request), and unknown
+# --chat-template forces a format on `chat`, `run --chat` and `serve` (a /v1/chat/completions request), and unknown
 # names, unrecognised templates and vocabularies without the format's tokens fail with a message.
 set -u
 fail=0
@@ -45,7 +45,7 @@ import json, sys
 for l in open(sys.argv[1]):
     j = json.loads(l)
     if j["template"] == sys.argv[2] and j["case"] == sys.argv[3]: print(",".join(map(str, j["ids"])))' "$G" "$1" "$2"; }
-prompt_ids() { "$HUGINN" run -m "$1" --chat -p "What is 2+2?" -n 1 --steps 1 --temp 0 --init-scale 0 --json |
+prompt_ids() { "$HUGINN" run -m "$1" --chat -p "What is 2+2?" -n 1 --steps 1 --temp 0 --init-scale 0 --json "${@:2}" |
   python3 -c 'import json, sys; print(",".join(map(str, json.load(sys.stdin)["prompt_ids"])))'; }
 chat() { "$HUGINN" chat --steps 2 --temp 0 --init-scale 0 -n 3 "$@"; }
 
@@ -67,6 +67,12 @@ printf 'What is 2+2?\n' | chat -m "$Q" --chat-template chatml > /dev/null 2> "$d
 check "--chat-template chatml: the forced format renders as the template" '[ $? = 0 ] && grep -q "^\[15 prompt tokens" "$dir/qf.err" && grep -qF "[chat format chatml;" "$dir/qf.err"'
 printf 'hi\n' | chat -m "$Q" --chat-template llama3 > /dev/null 2> "$dir/ql.err"
 check "--chat-template llama3 on a ChatML vocabulary: refused" '[ $? = 1 ] && grep -qF "no <|start_header_id|> token" "$dir/ql.err"'
+check "run --chat --chat-template chatml: the forced format's prompt ids equal the oracle's" \
+  '[ "$(prompt_ids "$Q" --chat-template chatml)" = "$(golden chatml single_user_gen)" ]'
+"$HUGINN" run -m "$Q" --chat -p hi -n 1 > /dev/null 2> "$dir/rq.err"
+check "run --chat on an unrecognised template: refused, naming --chat-template" '[ $? = 1 ] && grep -q "run: the model.s tokenizer has no supported chat template.*--chat-template NAME" "$dir/rq.err"'
+"$HUGINN" run -m "$Q" -p hi -n 1 --chat-template chatml > /dev/null 2> "$dir/rn.err"
+check "run --chat-template without --chat: refused" '[ $? = 1 ] && grep -qF "run: --chat-template needs --chat" "$dir/rn.err"'
 chat -m "$Q" --chat-template foo < /dev/null 2> "$dir/u.err"
 check "unknown --chat-template: refused with the names" '[ $? = 1 ] && grep -qF "unknown --chat-template \"foo\" (built-in chat formats: huginn, llama3, chatml)" "$dir/u.err"'
 "$HUGINN" serve -m "$Q" --chat-template foo 2> "$dir/su.err" > /dev/null

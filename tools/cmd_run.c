@@ -22,7 +22,7 @@
 #include <string.h>
 
 typedef struct run_opts {
-    const char *model, *ids, *prompt, *prompt_file, *state, *kv, *system;
+    const char *model, *ids, *prompt, *prompt_file, *state, *kv, *system, *chat_template;
     int64_t n_new, steps, n_ctx, threads;
     float init_scale;
     uint64_t seed;
@@ -41,7 +41,7 @@ static int usage(FILE *f) {
             "                  [--seed N] [--state FILE] [--eos ID] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
             "                  [--repeat-penalty X] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [-c N_CTX]\n"
             "                  [--threads N] [--no-mmap] [--json]\n"
-            "       huginn run [-m MODEL] --chat (-p TEXT | -p - | -f FILE) [--system TEXT] [options]\n"
+            "       huginn run [-m MODEL] --chat (-p TEXT | -p - | -f FILE) [--system TEXT] [--chat-template NAME] [options]\n"
             "  -m MODEL       a Hugging Face directory or a GGUF file; default: $HUGINN_MODEL, else the shipped\n"
             "                 models/default (next to the binary, in its install prefix or the source tree)\n"
             "  -p TEXT        the prompt; -p - reads it from standard input, -f FILE from a file (one final newline\n"
@@ -71,7 +71,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         { int t = run_gate_parse(argc, argv, &i, &o->gate); if (t < 0) return 1; if (t > 0) continue; }
         { int t = run_modes_parse(argc, argv, &i, &o->ttc); if (t < 0) return 1; if (t > 0) continue; }
         if (!(v = cli_value(argc, argv, &i, "run",
-                            "-m --ids -p -f --state --system --kv-cache --kv-type -n --steps -c --threads --init-scale "
+                            "-m --ids -p -f --state --system --chat-template --kv-cache --kv-type -n --steps -c --threads --init-scale "
                             "--seed --eos --temp --top-k --top-p --min-p --repeat-penalty")))
             return 1;
         if (!strcmp(a, "-m")) o->model = v;
@@ -80,6 +80,10 @@ static int parse(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "-p")) o->prompt = v;
         else if (!strcmp(a, "--state")) o->state = v;
         else if (!strcmp(a, "--system")) o->system = v;
+        else if (!strcmp(a, "--chat-template")) {
+            if (!cli_chat_template_known("run", v)) return 1;
+            o->chat_template = v;
+        }
         else if (!strcmp(a, "--kv-cache")) o->kv = v;
         else if (!strcmp(a, "--kv-type")) { hg_error e = {0}; if (hg_kv_type_parse(v, &o->kv_type, &e)) return cli_fail_err(&e); }
         else if (!strcmp(a, "-n")) { if (!cli_parse_i64(v, &o->n_new) || o->n_new < 0) return cli_fail("-n needs an integer >= 0"); }
@@ -126,6 +130,7 @@ int cmd_run(int argc, char **argv) {
         return o.ids || o.prompt || o.prompt_file ? cli_fail("run: give one of --ids, -p and -f") : usage(stderr);
     if (o.chat && o.ids) return cli_fail("run: --chat needs -p TEXT or -f FILE (the user's message)");
     if (o.system && !o.chat) return cli_fail("run: --system needs --chat");
+    if (o.chat_template && !o.chat) return cli_fail("run: --chat-template needs --chat");
 
     int rc = 1;
     hg_model *m = NULL;
@@ -151,6 +156,7 @@ int cmd_run(int argc, char **argv) {
         }
     if (run_text_open(&text, m, o.prompt != NULL)) goto out;
     if (o.chat) {
+        if (cli_chat_format("run", text.tok, o.chat_template)) goto out;
         hg_chat_msg msgs[2] = {{"system", o.system}, {"user", o.prompt}};
         if (run_text_chat(&text, o.system ? msgs : msgs + 1, o.system ? 2 : 1, &prompt, &n_prompt)) goto out;
     } else if (o.prompt && run_text_prompt(&text, o.prompt, o.no_bos, &prompt, &n_prompt)) {
