@@ -83,6 +83,7 @@ check "chat --help and serve --help list --chat-template" '[ $? = 0 ]'
 # serve --chat-template chatml: /v1/chat/completions renders the forced format
 "$HUGINN" serve -m "$Q" --chat-template chatml --port 0 --slots 1 --threads 1 --init-scale 0 > "$dir/s.out" 2> "$dir/s.err" &
 spid=$!
+trap 'kill -TERM $spid 2> /dev/null' EXIT # stopped below; this covers an early exit too
 port=""
 for _ in $(seq 300); do
   port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9]*\) .*/\1/p' "$dir/s.out")
