@@ -143,13 +143,17 @@ static int64_t split_rows(hg_trainer *tr, const int32_t *tokens, const uint8_t *
     return cnt;
 }
 
+/* The (n, k) of micro-batch number `micro` of the run: the fixed pair, else the sampler's draw. */
+static void depth_of(const hg_train_params *p, uint64_t micro, int64_t *n, int64_t *k) {
+    if (p->fixed_k >= 0) *n = p->fixed_n, *k = p->fixed_k;
+    else hg_sample_depth(p->seed, micro, p->mean_recurrence, p->backprop_depth, n, k);
+}
+
 hg_status hg_trainer_next_depth(const hg_trainer *tr, int64_t mb, int64_t *n, int64_t *k, hg_error *err) {
     if (!tr || !n || !k || mb < 0 || mb >= tr->p.accum)
         return hg_err(err, HG_STATUS_BAD_ARG, "hg_trainer_next_depth: micro-batch %lld of %lld", (long long)mb,
                       tr ? (long long)tr->p.accum : 0LL);
-    const hg_train_params *p = &tr->p;
-    if (p->fixed_k >= 0) *n = p->fixed_n, *k = p->fixed_k;
-    else hg_sample_depth(p->seed, tr->micro + (uint64_t)mb, p->mean_recurrence, p->backprop_depth, n, k);
+    depth_of(&tr->p, tr->micro + (uint64_t)mb, n, k);
     return HG_OK;
 }
 
@@ -171,8 +175,7 @@ hg_status hg_trainer_step(hg_trainer *tr, const int32_t *tokens, const uint8_t *
     for (int64_t mb = 0; mb < p->accum; mb++) {
         split_rows(tr, tokens + mb * B * (T + 1), mask ? mask + mb * B * (T + 1) : NULL, B);
         int64_t n, k;
-        if (p->fixed_k >= 0) n = p->fixed_n, k = p->fixed_k;
-        else hg_sample_depth(p->seed, tr->micro, p->mean_recurrence, p->backprop_depth, &n, &k);
+        depth_of(p, tr->micro, &n, &k);
         if (p->init_scale > 0) {
             /* rank 0 keeps the single-process stream; every other rank's rows get their own */
             const uint64_t rank = comm ? (uint64_t)comm->rank : 0;
