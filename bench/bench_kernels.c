@@ -159,7 +159,8 @@ static double time_gemm(hg_gemm_fn f, float *y, const float *x, const hg_tensor 
 /* --prefill (x86-64 with AVX-512): T = 128 at the full Huginn-0125 layer shapes and the 1024-wide
  * model's MLP shapes; the widening FMA kernel (gemm_avx512.c, "old") against the dot kernels: bf16 on
  * vdpbf16ps with x in three exact parts ("dot3", where AVX512-BF16) and, for reference only, two
- * parts ("dot2": x to 16 bits, outside the golden tolerance); Q8_0/Q4_0 on VNNI ("vnni"). Timed
+ * parts ("dot2": x to 16 bits, outside the golden tolerance) and the fast mode's one part ("fast": x
+ * rounded to bf16, HG_BF16DOT=fast); Q8_0/Q4_0 on VNNI ("vnni"). Timed
  * alternately, best of 3 in 3 rounds; GFLOP/s also as fractions of the FP32 FMA and BF16-dot peaks
  * measured right before each shape (the host is shared: ratios, not absolutes). Then where the
  * blocked path starts: mv in groups of 8 vs the blocked kernel per T (gemm_min_t). */
@@ -176,8 +177,8 @@ static void bench_prefill(hg_rng *rng, bool quick) {
     float *x = hg_malloc((size_t)(T * 17920) * 4), *y = hg_malloc((size_t)(T * 17920) * 4);
     for (int64_t i = 0; i < T * 17920; i++) x[i] = (float)(hg_rng_uniform(rng) - 0.5);
     printf("\nprefill T=%lld (kernels in use: %s)\n", (long long)T, hg_kernels_name());
-    printf("%-6s %-12s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n", "dtype", "W shape", "FMApk", "BF16pk", "old GF",
-           "new GF", "dot2 GF", "old%FMA", "new%FMA", "new%BF16", "new/old");
+    printf("%-6s %-12s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %8s\n", "dtype", "W shape", "FMApk", "BF16pk", "old GF",
+           "new GF", "dot2 GF", "fast GF", "old%FMA", "new%FMA", "new%BF16", "new/old", "fast%BF16");
     for (int64_t si = 0; si < n_shapes; si++)
         for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
             const bool isbf = dts[d] == HG_DTYPE_BF16;
@@ -186,37 +187,43 @@ static void bench_prefill(hg_rng *rng, bool quick) {
             hg_tensor w = make_w(dts[d], shapes[si][0], shapes[si][1], rng, &owned);
             check(&w, x, T);
             const double fpk = hg_roof_fma_peak(), bpk = bf16 ? hg_roof_bf16_peak() : 0;
-            double so = 1e30, sn = 1e30, s2 = 1e30;
+            double so = 1e30, sn = 1e30, s2 = 1e30, s1 = 1e30;
             for (int r = 0; r < 3; r++) {
                 so = fmin(so, time_gemm(hg_gemm_rows_avx512, y, x, &w, T, 3));
                 sn = fmin(sn, time_gemm(isbf ? hg_gemm_bf16_dot : hg_gemm_q8_vnni, y, x, &w, T, 3));
                 if (isbf) s2 = fmin(s2, time_gemm(hg_gemm_bf16_dot2, y, x, &w, T, 3));
+                if (isbf) s1 = fmin(s1, time_gemm(hg_gemm_bf16_dot1, y, x, &w, T, 3));
             }
             const double fl = 2.0 * (double)T * (double)shapes[si][0] * (double)shapes[si][1] / 1e9;
             char shape[32];
             snprintf(shape, sizeof shape, "%lldx%lld", (long long)shapes[si][0], (long long)shapes[si][1]);
-            printf("%-6s %-12s %7.1f %7.1f %7.1f %7.1f %7.1f %6.0f%% %6.0f%% %6.0f%% %6.2fx\n", hg_dtype_name(dts[d]), shape,
-                   fpk, bpk, fl / so, fl / sn, isbf ? fl / s2 : 0.0, 100.0 * fl / so / fpk, 100.0 * fl / sn / fpk,
-                   bpk > 0 ? 100.0 * fl / sn / bpk : 0.0, so / sn);
+            printf("%-6s %-12s %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f %6.0f%% %6.0f%% %6.0f%% %6.2fx %7.0f%%\n",
+                   hg_dtype_name(dts[d]), shape, fpk, bpk, fl / so, fl / sn, isbf ? fl / s2 : 0.0, isbf ? fl / s1 : 0.0,
+                   100.0 * fl / so / fpk, 100.0 * fl / sn / fpk, bpk > 0 ? 100.0 * fl / sn / bpk : 0.0, so / sn,
+                   isbf && bpk > 0 ? 100.0 * fl / s1 / bpk : 0.0);
             hg_free(owned);
         }
-    printf("\nwhere the blocked path starts: mv time / blocked time per T (dot kernels)\n");
+    printf("\nwhere the blocked path starts: mv time / blocked time per T (dot kernels; bf16 fast: one part)\n");
     static const int64_t Ts[] = {9, 12, 16, 20, 24, 32, 48, 64};
     static const int64_t ms[][2] = {{5280, 5280}, {1024, 1024}};
     for (int si = 0; si < 2; si++)
-        for (size_t d = 0; d < sizeof dts / sizeof dts[0]; d++) {
-            const bool isbf = dts[d] == HG_DTYPE_BF16;
+        for (size_t d = 0; d <= sizeof dts / sizeof dts[0]; d++) { /* the last round: bf16, fast mode */
+            const bool fast = d == sizeof dts / sizeof dts[0];
+            const hg_dtype dt = fast ? HG_DTYPE_BF16 : dts[d];
+            const bool isbf = dt == HG_DTYPE_BF16;
             if (isbf && !bf16) continue;
             void *owned;
-            hg_tensor w = make_w(dts[d], ms[si][0], ms[si][1], rng, &owned);
+            hg_tensor w = make_w(dt, ms[si][0], ms[si][1], rng, &owned);
             hg_kern_table mv = hg_kern_avx512;
-            mv.gemm[dts[d]] = NULL;
-            printf("%-6s %lldx%-6lld", hg_dtype_name(dts[d]), (long long)ms[si][0], (long long)ms[si][1]);
+            mv.gemm[dt] = NULL;
+            printf("%-6s %lldx%-6lld", fast ? "bf16f" : hg_dtype_name(dt), (long long)ms[si][0], (long long)ms[si][1]);
+            void (*gemm)(float *, const float *, const hg_tensor *, int64_t) =
+                fast ? hg_gemm_bf16_dot1 : isbf ? hg_gemm_bf16_dot : hg_gemm_q8_vnni;
             for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
                 double sm = 1e30, sb = 1e30;
                 for (int r = 0; r < 3; r++) {
                     sm = fmin(sm, time_with(&mv, y, x, &w, Ts[i], 3));
-                    sb = fmin(sb, time_gemm(isbf ? hg_gemm_bf16_dot : hg_gemm_q8_vnni, y, x, &w, Ts[i], 3));
+                    sb = fmin(sb, time_gemm(gemm, y, x, &w, Ts[i], 3));
                 }
                 printf(" T=%lld:%.2f", (long long)Ts[i], sm / sb);
             }

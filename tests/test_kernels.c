@@ -13,8 +13,9 @@
  * (whatever the tiling, K blocks, row group or level: AVX2 and AVX-512 agree exactly) — except the
  * bf16 kernels on split activations (AMX tiles, vdpbf16ps; dispatch.h: bf16_split), held to the
  * tolerance and the thread check only; the Q8X blocked kernels (AMX-INT8, VNNI) must equal their
- * block chain bit for bit. With AMX present the AVX-512 level is tested with it (and, with HG_AMX=0,
- * without); without AMX with the BF16/VNNI dot kernels (and, with HG_BF16DOT=0, the widening ones).
+ * block chain bit for bit; the fast mode (HG_BF16DOT=fast: bf16 on x rounded to bf16, dispatch.h:
+ * bf16_x_rounded) gets 2⁻⁸·Σ|x_k·w_k| more, the rounding of x. With AMX present the AVX-512 level is
+ * tested with it (and, with HG_AMX=0, without); without AMX with the BF16/VNNI dot kernels (and, with HG_BF16DOT=0, the widening ones).
  * The matrix-vector path (T <= 8) promises that a result depends neither on T nor on which rows share
  * a call (batched decoding = decoding each sequence alone): check_batch_rows compares, bit for bit,
  * T positions against each position alone and whole-range calls against one row per call.
@@ -130,6 +131,7 @@ static void check_matmul(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int
                 double tol = 0, s = 0;
                 for (int64_t i = 0; i < n_in; i++) s += fabs((double)xt[i] * (double)row[i]);
                 tol = 2.0 * (double)n_in * ldexp(1.0, -24) * s + 1e-30;
+                if (blocked && k->bf16_x_rounded && dt == HG_DTYPE_BF16) tol += ldexp(1.0, -8) * s;
                 if (qx)
                     for (int64_t b = 0; b < n_in / 32; b++) {
                         double ax = 0, aw = 0;
@@ -552,6 +554,11 @@ int main(void) {
             ci->dotprod);
     CHECK(ci->level <= ci->best);
     CHECK(hg_kern()->level == ci->level);
+    /* HG_BF16DOT=fast on an AVX512-BF16 host without AMX selects the fast table, and only then */
+    const char *dot_env = getenv("HG_BF16DOT");
+    const bool want_fast = ci->gemm_vnni && ci->avx512bf16 && dot_env && !strcmp(dot_env, "fast");
+    CHECK(ci->gemm_bf16fast == want_fast);
+    CHECK(!strcmp(hg_kernels_name(), "avx512+bf16fast") == want_fast);
     test_quant_layout();
 #if defined(__x86_64__)
     /* the AVX2 level has a blocked kernel for every dtype AVX-512 has one for (T > 8 must not fall

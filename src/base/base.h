@@ -115,6 +115,7 @@ typedef struct hg_cpu_info {
     bool amx;           /* AMX tiles with BF16 and INT8 usable (the OS granted the tile state), not HG_AMX=0 */
     bool gemm_vnni;     /* AVX-512 without AMX: Q8_0/Q4_0 blocked products on VNNI dots (not HG_BF16DOT=0) */
     bool gemm_bf16dot;  /* ... and bf16 ones on AVX512-BF16 dots (HG_BF16DOT=1 and avx512bf16) */
+    bool gemm_bf16fast; /* ... with x rounded to bf16, one dot per pair (HG_BF16DOT=fast) */
     bool neon, dotprod; /* aarch64: Advanced SIMD; its int8 dot product (HWCAP_ASIMDDP) */
     hg_cpu_level best;  /* the highest level this CPU (and OS) supports */
     hg_cpu_level level; /* the level kernels use: best, or lower if HG_CPU says so */

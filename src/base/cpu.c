@@ -18,8 +18,9 @@
  * the environment, `amx` stays false and the AVX-512 kernels run.
  * Without AMX, the AVX-512 level's Q8_0/Q4_0 blocked products use VNNI's vpdpbusd (`gemm_vnni`);
  * HG_BF16DOT=1 puts bf16 on AVX512-BF16's vdpbf16ps too (`gemm_bf16dot`, where avx512bf16; slower
- * than widening on Zen 5, see matmul_avx512.c), HG_BF16DOT=0 keeps every blocked product on the
- * widening FMA kernels (A/B timings, fallback tests).
+ * than widening on Zen 5, see matmul_avx512.c), HG_BF16DOT=fast does so on x rounded to bf16 (one
+ * dot per pair, llama.cpp's precision: `gemm_bf16fast`, the fast prefill mode, never the default),
+ * HG_BF16DOT=0 keeps every blocked product on the widening FMA kernels (A/B timings, fallback tests).
  */
 #include "base/base.h"
 
@@ -149,7 +150,8 @@ static void probe(void) {
             amx_granted();
     const char *dot_env = getenv("HG_BF16DOT");
     c.gemm_vnni = c.level == HG_CPU_AVX512 && !c.amx && !(dot_env && !strcmp(dot_env, "0"));
-    c.gemm_bf16dot = c.gemm_vnni && c.avx512bf16 && dot_env && !strcmp(dot_env, "1");
+    c.gemm_bf16dot = c.gemm_vnni && c.avx512bf16 && dot_env && (!strcmp(dot_env, "1") || !strcmp(dot_env, "fast"));
+    c.gemm_bf16fast = c.gemm_bf16dot && !strcmp(dot_env, "fast");
 #endif
     g_cpu = c;
 }

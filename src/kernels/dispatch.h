@@ -60,6 +60,8 @@ typedef struct hg_kern_table {
     /* the bf16 blocked product sums x split into exact bf16 parts (AMX tiles, vdpbf16ps): within the
      * f32 dot-product bound, not the FMA chain of the widening kernels */
     bool bf16_split;
+    /* ... on x rounded to bf16 (the fast mode): within 2^-8·Σ|x·w| plus the f32 bound, not the f32 bound */
+    bool bf16_x_rounded;
     /* this blocked product takes Q8X activations too (AMX-INT8, VNNI: the block chain of
      * gemm_q8_amx_avx512.c) */
     bool gemm_q8x[HG_DTYPE_COUNT];
@@ -118,9 +120,13 @@ void hg_gemm_q8_amx(float *y, const float *x, const hg_tensor *w, int64_t T);
 void hg_gemm_bf16_dot(float *y, const float *x, const hg_tensor *w, int64_t T);
 /* The same with two parts, x = hi + mid (x to 16 bits: error up to 2^-16·Σ|x·w|; bench A/B only) */
 void hg_gemm_bf16_dot2(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* ... and with one part, x rounded to bf16 as llama.cpp does (error up to 2^-8·Σ|x·w|): the fast mode,
+ * HG_BF16DOT=fast (cpu.c: gemm_bf16fast) */
+void hg_gemm_bf16_dot1(float *y, const float *x, const hg_tensor *w, int64_t T);
 void hg_gemm_q8_vnni(float *y, const float *x, const hg_tensor *w, int64_t T);
 extern const hg_kern_table hg_kern_avx512_vnni;
 extern const hg_kern_table hg_kern_avx512_bf16dot;
+extern const hg_kern_table hg_kern_avx512_bf16fast;
 void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n);
 #endif
 

@@ -15,6 +15,10 @@
  * parts leave 32/3 useful multiply-adds per instruction against an FMA's 16, a ceiling of 2/3 of the
  * FP32 FMA peak, which the widening kernel (gemm_avx512.c) already reaches; so the widening kernel
  * stays the default and this one is opt-in (docs/results/kernels.md, "Without AMX").
+ * The fast mode (HG_BF16DOT=fast, hg_gemm_bf16_dot1) takes the one part llama.cpp takes, x rounded to
+ * bf16: 32 multiply-adds per instruction, up to the BF16 dot peak, at an error of up to 2⁻⁸·Σ|x·w|
+ * per output (relative rounding of x) instead of the f32 bound; never the default, its effect on
+ * logits is measured in docs/results/kernels.md ("bf16 prefill, fast mode").
  *
  * Layout. x is split once per call (threads share it) into xs[pair][part][position] u32 (positions
  * rounded up to 16, zeros past T), so a tile's x vectors are plain aligned loads. W is packed per
@@ -193,6 +197,10 @@ static void bd_group3(const bd_job *j, int64_t o0, int64_t R, const uint32_t *wp
                       bool first, bool last) {
     bd_group(3, j, o0, R, wp, j0, np, park, first, last);
 }
+static void bd_group1(const bd_job *j, int64_t o0, int64_t R, const uint32_t *wp, int64_t j0, int64_t np, float *park,
+                      bool first, bool last) {
+    bd_group(1, j, o0, R, wp, j0, np, park, first, last);
+}
 static void bd_group2(const bd_job *j, int64_t o0, int64_t R, const uint32_t *wp, int64_t j0, int64_t np, float *park,
                       bool first, bool last) {
     bd_group(2, j, o0, R, wp, j0, np, park, first, last);
@@ -220,7 +228,7 @@ static void gemm_bf16_dot(int P, float *y, const float *x, const hg_tensor *w, i
     const bd_job j = {y, xs, T, Tp, n_out};
     const int64_t n_grp = (n_out + BD_RG - 1) / BD_RG, gpc = BD_RC / BD_RG;
     void (*group)(const bd_job *, int64_t, int64_t, const uint32_t *, int64_t, int64_t, float *, bool, bool) =
-        P == 3 ? bd_group3 : bd_group2;
+        P == 3 ? bd_group3 : P == 2 ? bd_group2 : bd_group1;
 #pragma omp parallel if ((double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS)
     {
 #pragma omp for schedule(static)
@@ -247,3 +255,4 @@ static void gemm_bf16_dot(int P, float *y, const float *x, const hg_tensor *w, i
 
 void hg_gemm_bf16_dot(float *y, const float *x, const hg_tensor *w, int64_t T) { gemm_bf16_dot(3, y, x, w, T); }
 void hg_gemm_bf16_dot2(float *y, const float *x, const hg_tensor *w, int64_t T) { gemm_bf16_dot(2, y, x, w, T); }
+void hg_gemm_bf16_dot1(float *y, const float *x, const hg_tensor *w, int64_t T) { gemm_bf16_dot(1, y, x, w, T); }

@@ -199,6 +199,7 @@ const hg_kern_table *hg_kern_level(hg_cpu_level l) {
     case HG_CPU_AVX512: {
         const hg_cpu_info *c = hg_cpu_features();
         return c->amx ? &hg_kern_avx512_amx
+               : c->gemm_bf16fast ? &hg_kern_avx512_bf16fast
                : c->gemm_bf16dot ? &hg_kern_avx512_bf16dot
                : c->gemm_vnni    ? &hg_kern_avx512_vnni
                                  : &hg_kern_avx512;
@@ -217,6 +218,7 @@ const hg_kern_table *hg_kern(void) { return hg_kern_level(hg_cpu_features()->lev
 const char *hg_kernels_name(void) {
     const hg_cpu_info *c = hg_cpu_features();
     if (c->level == HG_CPU_AVX512 && c->amx) return "avx512+amx";
+    if (c->level == HG_CPU_AVX512 && c->gemm_bf16fast) return "avx512+bf16fast";
     if (c->level == HG_CPU_AVX512 && c->gemm_bf16dot) return "avx512+bf16dot";
     if (c->level == HG_CPU_AVX512 && c->gemm_vnni) return "avx512+vnni";
     if (c->level == HG_CPU_NEON && c->dotprod) return "neon+sdot";
