@@ -3,7 +3,7 @@
  * -mavx2 -mfma -mf16c, chosen at run time). Scalar twins: mv_scalar and dot_f32 in matmul.c.
  *
  * Matrix-vector (decode, T <= 8): the plan of matmul_avx512.c at 8 lanes: rows of W are widened in
- * registers and meet every position (2 rows x 4 positions, or 1 row x 8, fits the 16 ymm registers);
+ * registers and meet every position (4 rows x 2 positions, 2 x 4, or 1 row x 8, fits the 16 ymm registers);
  * the elements past the last multiple of 8 run in a scalar tail, added after the lane sum. Quantized
  * rows use vpmaddubsw + vpmaddwd (ggml's AVX2 integer dot); no 16-bit overflow is possible because
  * both operands are at most 127 in magnitude (Q4_0: 15 · 127). Their row stream is prefetched in
@@ -68,7 +68,7 @@ HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, cons
                          const hg_tensor *w, int64_t o, int64_t n) {
     const size_t rb = (size_t)w->ne[1] * elem_bytes(dt);
     const uint8_t *row0 = (const uint8_t *)w->data + (size_t)o * rb;
-    __m256 acc[2][8];
+    __m256 acc[4][8];
     _Pragma("GCC unroll 16")
     for (int r = 0; r < R; r++)
         _Pragma("GCC unroll 16")
@@ -95,9 +95,13 @@ HG_INLINE void mv_tile_f(hg_dtype dt, int R, int TG, float *y, int64_t ldy, cons
         }
 }
 
+/* Rows per tile: each (row, position) is one FMA chain of 8 lanes (the order T = 1 and T = 2..8 share,
+ * so a batch equals each sequence alone), and a chain adds 16 bytes of bf16 per FMA latency (4
+ * cycles): with 2 rows at T = 1 that is ~8 bytes per cycle and core, the memory stream's own rate, so
+ * T = 1 and 2 take 4 rows (1.2-1.35x from DRAM on Zen 5; docs/results/kernels.md, "AVX2 decode"). */
 HG_INLINE void mv_rows_f(hg_dtype dt, int TG, float *y, int64_t ldy, const float *x, int64_t ldx, const hg_tensor *w,
                          int64_t o0, int64_t o1, int64_t n) {
-    const int RMAX = TG <= 4 ? 2 : 1;
+    const int RMAX = TG <= 2 ? 4 : TG <= 4 ? 2 : 1;
     int64_t o = o0;
     for (; o + RMAX <= o1; o += RMAX) mv_tile_f(dt, RMAX, TG, y, ldy, x, ldx, w, o, n);
     for (; o < o1; o++) mv_tile_f(dt, 1, TG, y, ldy, x, ldx, w, o, n);
