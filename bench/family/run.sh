@@ -32,7 +32,8 @@ for a in "$@"; do
   case "$a" in
     --quick) quick=1 ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
-    *) build=$(cd "$a" && pwd) ;;
+    /*) build=$a ;;
+    *) build=$PWD/$a ;;
   esac
 done
 if [ ! -x "$build/huginn" ] || [ ! -x "$build/bench/roofline" ]; then
@@ -66,7 +67,7 @@ rm -rf "$res" && mkdir -p "$res"
 cold() { find "$@" -type f \( -name '*.safetensors' -o -name '*.gguf' \) -exec sh -c \
   'sync "$1" 2>/dev/null; dd if="$1" iflag=nocache count=0 status=none 2>/dev/null || true' _ {} \; ; }
 load() { cut -d' ' -f1 /proc/loadavg; }
-bw() { "$roof" --bandwidth "${mib[@]}" --json; }
+bw() { "$roof" --bandwidth ${mib[@]+"${mib[@]}"} --json; }
 
 # ---- checkpoints: the shipped shapes, or (--quick) the same configs shrunk -------------------------
 shape() { # name config -> $work/name{,/bf16,/q8_0.gguf}
@@ -98,7 +99,7 @@ shape retrofit "$root/bench/models/tinyllama-retrofit.json"
 ids=$(python3 -c "import random; r = random.Random(7); print(','.join(str(r.randrange(1, 500)) for _ in range($ntok)))")
 
 echo "== looped-model family, $(nproc) cores, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, load average $(cut -d' ' -f1-3 /proc/loadavg)${quick:+ (--quick: tiny shapes)}"
-"$roof" "${mib[@]}" --json >"$res/roof.json"
+"$roof" ${mib[@]+"${mib[@]}"} --json >"$res/roof.json"
 
 # ---- 1. full-depth decode against the bandwidth, prefill against the FMA peak ---------------------
 full_depth() { # tag model-path steps
