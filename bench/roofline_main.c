@@ -2,7 +2,9 @@
  *   roofline                 bandwidth, FP32 FMA and BF16 dot peaks, as a table
  *   roofline --json          the same as one JSON object (bench/run.sh computes its ratios from it)
  *   roofline --bandwidth     only the bandwidth (1 s): run.sh measures it right beside each timing
- *   roofline --fma           only the FP32 FMA peak: run.sh brackets each full-shape prefill with it */
+ *   roofline --fma           only the FP32 FMA peak: run.sh brackets each full-shape prefill with it
+ *   roofline --mib N         stream an N MiB buffer instead of 1 GiB: only for smoke runs (--quick
+ *                            modes), since a buffer a cache holds measures the cache, not DRAM */
 #include "roofline.h"
 
 #include "base/base.h"
@@ -14,12 +16,18 @@
 
 int main(int argc, char **argv) {
     bool json = false, bw_only = false, fma_only = false;
+    size_t bytes = (size_t)1 << 30;
     for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        long mib = 0;
         if (!strcmp(argv[i], "--json")) json = true;
         else if (!strcmp(argv[i], "--bandwidth")) bw_only = true;
         else if (!strcmp(argv[i], "--fma")) fma_only = true;
+        else if (!strcmp(argv[i], "--mib") && i + 1 < argc && (mib = strtol(argv[i + 1], &end, 10)) >= 1 &&
+                 mib <= 65536 && *end == '\0')
+            bytes = (size_t)mib << 20, i++;
         else {
-            fprintf(stderr, "usage: roofline [--json] [--bandwidth | --fma]\n");
+            fprintf(stderr, "usage: roofline [--json] [--bandwidth | --fma] [--mib N (1..65536)]\n");
             return 1;
         }
     }
@@ -29,7 +37,6 @@ int main(int argc, char **argv) {
         else printf("FP32 FMA peak          %8.1f GFLOP/s\n", fma);
         return 0;
     }
-    const size_t bytes = (size_t)1 << 30;
     void *buf = hg_roof_buffer(bytes);
     if (!buf) {
         fprintf(stderr, "roofline: cannot allocate %zu bytes\n", bytes);

@@ -627,7 +627,9 @@ HG_API hg_status hg_config_load(const char *path, hg_config *out, hg_error *err)
 /* Write a random-weight checkpoint in the Hugging Face layout (config.json + model.safetensors) to
  * dir (created if missing), deterministic from seed, with the reference's initialisation
  * (truncated normals of the "takase" scheme, norms = 1). dtype: F32, BF16 or F16. Files are written
- * to temporaries and renamed, so a failure leaves no half-written checkpoint. */
+ * to temporaries and renamed, so a failure leaves no half-written checkpoint. Every architecture:
+ * Huginn and the retrofits in the Raven layout, Ouro in Hugging Face's (OuroConfig keys, the authors'
+ * tensor names, the exit gate's bias 0). */
 HG_API hg_status hg_checkpoint_init(const hg_config *cfg, const char *dir, hg_dtype dtype, uint64_t seed, hg_error *err);
 
 /* ================================================================================================

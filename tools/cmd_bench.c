@@ -15,6 +15,8 @@
  *   batch     (B > 1) B sequences of a short prompt (min(N, 16) tokens, prefilled untimed), then G
  *             hg_batch_decode steps; the same with one sequence for the ratio, so both see the same
  *             positions: aggregate tokens/s and the speedup.
+ * Widths follow the config: q is H·d wide, k and v Hkv·d (grouped-query attention reads narrower KV
+ * rows), and Ouro has no adapter (its loop is the whole layer stack, P = C = 0).
  * Weight bytes per parameter are the model's average (hg_model_n_bytes / hg_model_n_params): exact
  * for one-dtype checkpoints, an estimate for GGUF files mixing types (norms stay f32 there).
  * The checks live in the tests (test_engine_golden, test_batch); this only times.
@@ -67,6 +69,12 @@ static int32_t argmax(const float *x, int64_t n) {
     return (int32_t)best;
 }
 
+/* H·d and Hkv·d (head_dim and n_kv_head are h / H and H where a config leaves them 0). */
+static double q_width(const hg_config *c) { return (double)(c->n_head * (c->head_dim ? c->head_dim : c->n_embd / c->n_head)); }
+static double kv_width(const hg_config *c) {
+    return (double)((c->n_kv_head ? c->n_kv_head : c->n_head) * (c->head_dim ? c->head_dim : c->n_embd / c->n_head));
+}
+
 /* Parameters applied per token, by stage (Linear weights only; norms and biases are O(h)). */
 typedef struct work_model {
     double layer, adapter, lm_head, bytes_per_param, layer_apps; /* layer_apps: P + R·r + C */
@@ -75,9 +83,10 @@ typedef struct work_model {
 static work_model work_of(const hg_model *m, int64_t r) {
     const hg_config *c = hg_model_config(m);
     const double h = (double)c->n_embd, I = (double)c->intermediate_size, V = (double)c->vocab_size;
+    const double q = q_width(c), kv = kv_width(c);
     work_model w;
-    w.layer = 3 * h * h + h * h + 2 * I * h + I * h; /* wqkv, attn_proj, fc (gate|up), mlp_proj */
-    w.adapter = 2 * h * h;
+    w.layer = (q + 2 * kv) * h + h * q + 2 * I * h + I * h; /* wqkv (GQA: narrower k, v), attn_proj, gate|up, mlp_proj */
+    w.adapter = c->arch == HG_ARCH_OURO ? 0 : 2 * h * h;  /* Ouro feeds a loop's output straight back (docs/family.md) */
     w.lm_head = V * h;
     w.bytes_per_param = (double)hg_model_n_bytes(m) / (double)hg_model_n_params(m);
     w.layer_apps = (double)(c->n_layers_prelude + c->n_layers_core * r + c->n_layers_coda);
@@ -90,7 +99,8 @@ static double decode_bytes(const hg_model *m, const work_model *w, int64_t r, in
     const double h = (double)c->n_embd;
     const double params = w->layer * (double)(c->n_layers_prelude + c->n_layers_coda) +
                           (double)r * (w->adapter + w->layer * (double)c->n_layers_core) + w->lm_head + h;
-    return params * w->bytes_per_param + w->layer_apps * (double)(p + 1) * 2 * h * kv_elem;
+    const double kv = kv_width(c); /* one K and one V row of Hkv·d per position */
+    return params * w->bytes_per_param + w->layer_apps * (double)(p + 1) * 2 * kv * kv_elem;
 }
 
 /* B sequences of `np` prompt tokens, then `gen` batched steps; returns the seconds of the steps. */
@@ -188,7 +198,7 @@ int cmd_bench(int argc, char **argv) {
     const double prefill_flops = 2.0 * (double)np *
                                      (w.layer * (double)(c->n_layers_prelude + c->n_layers_coda) +
                                       (double)r * (w.adapter + w.layer * (double)c->n_layers_core)) +
-                                 w.layer_apps * 4.0 * (double)h * (double)np * (double)(np + 1) / 2.0;
+                                 w.layer_apps * 4.0 * q_width(c) * (double)np * (double)(np + 1) / 2.0;
 
     /* decode: G tokens at positions np .. np+G-1 */
     int32_t id = prompt[np % o.prompt];

@@ -7,7 +7,10 @@
  * (attn.proj, mlp.proj and the up half of mlp.fc), whose σ is divided by sqrt(2·depth) with
  * depth = P + R·mean_recurrence + C; RMSNorm weights are 1 and the q/k bias 0. With tied embeddings
  * lm_head.weight is not written (as save_pretrained does). The tensors, their shapes and which
- * of these fills each gets come from the architecture's schema (schema.h).
+ * of these fills each gets come from the architecture's schema (schema.h). Ouro (P = C = 0, R = its
+ * layers, depth = R·total_ut_steps) takes the same scheme: q/k/v, gate and the exit gate's weight
+ * normal, o_proj / up / down the output-projection std, its four norms 1 and the gate's bias 0; its
+ * config.json is Hugging Face's OuroConfig layout (hg_config_to_json -> config_ouro.c).
  *
  * Determinism: each tensor is filled in blocks of 2^20 values, block b of tensor `name` drawn from
  * hg_rng seeded with mix(seed, fnv1a(name), b). Blocks are independent, so they are generated in
@@ -97,9 +100,6 @@ hg_status hg_checkpoint_init(const hg_config *cfg_in, const char *dir, hg_dtype 
     case HG_DTYPE_F16: sdt = HG_ST_F16; break;
     default: return hg_err(err, HG_STATUS_UNSUPPORTED, "init: dtype %s (use f32, bf16 or f16; quantize afterwards)", hg_dtype_name(dtype));
     }
-    if (c.arch == HG_ARCH_OURO) /* config.json is written in Huginn's format, with a retrofit's keys (hg_config_to_json) */
-        return hg_err(err, HG_STATUS_UNSUPPORTED, "init: random checkpoints are written for huginn and the retrofitted "
-                      "architectures, not %s", hg_arch_name(c.arch));
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return hg_err(err, HG_STATUS_IO, "%s: cannot create directory: %s", dir, strerror(errno));
     const hg_schema *sc = hg_schema_for(c.arch);

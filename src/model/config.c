@@ -390,6 +390,7 @@ static void append_retrofit(char **s, size_t cap, const hg_config *c) {
 }
 
 char *hg_config_to_json(const hg_config *c, const char *name) {
+    if (c->arch == HG_ARCH_OURO) return hg_config_ouro_to_json(c, name);
     size_t cap = 4096;
     char *s = hg_malloc(cap);
     if (!s) return NULL;

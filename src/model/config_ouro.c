@@ -5,11 +5,15 @@
  * core iteration t is loop t and its KV slots t·R + l are the reference's per-(loop, layer) cache.
  * As for Huginn (config.c), every key the math depends on is read and every value we do not implement
  * (another activation, RoPE scaling, sliding windows) is a load error naming the key.
+ * The writer (hg_config_ouro_to_json, for `huginn init`) emits the Hugging Face OuroConfig layout with
+ * every key the parser reads, so a written config parses back to the same hg_config.
  */
 #include "model/model.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* A non-negative integer key; `def` >= 0 is used when the key is absent (or null), else it is required. */
 static hg_status ouro_int(const cJSON *root, const char *key, int64_t def, int64_t *out, const char *path,
@@ -117,4 +121,78 @@ hg_status hg_config_parse_ouro(const cJSON *root, const char *path, hg_config *o
     if ((st = hg_config_validate(&c, path, err))) return st;
     *out = c;
     return HG_OK;
+}
+
+/* ---- writer ------------------------------------------------------------------------------------ */
+
+/* The shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07, as Python writes it). */
+static void float_text(float v, char *buf, size_t n) {
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, n, "%.*g", digits, (double)v);
+        if ((float)strtod(buf, NULL) == v) return;
+    }
+}
+
+char *hg_config_ouro_to_json(const hg_config *c, const char *name) {
+    const int64_t L = c->n_layers_core;
+    /* fixed keys (< 2 KiB with their numbers) + one layer_types entry per layer */
+    const size_t cap = 4096 + (size_t)(L > 0 ? L : 0) * 24;
+    char *s = hg_malloc(cap);
+    if (!s) return NULL;
+    char thr[40], eos[24], eps[32];
+    float_text(c->norm_eps, eps, sizeof eps);
+    if (isnan(c->early_exit_threshold)) snprintf(thr, sizeof thr, "null");
+    else snprintf(thr, sizeof thr, "%.17g", c->early_exit_threshold);
+    if (c->eos_token_id < 0) snprintf(eos, sizeof eos, "null");
+    else snprintf(eos, sizeof eos, "%lld", (long long)c->eos_token_id);
+    size_t k = (size_t)snprintf(
+        s, cap,
+        "{\n"
+        "  \"architectures\": [\n    \"OuroForCausalLM\"\n  ],\n"
+        "  \"auto_map\": {\n"
+        "    \"AutoConfig\": \"configuration_ouro.OuroConfig\",\n"
+        "    \"AutoModel\": \"modeling_ouro.OuroModel\",\n"
+        "    \"AutoModelForCausalLM\": \"modeling_ouro.OuroForCausalLM\"\n  },\n"
+        "  \"model_type\": \"ouro\",\n"
+        "  \"_name_or_path\": \"%s\",\n"
+        "  \"vocab_size\": %lld,\n"
+        "  \"hidden_size\": %lld,\n"
+        "  \"intermediate_size\": %lld,\n"
+        "  \"num_hidden_layers\": %lld,\n"
+        "  \"num_attention_heads\": %lld,\n"
+        "  \"num_key_value_heads\": %lld,\n"
+        "  \"head_dim\": %lld,\n"
+        "  \"hidden_act\": \"silu\",\n"
+        "  \"max_position_embeddings\": %lld,\n"
+        "  \"initializer_range\": 0.02,\n"
+        "  \"rms_norm_eps\": %s,\n"
+        "  \"use_cache\": true,\n"
+        "  \"tie_word_embeddings\": %s,\n"
+        "  \"rope_theta\": %.17g,\n"
+        "  \"rope_scaling\": null,\n"
+        "  \"use_sliding_window\": false,\n"
+        "  \"sliding_window\": null,\n"
+        "  \"max_window_layers\": %lld,\n"
+        "  \"layer_types\": [",
+        name ? name : "ouro-random", (long long)c->vocab_size, (long long)c->n_embd, (long long)c->intermediate_size,
+        (long long)L, (long long)c->n_head, (long long)(c->n_kv_head ? c->n_kv_head : c->n_head),
+        (long long)c->head_dim, (long long)c->block_size, eps, c->tie_embeddings ? "true" : "false",
+        c->rope_base, (long long)L);
+    for (int64_t l = 0; l < L && k < cap; l++)
+        k += (size_t)snprintf(s + k, cap - k, "%s\n    \"full_attention\"", l ? "," : "");
+    if (k < cap)
+        k += (size_t)snprintf(s + k, cap - k,
+                              "\n  ],\n"
+                              "  \"attention_dropout\": 0.0,\n"
+                              "  \"total_ut_steps\": %lld,\n"
+                              "  \"early_exit_threshold\": %s,\n"
+                              "  \"eos_token_id\": %s,\n"
+                              "  \"torch_dtype\": \"float32\"\n"
+                              "}\n",
+                              (long long)c->mean_recurrence, thr, eos);
+    if (k >= cap) { /* cannot happen with the capacity above; never hand out a truncated config */
+        hg_free(s);
+        return NULL;
+    }
+    return s;
 }

@@ -69,5 +69,7 @@ hg_status hg_config_validate(hg_config *c, const char *path, hg_error *err);
 int64_t hg_config_n_params(const hg_config *c);
 /* Write config.json text in the official key order (hg_free the result). */
 char *hg_config_to_json(const hg_config *c, const char *name);
+/* The same for Ouro: Hugging Face's OuroConfig keys (config_ouro.c); hg_config_to_json dispatches to it. */
+char *hg_config_ouro_to_json(const hg_config *c, const char *name);
 
 #endif
