@@ -191,26 +191,66 @@ printf '%s\n' '{"type": "multiple_choice", "context": "b=5;?b=", "choices": ["5"
 "$HUGINN" run -m "$dir/chat" --chat -p "b=5;?b=" -n 1 --steps 3 --temp 0 --init-scale 0 --json > "$dir/chat_run.json" 2> /dev/null
 "$HUGINN" eval -m "$dir/chat" --task "$dir/chat.jsonl" --chat --steps 3 --json > "$dir/chat_eval.json" 2> /dev/null \
   || { echo "FAIL: eval --chat"; fail=1; }
-python3 - "$HUGINN" "$dir" <<'PY' || fail=1
+# acc of eval's chat rendering against forward's logits after the prompt `run --chat` prefills:
+# chat_acc MODEL_DIR RUN_JSON EVAL_JSON LABEL MIN_PROMPT_IDS [ID_IN_PROMPT]
+cat > "$dir/chat_acc.py" <<'PY'
 import json, math, struct, subprocess, sys
-hg, d = sys.argv[1:3]
-V = json.load(open(d + "/chat/config.json"))["vocab_size"]
-prompt = json.load(open(d + "/chat_run.json"))["prompt_ids"]
+hg, m, run_json, eval_json, label, min_len = sys.argv[1:7]
+must = [int(a) for a in sys.argv[7:]]
+V = json.load(open(m + "/config.json"))["vocab_size"]
+prompt = json.load(open(run_json))["prompt_ids"]
 scores = []
 for ch in ("5", "7", "b"):
-    seq = prompt + list(ch.encode())
-    subprocess.run([hg, "forward", "-m", d + "/chat", "--ids", ",".join(map(str, seq)), "--steps", "3",
-                    "--init-scale", "0", "--logits", d + "/l.bin"], check=True, capture_output=True)
-    raw = open(d + "/l.bin", "rb").read()
+    ids = subprocess.run([hg, "tokenize", "-t", m, "--no-special"], input=ch.encode(), check=True,
+                         capture_output=True).stdout
+    seq = prompt + json.loads(ids)
+    subprocess.run([hg, "forward", "-m", m, "--ids", ",".join(map(str, seq)), "--steps", "3",
+                    "--init-scale", "0", "--logits", m + "/l.bin"], check=True, capture_output=True)
+    raw = open(m + "/l.bin", "rb").read()
     row = struct.unpack_from("<%df" % V, raw, 4 * V * (len(seq) - 2))
-    m = max(row)
-    scores.append(row[seq[-1]] - m - math.log(sum(math.exp(z - m) for z in row)))
+    mx = max(row)
+    scores.append(row[seq[-1]] - mx - math.log(sum(math.exp(z - mx) for z in row)))
 want = float(max(range(3), key=lambda j: (scores[j], -j)) == 2)
-got = json.load(open(d + "/chat_eval.json"))["results"][0]["acc"]
-ok = len(prompt) > 20 and got == want
-print(("ok  " if ok else "FAIL") + " chat acc %g vs %g (prompt of %d ids)" % (got, want, len(prompt)))
+got = json.load(open(eval_json))["results"][0]["acc"]
+ok = len(prompt) >= int(min_len) and all(i in prompt for i in must) and got == want
+print(("ok  " if ok else "FAIL") + " %s acc %g vs %g (prompt of %d ids)" % (label, got, want, len(prompt)))
 sys.exit(not ok)
 PY
+python3 "$dir/chat_acc.py" "$HUGINN" "$dir/chat" "$dir/chat_run.json" "$dir/chat_eval.json" "chat" 21 || fail=1
+# --chat-template: a template-less model with a built-in format scores after the same rendering
+# `run --chat --chat-template` prefills; without it, and without --chat, it is refused with a reason
+"$HUGINN" eval -m "$model" --task "$dir/chat.jsonl" --chat --steps 3 --json > /dev/null 2> "$dir/noft.err" \
+  && { echo "FAIL: eval --chat on a model without a chat template succeeded"; fail=1; }
+grep -q -- "--chat-template" "$dir/noft.err" || { echo "FAIL: no --chat-template hint: $(cat "$dir/noft.err")"; fail=1; }
+"$HUGINN" eval -m "$model" --task "$dir/chat.jsonl" --chat-template chatml --steps 3 > /dev/null 2> "$dir/nochat.err" \
+  && { echo "FAIL: --chat-template without --chat accepted"; fail=1; }
+grep -q "needs --chat" "$dir/nochat.err" || { echo "FAIL: --chat-template without --chat: $(cat "$dir/nochat.err")"; fail=1; }
+"$HUGINN" eval -m "$model" --task "$dir/chat.jsonl" --chat --chat-template nosuch --steps 3 > /dev/null 2> "$dir/bad.err" \
+  && { echo "FAIL: unknown --chat-template accepted"; fail=1; }
+grep -q "chatml" "$dir/bad.err" || { echo "FAIL: unknown --chat-template lists no formats: $(cat "$dir/bad.err")"; fail=1; }
+# a model with Llama 3's tokenizer (its special tokens) and no chat template in tokenizer_config.json
+mkdir -p "$dir/plain"
+python3 - "$HG_TEST_DATA/golden_model/tiny/config.json" "$dir/plain/cfg.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.update({"block_size": 128, "vocab_size": 128256, "num_attention_heads": 2, "num_key_value_heads": 2, "n_embd": 32,
+          "intermediate_size": 64, "n_layers_in_recurrent_block": 1, "mean_recurrence": 2, "mean_backprop_depth": 2,
+          "n_layers_in_prelude": 1, "n_layers_in_coda": 1})
+json.dump(c, open(sys.argv[2], "w"))
+PY
+"$HUGINN" init --config "$dir/plain/cfg.json" -o "$dir/plain" --seed 5 > /dev/null || fail=1
+gunzip -c "$HG_TEST_DATA/tokenizers/llama3/tokenizer.json.gz" > "$dir/plain/tokenizer.json"
+python3 - "$HG_TEST_DATA/tokenizers/llama3/tokenizer_config.json" "$dir/plain/tokenizer_config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.pop("chat_template", None)
+json.dump(c, open(sys.argv[2], "w"))
+PY
+"$HUGINN" run -m "$dir/plain" --chat --chat-template llama3 -p "b=5;?b=" -n 1 --steps 3 --temp 0 --init-scale 0 --json \
+  > "$dir/cml_run.json" 2> /dev/null || { echo "FAIL: run --chat --chat-template llama3"; fail=1; }
+"$HUGINN" eval -m "$dir/plain" --task "$dir/chat.jsonl" --chat --chat-template llama3 --steps 3 --json \
+  > "$dir/cml_eval.json" 2> /dev/null || { echo "FAIL: eval --chat --chat-template llama3"; fail=1; }
+python3 "$dir/chat_acc.py" "$HUGINN" "$dir/plain" "$dir/cml_run.json" "$dir/cml_eval.json" "llama3" 12 128006 128007 || fail=1
 
 # ---- scripts/convert_tasks.py: each public layout converts to a file `huginn eval` accepts (scored
 # without the few-shot example: with it the prompts outgrow the tiny model's 128 positions) --------

@@ -3,8 +3,8 @@
  * requests scored at several depths, as lm-eval scores them (docs/eval.md).
  *
  *   huginn eval [-m MODEL] --task FILE [--steps 1,2,4,8,16,32,64] [--exit CRITERION [--exit-threshold X]]
- *               [--limit N] [--fewshot K] [--chat [--system TEXT]] [--out DIR] [--json] [--batch N]
- *               [--no-share] [-c N] [--init-scale S] [--seed N] [--threads T]
+ *               [--limit N] [--fewshot K] [--chat [--system TEXT] [--chat-template NAME]] [--out DIR] [--json]
+ *               [--batch N] [--no-share] [-c N] [--init-scale S] [--seed N] [--threads T]
  *
  * Each request is encoded once: the few-shot examples (the first K lines marked "fewshot": true, of
  * the same type) joined by blank lines before its context, or as chat turns under --chat; the model's
@@ -37,7 +37,7 @@
 #include <sys/stat.h>
 
 typedef struct ev_opts {
-    const char *model_path, *task_path, *out_dir, *system, *exit_name;
+    const char *model_path, *task_path, *out_dir, *system, *exit_name, *chat_template;
     int64_t depths[EVU_MAX_DEPTHS], n_depths, limit, fewshot, batch, threads, n_ctx;
     double exit_thr;
     float init_scale;
@@ -72,8 +72,8 @@ typedef struct ev_run {
 static int usage(void) {
     fprintf(stderr,
             "usage: huginn eval [-m MODEL] --task FILE [--steps 1,2,4,8,16,32,64] [--exit CRITERION [--exit-threshold X]]\n"
-            "                   [--limit N] [--fewshot K] [--chat [--system TEXT]] [--out DIR] [--json] [--batch N]\n"
-            "                   [--no-share] [-c N] [--init-scale S] [--seed N] [--threads T]\n"
+            "                   [--limit N] [--fewshot K] [--chat [--system TEXT] [--chat-template NAME]] [--out DIR]\n"
+            "                   [--json] [--batch N] [--no-share] [-c N] [--init-scale S] [--seed N] [--threads T]\n"
             "task files: JSON Lines (docs/eval.md \"Task files\")\n");
     return 1;
 }
@@ -87,13 +87,17 @@ static int parse_args(int argc, char **argv, ev_opts *o) {
         if (!strcmp(a, "--json")) { o->json = true; continue; }
         if (!strcmp(a, "--chat")) { o->chat = true; continue; }
         if (!strcmp(a, "--no-share")) { o->no_share = true; continue; }
-        if (!(v = cli_value(argc, argv, &i, "eval", "-m --task --steps --out --system --exit --exit-threshold --limit --fewshot --batch -c --init-scale --seed --threads"))) return 1;
+        if (!(v = cli_value(argc, argv, &i, "eval", "-m --task --steps --out --system --chat-template --exit --exit-threshold --limit --fewshot --batch -c --init-scale --seed --threads"))) return 1;
         float f = 0;
         if (!strcmp(a, "-m")) o->model_path = v;
         else if (!strcmp(a, "--task")) o->task_path = v;
         else if (!strcmp(a, "--steps")) steps = v;
         else if (!strcmp(a, "--out")) o->out_dir = v;
         else if (!strcmp(a, "--system")) o->system = v;
+        else if (!strcmp(a, "--chat-template")) {
+            if (!cli_chat_template_known("eval", v)) return 1;
+            o->chat_template = v;
+        }
         else if (!strcmp(a, "--exit")) o->exit_name = v;
         else if (!strcmp(a, "--exit-threshold")) {
             if (!cli_parse_f32(v, &f) || !(f >= 0)) return cli_fail("--exit-threshold: need a number >= 0");
@@ -117,6 +121,7 @@ static int parse_args(int argc, char **argv, ev_opts *o) {
     if (!o->model_path) o->model_path = cli_default_model();
     if (!o->model_path || !o->task_path) return usage();
     if (o->system && !o->chat) return cli_fail("eval: --system needs --chat");
+    if (o->chat_template && !o->chat) return cli_fail("eval: --chat-template needs --chat");
     if (!isnan(o->exit_thr) && !o->exit_name) return cli_fail("eval: --exit-threshold needs --exit");
     return evu_parse_depths(steps, o->depths, &o->n_depths) ? -1 : 1;
 }
@@ -457,6 +462,7 @@ static int setup(ev_run *ev) {
     hg_error err = {0};
     if (hg_model_load(o->model_path, NULL, &ev->m, &err) || hg_model_tokenizer(ev->m, &ev->tok, &err))
         return cli_fail_err(&err);
+    if (o->chat && cli_chat_format("eval", ev->tok, o->chat_template)) return 1;
     ev->n_ctx = o->n_ctx ? o->n_ctx : hg_model_config(ev->m)->block_size;
     if (!(ev->reqs = calloc((size_t)ev->task.n, sizeof *ev->reqs))) return cli_fail("out of memory");
     for (int64_t i = 0; i < ev->task.n && (!o->limit || ev->n_reqs < o->limit); i++) {
