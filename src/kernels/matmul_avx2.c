@@ -403,18 +403,24 @@ float hg_vec_dot_bf16_avx2(const float *a, const void *b, int64_t n) { return do
 void hg_vec_axpy_f16_avx2(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_F16, y, a, x, n); }
 void hg_vec_axpy_bf16_avx2(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
 
-const hg_kern_table hg_kern_avx2 = {
-    .level = HG_CPU_AVX2,
-    .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16, [HG_DTYPE_Q8_0] = mv_q8_0,
-           [HG_DTYPE_Q4_0] = mv_q4_0},
-    .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},
-    /* below 17 positions mv in groups of 8 beats the blocked kernel, whose W pack dominates at small T
-     * (mv time / blocked time at T = 16 and 32: docs/results/kernels.md, "Where the blocked path
-     * starts") */
-    .gemm_min_t = {[HG_DTYPE_F32] = 17, [HG_DTYPE_F16] = 17, [HG_DTYPE_BF16] = 17, [HG_DTYPE_Q8_0] = 17,
-                   [HG_DTYPE_Q4_0] = 17},
-    .gemm = {[HG_DTYPE_F32] = gemm_avx2, [HG_DTYPE_F16] = gemm_avx2, [HG_DTYPE_BF16] = gemm_avx2,
-             [HG_DTYPE_Q8_0] = gemm_avx2, [HG_DTYPE_Q4_0] = gemm_avx2},
-    .dot = hg_vec_dot_avx2,
-    .axpy = hg_vec_axpy_avx2,
-};
+/* Below 17 positions mv in groups of 8 beats the widening blocked kernel, whose W pack dominates at
+ * small T (mv time / blocked time at T = 16 and 32: docs/results/kernels.md, "Where the blocked path
+ * starts"); the AVX-VNNI kernel's Q8_0/Q4_0 threshold is its own measurement (docs/results/kernels.md,
+ * "AVX2 level: AVX-VNNI prefill"). */
+#define AVX2_VNNI_MIN_T 9
+#define AVX2_TABLE(Q_GEMM, Q_MIN, Q8X)                                                                          \
+    {                                                                                                          \
+        .level = HG_CPU_AVX2,                                                                                  \
+        .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16,                      \
+               [HG_DTYPE_Q8_0] = mv_q8_0, [HG_DTYPE_Q4_0] = mv_q4_0},                                            \
+        .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},                                            \
+        .gemm_min_t = {[HG_DTYPE_F32] = 17, [HG_DTYPE_F16] = 17, [HG_DTYPE_BF16] = 17, [HG_DTYPE_Q8_0] = Q_MIN, \
+                       [HG_DTYPE_Q4_0] = Q_MIN},                                                               \
+        .gemm = {[HG_DTYPE_F32] = gemm_avx2, [HG_DTYPE_F16] = gemm_avx2, [HG_DTYPE_BF16] = gemm_avx2,             \
+                 [HG_DTYPE_Q8_0] = Q_GEMM, [HG_DTYPE_Q4_0] = Q_GEMM},                                           \
+        .gemm_q8x = {[HG_DTYPE_Q8_0] = Q8X, [HG_DTYPE_Q4_0] = Q8X},                                             \
+        .dot = hg_vec_dot_avx2, .axpy = hg_vec_axpy_avx2,                                                      \
+    }
+const hg_kern_table hg_kern_avx2 = AVX2_TABLE(gemm_avx2, 17, false);
+/* with AVX-VNNI (cpu.c: gemm_avxvnni): Q8_0/Q4_0 prefill on Q8X activations, gemm_q8_avxvnni.c */
+const hg_kern_table hg_kern_avx2_vnni = AVX2_TABLE(hg_gemm_q8_avxvnni, AVX2_VNNI_MIN_T, true);
