@@ -133,6 +133,7 @@ extern const hg_kern_table hg_kern_avx512_bf16fast;
 void hg_gemm_q8_avxvnni(float *y, const float *x, const hg_tensor *w, int64_t T);
 extern const hg_kern_table hg_kern_avx2_vnni;
 void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n);
+void hg_quantize_row_q8x_avx2(const float *x, hg_block_q8x *dst, int64_t n);
 #endif
 
 #if defined(__aarch64__)

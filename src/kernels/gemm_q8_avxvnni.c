@@ -6,8 +6,8 @@
  * HG_BF16DOT=0 is not set (cpu.c: gemm_avxvnni). Decode (T < gemm_min_t) stays on mv_q8_0 / mv_q4_0.
  *
  * Arithmetic: the AMX-INT8 and AVX512-VNNI kernels' (gemm_q8_amx_avx512.c, gemm_q8_vnni_avx512.c),
- * bit for bit. x is rounded to Q8X per position (hg_quantize_row_q8x, what the mv path feeds its
- * integer dots), and every y[t, o] is the chain over the row's blocks in order from +0,
+ * bit for bit. x is rounded to Q8X per position (hg_quantize_row_q8x_avx2, the scalar quantizer's
+ * twin, what the mv path feeds its integer dots), and every y[t, o] is the chain over the row's blocks in order from +0,
  *     acc = fmaf((float)isum_b, d_w[o, b] · d_x[t, b], acc),
  * isum_b = Σ q_w·q_x exact in int32. vpdpbusd multiplies unsigned by signed bytes, so W goes in
  * unsigned — Q8_0 as q + 128, Q4_0 as its stored nibbles (q + 8) — and the offset's share is taken
@@ -230,7 +230,7 @@ void hg_gemm_q8_avxvnni(float *y, const float *x, const hg_tensor *w, int64_t T)
         hg_block_q8x *row = xl + (size_t)(T + omp_get_thread_num()) * (size_t)nkb;
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < T; t++) {
-            hg_quantize_row_q8x(x + t * K, row, K);
+            hg_quantize_row_q8x_avx2(x + t * K, row, K);
             for (int64_t b = 0; b < nkb; b++) xl[b * T + t] = row[b];
         }
         uint32_t wq[QA_KB * 8 * QA_R] __attribute__((aligned(32)));

@@ -24,12 +24,17 @@
  * without AVX2 scatters, a transpose of every partial tile to and from y per K block; the price here is the W
  * transpose, ~0.4 shuffles per weight element, amortized over the T positions (~4 cycles of FMAs
  * per element at T = 64).
+ *
+ * Two tables: hg_kern_avx2, and on CPUs with AVX-VNNI hg_kern_avx2_vnni, the same but for the
+ * Q8_0/Q4_0 blocked products, which take Q8X activations and run on vpdpbusd (gemm_q8_avxvnni.c,
+ * compiled with -mavxvnni; this file stays AVX2). Both use hg_quantize_row_q8x_avx2 (below).
  */
 #include "kernels/dispatch.h"
 #include "kernels/mv_float.h"
 #include "kernels/gemm_rows.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <omp.h>
 
 #define HG_INLINE static inline __attribute__((always_inline))
@@ -104,6 +109,53 @@ HG_INLINE void mv_rows_f(hg_dtype dt, int TG, float *y, int64_t ldy, const float
 }
 
 HG_MV_FLOAT_ENTRIES(mv_rows_f) /* mv_f32 / mv_f16 / mv_bf16: mv_float.h */
+
+/* ---- Q8X activations -------------------------------------------------------------------------- */
+
+/* hg_quantize_row_q8x bit for bit (test_kernels: test_quant_q8x): the same amax, d = amax/127 and
+ * id = 1/d, then roundf(x·id) as trunc + (|frac| >= 0.5 ? ±1 : 0), exact for |x·id| <= 127. A block
+ * with a NaN or an infinity (x - x is not 0) gets d = NaN and zero quants, as there. */
+void hg_quantize_row_q8x_avx2(const float *x, hg_block_q8x *dst, int64_t n) {
+    HG_ASSERT(n % HG_QK == 0);
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t i = 0; i < n / HG_QK; i++, x += HG_QK) {
+        __m256 a[4], bad = _mm256_setzero_ps(), m = _mm256_setzero_ps();
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < 4; j++) {
+            a[j] = _mm256_loadu_ps(x + 8 * j);
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_sub_ps(a[j], a[j]), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, a[j]));
+        }
+        if (_mm256_movemask_ps(bad)) {
+            memset(dst[i].qs, 0, sizeof dst[i].qs);
+            dst[i].d = NAN;
+            dst[i].s = 0;
+            continue;
+        }
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h), d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        __m256i q[4];
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < 4; j++) {
+            const __m256 v = _mm256_mul_ps(a[j], _mm256_set1_ps(id));
+            const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(v, t)), half, _CMP_GE_OQ);
+            q[j] = _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, _mm256_or_ps(one, _mm256_and_ps(v, sign)))));
+        }
+        /* 32 int32 -> 32 int8 in order: the packs interleave 128-bit lanes, the permute undoes it */
+        const __m256i b8 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        _mm256_storeu_si256((__m256i *)dst[i].qs, _mm256_permutevar8x32_epi32(b8, order));
+        __m256i sv = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sv), _mm256_extracti128_si256(sv, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        dst[i].d = d;
+        dst[i].s = _mm_cvtsi128_si32(s4);
+    }
+}
 
 /* ---- matrix-vector, quantized dtypes ---------------------------------------------------------- */
 
@@ -419,7 +471,7 @@ void hg_vec_axpy_bf16_avx2(float *y, float a, const void *x, int64_t n) { axpy_k
         .gemm = {[HG_DTYPE_F32] = gemm_avx2, [HG_DTYPE_F16] = gemm_avx2, [HG_DTYPE_BF16] = gemm_avx2,             \
                  [HG_DTYPE_Q8_0] = Q_GEMM, [HG_DTYPE_Q4_0] = Q_GEMM},                                           \
         .gemm_q8x = {[HG_DTYPE_Q8_0] = Q8X, [HG_DTYPE_Q4_0] = Q8X},                                             \
-        .dot = hg_vec_dot_avx2, .axpy = hg_vec_axpy_avx2,                                                      \
+        .quant_q8x = hg_quantize_row_q8x_avx2, .dot = hg_vec_dot_avx2, .axpy = hg_vec_axpy_avx2,               \
     }
 const hg_kern_table hg_kern_avx2 = AVX2_TABLE(gemm_avx2, 17, false);
 /* with AVX-VNNI (cpu.c: gemm_avxvnni): Q8_0/Q4_0 prefill on Q8X activations, gemm_q8_avxvnni.c */
