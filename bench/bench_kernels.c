@@ -263,7 +263,7 @@ static void bench_prefill_avx2(hg_rng *rng) {
     hg_kern_table vnni = hg_kern_avx2_vnni, mv = hg_kern_avx2;
     vnni.gemm_min_t[HG_DTYPE_Q8_0] = vnni.gemm_min_t[HG_DTYPE_Q4_0] = HG_MV_T + 1; /* the checks take the kernel */
     mv.gemm[HG_DTYPE_Q8_0] = mv.gemm[HG_DTYPE_Q4_0] = NULL;
-    float *x = hg_malloc((size_t)(T * 5280) * 4), *y = hg_malloc((size_t)(T * 5280) * 4);
+    float *x = hg_malloc((size_t)(T * 5280) * 4), *y = hg_malloc((size_t)(T * 17920) * 4);
     for (int64_t i = 0; i < T * 5280; i++) x[i] = (float)(hg_rng_uniform(rng) - 0.5);
     printf("\nAVX2 level, prefill T=%lld (GFLOP/s; ymmFMA: the 256-bit FMA peak measured before each shape)\n",
            (long long)T);
@@ -292,6 +292,25 @@ static void bench_prefill_avx2(hg_rng *rng) {
                    sm / sn);
             hg_free(owned);
         }
+    printf("\nAVX2 level, decode (mv) on [17920, 5280]: vpmaddubsw+vpmaddwd time / vpdpbusd time (ms: plain, vnni)\n");
+    for (size_t d = 0; d < 2; d++) {
+        void *owned;
+        hg_tensor w = make_w(dts[d], 17920, 5280, rng, &owned);
+        check_with(&hg_kern_avx2_vnni, &w, x, 1);
+        check_with(&hg_kern_avx2_vnni, &w, x, 8);
+        printf("%-6s", hg_dtype_name(dts[d]));
+        static const int64_t dT[] = {1, 2, 4, 8};
+        for (size_t i = 0; i < 4; i++) {
+            double sp = 1e30, sv = 1e30;
+            for (int r = 0; r < 3; r++) {
+                sp = fmin(sp, time_with(&hg_kern_avx2, y, x, &w, dT[i], 3));
+                sv = fmin(sv, time_with(&hg_kern_avx2_vnni, y, x, &w, dT[i], 3));
+            }
+            printf(" T=%lld:%.2f (%.2f, %.2f)", (long long)dT[i], sp / sv, sp * 1e3, sv * 1e3);
+        }
+        printf("\n");
+        hg_free(owned);
+    }
     printf("\nwhere the blocked path starts (AVX2 level): mv time / AVX-VNNI time per T\n");
     static const int64_t Ts[] = {9, 12, 16, 20, 24, 32, 48, 64};
     static const int64_t ms[][2] = {{5280, 5280}, {1024, 1024}};
