@@ -565,7 +565,7 @@ int main(void) {
 #if defined(__x86_64__)
     /* the AVX2 level takes the AVX-VNNI table exactly when the CPU has the dots and HG_BF16DOT=0 is not
      * set; the name says so when AVX2 is the level in use */
-    const bool want_avxvnni = ci->avxvnni && !(dot_env && !strcmp(dot_env, "0"));
+    const bool want_avxvnni = ci->avxvnni && hg_cpu_level_runs(HG_CPU_AVX2) && !(dot_env && !strcmp(dot_env, "0"));
     CHECK(ci->gemm_avxvnni == want_avxvnni);
     if (hg_cpu_level_runs(HG_CPU_AVX2))
         CHECK(hg_kern_level(HG_CPU_AVX2) == (want_avxvnni ? &hg_kern_avx2_vnni : &hg_kern_avx2));

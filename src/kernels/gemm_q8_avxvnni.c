@@ -24,10 +24,11 @@
  * broadcasts, 12 vpdpbusd) into 12 int32 sums + 2 W vectors + 1 broadcast = 15 registers. The f32
  * accumulators (12 more) do not fit beside them, so they live in a 384-byte tile buffer in L1: per
  * block and sum one load, convert, scale product and FMA, one store — 24 memory operations per 96
- * vpdpbusd. Why not keep them in registers with a smaller tile: 16 rows x 3 positions (6 + 6 + 3)
- * or 8 x 6 (6 + 6 + 2) leaves 6 independent vpdpbusd chains, and at a latency of ~4 cycles and 2 per
- * cycle the dots need 8 or more in flight; 12 int chains keep the dot ports busy and the loads
- * (64 per 96 dots, under the 3 per cycle the load ports take) are not the limit. 16 rows x 6
+ * vpdpbusd. Why not keep them in registers with a smaller tile (reasoned, not measured): 16 rows x 3
+ * positions (6 + 6 + 3) or 8 x 6 (6 + 6 + 2) leaves 6 independent vpdpbusd chains, and at a latency
+ * of ~4 cycles and 2 per cycle the dots need 8 or more in flight; 12 int chains keep the dot ports
+ * busy and the loads (64 per 96 dots, under the 3 per cycle the load ports take) are not the limit.
+ * Measured: near the width ratio of the 512-bit kernel's speed on Zen 5 (docs/results/kernels.md). 16 rows x 6
  * positions is also the AVX2 widening kernel's tile (matmul_avx2.c), as 32 x 6 is the AVX-512 one's.
  * Partial sums wait in y between K blocks (exact).
  * Workload: prefill chunks of 9..128 positions on rows of 1024..17,920 inputs. W is packed once per
