@@ -1,5 +1,5 @@
 /*
- * bench_kernels.c — `bench_kernels [--quick | --prefill | --prefill-quick]`: checks hg_matmul against the scalar reference, then
+ * bench_kernels.c — `bench_kernels [--quick | --prefill | --prefill-quick | --prefill-avx2]`: checks hg_matmul against the scalar reference, then
  * times it per weight dtype at the shapes that matter and prints the roofline ratios.
  *
  *   decode  T = 1 and T = 8 on W [4h+... , h]-sized matrices (h = 5280, Huginn's MLP up-projection
@@ -11,6 +11,8 @@
  *   --prefill[-quick]: the blocked kernels alone at T = 128 (full Huginn-0125 layer shapes and the
  *           1024-wide MLP shapes; -quick: 5280x5280 only), the dot kernels against the widening one,
  *           beside the FMA and BF16-dot peaks, then mv vs blocked per T (see bench_prefill).
+ *   --prefill-avx2: the AVX2 level's Q8_0/Q4_0 prefill, AVX-VNNI against the widening kernel and mv
+ *           (see bench_prefill_avx2).
  * Each timing is the best of several calls (after a warm-up call). Checks compare a 64-row view of W
  * against hg_matmul_ref with test_kernels.c's derived tolerance bound (here simplified to a relative
  * 2e-2 for quantized activations, 1e-4 otherwise, of Σ|x·w|) and stop the program on a mismatch.
@@ -67,13 +69,14 @@ static hg_tensor make_w(hg_dtype dt, int64_t n_out, int64_t n_in, hg_rng *rng, v
     return w;
 }
 
-static void check(const hg_tensor *w, const float *x, int64_t T) {
+/* Table k's product on a 64-row view of w against the reference (stops the program on a mismatch). */
+static void check_with(const hg_kern_table *k, const hg_tensor *w, const float *x, int64_t T) {
     hg_tensor v = *w;
     v.ne[0] = hg_min_i64(64, w->ne[0]);
     const int64_t n = v.ne[0], n_in = w->ne[1];
     float *y = hg_malloc((size_t)(T * n) * 4), *yr = hg_malloc((size_t)(T * n) * 4), *row = hg_malloc((size_t)n_in * 4);
     for (int64_t i = 0; i < T * n; i++) y[i] = NAN;
-    hg_matmul(y, x, &v, T);
+    hg_matmul_with(k, y, x, &v, T);
     hg_matmul_ref(yr, x, &v, T);
     const double rel = (w->dtype == HG_DTYPE_Q8_0 || w->dtype == HG_DTYPE_Q4_0) ? 2e-2 : 1e-4;
     for (int64_t o = 0; o < n; o++) {
@@ -94,6 +97,8 @@ static void check(const hg_tensor *w, const float *x, int64_t T) {
     hg_free(yr);
     hg_free(row);
 }
+
+static void check(const hg_tensor *w, const float *x, int64_t T) { check_with(hg_kern(), w, x, T); }
 
 /* Best seconds of `reps` calls after one warm-up, call r on copy r mod n_w of the weight: with
  * n_w copies larger together than the last-level cache, every call streams its weight from memory
@@ -238,10 +243,112 @@ static void bench_prefill(hg_rng *rng, bool quick) {
 #endif
 }
 
+/* --prefill-avx2 (x86-64 with AVX-VNNI): the AVX2 level's Q8_0/Q4_0 prefill at T = 128 on 5280x5280
+ * and 1024x3584: the widening FMA kernel (gemm_avx2 in matmul_avx2.c, "old"), the AVX-VNNI kernel
+ * (gemm_q8_avxvnni.c, "new") and the matrix-vector path in groups of 8 ("mv"), plus the AVX-512 VNNI
+ * kernel where that level runs (reference only); timed alternately, best of 3 in 3 rounds, beside the
+ * 256-bit FMA peak measured right before each shape. Then where the blocked path starts: mv time /
+ * AVX-VNNI time per T (the table's gemm_min_t). Tables are taken with hg_kern_level, so HG_CPU is not
+ * needed (HG_BF16DOT=0 turns the new kernel off in the dispatch, not here). */
+static void bench_prefill_avx2(hg_rng *rng) {
+#if defined(__x86_64__)
+    static const int64_t shapes[][2] = {{5280, 5280}, {1024, 3584}};
+    static const hg_dtype dts[] = {HG_DTYPE_Q8_0, HG_DTYPE_Q4_0};
+    const int64_t T = 128;
+    if (!hg_kern_level(HG_CPU_AVX2) || !hg_cpu_features()->avxvnni) {
+        printf("--prefill-avx2: no AVX2 + AVX-VNNI here\n");
+        return;
+    }
+    const bool z = hg_kern_level(HG_CPU_AVX512) != NULL;
+    hg_kern_table vnni = hg_kern_avx2_vnni, mv = hg_kern_avx2;
+    vnni.gemm_min_t[HG_DTYPE_Q8_0] = vnni.gemm_min_t[HG_DTYPE_Q4_0] = HG_MV_T + 1; /* the checks take the kernel */
+    mv.gemm[HG_DTYPE_Q8_0] = mv.gemm[HG_DTYPE_Q4_0] = NULL;
+    float *x = hg_malloc((size_t)(T * 5280) * 4), *y = hg_malloc((size_t)(T * 17920) * 4);
+    for (int64_t i = 0; i < T * 5280; i++) x[i] = (float)(hg_rng_uniform(rng) - 0.5);
+    printf("\nAVX2 level, prefill T=%lld (GFLOP/s; ymmFMA: the 256-bit FMA peak measured before each shape)\n",
+           (long long)T);
+    printf("%-6s %-10s %7s %7s %7s %7s %7s %8s %8s %7s %7s\n", "dtype", "W shape", "ymmFMA", "mv GF", "old GF", "new GF",
+           "z GF", "old%ymm", "new%ymm", "new/old", "new/mv");
+    for (size_t si = 0; si < 2; si++)
+        for (size_t d = 0; d < 2; d++) {
+            void *owned;
+            hg_tensor w = make_w(dts[d], shapes[si][0], shapes[si][1], rng, &owned);
+            check_with(&hg_kern_avx2, &w, x, T);
+            check_with(&vnni, &w, x, T);
+            check_with(&vnni, &w, x, 9);
+            const double pk = hg_roof_fma_peak_avx2();
+            double sm = 1e30, so = 1e30, sn = 1e30, sz = 1e30;
+            for (int r = 0; r < 3; r++) {
+                sm = fmin(sm, time_with(&mv, y, x, &w, T, 2));
+                so = fmin(so, time_gemm(hg_kern_avx2.gemm[dts[d]], y, x, &w, T, 3));
+                sn = fmin(sn, time_gemm(hg_gemm_q8_avxvnni, y, x, &w, T, 3));
+                if (z) sz = fmin(sz, time_gemm(hg_gemm_q8_vnni, y, x, &w, T, 3));
+            }
+            const double fl = 2.0 * (double)T * (double)shapes[si][0] * (double)shapes[si][1] / 1e9;
+            char shape[32];
+            snprintf(shape, sizeof shape, "%lldx%lld", (long long)shapes[si][0], (long long)shapes[si][1]);
+            printf("%-6s %-10s %7.1f %7.1f %7.1f %7.1f %7.1f %7.0f%% %7.0f%% %6.2fx %6.2fx\n", hg_dtype_name(dts[d]), shape,
+                   pk, fl / sm, fl / so, fl / sn, z ? fl / sz : 0.0, 100.0 * fl / so / pk, 100.0 * fl / sn / pk, so / sn,
+                   sm / sn);
+            hg_free(owned);
+        }
+    printf("\nAVX2 level, decode (mv) on [17920, 5280]: vpmaddubsw+vpmaddwd time / vpdpbusd time (ms: plain, vnni)\n");
+    for (size_t d = 0; d < 2; d++) {
+        void *owned;
+        hg_tensor w = make_w(dts[d], 17920, 5280, rng, &owned);
+        check_with(&hg_kern_avx2_vnni, &w, x, 1);
+        check_with(&hg_kern_avx2_vnni, &w, x, 8);
+        printf("%-6s", hg_dtype_name(dts[d]));
+        static const int64_t dT[] = {1, 2, 4, 8};
+        for (size_t i = 0; i < 4; i++) {
+            double sp = 1e30, sv = 1e30;
+            for (int r = 0; r < 3; r++) {
+                sp = fmin(sp, time_with(&hg_kern_avx2, y, x, &w, dT[i], 3));
+                sv = fmin(sv, time_with(&hg_kern_avx2_vnni, y, x, &w, dT[i], 3));
+            }
+            printf(" T=%lld:%.2f (%.2f, %.2f)", (long long)dT[i], sp / sv, sp * 1e3, sv * 1e3);
+        }
+        printf("\n");
+        hg_free(owned);
+    }
+    printf("\nwhere the blocked path starts (AVX2 level): mv time / AVX-VNNI time per T\n");
+    static const int64_t Ts[] = {9, 12, 16, 20, 24, 32, 48, 64};
+    static const int64_t ms[][2] = {{5280, 5280}, {1024, 1024}};
+    for (int si = 0; si < 2; si++)
+        for (size_t d = 0; d < 2; d++) {
+            void *owned;
+            hg_tensor w = make_w(dts[d], ms[si][0], ms[si][1], rng, &owned);
+            printf("%-6s %lldx%-6lld", hg_dtype_name(dts[d]), (long long)ms[si][0], (long long)ms[si][1]);
+            for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+                double sm = 1e30, sb = 1e30;
+                for (int r = 0; r < 3; r++) {
+                    sm = fmin(sm, time_with(&mv, y, x, &w, Ts[i], 3));
+                    sb = fmin(sb, time_gemm(hg_gemm_q8_avxvnni, y, x, &w, Ts[i], 3));
+                }
+                printf(" T=%lld:%.2f", (long long)Ts[i], sm / sb);
+            }
+            printf("\n");
+            hg_free(owned);
+        }
+    hg_free(x);
+    hg_free(y);
+#else
+    (void)rng;
+    printf("--prefill-avx2: x86-64 only\n");
+#endif
+}
+
 #define MAX_COPIES 32
 
 int main(int argc, char **argv) {
     const bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+    if (argc > 1 && !strcmp(argv[argc - 1], "--prefill-avx2")) {
+        hg_rng r;
+        hg_rng_seed(&r, 7);
+        printf("bench_kernels --prefill-avx2: %d threads\n", omp_get_max_threads());
+        bench_prefill_avx2(&r);
+        return 0;
+    }
     if (argc > 1 && !strncmp(argv[argc - 1], "--prefill", 9)) { /* --prefill, --prefill-quick */
         hg_rng r;
         hg_rng_seed(&r, 7);

@@ -15,6 +15,8 @@ void *hg_roof_buffer(size_t bytes);
 double hg_roof_bandwidth(const void *buf, size_t bytes, int reps);
 /* FP32 FMA peak in GFLOP/s (2 per lane per FMA), all threads, widest ISA available. */
 double hg_roof_fma_peak(void);
+/* The same on 256-bit FMAs (the AVX2 level's peak; 0 without AVX2 + FMA). */
+double hg_roof_fma_peak_avx2(void);
 /* vdpbf16ps peak in GFLOP/s (4 per f32 lane: two products, two adds); 0 without AVX512-BF16. */
 double hg_roof_bf16_peak(void);
 

@@ -3,6 +3,7 @@
  *   roofline --json          the same as one JSON object (bench/run.sh computes its ratios from it)
  *   roofline --bandwidth     only the bandwidth (1 s): run.sh measures it right beside each timing
  *   roofline --fma           only the FP32 FMA peak: run.sh brackets each full-shape prefill with it
+ *   roofline --fma-avx2      only the FP32 FMA peak on 256-bit vectors (the AVX2 level's ceiling)
  *   roofline --mib N         stream an N MiB buffer instead of 1 GiB: only for smoke runs (--quick
  *                            modes), since a buffer a cache holds measures the cache, not DRAM */
 #include "roofline.h"
@@ -15,7 +16,7 @@
 #include <string.h>
 
 int main(int argc, char **argv) {
-    bool json = false, bw_only = false, fma_only = false;
+    bool json = false, bw_only = false, fma_only = false, ymm = false;
     size_t bytes = (size_t)1 << 30;
     for (int i = 1; i < argc; i++) {
         char *end = NULL;
@@ -23,18 +24,19 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--json")) json = true;
         else if (!strcmp(argv[i], "--bandwidth")) bw_only = true;
         else if (!strcmp(argv[i], "--fma")) fma_only = true;
+        else if (!strcmp(argv[i], "--fma-avx2")) fma_only = ymm = true;
         else if (!strcmp(argv[i], "--mib") && i + 1 < argc && (mib = strtol(argv[i + 1], &end, 10)) >= 1 &&
                  mib <= 65536 && *end == '\0')
             bytes = (size_t)mib << 20, i++;
         else {
-            fprintf(stderr, "usage: roofline [--json] [--bandwidth | --fma] [--mib N (1..65536)]\n");
+            fprintf(stderr, "usage: roofline [--json] [--bandwidth | --fma | --fma-avx2] [--mib N (1..65536)]\n");
             return 1;
         }
     }
     if (fma_only) { /* no buffer: the peak alone */
-        const double fma = hg_roof_fma_peak();
+        const double fma = ymm ? hg_roof_fma_peak_avx2() : hg_roof_fma_peak();
         if (json) printf("{\"threads\":%d,\"fma_GFLOPs\":%.3f}\n", omp_get_max_threads(), fma);
-        else printf("FP32 FMA peak          %8.1f GFLOP/s\n", fma);
+        else printf("FP32 FMA peak%s %8.1f GFLOP/s\n", ymm ? " (ymm)   " : "         ", fma);
         return 0;
     }
     void *buf = hg_roof_buffer(bytes);

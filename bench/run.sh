@@ -30,6 +30,9 @@ if [ -z "${HG_BENCH_SKIP_KERNELS:-}" ]; then
   echo
   echo "== prefill kernels: widening FMA vs VNNI / vdpbf16ps dots, beside the FMA and BF16 peaks"
   "$build/bench/bench_kernels" "--prefill${quick:+-quick}"
+  echo
+  echo "== AVX2 level: Q8_0/Q4_0 prefill on AVX-VNNI vs the widening kernel and mv, beside the ymm FMA peak"
+  "$build/bench/bench_kernels" --prefill-avx2
   for lvl in avx2 scalar; do
     echo
     echo "== kernels, HG_CPU=$lvl (fallback path)"

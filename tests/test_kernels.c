@@ -12,10 +12,12 @@
  * acc = fmaf(w_k, x_k, acc) over k = 0..n-1 from +0, so they must equal that chain bit for bit
  * (whatever the tiling, K blocks, row group or level: AVX2 and AVX-512 agree exactly) — except the
  * bf16 kernels on split activations (AMX tiles, vdpbf16ps; dispatch.h: bf16_split), held to the
- * tolerance and the thread check only; the Q8X blocked kernels (AMX-INT8, VNNI) must equal their
- * block chain bit for bit; the fast mode (HG_BF16DOT=fast: bf16 on x rounded to bf16, dispatch.h:
+ * tolerance and the thread check only; the Q8X blocked kernels (AMX-INT8, VNNI, and AVX-VNNI on the
+ * AVX2 level) must equal their block chain bit for bit; the fast mode (HG_BF16DOT=fast: bf16 on x rounded to bf16, dispatch.h:
  * bf16_x_rounded) gets 2⁻⁸·Σ|x_k·w_k| more, the rounding of x. With AMX present the AVX-512 level is
  * tested with it (and, with HG_AMX=0, without); without AMX with the BF16/VNNI dot kernels (and, with HG_BF16DOT=0, the widening ones).
+ * Likewise the AVX2 level on an AVX-VNNI CPU: its Q8_0/Q4_0 blocked products on vpdpbusd by default,
+ * the widening ones with HG_BF16DOT=0 (test_kernels_nodot).
  * The matrix-vector path (T <= 8) promises that a result depends neither on T nor on which rows share
  * a call (batched decoding = decoding each sequence alone): check_batch_rows compares, bit for bit,
  * T positions against each position alone and whole-range calls against one row per call.
@@ -549,9 +551,10 @@ static void test_vec_kv(hg_cpu_level l, int64_t n) {
 int main(void) {
     hg_rng_seed(&g_rng, 1234);
     const hg_cpu_info *ci = hg_cpu_features();
-    fprintf(stderr, "cpu: best %s, using %s (avx512bf16 %d, amx tile %d, amx in use %d, vnni gemm %d, bf16dot gemm %d, neon dotprod %d)\n",
-            hg_cpu_level_name(ci->best), hg_cpu_level_name(ci->level), ci->avx512bf16, ci->amx_tile, ci->amx, ci->gemm_vnni, ci->gemm_bf16dot,
-            ci->dotprod);
+    fprintf(stderr, "cpu: best %s, using %s (avx512bf16 %d, amx tile %d, amx in use %d, vnni gemm %d, bf16dot gemm %d, "
+                    "avx-vnni %d, avx-vnni gemm %d, neon dotprod %d)\n",
+            hg_cpu_level_name(ci->best), hg_cpu_level_name(ci->level), ci->avx512bf16, ci->amx_tile, ci->amx, ci->gemm_vnni,
+            ci->gemm_bf16dot, ci->avxvnni, ci->gemm_avxvnni, ci->dotprod);
     CHECK(ci->level <= ci->best);
     CHECK(hg_kern()->level == ci->level);
     /* HG_BF16DOT=fast on an AVX512-BF16 host without AMX selects the fast table, and only then */
@@ -559,6 +562,15 @@ int main(void) {
     const bool want_fast = ci->gemm_vnni && ci->avx512bf16 && dot_env && !strcmp(dot_env, "fast");
     CHECK(ci->gemm_bf16fast == want_fast);
     CHECK(!strcmp(hg_kernels_name(), "avx512+bf16fast") == want_fast);
+#if defined(__x86_64__)
+    /* the AVX2 level takes the AVX-VNNI table exactly when the CPU has the dots and HG_BF16DOT=0 is not
+     * set; the name says so when AVX2 is the level in use */
+    const bool want_avxvnni = ci->avxvnni && hg_cpu_level_runs(HG_CPU_AVX2) && !(dot_env && !strcmp(dot_env, "0"));
+    CHECK(ci->gemm_avxvnni == want_avxvnni);
+    if (hg_cpu_level_runs(HG_CPU_AVX2))
+        CHECK(hg_kern_level(HG_CPU_AVX2) == (want_avxvnni ? &hg_kern_avx2_vnni : &hg_kern_avx2));
+    CHECK(!strcmp(hg_kernels_name(), "avx2+vnni") == (ci->level == HG_CPU_AVX2 && want_avxvnni));
+#endif
     test_quant_layout();
 #if defined(__x86_64__)
     /* the AVX2 level has a blocked kernel for every dtype AVX-512 has one for (T > 8 must not fall
@@ -621,6 +633,13 @@ int main(void) {
             for (size_t i = 0; i < sizeof rT / sizeof rT[0]; i++)
                 check_matmul(k, (hg_dtype)dt, rout[i % 6], q ? rqin[i % 3] : rin[i % 3], rT[i]);
             check_matmul(k, (hg_dtype)dt, 33, q ? 288 : 257, 1025);
+            /* the AVX2 level's AVX-VNNI kernel (gemm_q8_avxvnni.c) walks K in blocks of 32 quant blocks:
+             * 67 blocks = 2 K blocks + 3 (Q4_0: an odd tail), 17 and 40 rows (16-row groups + a partial
+             * one), T = 9 (6 + 3) and 20 (3 x 6 + 2) */
+            if (q) {
+                check_matmul(k, (hg_dtype)dt, 17, 32 * 67, 9);
+                check_matmul(k, (hg_dtype)dt, 40, 32 * 67, 20);
+            }
             /* batch and row independence: 37 rows cross the 16-row work items; float rows of 1300 =
              * 2 x 512 + 276 inputs cross the K chunks of the AVX-512 T >= 2 path (a masked tail in the
              * last); quantized rows of 1 block, of a group of 32 + 5 blocks, and of a whole activation
@@ -633,12 +652,13 @@ int main(void) {
         for (int dt = HG_DTYPE_Q8_0; dt <= HG_DTYPE_Q4_0; dt++)
             check_no_memory(k, &hg_kern_scalar, (hg_dtype)dt, 5, 4096, 8, "the Q8X buffer");
 #if defined(__x86_64__)
-        /* out of memory in a blocked kernel that needs a buffer (AMX, vdpbf16ps, VNNI; T = gemm_min_t,
-         * the first T the dispatch sends there; bf16 1024 inputs put AMX's x parts beyond its stack
-         * buffer): the plain AVX-512 level makes the product */
-        for (int dt = 0; dt < HG_DTYPE_COUNT && k->level == HG_CPU_AVX512; dt++)
-            if (k->gemm[dt] && k->gemm[dt] != hg_kern_avx512.gemm[dt])
-                check_no_memory(k, &hg_kern_avx512, (hg_dtype)dt, 37, 1024, hg_gemm_min_t(k, (hg_dtype)dt),
+        /* out of memory in a blocked kernel that needs a buffer (AMX, vdpbf16ps, VNNI, AVX-VNNI; T =
+         * gemm_min_t, the first T the dispatch sends there; bf16 1024 inputs put AMX's x parts beyond its
+         * stack buffer): the plain table of the level (AVX-512 or AVX2) makes the product */
+        const hg_kern_table *plain = k->level == HG_CPU_AVX512 ? &hg_kern_avx512 : k->level == HG_CPU_AVX2 ? &hg_kern_avx2 : NULL;
+        for (int dt = 0; dt < HG_DTYPE_COUNT && plain; dt++)
+            if (k->gemm[dt] && k->gemm[dt] != plain->gemm[dt])
+                check_no_memory(k, plain, (hg_dtype)dt, 37, 1024, hg_gemm_min_t(k, (hg_dtype)dt),
                                 "the blocked kernel's buffer");
         if (k->amx) {
             check_amx_chunks(37, 300, 40);

@@ -110,10 +110,12 @@ typedef enum hg_cpu_level {
 
 typedef struct hg_cpu_info {
     bool avx2, fma, f16c;                                  /* with OS support for ymm state */
+    bool avxvnni;       /* AVX-VNNI: VEX vpdpbusd on ymm (CPUID.(7,1):EAX[4]; Alder Lake+, Zen 4/5), ymm state */
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni; /* with OS support for zmm state */
     bool avx512bf16, amx_tile, amx_int8, amx_bf16;
     bool amx;           /* AMX tiles with BF16 and INT8 usable (the OS granted the tile state), not HG_AMX=0 */
     bool gemm_vnni;     /* AVX-512 without AMX: Q8_0/Q4_0 blocked products on VNNI dots (not HG_BF16DOT=0) */
+    bool gemm_avxvnni;  /* the AVX2 level's Q8_0/Q4_0 blocked products on AVX-VNNI dots (avxvnni, not HG_BF16DOT=0) */
     bool gemm_bf16dot;  /* ... and bf16 ones on AVX512-BF16 dots (HG_BF16DOT=1 and avx512bf16) */
     bool gemm_bf16fast; /* ... with x rounded to bf16, one dot per pair (HG_BF16DOT=fast) */
     bool neon, dotprod; /* aarch64: Advanced SIMD; its int8 dot product (HWCAP_ASIMDDP) */

@@ -21,6 +21,13 @@
  * than widening on Zen 5, see matmul_avx512.c), HG_BF16DOT=fast does so on x rounded to bf16 (one
  * dot per pair, llama.cpp's precision: `gemm_bf16fast`, the fast prefill mode, never the default),
  * HG_BF16DOT=0 keeps every blocked product on the widening FMA kernels (A/B timings, fallback tests).
+ *
+ * AVX-VNNI (CPUID.(EAX=7,ECX=1):EAX bit 4; Intel Alder Lake and later client cores, AMD Zen 4/5): the
+ * VEX-encoded 256-bit vpdpbusd, needing only the ymm state. A flag, like AMX, not a level: it selects
+ * the AVX2 level's Q8_0/Q4_0 blocked products on integer dots (gemm_q8_avxvnni.c, `gemm_avxvnni`)
+ * whatever level is in use, so the tests' AVX2 table on such a host is that one. HG_BF16DOT=0 turns it
+ * off too — one switch for "every blocked product on the widening kernels", on every level (the
+ * variable's name is the AVX-512 level's history; the semantics are the same).
  */
 #include "base/base.h"
 
@@ -83,6 +90,7 @@ static void probe_x86(hg_cpu_info *c) {
     unsigned a1, b1, c1, d1;
     __cpuid_count(7, 1, a1, b1, c1, d1);
     c->avx512bf16 = ((a1 >> 5) & 1) && zmm_os;
+    c->avxvnni = ((a1 >> 4) & 1) && ymm_os;
 }
 
 /* Whether this process may use the AMX tiles (asks Linux for the tile state once). */
@@ -152,6 +160,7 @@ static void probe(void) {
     c.gemm_vnni = c.level == HG_CPU_AVX512 && !c.amx && !(dot_env && !strcmp(dot_env, "0"));
     c.gemm_bf16dot = c.gemm_vnni && c.avx512bf16 && dot_env && (!strcmp(dot_env, "1") || !strcmp(dot_env, "fast"));
     c.gemm_bf16fast = c.gemm_bf16dot && !strcmp(dot_env, "fast");
+    c.gemm_avxvnni = c.avxvnni && c.best >= HG_CPU_AVX2 && !(dot_env && !strcmp(dot_env, "0"));
 #endif
     g_cpu = c;
 }

@@ -127,7 +127,13 @@ void hg_gemm_q8_vnni(float *y, const float *x, const hg_tensor *w, int64_t T);
 extern const hg_kern_table hg_kern_avx512_vnni;
 extern const hg_kern_table hg_kern_avx512_bf16dot;
 extern const hg_kern_table hg_kern_avx512_bf16fast;
+/* The AVX2 level with AVX-VNNI (cpu.c: gemm_avxvnni): Q8_0 / Q4_0 blocked products by the 256-bit
+ * vpdpbusd on Q8X activations, the same block chain as hg_gemm_q8_vnni (gemm_q8_avxvnni.c); the rest
+ * of the table is hg_kern_avx2's. */
+void hg_gemm_q8_avxvnni(float *y, const float *x, const hg_tensor *w, int64_t T);
+extern const hg_kern_table hg_kern_avx2_vnni;
 void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n);
+void hg_quantize_row_q8x_avx2(const float *x, hg_block_q8x *dst, int64_t n);
 #endif
 
 #if defined(__aarch64__)

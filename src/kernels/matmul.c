@@ -14,7 +14,8 @@
  *     group of W rows to f32 per K block and reuses it for every position, in a register tile on x
  *     as it lies: 32 rows × 12 positions on AVX-512 (gemm_avx512.c), 16 × 6 on AVX2 (matmul_avx2.c);
  *     AMX tiles for bf16 and Q8_0/Q4_0 (gemm_amx_avx512.c, gemm_q8_amx_avx512.c); without AMX,
- *     VNNI dots for Q8_0/Q4_0 (gemm_q8_vnni_avx512.c) and, opt-in, BF16 dots (gemm_bf16dot_avx512.c).
+ *     VNNI dots for Q8_0/Q4_0 (gemm_q8_vnni_avx512.c) and, opt-in, BF16 dots (gemm_bf16dot_avx512.c);
+ *     on the AVX2 level with AVX-VNNI, Q8_0/Q4_0 on its 256-bit dots (gemm_q8_avxvnni.c).
  * Both split over output rows and never split a dot, so every y element is computed by one thread in
  * an order that depends neither on the thread count nor on which thread takes it. The matrix-vector
  * path hands out its blocks dynamically, ~HG_MV_GRAB bytes of W per grab: a decode step is a chain
@@ -204,7 +205,7 @@ const hg_kern_table *hg_kern_level(hg_cpu_level l) {
                : c->gemm_vnni    ? &hg_kern_avx512_vnni
                                  : &hg_kern_avx512;
     }
-    case HG_CPU_AVX2: return &hg_kern_avx2;
+    case HG_CPU_AVX2: return hg_cpu_features()->gemm_avxvnni ? &hg_kern_avx2_vnni : &hg_kern_avx2;
 #endif
 #if defined(__aarch64__)
     case HG_CPU_NEON: return hg_cpu_features()->dotprod ? &hg_kern_neon_dotprod : &hg_kern_neon;
@@ -221,6 +222,7 @@ const char *hg_kernels_name(void) {
     if (c->level == HG_CPU_AVX512 && c->gemm_bf16fast) return "avx512+bf16fast";
     if (c->level == HG_CPU_AVX512 && c->gemm_bf16dot) return "avx512+bf16dot";
     if (c->level == HG_CPU_AVX512 && c->gemm_vnni) return "avx512+vnni";
+    if (c->level == HG_CPU_AVX2 && c->gemm_avxvnni) return "avx2+vnni";
     if (c->level == HG_CPU_NEON && c->dotprod) return "neon+sdot";
     return hg_cpu_level_name(c->level);
 }

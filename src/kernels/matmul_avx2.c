@@ -24,12 +24,18 @@
  * without AVX2 scatters, a transpose of every partial tile to and from y per K block; the price here is the W
  * transpose, ~0.4 shuffles per weight element, amortized over the T positions (~4 cycles of FMAs
  * per element at T = 64).
+ *
+ * Two tables: hg_kern_avx2, and on CPUs with AVX-VNNI hg_kern_avx2_vnni, the same but for the
+ * Q8_0/Q4_0 blocked products, which take Q8X activations and run on vpdpbusd (gemm_q8_avxvnni.c,
+ * compiled with -mavxvnni; this file stays AVX2), and Q8_0 decode, whose block dot takes vpdpbusd
+ * (inline assembly, same lanes, same bits). Both use hg_quantize_row_q8x_avx2 (below).
  */
 #include "kernels/dispatch.h"
 #include "kernels/mv_float.h"
 #include "kernels/gemm_rows.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <omp.h>
 
 #define HG_INLINE static inline __attribute__((always_inline))
@@ -109,6 +115,53 @@ HG_INLINE void mv_rows_f(hg_dtype dt, int TG, float *y, int64_t ldy, const float
 
 HG_MV_FLOAT_ENTRIES(mv_rows_f) /* mv_f32 / mv_f16 / mv_bf16: mv_float.h */
 
+/* ---- Q8X activations -------------------------------------------------------------------------- */
+
+/* hg_quantize_row_q8x bit for bit (test_kernels: test_quant_q8x): the same amax, d = amax/127 and
+ * id = 1/d, then roundf(x·id) as trunc + (|frac| >= 0.5 ? ±1 : 0), exact for |x·id| <= 127. A block
+ * with a NaN or an infinity (x - x is not 0) gets d = NaN and zero quants, as there. */
+void hg_quantize_row_q8x_avx2(const float *x, hg_block_q8x *dst, int64_t n) {
+    HG_ASSERT(n % HG_QK == 0);
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t i = 0; i < n / HG_QK; i++, x += HG_QK) {
+        __m256 a[4], bad = _mm256_setzero_ps(), m = _mm256_setzero_ps();
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < 4; j++) {
+            a[j] = _mm256_loadu_ps(x + 8 * j);
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_sub_ps(a[j], a[j]), _mm256_setzero_ps(), _CMP_NEQ_UQ));
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, a[j]));
+        }
+        if (_mm256_movemask_ps(bad)) {
+            memset(dst[i].qs, 0, sizeof dst[i].qs);
+            dst[i].d = NAN;
+            dst[i].s = 0;
+            continue;
+        }
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h), d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        __m256i q[4];
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < 4; j++) {
+            const __m256 v = _mm256_mul_ps(a[j], _mm256_set1_ps(id));
+            const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 up = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(v, t)), half, _CMP_GE_OQ);
+            q[j] = _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, _mm256_or_ps(one, _mm256_and_ps(v, sign)))));
+        }
+        /* 32 int32 -> 32 int8 in order: the packs interleave 128-bit lanes, the permute undoes it */
+        const __m256i b8 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        _mm256_storeu_si256((__m256i *)dst[i].qs, _mm256_permutevar8x32_epi32(b8, order));
+        __m256i sv = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sv), _mm256_extracti128_si256(sv, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        dst[i].d = d;
+        dst[i].s = _mm_cvtsi128_si32(s4);
+    }
+}
+
 /* ---- matrix-vector, quantized dtypes ---------------------------------------------------------- */
 
 /* Software prefetch of the row stream (bytes ahead), to L2 and to L1: one row stream per core with
@@ -118,8 +171,18 @@ HG_MV_FLOAT_ENTRIES(mv_rows_f) /* mv_f32 / mv_f16 / mv_bf16: mv_float.h */
 #define Q_PF_L2 12288
 #define Q_PF_L1 2048
 
-/* One block b of the row (blocks start at b0) against TG positions, into acc[TG]. */
-HG_INLINE void q_block(hg_dtype dt, int TG, __m256 *acc, const hg_block_q8x *x, int64_t ldx, const void *wdata,
+/* AVX-VNNI's vpdpbusd (VEX, 256-bit) on zero or c: lane i = c_i + Σ_j u[4i+j]·s[4i+j], exactly
+ * what vpmaddubsw + vpmaddwd give when no 16-bit pair saturates (none can here, see the top), so
+ * both forms produce the same lanes. Inline assembly: the intrinsic needs -mavxvnni, which this file
+ * does not get (it runs on every AVX2 CPU; only hg_kern_avx2_vnni's mv functions reach this). */
+HG_INLINE __m256i dpbusd_vex(__m256i c, __m256i u, __m256i sgn) {
+    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(c) : "x"(u), "x"(sgn));
+    return c;
+}
+
+/* One block b of the row (blocks start at b0) against TG positions, into acc[TG]; vnni: the integer
+ * dot by vpdpbusd (same lanes). */
+HG_INLINE void q_block(hg_dtype dt, bool vnni, int TG, __m256 *acc, const hg_block_q8x *x, int64_t ldx, const void *wdata,
                        int64_t b0, int64_t b) {
     const __m256i ones = _mm256_set1_epi16(1);
     float dw;
@@ -148,13 +211,18 @@ HG_INLINE void q_block(hg_dtype dt, int TG, __m256 *acc, const hg_block_q8x *x, 
         const hg_block_q8x *xb = x + t * ldx + b;
         __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
         if (dt == HG_DTYPE_Q8_0) xq = _mm256_sign_epi8(xq, wv);
-        __m256i dp = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xq), ones);
-        if (dt == HG_DTYPE_Q4_0) dp = _mm256_sub_epi32(dp, _mm256_set1_epi32(xb->s)); /* 8 lanes: -8·Σq */
+        __m256i dp;
+        if (vnni) /* Q4_0: the lanes start at -Σq (8 lanes: -8·Σq) */
+            dp = dpbusd_vex(dt == HG_DTYPE_Q4_0 ? _mm256_set1_epi32(-xb->s) : _mm256_setzero_si256(), aw, xq);
+        else {
+            dp = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, xq), ones);
+            if (dt == HG_DTYPE_Q4_0) dp = _mm256_sub_epi32(dp, _mm256_set1_epi32(xb->s)); /* 8 lanes: -8·Σq */
+        }
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dp), _mm256_set1_ps(dw * xb->d), acc[t]);
     }
 }
 
-HG_INLINE void mv_row_q(hg_dtype dt, int TG, float *y, int64_t ldy, const hg_block_q8x *x, int64_t ldx,
+HG_INLINE void mv_row_q(hg_dtype dt, bool vnni, int TG, float *y, int64_t ldy, const hg_block_q8x *x, int64_t ldx,
                         const void *wdata, int64_t b0, int64_t nb, int64_t o, bool accum) {
     __m256 acc[4][2];
     _Pragma("GCC unroll 16")
@@ -170,8 +238,8 @@ HG_INLINE void mv_row_q(hg_dtype dt, int TG, float *y, int64_t ldy, const hg_blo
             a0[t] = acc[t][0];
             a1[t] = acc[t][1];
         }
-        q_block(dt, TG, a0, x, ldx, wdata, b0, b);
-        q_block(dt, TG, a1, x, ldx, wdata, b0, b + 1);
+        q_block(dt, vnni, TG, a0, x, ldx, wdata, b0, b);
+        q_block(dt, vnni, TG, a1, x, ldx, wdata, b0, b + 1);
         _Pragma("GCC unroll 8") for (int t = 0; t < TG; t++) {
             acc[t][0] = a0[t];
             acc[t][1] = a1[t];
@@ -180,7 +248,7 @@ HG_INLINE void mv_row_q(hg_dtype dt, int TG, float *y, int64_t ldy, const hg_blo
     if (b < nb) {
         __m256 a0[8];
         _Pragma("GCC unroll 8") for (int t = 0; t < TG; t++) a0[t] = acc[t][0];
-        q_block(dt, TG, a0, x, ldx, wdata, b0, b);
+        q_block(dt, vnni, TG, a0, x, ldx, wdata, b0, b);
         _Pragma("GCC unroll 8") for (int t = 0; t < TG; t++) acc[t][0] = a0[t];
     }
     _Pragma("GCC unroll 16")
@@ -190,7 +258,7 @@ HG_INLINE void mv_row_q(hg_dtype dt, int TG, float *y, int64_t ldy, const hg_blo
     }
 }
 
-HG_INLINE void mv_q(hg_dtype dt, float *y, int64_t ldy, const void *xv, int64_t ldx, const hg_tensor *w, int64_t o0,
+HG_INLINE void mv_q(hg_dtype dt, bool vnni, float *y, int64_t ldy, const void *xv, int64_t ldx, const hg_tensor *w, int64_t o0,
                     int64_t o1, int64_t k0, int64_t n, int64_t T, bool acc) {
     const hg_block_q8x *x = xv;
     const int64_t nbr = w->ne[1] / HG_QK, nb = n / HG_QK;
@@ -200,10 +268,10 @@ HG_INLINE void mv_q(hg_dtype dt, float *y, int64_t ldy, const void *xv, int64_t 
             float *yy = y + t0 * ldy;
             const hg_block_q8x *xx = x + t0 * ldx;
             switch (hg_min_i64(4, T - t0)) {
-            case 1: mv_row_q(dt, 1, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
-            case 2: mv_row_q(dt, 2, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
-            case 3: mv_row_q(dt, 3, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
-            default: mv_row_q(dt, 4, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
+            case 1: mv_row_q(dt, vnni, 1, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
+            case 2: mv_row_q(dt, vnni, 2, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
+            case 3: mv_row_q(dt, vnni, 3, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
+            default: mv_row_q(dt, vnni, 4, yy, ldy, xx, ldx, w->data, b0, nb, o, acc); break;
             }
         }
     }
@@ -211,11 +279,19 @@ HG_INLINE void mv_q(hg_dtype dt, float *y, int64_t ldy, const void *xv, int64_t 
 
 static void mv_q8_0(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0, int64_t o1,
                     int64_t k0, int64_t n, int64_t T, bool acc) {
-    mv_q(HG_DTYPE_Q8_0, y, ldy, x, ldx, w, o0, o1, k0, n, T, acc);
+    mv_q(HG_DTYPE_Q8_0, false, y, ldy, x, ldx, w, o0, o1, k0, n, T, acc);
 }
 static void mv_q4_0(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0, int64_t o1,
                     int64_t k0, int64_t n, int64_t T, bool acc) {
-    mv_q(HG_DTYPE_Q4_0, y, ldy, x, ldx, w, o0, o1, k0, n, T, acc);
+    mv_q(HG_DTYPE_Q4_0, false, y, ldy, x, ldx, w, o0, o1, k0, n, T, acc);
+}
+/* Q8_0 on vpdpbusd (hg_kern_avx2_vnni only: AVX-VNNI CPUs), bit for bit mv_q8_0: one instruction for
+ * vpmaddubsw + vpmaddwd, 1.06-1.16x in cache at T = 1..8, neutral from DRAM. Q4_0 keeps vpmaddubsw:
+ * 0.99x at T = 1 in cache and 0.93-1.00x end to end (docs/results/kernels.md, "AVX2 level: AVX-VNNI
+ * prefill"). */
+static void mv_q8_0_vnni(float *y, int64_t ldy, const void *x, int64_t ldx, const hg_tensor *w, int64_t o0, int64_t o1,
+                         int64_t k0, int64_t n, int64_t T, bool acc) {
+    mv_q(HG_DTYPE_Q8_0, true, y, ldy, x, ldx, w, o0, o1, k0, n, T, acc);
 }
 
 /* ---- blocked matrix-matrix -------------------------------------------------------------------- */
@@ -407,18 +483,24 @@ float hg_vec_dot_bf16_avx2(const float *a, const void *b, int64_t n) { return do
 void hg_vec_axpy_f16_avx2(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_F16, y, a, x, n); }
 void hg_vec_axpy_bf16_avx2(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
 
-const hg_kern_table hg_kern_avx2 = {
-    .level = HG_CPU_AVX2,
-    .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16, [HG_DTYPE_Q8_0] = mv_q8_0,
-           [HG_DTYPE_Q4_0] = mv_q4_0},
-    .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},
-    /* below 17 positions mv in groups of 8 beats the blocked kernel, whose W pack dominates at small T
-     * (mv time / blocked time at T = 16 and 32: docs/results/kernels.md, "Where the blocked path
-     * starts") */
-    .gemm_min_t = {[HG_DTYPE_F32] = 17, [HG_DTYPE_F16] = 17, [HG_DTYPE_BF16] = 17, [HG_DTYPE_Q8_0] = 17,
-                   [HG_DTYPE_Q4_0] = 17},
-    .gemm = {[HG_DTYPE_F32] = gemm_avx2, [HG_DTYPE_F16] = gemm_avx2, [HG_DTYPE_BF16] = gemm_avx2,
-             [HG_DTYPE_Q8_0] = gemm_avx2, [HG_DTYPE_Q4_0] = gemm_avx2},
-    .dot = hg_vec_dot_avx2,
-    .axpy = hg_vec_axpy_avx2,
-};
+/* Below 17 positions mv in groups of 8 beats the widening blocked kernel, whose W pack dominates at
+ * small T (mv time / blocked time at T = 16 and 32: docs/results/kernels.md, "Where the blocked path
+ * starts"); the AVX-VNNI kernel's Q8_0/Q4_0 threshold is its own measurement (docs/results/kernels.md,
+ * "AVX2 level: AVX-VNNI prefill"). */
+#define AVX2_VNNI_MIN_T 9
+#define AVX2_TABLE(MV_Q8, MV_Q4, Q_GEMM, Q_MIN, Q8X)                                                                          \
+    {                                                                                                          \
+        .level = HG_CPU_AVX2,                                                                                  \
+        .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16,                      \
+               [HG_DTYPE_Q8_0] = MV_Q8, [HG_DTYPE_Q4_0] = MV_Q4},                                                \
+        .mv_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},                                            \
+        .gemm_min_t = {[HG_DTYPE_F32] = 17, [HG_DTYPE_F16] = 17, [HG_DTYPE_BF16] = 17, [HG_DTYPE_Q8_0] = Q_MIN, \
+                       [HG_DTYPE_Q4_0] = Q_MIN},                                                               \
+        .gemm = {[HG_DTYPE_F32] = gemm_avx2, [HG_DTYPE_F16] = gemm_avx2, [HG_DTYPE_BF16] = gemm_avx2,             \
+                 [HG_DTYPE_Q8_0] = Q_GEMM, [HG_DTYPE_Q4_0] = Q_GEMM},                                           \
+        .gemm_q8x = {[HG_DTYPE_Q8_0] = Q8X, [HG_DTYPE_Q4_0] = Q8X},                                             \
+        .quant_q8x = hg_quantize_row_q8x_avx2, .dot = hg_vec_dot_avx2, .axpy = hg_vec_axpy_avx2,               \
+    }
+const hg_kern_table hg_kern_avx2 = AVX2_TABLE(mv_q8_0, mv_q4_0, gemm_avx2, 17, false);
+/* with AVX-VNNI (cpu.c: gemm_avxvnni): Q8_0/Q4_0 prefill on Q8X activations, gemm_q8_avxvnni.c */
+const hg_kern_table hg_kern_avx2_vnni = AVX2_TABLE(mv_q8_0_vnni, mv_q4_0, hg_gemm_q8_avxvnni, AVX2_VNNI_MIN_T, true);
