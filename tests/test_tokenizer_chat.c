@@ -5,9 +5,11 @@
  *   Llama 3 and ChatML: family_chat_goldens.jsonl (@huggingface/jinja, the same 17 conversations with
  *     each template of chat/templates/, ids by the llama3 / qwen3 tokenizers; tests/oracle/gen_chat_goldens.mjs).
  * Also: the template recogniser (each template file, a modified one), forcing a format by name
- * (hg_tokenizer_set_chat_format) and its refusals, the end-of-turn ids, bos/eos ids.
+ * (hg_tokenizer_set_chat_format) and its refusals, the end-of-turn ids, bos/eos ids, and a
+ * tokenizer_config.json replaced on a loaded tokenizer (hg_tok_set_config, as fuzz_tokenizer_config does).
  */
 #include "test_tokenizer_util.h"
+#include "tokenizer/tokenizer.h"
 
 /* Every line of the golden file `rel` (whose `template` is `tmpl`, or every line when tmpl is NULL)
  * against tok: the rendered text and the ids. Returns the number of cases checked. */
@@ -179,7 +181,31 @@ static void check_forcing(void) {
     CHECK(hg_tokenizer_set_chat_format(NULL, "chatml", &err) == HG_STATUS_BAD_ARG);
 }
 
+/* hg_tok_set_config replaces every field a config sets (nothing of the previous config survives) and
+ * changes nothing when the config is refused. */
+static void check_set_config(void) {
+    hg_tokenizer *tok = tt_load("huginn_style");
+    CHECK(tok != NULL);
+    if (!tok) return;
+    hg_error err = {0};
+    const char *cfg = "{\"bos_token\": {\"content\": \"<|end_turn|>\"}, \"add_bos_token\": false}";
+    CHECK(hg_tok_set_config(tok, cfg, strlen(cfg), &err) == HG_OK);
+    CHECK(!hg_tokenizer_has_chat(tok) && hg_tokenizer_bos_id(tok) == 65508 && hg_tokenizer_eos_id(tok) == -1);
+    CHECK(!hg_tokenizer_add_bos(tok));
+    const char *bad = "{\"eos_token\": \"<|end_text|>\"";
+    CHECK(hg_tok_set_config(tok, bad, strlen(bad), &err) == HG_STATUS_BAD_FILE && err.msg[0]);
+    CHECK(hg_tokenizer_bos_id(tok) == 65508 && hg_tokenizer_eos_id(tok) == -1 && !hg_tokenizer_add_bos(tok));
+    char *shipped = tt_read("tokenizers/huginn_style/tokenizer_config.json", NULL);
+    CHECK(shipped && hg_tok_set_config(tok, shipped, strlen(shipped), &err) == HG_OK);
+    CHECK(hg_tokenizer_has_chat(tok) && hg_tokenizer_bos_id(tok) == 65504 && hg_tokenizer_eos_id(tok) == 65505);
+    free(shipped);
+    CHECK(hg_tok_set_config(tok, NULL, 0, &err) == HG_OK);
+    CHECK(!hg_tokenizer_has_chat(tok) && hg_tokenizer_bos_id(tok) == -1 && hg_tokenizer_eos_id(tok) == -1);
+    hg_tokenizer_free(tok);
+}
+
 int main(void) {
+    check_set_config();
     hg_tokenizer *tok = tt_load("huginn_style");
     CHECK(tok != NULL);
     if (!tok) return hg_test_finish("test_tokenizer_chat");

@@ -349,7 +349,19 @@ static hg_status config_token(const cJSON *cfg, const char *key, char **out, hg_
     return *out ? HG_OK : hg_err(err, HG_STATUS_NOMEM, "out of memory");
 }
 
-static hg_status parse_config(hg_tokenizer *tok, const char *json, size_t len, hg_error *err) {
+/* What tokenizer_config.json sets, parsed apart from the tokenizer so that it is committed whole. */
+typedef struct {
+    char *chat_template, *bos_token, *eos_token; /* NULL where absent */
+    bool no_add_bos;
+} tok_config;
+
+static void tok_config_free(tok_config *c) {
+    hg_free(c->chat_template);
+    hg_free(c->bos_token);
+    hg_free(c->eos_token);
+}
+
+static hg_status parse_config(tok_config *c, const char *json, size_t len, hg_error *err) {
     cJSON *cfg = cJSON_ParseWithLength(json, len);
     if (!cfg || !cJSON_IsObject(cfg)) {
         cJSON_Delete(cfg);
@@ -365,15 +377,33 @@ static hg_status parse_config(hg_tokenizer *tok, const char *json, size_t len, h
         }
         tmpl = found;
     }
-    if (cJSON_IsString(tmpl) && !(tok->chat_template = hg_strdup(tmpl->valuestring)))
+    if (cJSON_IsString(tmpl) && !(c->chat_template = hg_strdup(tmpl->valuestring)))
         st = hg_err(err, HG_STATUS_NOMEM, "out of memory");
     /* add_bos_token (Llama-style configs and GGUF's tokenizer.ggml.add_bos_token): absent means yes,
      * as llama.cpp prepends the bos of a gpt2 vocabulary unless told not to */
-    tok->no_add_bos = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cfg, "add_bos_token"));
-    if (!st) st = config_token(cfg, "bos_token", &tok->bos_token, err);
-    if (!st) st = config_token(cfg, "eos_token", &tok->eos_token, err);
+    c->no_add_bos = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(cfg, "add_bos_token"));
+    if (!st) st = config_token(cfg, "bos_token", &c->bos_token, err);
+    if (!st) st = config_token(cfg, "eos_token", &c->eos_token, err);
     cJSON_Delete(cfg);
     return st;
+}
+
+hg_status hg_tok_set_config(hg_tokenizer *tok, const char *json, size_t len, hg_error *err) {
+    tok_config c = {0};
+    hg_status st = json ? parse_config(&c, json, len, err) : HG_OK;
+    if (st) {
+        tok_config_free(&c);
+        return st;
+    }
+    tok_config old = {tok->chat_template, tok->bos_token, tok->eos_token, tok->no_add_bos};
+    tok_config_free(&old);
+    tok->chat_template = c.chat_template;
+    tok->bos_token = c.bos_token;
+    tok->eos_token = c.eos_token;
+    tok->no_add_bos = c.no_add_bos;
+    tok->bos_id = c.bos_token ? hg_tokenizer_token_to_id(tok, c.bos_token) : -1;
+    tok->eos_id = c.eos_token ? hg_tokenizer_token_to_id(tok, c.eos_token) : -1;
+    return HG_OK;
 }
 
 /* ---- scratch ------------------------------------------------------------------------------------------- */
@@ -433,12 +463,10 @@ static hg_status load_mem(const char *json, size_t json_len, const char *config_
         hg_err_prefix(err, "%s", jname);
         goto out_free_tok;
     }
-    if (config_json && (st = parse_config(tok, config_json, config_len, err))) {
+    if ((st = hg_tok_set_config(tok, config_json, config_len, err))) {
         hg_err_prefix(err, "%s", cname);
         goto out_free_tok;
     }
-    if (tok->bos_token) tok->bos_id = hg_tokenizer_token_to_id(tok, tok->bos_token);
-    if (tok->eos_token) tok->eos_id = hg_tokenizer_token_to_id(tok, tok->eos_token);
     *out = tok;
     return HG_OK;
 out_free_tok:

@@ -305,6 +305,12 @@ hg_status hg_bpe_encode_word(hg_tokenizer *tok, const char *w, size_t n, hg_i32v
 /* decode.c */
 hg_status hg_decode_build(hg_tokenizer *tok, hg_error *err);
 
+/* tok_load.c: tokenizer_config.json [len] (NULL: none) replaces tok's chat_template, bos_token,
+ * eos_token, add_bos_token and the bos/eos ids resolved from them; tok is unchanged on failure
+ * (invalid JSON, out of memory). hg_tokenizer_load_json uses it; fuzz_tokenizer_config applies each
+ * input to one tokenizer loaded per process. */
+hg_status hg_tok_set_config(hg_tokenizer *tok, const char *json, size_t len, hg_error *err);
+
 /* tok_components.c: parse one JSON component into tok (Sequences are flattened). The cJSON
  * pointer is passed as const void * so that this header does not need cJSON. */
 hg_status hg_tok_parse_normalizer(hg_tokenizer *tok, const void *json, hg_error *err);
