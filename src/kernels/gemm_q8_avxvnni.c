@@ -36,6 +36,7 @@
  * (docs/results/kernels.md, "AVX2 level: AVX-VNNI prefill").
  */
 #include "kernels/dispatch.h"
+#include "kernels/gemm_q8x_rows.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -46,6 +47,7 @@
 #define QA_TG 6            /* positions per register tile */
 #define QA_KB 32           /* blocks of 32 per K block: wq is 32 x 8 x 16 x 4 bytes = 16 KiB */
 #define QA_XB (512 * 1024) /* bytes of Q8X per K block and pass (kept in L2) */
+_Static_assert(QA_KB * 8 * QA_R <= HG_Q8X_WQ_MAX && QA_KB * QA_R <= HG_Q8X_DW_MAX, "wq and dw fit the nest's buffers");
 
 /* ---- packing W -------------------------------------------------------------------------------- */
 
@@ -194,62 +196,22 @@ HG_INLINE void qa_group(bool q4, float *y, int64_t ldy, const hg_block_q8x *xl, 
     }
 }
 
-static void qa_group_q8(float *y, int64_t ldy, const hg_block_q8x *xl, int64_t ldb, const uint32_t *wq, const float *dw,
-                        int64_t nb, int64_t R, int64_t Tb, bool first) {
-    qa_group(false, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
+/* the group walk and the pack for the shared loop nest (gemm_q8x_rows.h), specialised per type here */
+static void qa_group_any(bool q4, float *y, int64_t ldy, const hg_block_q8x *xl, int64_t ldb, const uint32_t *wq,
+                         const float *dw, int64_t nb, int64_t R, int64_t Tb, bool first) {
+    if (q4) qa_group(true, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
+    else qa_group(false, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
 }
-static void qa_group_q4(float *y, int64_t ldy, const hg_block_q8x *xl, int64_t ldb, const uint32_t *wq, const float *dw,
-                        int64_t nb, int64_t R, int64_t Tb, bool first) {
-    qa_group(true, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
+static void qa_pack_any(bool q4, const hg_tensor *w, int64_t o0, int64_t R, int64_t b0, int64_t nb, uint32_t *wq,
+                        float *dw) {
+    if (q4) pack_wq(true, w, o0, R, b0, nb, wq, dw);
+    else pack_wq(false, w, o0, R, b0, nb, wq, dw);
 }
 
 /* ---- the entry point -------------------------------------------------------------------------- */
 
 void hg_gemm_q8_avxvnni(float *y, const float *x, const hg_tensor *w, int64_t T) {
-    const int64_t n_out = w->ne[0], K = w->ne[1], nkb = K / HG_QK;
-    const bool q4 = w->dtype == HG_DTYPE_Q4_0;
-    HG_ASSERT((w->dtype == HG_DTYPE_Q8_0 || q4) && K % HG_QK == 0);
-    if (T <= 0 || n_out <= 0) return;
-    if (nkb == 0) {
-        memset(y, 0, (size_t)(T * n_out) * sizeof(float));
-        return;
-    }
-    /* xl[b][t], then one row of Q8X per thread for quantizing */
-    const int nth = omp_get_max_threads();
-    hg_block_q8x *xl = hg_malloc((size_t)(T + nth) * (size_t)nkb * sizeof(hg_block_q8x));
-    if (!xl) { /* out of memory: the widening kernels need no buffer */
-        hg_matmul_with(&hg_kern_avx2, y, x, w, T);
-        return;
-    }
-    const int64_t n_grp = (n_out + QA_R - 1) / QA_R;
-    const int64_t tb_max = hg_max_i64(QA_TG, QA_XB / (QA_KB * (int64_t)sizeof(hg_block_q8x)));
-    const int64_t n_pass = (T + tb_max - 1) / tb_max;
-    void (*group)(float *, int64_t, const hg_block_q8x *, int64_t, const uint32_t *, const float *, int64_t, int64_t,
-                  int64_t, bool) = q4 ? qa_group_q4 : qa_group_q8;
-#pragma omp parallel if ((double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS)
-    {
-        hg_block_q8x *row = xl + (size_t)(T + omp_get_thread_num()) * (size_t)nkb;
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < T; t++) {
-            hg_quantize_row_q8x_avx2(x + t * K, row, K);
-            for (int64_t b = 0; b < nkb; b++) xl[b * T + t] = row[b];
-        }
-        uint32_t wq[QA_KB * 8 * QA_R] __attribute__((aligned(32)));
-        float dw[QA_KB * QA_R] __attribute__((aligned(32)));
-        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
-        const int64_t g0 = n_grp * it / nt, g1 = n_grp * (it + 1) / nt;
-        for (int64_t p = 0; p < n_pass; p++) {
-            const int64_t t0 = T * p / n_pass, Tb = T * (p + 1) / n_pass - t0;
-            for (int64_t b0 = 0; b0 < nkb; b0 += QA_KB) {
-                const int64_t nb = hg_min_i64(QA_KB, nkb - b0);
-                for (int64_t g = g0; g < g1; g++) {
-                    const int64_t o0 = g * QA_R, R = hg_min_i64(QA_R, n_out - o0);
-                    if (q4) pack_wq(true, w, o0, R, b0, nb, wq, dw);
-                    else pack_wq(false, w, o0, R, b0, nb, wq, dw);
-                    group(y + t0 * n_out + o0, n_out, xl + b0 * T + t0, T, wq, dw, nb, R, Tb, b0 == 0);
-                }
-            }
-        }
-    }
-    hg_free(xl);
+    static const hg_q8x_nest nest = {QA_R, QA_TG, QA_KB, QA_XB, hg_quantize_row_q8x_avx2,
+                                     qa_pack_any, qa_group_any, &hg_kern_avx2};
+    hg_gemm_q8x_rows(&nest, y, x, w, T);
 }

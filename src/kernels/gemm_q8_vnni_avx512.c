@@ -24,6 +24,7 @@
  * pack that wins from T = 9 (gemm_min_t; docs/results/kernels.md, "Without AMX").
  */
 #include "kernels/dispatch.h"
+#include "kernels/gemm_q8x_rows.h"
 #include "kernels/transpose_avx512.h"
 
 #include <immintrin.h>
@@ -35,6 +36,7 @@
 #define QV_TG 6                /* positions per register tile */
 #define QV_KB 16               /* blocks of 32 per K block: wq is 16 x 8 x 32 x 4 bytes = 16 KiB */
 #define QV_XB (512 * 1024)     /* bytes of Q8X per K block and pass (kept in L2) */
+_Static_assert(QV_KB * 8 * QV_R <= HG_Q8X_WQ_MAX && QV_KB * QV_R <= HG_Q8X_DW_MAX, "wq and dw fit the nest's buffers");
 
 /* ---- packing W -------------------------------------------------------------------------------- */
 
@@ -161,63 +163,23 @@ HG_INLINE void qv_group(bool q4, float *y, int64_t ldy, const hg_block_q8x *xl, 
     }
 }
 
-static void qv_group_q8(float *y, int64_t ldy, const hg_block_q8x *xl, int64_t ldb, const uint32_t *wq, const float *dw,
-                        int64_t nb, int64_t R, int64_t Tb, bool first) {
-    qv_group(false, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
+/* the group walk and the pack for the shared loop nest (gemm_q8x_rows.h), specialised per type here */
+static void qv_group_any(bool q4, float *y, int64_t ldy, const hg_block_q8x *xl, int64_t ldb, const uint32_t *wq,
+                         const float *dw, int64_t nb, int64_t R, int64_t Tb, bool first) {
+    if (q4) qv_group(true, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
+    else qv_group(false, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
 }
-static void qv_group_q4(float *y, int64_t ldy, const hg_block_q8x *xl, int64_t ldb, const uint32_t *wq, const float *dw,
-                        int64_t nb, int64_t R, int64_t Tb, bool first) {
-    qv_group(true, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
+static void qv_pack_any(bool q4, const hg_tensor *w, int64_t o0, int64_t R, int64_t b0, int64_t nb, uint32_t *wq,
+                        float *dw) {
+    if (q4) pack_wq(true, w, o0, R, b0, nb, wq, dw);
+    else pack_wq(false, w, o0, R, b0, nb, wq, dw);
 }
 
 /* ---- the entry point -------------------------------------------------------------------------- */
 
 void hg_gemm_q8_vnni(float *y, const float *x, const hg_tensor *w, int64_t T) {
-    const int64_t n_out = w->ne[0], K = w->ne[1], nkb = K / HG_QK;
-    const bool q4 = w->dtype == HG_DTYPE_Q4_0;
-    HG_ASSERT((w->dtype == HG_DTYPE_Q8_0 || q4) && K % HG_QK == 0);
-    if (T <= 0 || n_out <= 0) return;
-    if (nkb == 0) {
-        memset(y, 0, (size_t)(T * n_out) * sizeof(float));
-        return;
-    }
-    HG_ASSERT((size_t)(nkb * (q4 ? 18 : 34)) * 16 < ((size_t)1 << 31)); /* gather offsets */
-    /* xl[b][t], then one row of Q8X per thread for quantizing */
-    const int nth = omp_get_max_threads();
-    hg_block_q8x *xl = hg_malloc((size_t)(T + nth) * (size_t)nkb * sizeof(hg_block_q8x));
-    if (!xl) { /* out of memory: the widening kernels need no buffer */
-        hg_matmul_with(&hg_kern_avx512, y, x, w, T);
-        return;
-    }
-    const int64_t n_grp = (n_out + QV_R - 1) / QV_R;
-    const int64_t tb_max = hg_max_i64(QV_TG, QV_XB / (QV_KB * (int64_t)sizeof(hg_block_q8x)));
-    const int64_t n_pass = (T + tb_max - 1) / tb_max;
-    void (*group)(float *, int64_t, const hg_block_q8x *, int64_t, const uint32_t *, const float *, int64_t, int64_t,
-                  int64_t, bool) = q4 ? qv_group_q4 : qv_group_q8;
-#pragma omp parallel if ((double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS)
-    {
-        hg_block_q8x *row = xl + (size_t)(T + omp_get_thread_num()) * (size_t)nkb;
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < T; t++) {
-            hg_quantize_row_q8x_avx512(x + t * K, row, K);
-            for (int64_t b = 0; b < nkb; b++) xl[b * T + t] = row[b];
-        }
-        uint32_t wq[QV_KB * 8 * QV_R] __attribute__((aligned(64)));
-        float dw[QV_KB * QV_R] __attribute__((aligned(64)));
-        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
-        const int64_t g0 = n_grp * it / nt, g1 = n_grp * (it + 1) / nt;
-        for (int64_t p = 0; p < n_pass; p++) {
-            const int64_t t0 = T * p / n_pass, Tb = T * (p + 1) / n_pass - t0;
-            for (int64_t b0 = 0; b0 < nkb; b0 += QV_KB) {
-                const int64_t nb = hg_min_i64(QV_KB, nkb - b0);
-                for (int64_t g = g0; g < g1; g++) {
-                    const int64_t o0 = g * QV_R, R = hg_min_i64(QV_R, n_out - o0);
-                    if (q4) pack_wq(true, w, o0, R, b0, nb, wq, dw);
-                    else pack_wq(false, w, o0, R, b0, nb, wq, dw);
-                    group(y + t0 * n_out + o0, n_out, xl + b0 * T + t0, T, wq, dw, nb, R, Tb, b0 == 0);
-                }
-            }
-        }
-    }
-    hg_free(xl);
+    static const hg_q8x_nest nest = {QV_R, QV_TG, QV_KB, QV_XB, hg_quantize_row_q8x_avx512,
+                                     qv_pack_any, qv_group_any, &hg_kern_avx512};
+    HG_ASSERT((size_t)(w->ne[1] / HG_QK * (w->dtype == HG_DTYPE_Q4_0 ? 18 : 34)) * 16 < ((size_t)1 << 31)); /* gathers */
+    hg_gemm_q8x_rows(&nest, y, x, w, T);
 }
