@@ -161,6 +161,23 @@ static double time_gemm(hg_gemm_fn f, float *y, const float *x, const hg_tensor 
     return best;
 }
 
+#if defined(__x86_64__)
+/* One row of a "where the blocked path starts" table: mv time / blocked time per T, best of 3 x 3. */
+static void sweep_start(const hg_kern_table *mv, void (*gemm)(float *, const float *, const hg_tensor *, int64_t),
+                        float *y, const float *x, const hg_tensor *w) {
+    static const int64_t Ts[] = {9, 12, 16, 20, 24, 32, 48, 64};
+    for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+        double sm = 1e30, sb = 1e30;
+        for (int r = 0; r < 3; r++) {
+            sm = fmin(sm, time_with(mv, y, x, w, Ts[i], 3));
+            sb = fmin(sb, time_gemm(gemm, y, x, w, Ts[i], 3));
+        }
+        printf(" T=%lld:%.2f", (long long)Ts[i], sm / sb);
+    }
+    printf("\n");
+}
+#endif
+
 /* --prefill (x86-64 with AVX-512): T = 128 at the full Huginn-0125 layer shapes and the 1024-wide
  * model's MLP shapes; the widening FMA kernel (gemm_avx512.c, "old") against the dot kernels: bf16 on
  * vdpbf16ps with x in three exact parts ("dot3", where AVX512-BF16) and, for reference only, two
@@ -209,7 +226,6 @@ static void bench_prefill(hg_rng *rng, bool quick) {
             hg_free(owned);
         }
     printf("\nwhere the blocked path starts: mv time / blocked time per T (dot kernels; bf16 fast: one part)\n");
-    static const int64_t Ts[] = {9, 12, 16, 20, 24, 32, 48, 64};
     static const int64_t ms[][2] = {{5280, 5280}, {1024, 1024}};
     for (int si = 0; si < 2; si++)
         for (size_t d = 0; d <= sizeof dts / sizeof dts[0]; d++) { /* the last round: bf16, fast mode */
@@ -224,15 +240,7 @@ static void bench_prefill(hg_rng *rng, bool quick) {
             printf("%-6s %lldx%-6lld", fast ? "bf16f" : hg_dtype_name(dt), (long long)ms[si][0], (long long)ms[si][1]);
             void (*gemm)(float *, const float *, const hg_tensor *, int64_t) =
                 fast ? hg_gemm_bf16_dot1 : isbf ? hg_gemm_bf16_dot : hg_gemm_q8_vnni;
-            for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
-                double sm = 1e30, sb = 1e30;
-                for (int r = 0; r < 3; r++) {
-                    sm = fmin(sm, time_with(&mv, y, x, &w, Ts[i], 3));
-                    sb = fmin(sb, time_gemm(gemm, y, x, &w, Ts[i], 3));
-                }
-                printf(" T=%lld:%.2f", (long long)Ts[i], sm / sb);
-            }
-            printf("\n");
+            sweep_start(&mv, gemm, y, x, &w);
             hg_free(owned);
         }
     hg_free(x);
@@ -312,22 +320,13 @@ static void bench_prefill_avx2(hg_rng *rng) {
         hg_free(owned);
     }
     printf("\nwhere the blocked path starts (AVX2 level): mv time / AVX-VNNI time per T\n");
-    static const int64_t Ts[] = {9, 12, 16, 20, 24, 32, 48, 64};
     static const int64_t ms[][2] = {{5280, 5280}, {1024, 1024}};
     for (int si = 0; si < 2; si++)
         for (size_t d = 0; d < 2; d++) {
             void *owned;
             hg_tensor w = make_w(dts[d], ms[si][0], ms[si][1], rng, &owned);
             printf("%-6s %lldx%-6lld", hg_dtype_name(dts[d]), (long long)ms[si][0], (long long)ms[si][1]);
-            for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
-                double sm = 1e30, sb = 1e30;
-                for (int r = 0; r < 3; r++) {
-                    sm = fmin(sm, time_with(&mv, y, x, &w, Ts[i], 3));
-                    sb = fmin(sb, time_gemm(hg_gemm_q8_avxvnni, y, x, &w, Ts[i], 3));
-                }
-                printf(" T=%lld:%.2f", (long long)Ts[i], sm / sb);
-            }
-            printf("\n");
+            sweep_start(&mv, hg_gemm_q8_avxvnni, y, x, &w);
             hg_free(owned);
         }
     hg_free(x);
