@@ -26,8 +26,8 @@
  * VEX-encoded 256-bit vpdpbusd, needing only the ymm state. A flag, like AMX, not a level: it selects
  * the AVX2 level's Q8_0/Q4_0 blocked products on integer dots (gemm_q8_avxvnni.c, `gemm_avxvnni`)
  * whatever level is in use, so the tests' AVX2 table on such a host is that one. HG_BF16DOT=0 turns it
- * off too — one switch for "every blocked product on the widening kernels", on every level (the
- * variable's name is the AVX-512 level's history; the semantics are the same).
+ * off too: one switch for "every blocked product on the widening kernels" on every level, so A/B
+ * timings and the fallback tests need one variable.
  */
 #include "base/base.h"
 
