@@ -136,6 +136,13 @@ typedef struct hg_model hg_model;
 
 typedef struct hg_model_params {
     bool use_mmap; /* default true: map the files; false reads them into memory */
+    /* default false: lay the weights out once for batched decode where the kernels have such a layout
+     * (Q8_0 on the VNNI kernels without AMX; a second copy of those weights in memory). Every product
+     * then runs one kernel whatever the number of positions: a batch of any size equals each sequence
+     * alone bit for bit, batched decode reads the weights once at nearly the cost of one sequence, and
+     * prefill skips its per-call packing; one sequence decodes ~10-20 % slower than from the stored
+     * layout (docs/results/kernels.md "Packed Q8_0"). The environment's HG_PREPACK=1 / 0 overrides it. */
+    bool prepack;
 } hg_model_params;
 
 HG_API hg_model_params hg_model_default_params(void);

@@ -13,12 +13,16 @@ rm -rf "$dir" && mkdir -p "$dir"
 M="${HG_SOURCE_DIR:-$HG_TEST_DATA/../..}/models/default"
 "$HUGINN" convert -m "$M" -o "$dir/d.gguf" > /dev/null || fail=1
 "$HUGINN" quantize -m "$M" -o "$dir/d-q8.bin" --type q8_0 > /dev/null || fail=1 # any name: the loader reads the magic
-run() { "$HUGINN" run -m "$1" -p "k=3;a=k;z=1;d=a;?d=" -n 5 --temp 0 --init-scale 0 --json | python3 -c '
+run() { "$HUGINN" run -m "$1" "${@:2}" -p "k=3;a=k;z=1;d=a;?d=" -n 5 --temp 0 --init-scale 0 --json | python3 -c '
 import json, sys; d = json.load(sys.stdin); print(d["prompt_ids"], [g["id"] for g in d["generated"]])'; }
 want=$(run "$M")
 check "directory run starts with the bos and stops at eos" '[ "$want" = "[256, 1636, 1257, 2174, 1355, 288] [51, 257]" ]'
 check "GGUF run equals the directory's" '[ "$(run "$dir/d.gguf")" = "$want" ]'
 check "quantized GGUF (no .gguf suffix) has the same prompt ids and stop" '[ "$(run "$dir/d-q8.bin" | cut -c1-34)" = "$(echo "$want" | cut -c1-34)" ] && run "$dir/d-q8.bin" | grep -q "257\]$"'
+# --prepack lays the Q8_0 weights out for batched decode (as serve does): the same prompt and stop, and
+# the same generation as HG_PREPACK=1 (the environment's switch)
+check "run --prepack on the quantized GGUF" '[ "$(run "$dir/d-q8.bin" --prepack | cut -c1-34)" = "$(echo "$want" | cut -c1-34)" ] && run "$dir/d-q8.bin" --prepack | grep -q "257\]$"'
+check "run --prepack equals HG_PREPACK=1" '[ "$(run "$dir/d-q8.bin" --prepack)" = "$(HG_PREPACK=1 run "$dir/d-q8.bin")" ]'
 tok() { echo "k=3;a=k;?a=" | "$HUGINN" tokenize -t "$1" "${@:2}"; }
 check "tokenize -t GGUF equals tokenize -t directory" '[ "$(tok "$dir/d-q8.bin")" = "$(tok "$M")" ] && [ "$(tok "$dir/d.gguf" --as-prompt)" = "$(tok "$M" --as-prompt)" ]'
 src="${HG_SOURCE_DIR:-$HG_TEST_DATA/../..}"

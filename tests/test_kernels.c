@@ -396,6 +396,65 @@ static void check_batch_rows(const hg_kern_table *k, hg_dtype dt, int64_t n_out,
     free(qx);
 }
 
+/* A prepacked weight (hg_matmul_prepack_with): at every T the dispatch runs the table's blocked
+ * product on the packed layout, bit for bit what that product gives on the stored layout (the
+ * block chain for Q8_0), so a position's result equals the position alone whatever T; a copy of the
+ * tensor with another shape or data pointer ignores the packing; HG_PREPACK=0 makes none. */
+static void check_packed(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int64_t n_in) {
+    if (!k->prepack[dt]) return;
+    static const int64_t Ts[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 17, 33};
+    const int64_t TM = 33;
+    float *wf = malloc((size_t)(n_out * n_in) * sizeof(float)), *x = malloc((size_t)(TM * n_in) * sizeof(float));
+    float *yp = malloc((size_t)(TM * n_out) * sizeof(float)), *ys = malloc((size_t)(TM * n_out) * sizeof(float));
+    float *y1 = malloc((size_t)(TM * n_out) * sizeof(float));
+    for (int64_t i = 0; i < n_out * n_in; i++) wf[i] = frand();
+    for (int64_t i = 0; i < TM * n_in; i++) x[i] = frand() * 2.0f;
+    void *buf;
+    hg_tensor w = make_w(dt, n_out, n_in, wf, &buf);
+    void *pk = hg_matmul_prepack_with(k, &w);
+    CHECK_MSG(pk != NULL, "%s %s: no packed layout made", hg_cpu_level_name(k->level), hg_dtype_name(dt));
+    if (!pk) goto out;
+    hg_tensor wp = w;
+    wp.packed = pk;
+    int64_t bad_stored = 0, bad_alone = 0, first = -1;
+    for (int64_t t = 0; t < TM; t++) hg_matmul_with(k, y1 + t * n_out, x + t * n_in, &wp, 1);
+    for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+        const int64_t T = Ts[i];
+        for (int64_t j = 0; j < T * n_out; j++) yp[j] = ys[j] = NAN;
+        hg_matmul_with(k, yp, x, &wp, T);
+        k->gemm[dt](ys, x, &w, T);
+        for (int64_t j = 0; j < T * n_out; j++) {
+            if (memcmp(&yp[j], &ys[j], sizeof(float)) && bad_stored++ == 0) first = T;
+            if (memcmp(&yp[j], &y1[j], sizeof(float)) && bad_alone++ == 0) first = T;
+        }
+    }
+    CHECK_MSG(bad_stored == 0, "%s %s %lldx%lld: %lld packed results differ from the stored layout's (T=%lld)",
+              hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)bad_stored,
+              (long long)first);
+    CHECK_MSG(bad_alone == 0, "%s %s %lldx%lld: %lld packed results differ from the position alone (T=%lld)",
+              hg_cpu_level_name(k->level), hg_dtype_name(dt), (long long)n_out, (long long)n_in, (long long)bad_alone,
+              (long long)first);
+    /* a view of fewer rows or a copy elsewhere is not the packed tensor: the stored layout is read */
+    hg_tensor view = wp;
+    view.ne[0] = n_out - 1;
+    CHECK(n_out < 2 || !hg_packed_for(&view, k->gemm[dt]));
+    hg_tensor moved = wp;
+    moved.data = (const char *)w.data + 1;
+    CHECK(!hg_packed_for(&moved, k->gemm[dt]));
+    CHECK(hg_packed_for(&wp, k->gemm[dt]) == pk);
+    hg_free(pk);
+    setenv("HG_PREPACK", "0", 1);
+    CHECK(hg_matmul_prepack_with(k, &w) == NULL);
+    unsetenv("HG_PREPACK");
+out:
+    free(buf);
+    free(wf);
+    free(x);
+    free(yp);
+    free(ys);
+    free(y1);
+}
+
 /* ---- quantization layouts --------------------------------------------------------------------- */
 
 static void test_quant_layout(void) {
@@ -646,6 +705,10 @@ int main(void) {
              * piece (HG_QX_PIECE) */
             static const int64_t bin[] = {1, 17, 1300}, bqin[] = {32, 32 * 37, HG_QX_PIECE};
             for (size_t i = 0; i < 3; i++) check_batch_rows(k, (hg_dtype)dt, i == 0 ? 3 : 37, q ? bqin[i] : bin[i]);
+            /* packed weights: row counts around the 32- and 16-row groups, K of 1-3 blocks (an odd pair),
+             * a whole K block of 16 and of 32 blocks, and tails past them */
+            static const int64_t pout[] = {1, 31, 33, 70}, pin[] = {32, 96, 512, 544, 1024, 1184};
+            for (size_t i = 0; i < 6; i++) check_packed(k, (hg_dtype)dt, pout[i % 4], pin[i]);
         }
         /* out of memory for the large Q8X buffer (T = 8 x 4096 inputs > the stack part): the product
          * is still made, by the portable kernel, and equals it bit for bit */

@@ -10,11 +10,16 @@
  * (bit patterns, NaN included) and the check traces must be identical. Then the work of an exited
  * row: the context's core-layer counter must equal R x (prompt x prefill steps + the steps of every
  * later token), i.e. a token that left at iteration t did no core work after it, and some tokens did
- * leave early. CTest runs this at every kernel level (HG_CPU).
+ * leave early. CTest runs this at every kernel level (HG_CPU). Then the mix again on the model exported
+ * to Q8_0, with all ten requests in one batch where the kernels pack Q8_0 weights (any batch size is
+ * bit-identical to each request alone there).
  */
 #include "golden.h"
 #include "harness.h"
 #include "huginn.h"
+#include "kernels/kernels.h"
+
+#include <stdio.h>
 
 #include <math.h>
 #include <string.h>
@@ -93,12 +98,12 @@ static void run_alone(hg_model *m, int i, result *res) {
 
 static bool same_float(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
-static void test_mixed_batch(hg_model *m) {
+static void test_mixed_batch(hg_model *m, int slots) {
     static result alone[NREQ], batched[NREQ];
     for (int i = 0; i < NREQ; i++) run_alone(m, i, &alone[i]);
 
     hg_batch_params bp = hg_batch_default_params();
-    bp.n_seq = SLOTS;
+    bp.n_seq = slots;
     bp.ctx = ctx_params();
     hg_sched *s = NULL;
     hg_error err = {0};
@@ -108,7 +113,7 @@ static void test_mixed_batch(hg_model *m) {
     int next = 0, joined_late = 0, steps = 0;
     while (next < NREQ || hg_sched_n_running(s) > 0) {
         /* join between steps while a slot is free */
-        while (next < NREQ && hg_sched_n_running(s) < SLOTS) {
+        while (next < NREQ && hg_sched_n_running(s) < slots) {
             hg_request r = make_request(next, prompts[next], &batched[next]);
             CHECK_MSG(hg_sched_add(s, &r, NULL, &err) == HG_OK, "add %d: %s", next, err.msg);
             joined_late += steps > 0;
@@ -119,7 +124,7 @@ static void test_mixed_batch(hg_model *m) {
             break;
         }
     }
-    CHECK_MSG(joined_late >= 3, "only %d requests joined a running batch", joined_late);
+    CHECK_MSG(slots >= NREQ || joined_late >= 3, "only %d requests joined a running batch", joined_late);
     int early = 0;
     for (int i = 0; i < NREQ; i++) {
         const result *a = &alone[i], *b = &batched[i];
@@ -205,8 +210,27 @@ int main(void) {
     hg_error err = {0};
     CHECK_MSG(hg_model_load(golden_model_dir("tiny"), NULL, &m, &err) == HG_OK, "%s", err.msg);
     if (!m) return hg_test_finish("test_sched");
-    test_mixed_batch(m);
+    test_mixed_batch(m, SLOTS);
     test_exit_skips_work(m);
+    /* Q8_0, whose weights the VNNI kernels lay out once (hg_matmul_prepack): every product then runs
+     * one kernel at any number of rows, so all ten requests at once (T = 10, past the matrix-vector
+     * range) still equal each alone; elsewhere the four slots of above */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tiny-q8_0.gguf", hg_tmp_dir("test_sched"));
+    hg_gguf_export_params xp = {.out_dtype = HG_DTYPE_Q8_0};
+    CHECK_MSG(hg_model_export_gguf(m, path, &xp, &err) == HG_OK, "export: %s", err.msg);
+    hg_model_free(m);
+    m = NULL;
+    hg_model_params mp = hg_model_default_params();
+    mp.prepack = true;
+    CHECK_MSG(hg_model_load(path, &mp, &m, &err) == HG_OK, "%s", err.msg);
+    if (m) {
+        const hg_tensor probe = {.dtype = HG_DTYPE_Q8_0, .n_dims = 2, .ne = {1, 32}, .data = path, .nbytes = 34};
+        void *pk = hg_matmul_prepack(&probe);
+        fprintf(stderr, "Q8_0 model, weights %s: %d slots\n", pk ? "packed" : "as stored", pk ? NREQ : SLOTS);
+        test_mixed_batch(m, pk ? NREQ : SLOTS);
+        hg_free(pk);
+    }
     hg_model_free(m);
     return hg_test_finish("test_sched");
 }

@@ -234,15 +234,16 @@ hg_status cli_tokenizer_load(const char *path, hg_tokenizer **out, hg_error *err
     if (f) fclose(f);
     if (!gguf) return hg_tokenizer_load(path, out, err);
     hg_model *m = NULL;
-    hg_status st = cli_model_load(path, false, &m, err);
+    hg_status st = cli_model_load(path, false, false, &m, err);
     if (!st) st = hg_model_tokenizer(m, out, err); /* the tokenizer keeps no reference to the model */
     hg_model_free(m);
     return st;
 }
 
-hg_status cli_model_load(const char *path, bool no_mmap, hg_model **out, hg_error *err) {
+hg_status cli_model_load(const char *path, bool no_mmap, bool prepack, hg_model **out, hg_error *err) {
     hg_model_params mp = hg_model_default_params();
     mp.use_mmap = !no_mmap;
+    mp.prepack = prepack;
     return hg_model_load(path, &mp, out, err);
 }
 

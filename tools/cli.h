@@ -71,8 +71,9 @@ const char *cli_default_model(void);
 /* -t TOKENIZER: a tokenizer.json, a directory holding one, or a GGUF model (recognised by its magic),
  * whose tokenizer is the model's (hg_model_tokenizer: same BOS/EOS/chat template as its directory). */
 hg_status cli_tokenizer_load(const char *path, hg_tokenizer **out, hg_error *err);
-/* hg_model_load with the commands' --no-mmap (read the weights into memory instead of mapping). */
-hg_status cli_model_load(const char *path, bool no_mmap, hg_model **out, hg_error *err);
+/* hg_model_load with the commands' --no-mmap (read the weights into memory instead of mapping) and
+ * prepack (hg_model_params.prepack: lay the weights out for batched decode). */
+hg_status cli_model_load(const char *path, bool no_mmap, bool prepack, hg_model **out, hg_error *err);
 
 /* --chat-template NAME (`chat`, `serve`): whether NAME is one of the built-in chat formats
  * (hg_chat_format_names); else prints an error that lists them. */

@@ -1,7 +1,7 @@
 /*
  * cmd_bench.c — `huginn bench`: the engine's speed on one model, as bench/run.sh reports it.
  *   huginn bench -m MODEL [--steps R] [--prompt N] [--gen G] [--batch B] [--threads T]
- *                [--kv-type f32|f16|bf16] [--kv-cache STRATEGY] [--no-mmap] [--json]
+ *                [--kv-type f32|f16|bf16] [--kv-cache STRATEGY] [--no-mmap] [--prepack] [--json]
  *
  * Phases (each timed with the wall clock around the library calls only), after an untimed warm-up
  * (one token at r = 1, with logits) that touches every weight once, so a model whose file is not yet
@@ -33,11 +33,12 @@ typedef struct bench_opts {
     int64_t steps, prompt, gen, batch, threads;
     hg_dtype kv_type;
     bool json, no_mmap; /* --no-mmap: read the weights into (huge-page) memory instead of mapping them */
+    bool prepack;       /* --prepack: the weights laid out for batched decode (huginn serve's default) */
 } bench_opts;
 
 static int usage(void) {
     fprintf(stderr, "usage: huginn bench -m MODEL [--steps R] [--prompt N] [--gen G] [--batch B] [--threads T]\n"
-                    "                    [--kv-type f32|f16|bf16] [--kv-cache STRATEGY] [--no-mmap] [--json]\n"
+                    "                    [--kv-type f32|f16|bf16] [--kv-cache STRATEGY] [--no-mmap] [--prepack] [--json]\n"
                     "  defaults: R = the model's mean_recurrence, N = 128, G = 16, B = 1, T = all cores\n");
     return 1;
 }
@@ -48,6 +49,7 @@ static int parse(int argc, char **argv, bench_opts *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), -1;
         if (!strcmp(a, "--json")) { o->json = true; continue; }
         if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
+        if (!strcmp(a, "--prepack")) { o->prepack = true; continue; }
         if (!(v = cli_value(argc, argv, &i, "bench", "-m --kv-cache --kv-type --steps --prompt --gen --batch --threads"))) return 1;
         if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--kv-cache")) o->kv_cache = v;
@@ -154,7 +156,7 @@ int cmd_bench(int argc, char **argv) {
     float *logits = NULL;
     int32_t *prompt = NULL;
     hg_error err = {0};
-    if (cli_model_load(o.model, o.no_mmap, &m, &err)) return cli_fail_err(&err);
+    if (cli_model_load(o.model, o.no_mmap, o.prepack, &m, &err)) return cli_fail_err(&err);
     const hg_config *c = hg_model_config(m);
     const int64_t V = c->vocab_size, h = c->n_embd;
     const int64_t r = o.steps ? o.steps : (c->mean_recurrence > 0 ? c->mean_recurrence : 1);

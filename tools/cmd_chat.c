@@ -145,7 +145,7 @@ int cmd_chat(int argc, char **argv) {
     chat_turn turn = {&text, NULL, 0, 0};
     hg_error err = {0};
     if (in_path && !(in = fopen(in_path, "r"))) return cli_fail("cannot open %s: %s", in_path, strerror(errno));
-    if (cli_model_load(model, no_mmap, &m, &err)) { rc = cli_fail_err(&err); goto out; }
+    if (cli_model_load(model, no_mmap, false, &m, &err)) { rc = cli_fail_err(&err); goto out; }
     const hg_config *c = hg_model_config(m);
     if (run_text_open(&text, m, true)) goto out;
     if (cli_chat_format("chat", text.tok, chat_template)) goto out;

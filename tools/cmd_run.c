@@ -3,7 +3,7 @@
  *   huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT | -p - | -f FILE | --chat) [-n N] [--steps R] [--init-scale S] [--seed N]
  *              [--state FILE] [--eos ID]... [--temp T] [--top-k K] [--top-p P] [--min-p P]
  *              [--repeat-penalty X] [--warm-start] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [-c N_CTX]
- *              [--threads N] [--no-mmap] [--json]
+ *              [--threads N] [--no-mmap] [--prepack] [--json]
  * Without -m the model named by $HUGINN_MODEL, else the shipped models/default (cli_default_model) is
  * used. Defaults follow the reference: r = mean_recurrence, init-scale 1.0, temperature 0.7 (its
  * shipped generation config); --temp 0 is greedy.
@@ -31,6 +31,7 @@ typedef struct run_opts {
     hg_sampler_params smp;
     hg_dtype kv_type; /* --kv-type (0 = f32) */
     bool warm, json, chat, no_bos, no_mmap; /* --no-mmap: read the weights into (huge-page) memory */
+    bool prepack; /* --prepack: the weights laid out as huginn serve lays them (its results, bit for bit) */
     run_ttc_opts ttc; /* test-time modes (run_modes.h) */
     run_gate_opts gate; /* a gated model's exit (Ouro; run_gate.h) */
 } run_opts;
@@ -40,7 +41,7 @@ static int usage(FILE *f) {
             "usage: huginn run [-m MODEL] (--ids 1,2,3 | -p TEXT | -p - | -f FILE) [--no-bos] [-n N] [--steps R] [--init-scale S]\n"
             "                  [--seed N] [--state FILE] [--eos ID] [--temp T] [--top-k K] [--top-p P] [--min-p P]\n"
             "                  [--repeat-penalty X] [--kv-cache STRATEGY] [--kv-type f32|f16|bf16] [-c N_CTX]\n"
-            "                  [--threads N] [--no-mmap] [--json]\n"
+            "                  [--threads N] [--no-mmap] [--prepack] [--json]\n"
             "       huginn run [-m MODEL] --chat (-p TEXT | -p - | -f FILE) [--system TEXT] [--chat-template NAME] [options]\n"
             "  -m MODEL       a Hugging Face directory or a GGUF file; default: $HUGINN_MODEL, else the shipped\n"
             "                 models/default (next to the binary, in its install prefix or the source tree)\n"
@@ -50,7 +51,9 @@ static int usage(FILE *f) {
             "  -n N           tokens to generate (default 32); -c N_CTX the context (default: what the request needs)\n"
             "  --steps R      core iterations per token (default: the model's mean_recurrence); --init-scale S the\n"
             "                 random initial state's scale (default 1; 0 = zero state, deterministic)\n"
-            "  --temp T       temperature (default 0.7; 0 = greedy)\n");
+            "  --temp T       temperature (default 0.7; 0 = greedy)\n"
+            "  --prepack      lay the weights out for batched decode as huginn serve does (Q8_0 on VNNI CPUs\n"
+            "                 without AMX), so the output equals the server's bit for bit\n");
     run_modes_help(f, false);
     fprintf(f, "  Ouro (a learned exit gate, docs/family.md): --steps N loops (default total_ut_steps);\n"
                "    --exit gate [--exit-threshold X] (default: the config's early_exit_threshold) | --exit weighted |\n"
@@ -68,6 +71,7 @@ static int parse(int argc, char **argv, run_opts *o) {
         if (!strcmp(a, "--chat")) { o->chat = true; continue; }
         if (!strcmp(a, "--no-bos")) { o->no_bos = true; continue; }
         if (!strcmp(a, "--no-mmap")) { o->no_mmap = true; continue; }
+        if (!strcmp(a, "--prepack")) { o->prepack = true; continue; }
         { int t = run_gate_parse(argc, argv, &i, &o->gate); if (t < 0) return 1; if (t > 0) continue; }
         { int t = run_modes_parse(argc, argv, &i, &o->ttc); if (t < 0) return 1; if (t > 0) continue; }
         if (!(v = cli_value(argc, argv, &i, "run",
@@ -146,7 +150,7 @@ int cmd_run(int argc, char **argv) {
         if (!(prompt_text = cli_read_text(o.prompt_file ? o.prompt_file : "-"))) goto out;
         o.prompt = prompt_text;
     }
-    if (cli_model_load(o.model, o.no_mmap, &m, &err)) { rc = cli_fail_err(&err); goto out; }
+    if (cli_model_load(o.model, o.no_mmap, o.prepack, &m, &err)) { rc = cli_fail_err(&err); goto out; }
     const hg_config *c = hg_model_config(m);
     for (int64_t i = 0; i < n_prompt; i++) /* named by their place in --ids, before any loop splits the prompt */
         if (prompt[i] >= c->vocab_size) {

@@ -4,6 +4,8 @@
 #   bench/serve/run.sh [BUILD_DIR]              (default build; the 1024-wide random model, bf16)
 #   HG_BENCH_FULL=DIR bench/serve/run.sh        also the full Huginn-0125 shape (DIR/bf16, DIR/q8_0.gguf)
 #   HG_BENCH_CLIENTS="1 4 8 16" HG_BENCH_PER=1 HG_BENCH_STEPS=32 HG_BENCH_TOKENS=64  size the runs
+#   HG_BENCH_FULL_TYPES="bf16 q8_0" (which full-shape files), HG_BENCH_SMALL=0 (skip the 1024-wide model),
+#   HG_BENCH_TORCH=0 (skip the authors' code), HG_BENCH_SERVE_ARGS="--no-prepack" (extra server options)
 #
 # For each model: aggregate generated tokens/s with 1, 4, 8 and 16 concurrent streaming clients
 # (16 slots, 16-token prompts, HG_BENCH_TOKENS new tokens per request (64), greedy, zero initial state), the ratio of 8 clients to one,
@@ -27,7 +29,8 @@ trap cleanup EXIT
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 start() { # MODEL: a server with 16 slots on a free port; sets $base
-  "$build/huginn" serve -m "$1" --port 0 --slots 16 -c 256 --max-steps "$steps" >"$tmp/serve.out" 2>"$tmp/serve.err" &
+  # shellcheck disable=SC2086 # HG_BENCH_SERVE_ARGS is a list of options
+  "$build/huginn" serve -m "$1" --port 0 --slots 16 -c 256 --max-steps "$steps" ${HG_BENCH_SERVE_ARGS:-} >"$tmp/serve.out" 2>"$tmp/serve.err" &
   pid=$!
   for _ in $(seq 600); do grep -q listening "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
   base=$(grep -o 'http://[^ ]*' "$tmp/serve.out")
@@ -54,18 +57,27 @@ bench_model() { # NAME MODEL
 }
 
 # the 1024-wide model of bench/run.sh: Huginn's layer structure at a width a 2-core host decodes quickly
-cp "$root/bench/models/bench-1024.json" "$tmp/config.json"
-"$build/huginn" init --config "$tmp/config.json" -o "$tmp/bf16" --dtype bf16 --seed 1 >/dev/null
-bench_model "1024-wide, bf16" "$tmp/bf16"
+if [ "${HG_BENCH_SMALL:-1}" != 0 ]; then
+  cp "$root/bench/models/bench-1024.json" "$tmp/config.json"
+  "$build/huginn" init --config "$tmp/config.json" -o "$tmp/bf16" --dtype bf16 --seed 1 >/dev/null
+  bench_model "1024-wide, bf16" "$tmp/bf16"
+fi
 if [ -n "${HG_BENCH_FULL:-}" ]; then
-  bench_model "Huginn-0125 shape, bf16" "$HG_BENCH_FULL/bf16"
-  [ -e "$HG_BENCH_FULL/q8_0.gguf" ] && bench_model "Huginn-0125 shape, Q8_0" "$HG_BENCH_FULL/q8_0.gguf"
+  for ty in ${HG_BENCH_FULL_TYPES:-bf16 q8_0}; do
+    case $ty in
+      bf16) bench_model "Huginn-0125 shape, bf16" "$HG_BENCH_FULL/bf16" ;;
+      q8_0) [ -e "$HG_BENCH_FULL/q8_0.gguf" ] && bench_model "Huginn-0125 shape, Q8_0" "$HG_BENCH_FULL/q8_0.gguf" ;;
+      *) echo "HG_BENCH_FULL_TYPES: unknown type $ty" >&2; exit 2 ;;
+    esac
+  done
 fi
 
 # the authors' code on the same shape, one request after another (its decode tokens/s)
 repo=/work/.mirror/seal-rg+recurrent-pretraining/repo
 ref=${HG_REFERENCE_DIR:-/work/shared/reference}
-if /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null && [ -d "$repo" ] && [ -e "$ref/make_golden.py" ]; then
+if [ "${HG_BENCH_TORCH:-1}" = 0 ]; then
+  echo "(HG_BENCH_TORCH=0: no PyTorch comparison)"
+elif /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null && [ -d "$repo" ] && [ -e "$ref/make_golden.py" ]; then
   off="$tmp/official"
   mkdir -p "$off"
   for f in recpre/raven_modeling_minimal.py recpre/raven_config_minimal.py recpre/raven_config_minimal.json; do

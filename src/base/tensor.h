@@ -14,6 +14,9 @@ typedef struct hg_tensor {
     int64_t ne[4];
     const void *data;
     size_t nbytes;
+    /* W laid out once for this host's blocked product (kernels/dispatch.h hg_packed), or NULL: owned by
+     * whoever set it; a copy of the struct with another data pointer or shape ignores it */
+    const void *packed;
 } hg_tensor;
 
 /* Bytes of a row of n elements of dtype t (Q8_0/Q4_0: n is a multiple of their 32-element block). */

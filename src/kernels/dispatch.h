@@ -45,6 +45,24 @@ typedef void (*hg_mv_fn)(float *y, int64_t ldy, const void *x, int64_t ldx, cons
  * shares a packed block of x between the threads) and splits over output rows like the mv path. */
 typedef void (*hg_gemm_fn)(float *y, const float *x, const hg_tensor *w, int64_t T);
 
+/* The head of every packed layout (hg_tensor.packed): made by one table's prepack for its blocked
+ * product `gemm` from the tensor with this data pointer, shape and dtype, and used only by that product
+ * on that tensor (a row view or a copy pointing elsewhere reads the stored layout instead). */
+typedef struct hg_packed {
+    hg_gemm_fn gemm;
+    const void *data;
+    int64_t ne0, ne1;
+    hg_dtype dtype;
+} hg_packed;
+
+static inline const hg_packed *hg_packed_for(const hg_tensor *w, hg_gemm_fn gemm) {
+    const hg_packed *pk = w->packed;
+    return pk && pk->gemm == gemm && pk->data == w->data && pk->ne0 == w->ne[0] && pk->ne1 == w->ne[1] &&
+                   pk->dtype == w->dtype
+               ? pk
+               : NULL;
+}
+
 typedef struct hg_kern_table {
     hg_cpu_level level;
     hg_mv_fn mv[HG_DTYPE_COUNT];
@@ -69,6 +87,9 @@ typedef struct hg_kern_table {
     void (*quant_q8x)(const float *x, hg_block_q8x *dst, int64_t n);
     float (*dot)(const float *a, const float *b, int64_t n);
     void (*axpy)(float *y, float a, const float *x, int64_t n); /* y += a·x */
+    /* W of this dtype laid out once for gemm[dt] (an hg_packed block, hg_free'd by the owner), or NULL
+     * where there is no packed form; a packed weight takes gemm[dt] at every T */
+    void *(*prepack[HG_DTYPE_COUNT])(const hg_tensor *w);
 } hg_kern_table;
 
 /* The smallest T that hg_matmul_with sends to k->gemm[dt] (when there is one). */
@@ -86,6 +107,8 @@ void hg_quantize_row_q8x(const float *x, hg_block_q8x *dst, int64_t n);
 
 /* hg_matmul on an explicit table (tests and bench time each level without touching HG_CPU). */
 void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_tensor *w, int64_t T);
+/* hg_matmul_prepack for an explicit table */
+void *hg_matmul_prepack_with(const hg_kern_table *k, const hg_tensor *w);
 
 extern const hg_kern_table hg_kern_scalar;
 #if defined(__x86_64__)
@@ -124,6 +147,7 @@ void hg_gemm_bf16_dot2(float *y, const float *x, const hg_tensor *w, int64_t T);
  * HG_BF16DOT=fast (cpu.c: gemm_bf16fast) */
 void hg_gemm_bf16_dot1(float *y, const float *x, const hg_tensor *w, int64_t T);
 void hg_gemm_q8_vnni(float *y, const float *x, const hg_tensor *w, int64_t T);
+void *hg_prepack_q8_vnni(const hg_tensor *w); /* its packed Q8_0 (the table's prepack) */
 extern const hg_kern_table hg_kern_avx512_vnni;
 extern const hg_kern_table hg_kern_avx512_bf16dot;
 extern const hg_kern_table hg_kern_avx512_bf16fast;
@@ -131,6 +155,7 @@ extern const hg_kern_table hg_kern_avx512_bf16fast;
  * vpdpbusd on Q8X activations, the same block chain as hg_gemm_q8_vnni (gemm_q8_avxvnni.c); the rest
  * of the table is hg_kern_avx2's. */
 void hg_gemm_q8_avxvnni(float *y, const float *x, const hg_tensor *w, int64_t T);
+void *hg_prepack_q8_avxvnni(const hg_tensor *w);
 extern const hg_kern_table hg_kern_avx2_vnni;
 void hg_quantize_row_q8x_avx512(const float *x, hg_block_q8x *dst, int64_t n);
 void hg_quantize_row_q8x_avx2(const float *x, hg_block_q8x *dst, int64_t n);

@@ -198,7 +198,8 @@ HG_INLINE void qa_group(bool q4, float *y, int64_t ldy, const hg_block_q8x *xl, 
 
 /* the group walk and the pack for the shared loop nest (gemm_q8x_rows.h), specialised per type here */
 static void qa_group_any(bool q4, float *y, int64_t ldy, const hg_block_q8x *xl, int64_t ldb, const uint32_t *wq,
-                         const float *dw, int64_t nb, int64_t R, int64_t Tb, bool first) {
+                         const float *dw, int64_t nb, int64_t R, int64_t Tb, bool first, int64_t kb, size_t slot) {
+    (void)kb, (void)slot; /* walks one K block at a time (hg_q8x_nest.whole_groups false) */
     if (q4) qa_group(true, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
     else qa_group(false, y, ldy, xl, ldb, wq, dw, nb, R, Tb, first);
 }
@@ -210,8 +211,11 @@ static void qa_pack_any(bool q4, const hg_tensor *w, int64_t o0, int64_t R, int6
 
 /* ---- the entry point -------------------------------------------------------------------------- */
 
+static const hg_q8x_nest qa_nest = {QA_R, QA_TG, QA_KB, QA_XB, 4, false, hg_quantize_row_q8x_avx2,
+                                    qa_pack_any, qa_group_any, &hg_kern_avx2};
+
 void hg_gemm_q8_avxvnni(float *y, const float *x, const hg_tensor *w, int64_t T) {
-    static const hg_q8x_nest nest = {QA_R, QA_TG, QA_KB, QA_XB, hg_quantize_row_q8x_avx2,
-                                     qa_pack_any, qa_group_any, &hg_kern_avx2};
-    hg_gemm_q8x_rows(&nest, y, x, w, T);
+    hg_gemm_q8x_rows(&qa_nest, (const hg_q8x_packed *)hg_packed_for(w, hg_gemm_q8_avxvnni), y, x, w, T);
 }
+
+void *hg_prepack_q8_avxvnni(const hg_tensor *w) { return hg_q8x_prepack(&qa_nest, hg_gemm_q8_avxvnni, w); }

@@ -18,6 +18,12 @@
 
 /* y[T, n_out] = x[T, n_in] · Wᵀ, W = w [n_out, n_in] in its stored dtype. x and y must not alias. */
 void hg_matmul(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* W laid out once for this host's blocked product (an owned block: set it as w->packed, hg_free it
+ * after the last product), or NULL where the kernels keep the stored layout for this dtype (today: Q8_0
+ * on the VNNI kernels without AMX) or HG_PREPACK=0. A packed weight runs one product at every T, so a
+ * position's result no longer depends on how many positions share the call (decode, a batch and a
+ * prefill agree bit for bit), and batched decode reads W once at the cost of one position. */
+void *hg_matmul_prepack(const hg_tensor *w);
 /* The scalar reference of hg_matmul (single thread): the spec SIMD variants are tested against. */
 void hg_matmul_ref(float *y, const float *x, const hg_tensor *w, int64_t T);
 /* Training's product (sgemm.c), f32 row-major: C[M, N] (+= when accumulate) op(A)·op(B), where op(A) is

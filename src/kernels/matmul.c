@@ -32,6 +32,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 
 /* ---- reading weights as f32 ------------------------------------------------------------------- */
 
@@ -258,7 +259,7 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
     HG_ASSERT(dt >= 0 && dt < HG_DTYPE_COUNT && k->mv[dt]);
     if (T <= 0 || n_out <= 0) return;
     const int64_t n_blk = (n_out + HG_MV_ROWS - 1) / HG_MV_ROWS;
-    if (k->gemm[dt] && T >= hg_gemm_min_t(k, dt)) {
+    if (k->gemm[dt] && (T >= hg_gemm_min_t(k, dt) || hg_packed_for(w, k->gemm[dt]))) {
         k->gemm[dt](y, x, w, T);
         return;
     }
@@ -301,3 +302,13 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
 }
 
 void hg_matmul(float *y, const float *x, const hg_tensor *w, int64_t T) { hg_matmul_with(hg_kern(), y, x, w, T); }
+
+void *hg_matmul_prepack_with(const hg_kern_table *k, const hg_tensor *w) {
+    const hg_dtype dt = w->dtype;
+    if (dt < 0 || dt >= HG_DTYPE_COUNT || !k->prepack[dt] || w->n_dims != 2 || !w->data) return NULL;
+    const char *env = getenv("HG_PREPACK");
+    if (env && !strcmp(env, "0")) return NULL;
+    return k->prepack[dt](w);
+}
+
+void *hg_matmul_prepack(const hg_tensor *w) { return hg_matmul_prepack_with(hg_kern(), w); }

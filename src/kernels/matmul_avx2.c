@@ -488,7 +488,7 @@ void hg_vec_axpy_bf16_avx2(float *y, float a, const void *x, int64_t n) { axpy_k
  * starts"); the AVX-VNNI kernel's Q8_0/Q4_0 threshold is its own measurement (docs/results/kernels.md,
  * "AVX2 level: AVX-VNNI prefill"). */
 #define AVX2_VNNI_MIN_T 9
-#define AVX2_TABLE(MV_Q8, MV_Q4, Q_GEMM, Q_MIN, Q8X)                                                                          \
+#define AVX2_TABLE(MV_Q8, MV_Q4, Q_GEMM, Q_MIN, Q8X, PP)                                                                      \
     {                                                                                                          \
         .level = HG_CPU_AVX2,                                                                                  \
         .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16,                      \
@@ -500,7 +500,8 @@ void hg_vec_axpy_bf16_avx2(float *y, float a, const void *x, int64_t n) { axpy_k
                  [HG_DTYPE_Q8_0] = Q_GEMM, [HG_DTYPE_Q4_0] = Q_GEMM},                                           \
         .gemm_q8x = {[HG_DTYPE_Q8_0] = Q8X, [HG_DTYPE_Q4_0] = Q8X},                                             \
         .quant_q8x = hg_quantize_row_q8x_avx2, .dot = hg_vec_dot_avx2, .axpy = hg_vec_axpy_avx2,               \
+        .prepack = {[HG_DTYPE_Q8_0] = PP},                                                                     \
     }
-const hg_kern_table hg_kern_avx2 = AVX2_TABLE(mv_q8_0, mv_q4_0, gemm_avx2, 17, false);
+const hg_kern_table hg_kern_avx2 = AVX2_TABLE(mv_q8_0, mv_q4_0, gemm_avx2, 17, false, NULL);
 /* with AVX-VNNI (cpu.c: gemm_avxvnni): Q8_0/Q4_0 prefill on Q8X activations, gemm_q8_avxvnni.c */
-const hg_kern_table hg_kern_avx2_vnni = AVX2_TABLE(mv_q8_0_vnni, mv_q4_0, hg_gemm_q8_avxvnni, AVX2_VNNI_MIN_T, true);
+const hg_kern_table hg_kern_avx2_vnni = AVX2_TABLE(mv_q8_0_vnni, mv_q4_0, hg_gemm_q8_avxvnni, AVX2_VNNI_MIN_T, true, hg_prepack_q8_avxvnni);

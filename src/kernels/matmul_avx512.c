@@ -599,7 +599,7 @@ void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy
 #define BF16DOT_MIN_T 48
 #define BF16FAST_MIN_T 33
 #define VNNI_MIN_T 9
-#define AVX512_TABLE(BF16_GEMM, BF16_MIN, BF16_SPLIT, Q_GEMM, Q_MIN, Q8X, AMX)                                  \
+#define AVX512_TABLE(BF16_GEMM, BF16_MIN, BF16_SPLIT, Q_GEMM, Q_MIN, Q8X, AMX, PREPACK)                                  \
     {                                                                                                          \
         .level = HG_CPU_AVX512,                                                                                \
         .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16,                      \
@@ -611,13 +611,14 @@ void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy
                        [HG_DTYPE_Q8_0] = Q_MIN, [HG_DTYPE_Q4_0] = Q_MIN},                                      \
         .amx = AMX, .bf16_split = BF16_SPLIT, .gemm_q8x = {[HG_DTYPE_Q8_0] = Q8X, [HG_DTYPE_Q4_0] = Q8X},        \
         .quant_q8x = hg_quantize_row_q8x_avx512, .dot = hg_vec_dot_avx512, .axpy = hg_vec_axpy_avx512,         \
+        .prepack = {[HG_DTYPE_Q8_0] = PREPACK},                                                                \
     }
 const hg_kern_table hg_kern_avx512 =
-    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_rows_avx512, 33, false, false);
+    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_rows_avx512, 33, false, false, NULL);
 const hg_kern_table hg_kern_avx512_vnni =
-    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_q8_vnni, VNNI_MIN_T, true, false);
+    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_q8_vnni, VNNI_MIN_T, true, false, hg_prepack_q8_vnni);
 const hg_kern_table hg_kern_avx512_bf16dot =
-    AVX512_TABLE(hg_gemm_bf16_dot, BF16DOT_MIN_T, true, hg_gemm_q8_vnni, VNNI_MIN_T, true, false);
+    AVX512_TABLE(hg_gemm_bf16_dot, BF16DOT_MIN_T, true, hg_gemm_q8_vnni, VNNI_MIN_T, true, false, hg_prepack_q8_vnni);
 /* HG_BF16DOT=fast: bf16 on vdpbf16ps with x rounded to bf16 (one part; gemm_bf16dot_avx512.c) */
 const hg_kern_table hg_kern_avx512_bf16fast = {
     .level = HG_CPU_AVX512,
@@ -631,5 +632,6 @@ const hg_kern_table hg_kern_avx512_bf16fast = {
     .bf16_split = true, .bf16_x_rounded = true,
     .gemm_q8x = {[HG_DTYPE_Q8_0] = true, [HG_DTYPE_Q4_0] = true},
     .quant_q8x = hg_quantize_row_q8x_avx512, .dot = hg_vec_dot_avx512, .axpy = hg_vec_axpy_avx512,
+    .prepack = {[HG_DTYPE_Q8_0] = hg_prepack_q8_vnni},
 };
-const hg_kern_table hg_kern_avx512_amx = AVX512_TABLE(hg_gemm_bf16_amx, 9, true, hg_gemm_q8_amx, 9, true, true);
+const hg_kern_table hg_kern_avx512_amx = AVX512_TABLE(hg_gemm_bf16_amx, 9, true, hg_gemm_q8_amx, 9, true, true, NULL);

@@ -30,6 +30,8 @@ void hg_model_free(hg_model *m) {
     hg_free(m->layers);
     hg_free(m->small);
     hg_free(m->owned_weights);
+    for (int64_t i = 0; i < m->n_packs; i++) hg_free(m->packs[i]);
+    hg_free(m->packs);
     hg_gguf_free(m->gguf); /* a GGUF-backed model's open file */
     hg_free(m->path);
     hg_free(m);
@@ -173,6 +175,39 @@ static hg_status bind_all(hg_model *m, const hg_wsource *s, hg_error *err) {
     return HG_OK;
 }
 
+/* ---- laying weights out for the kernels ------------------------------------------------------- */
+
+/* Every product weight the kernels have a packed layout for gets one (hg_matmul_prepack: Q8_0 on the
+ * VNNI kernels): decode then reads W once for a whole batch at about the cost of one position, and a
+ * position's result no longer depends on how many share the step. The embedding keeps its stored rows
+ * (a tied head gets its own packed copy; the lookup reads wte). Out of memory leaves a weight as stored:
+ * the products are the same, only slower in batches. */
+static void prepack_all(hg_model *m) {
+    const int64_t nl = hg_model_n_layers(m);
+    const int64_t most = nl * 9 + 2;
+    m->packs = hg_calloc((size_t)most, sizeof *m->packs);
+    if (!m->packs) return;
+    hg_tensor *ws[11];
+    for (int64_t l = -1; l < nl; l++) {
+        int n = 0;
+        if (l < 0) {
+            ws[n++] = &m->adapter;
+            ws[n++] = &m->lm_head;
+        } else {
+            hg_layer *L = &m->layers[l];
+            hg_tensor *lw[] = {&L->wqkv, &L->attn_proj, &L->fc, &L->mlp_proj, &L->wq, &L->wk, &L->wv, &L->w_gate, &L->w_up};
+            for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++) ws[n++] = lw[i];
+        }
+        for (int i = 0; i < n; i++) {
+            if (!ws[i]->data || m->n_packs >= most) continue;
+            void *pk = hg_matmul_prepack(ws[i]);
+            if (!pk) continue;
+            ws[i]->packed = pk;
+            m->packs[m->n_packs++] = pk;
+        }
+    }
+}
+
 /* ---- the entry point -------------------------------------------------------------------------- */
 
 /* Does the file start with GGUF's magic? */
@@ -211,6 +246,8 @@ hg_status hg_model_load(const char *path, const hg_model_params *params, hg_mode
                    : hg_wsource_hf_open(m, path, p.use_mmap, &src, err)))
         goto fail;
     if ((st = bind_all(m, &src, err))) goto fail;
+    const char *pp = getenv("HG_PREPACK");
+    if (pp && *pp ? strcmp(pp, "0") != 0 : p.prepack) prepack_all(m);
     *out = m;
     return HG_OK;
 fail:

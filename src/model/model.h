@@ -39,6 +39,8 @@ struct hg_model {
     void *owned_weights;     /* weights created in memory (tests, trainer) instead of mapped; or NULL */
     void *gguf;              /* an opened GGUF file (io/gguf), or NULL */
     int64_t n_params, n_bytes;
+    void **packs;            /* [n_packs] owned: weights laid out for this host's kernels (hg_matmul_prepack) */
+    int64_t n_packs;
 };
 
 static inline const hg_layer *hg_model_prelude(const hg_model *m, int64_t i) { return &m->layers[i]; }
