@@ -21,10 +21,16 @@ fi
 dir=build-fuzz
 # the Sanitize build type (-O1, ASan + UBSan) plus libFuzzer's coverage: clang at -O2 with the
 # sanitizers took minutes per SIMD kernel file on a loaded 2-core host, and fuzzing needs no speed there
+# one configure and build at a time: fuzzers started side by side each build first, and two cmake
+# builds of one tree at once fail (and so, silently, did the fuzzers behind them)
+mkdir -p "$dir"
+exec 9>"$dir/.build.lock"
+flock 9
 if [ ! -f "$dir/CMakeCache.txt" ]; then
   CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Sanitize -DHG_FUZZ=ON >/dev/null
 fi
 cmake --build "$dir" --target fuzz -j"$(nproc)" >/dev/null
+flock -u 9
 [ "$target" = build ] && exit 0
 seconds="${2:?usage: scripts/fuzz.sh TARGET SECONDS}"
 shift 2
