@@ -140,7 +140,7 @@ typedef struct hg_model_params {
      * (Q8_0 on the VNNI kernels without AMX; a second copy of those weights in memory). Every product
      * then runs one kernel whatever the number of positions: a batch of any size equals each sequence
      * alone bit for bit, batched decode reads the weights once at nearly the cost of one sequence, and
-     * prefill skips its per-call packing; one sequence decodes ~10-20 % slower than from the stored
+     * prefill skips its per-call packing; one sequence decodes ~15-25 % slower than from the stored
      * layout (docs/results/kernels.md "Packed Q8_0"). The environment's HG_PREPACK=1 / 0 overrides it. */
     bool prepack;
 } hg_model_params;

@@ -225,7 +225,8 @@ int main(void) {
     mp.prepack = true;
     CHECK_MSG(hg_model_load(path, &mp, &m, &err) == HG_OK, "%s", err.msg);
     if (m) {
-        const hg_tensor probe = {.dtype = HG_DTYPE_Q8_0, .n_dims = 2, .ne = {1, 32}, .data = path, .nbytes = 34};
+        static const uint8_t zero_block[34];
+        const hg_tensor probe = {.dtype = HG_DTYPE_Q8_0, .n_dims = 2, .ne = {1, 32}, .data = zero_block, .nbytes = 34};
         void *pk = hg_matmul_prepack(&probe);
         fprintf(stderr, "Q8_0 model, weights %s: %d slots\n", pk ? "packed" : "as stored", pk ? NREQ : SLOTS);
         test_mixed_batch(m, pk ? NREQ : SLOTS);

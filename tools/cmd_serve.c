@@ -43,7 +43,7 @@ static int usage(void) {
            "                     instead of the model's template (needed when it is not recognised)\n"
            "  --no-prepack       keep the weights as stored: by default weights the kernels have a batch\n"
            "                     layout for (Q8_0 on VNNI CPUs without AMX) are laid out once, so a batch\n"
-           "                     decodes at nearly the cost of one request (one alone ~10-20%% slower)\n"
+           "                     decodes at nearly the cost of one request (one alone ~15-25%% slower)\n"
            "\n"
            "Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health,\n"
            "GET /metrics (Prometheus), POST /tokenize, POST /detokenize, GET / (a page to try it).\n"

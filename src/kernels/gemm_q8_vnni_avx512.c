@@ -221,12 +221,16 @@ static void qv_pack_any(bool q4, const hg_tensor *w, int64_t o0, int64_t R, int6
 static const hg_q8x_nest qv_nest = {QV_R, QV_TG, QV_KB, QV_XB, 2, true, hg_quantize_row_q8x_avx512,
                                     qv_pack_any, qv_group_any, &hg_kern_avx512};
 
+/* The pack's d_w gathers take 32-bit offsets of 16 rows */
+static bool gathers_fit(const hg_tensor *w) {
+    return (size_t)(w->ne[1] / HG_QK * (w->dtype == HG_DTYPE_Q4_0 ? 18 : 34)) * 16 < ((size_t)1 << 31);
+}
+
 void hg_gemm_q8_vnni(float *y, const float *x, const hg_tensor *w, int64_t T) {
-    HG_ASSERT((size_t)(w->ne[1] / HG_QK * (w->dtype == HG_DTYPE_Q4_0 ? 18 : 34)) * 16 < ((size_t)1 << 31)); /* gathers */
+    HG_ASSERT(gathers_fit(w));
     hg_gemm_q8x_rows(&qv_nest, (const hg_q8x_packed *)hg_packed_for(w, hg_gemm_q8_vnni), y, x, w, T);
 }
 
 void *hg_prepack_q8_vnni(const hg_tensor *w) {
-    if ((size_t)(w->ne[1] / HG_QK * (w->dtype == HG_DTYPE_Q4_0 ? 18 : 34)) * 16 >= ((size_t)1 << 31)) return NULL;
-    return hg_q8x_prepack(&qv_nest, hg_gemm_q8_vnni, w);
+    return !gathers_fit(w) ? NULL : hg_q8x_prepack(&qv_nest, hg_gemm_q8_vnni, w);
 }
