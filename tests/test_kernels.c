@@ -398,12 +398,13 @@ static void check_batch_rows(const hg_kern_table *k, hg_dtype dt, int64_t n_out,
 
 /* A prepacked weight (hg_matmul_prepack_with): at every T the dispatch runs the table's blocked
  * product on the packed layout, bit for bit what that product gives on the stored layout (the
- * block chain for Q8_0), so a position's result equals the position alone whatever T; a copy of the
+ * block chain for Q8_0, the FMA chain for bf16), so a position's result equals the position alone
+ * whatever T (41: bf16's walk in passes of 8, 8, 8, 8, 9); a copy of the
  * tensor with another shape or data pointer ignores the packing; HG_PREPACK=0 makes none. */
 static void check_packed(const hg_kern_table *k, hg_dtype dt, int64_t n_out, int64_t n_in) {
     if (!k->prepack[dt]) return;
-    static const int64_t Ts[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 17, 33};
-    const int64_t TM = 33;
+    static const int64_t Ts[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 17, 33, 41};
+    const int64_t TM = 41;
     float *wf = malloc((size_t)(n_out * n_in) * sizeof(float)), *x = malloc((size_t)(TM * n_in) * sizeof(float));
     float *yp = malloc((size_t)(TM * n_out) * sizeof(float)), *ys = malloc((size_t)(TM * n_out) * sizeof(float));
     float *y1 = malloc((size_t)(TM * n_out) * sizeof(float));
@@ -709,6 +710,9 @@ int main(void) {
              * a whole K block of 16 and of 32 blocks, and tails past them */
             static const int64_t pout[] = {1, 31, 33, 70}, pin[] = {32, 96, 512, 544, 1024, 1184};
             for (size_t i = 0; i < 6; i++) check_packed(k, (hg_dtype)dt, pout[i % 4], pin[i]);
+            /* packed bf16 takes any K: 1, 17 and 1300 inputs (no multiple of 16 or 32) */
+            if (!q)
+                for (size_t i = 0; i < 3; i++) check_packed(k, (hg_dtype)dt, pout[i + 1], (int64_t[]){1, 17, 1300}[i]);
         }
         /* out of memory for the large Q8X buffer (T = 8 x 4096 inputs > the stack part): the product
          * is still made, by the portable kernel, and equals it bit for bit */

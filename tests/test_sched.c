@@ -212,26 +212,34 @@ int main(void) {
     if (!m) return hg_test_finish("test_sched");
     test_mixed_batch(m, SLOTS);
     test_exit_skips_work(m);
-    /* Q8_0, whose weights the VNNI kernels lay out once (hg_matmul_prepack): every product then runs
-     * one kernel at any number of rows, so all ten requests at once (T = 10, past the matrix-vector
-     * range) still equal each alone; elsewhere the four slots of above */
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tiny-q8_0.gguf", hg_tmp_dir("test_sched"));
-    hg_gguf_export_params xp = {.out_dtype = HG_DTYPE_Q8_0};
-    CHECK_MSG(hg_model_export_gguf(m, path, &xp, &err) == HG_OK, "export: %s", err.msg);
-    hg_model_free(m);
-    m = NULL;
-    hg_model_params mp = hg_model_default_params();
-    mp.prepack = true;
-    CHECK_MSG(hg_model_load(path, &mp, &m, &err) == HG_OK, "%s", err.msg);
-    if (m) {
-        static const uint8_t zero_block[34];
-        const hg_tensor probe = {.dtype = HG_DTYPE_Q8_0, .n_dims = 2, .ne = {1, 32}, .data = zero_block, .nbytes = 34};
-        void *pk = hg_matmul_prepack(&probe);
-        fprintf(stderr, "Q8_0 model, weights %s: %d slots\n", pk ? "packed" : "as stored", pk ? NREQ : SLOTS);
-        test_mixed_batch(m, pk ? NREQ : SLOTS);
-        hg_free(pk);
+    /* Q8_0 and bf16, whose weights the VNNI / AVX-512 kernels lay out once (hg_matmul_prepack): every
+     * product then runs one kernel at any number of rows, so all ten requests at once (T = 10, past the
+     * matrix-vector range) still equal each alone; elsewhere the four slots of above */
+    const hg_dtype dts[2] = {HG_DTYPE_Q8_0, HG_DTYPE_BF16};
+    const char *tiny_dir = golden_model_dir("tiny");
+    for (int d = 0; d < 2; d++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/tiny-%s.gguf", hg_tmp_dir("test_sched"), hg_dtype_name(dts[d]));
+        hg_gguf_export_params xp = {.out_dtype = dts[d]};
+        if (!m) CHECK_MSG(hg_model_load(tiny_dir, NULL, &m, &err) == HG_OK, "%s", err.msg);
+        CHECK_MSG(m && hg_model_export_gguf(m, path, &xp, &err) == HG_OK, "export: %s", err.msg);
+        hg_model_free(m);
+        m = NULL;
+        hg_model_params mp = hg_model_default_params();
+        mp.prepack = true;
+        CHECK_MSG(hg_model_load(path, &mp, &m, &err) == HG_OK, "%s", err.msg);
+        if (m) {
+            static const uint8_t zero_row[64]; /* one Q8_0 block (34 bytes) or 32 bf16 */
+            const hg_tensor probe = {.dtype = dts[d], .n_dims = 2, .ne = {1, 32}, .data = zero_row,
+                                     .nbytes = hg_dtype_row_bytes(dts[d], 32)};
+            void *pk = hg_matmul_prepack(&probe);
+            fprintf(stderr, "%s model, weights %s: %d slots\n", hg_dtype_name(dts[d]), pk ? "packed" : "as stored",
+                    pk ? NREQ : SLOTS);
+            test_mixed_batch(m, pk ? NREQ : SLOTS);
+            hg_free(pk);
+        }
+        hg_model_free(m);
+        m = NULL;
     }
-    hg_model_free(m);
     return hg_test_finish("test_sched");
 }

@@ -32,7 +32,7 @@ start() { # MODEL: a server with 16 slots on a free port; sets $base
   # shellcheck disable=SC2086 # HG_BENCH_SERVE_ARGS is a list of options
   "$build/huginn" serve -m "$1" --port 0 --slots 16 -c 256 --max-steps "$steps" ${HG_BENCH_SERVE_ARGS:-} >"$tmp/serve.out" 2>"$tmp/serve.err" &
   pid=$!
-  for _ in $(seq 600); do grep -q listening "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 3000); do grep -q listening "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done # packing a full-shape model takes a while
   base=$(grep -o 'http://[^ ]*' "$tmp/serve.out")
 }
 stop() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }

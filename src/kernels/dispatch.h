@@ -128,6 +128,8 @@ void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n);
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n);
 /* The AVX-512 blocked kernel with lanes along output rows (gemm_avx512.c); an hg_gemm_fn. */
 void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T);
+/* its packed bf16 (the widening tables' prepack): groups of 32 rows, k-major (gemm_avx512.c) */
+void *hg_prepack_bf16_rows(const hg_tensor *w);
 /* The AVX-512 table with the bf16 blocked kernel on AMX tiles (gemm_amx_avx512.c), chosen when
  * hg_cpu_features()->amx. */
 extern const hg_kern_table hg_kern_avx512_amx;

@@ -20,6 +20,9 @@
  * go back to y exactly, as f32), so the result is bit-identical to the other blocked kernels and
  * independent of the tiling and the thread count.
  *
+ * A weight packed once at load (hg_prepack_bf16_rows, below) skips all of this: a walk over its
+ * k-major groups gives the same chain at every T, faster (docs/kernels.md "Packed bf16 weights").
+ *
  * Passes over positions: W is widened and transposed once per pass, and a pass keeps the K slice of
  * x (Tb x kc floats) in L2 while every row group sweeps it. Passes hold up to GEMM5_XB bytes of that
  * slice (so 1024 positions at kc = 256, 2048 at n_in = 128) in equal sizes: at the trainer's shapes
@@ -159,10 +162,127 @@ static void gemm_group(float *y, int64_t ldy, const float *x, int64_t ldx, const
     }
 }
 
+/* ---- bf16 laid out once (hg_prepack_bf16_rows) ------------------------------------------------ */
+
+/* The packed layout: groups of 32 rows (the last padded with zero rows), each group one stream over k
+ * of 64 bytes per k: the 32 rows' bf16 at that k, ordered so that interleaving the words with zeros
+ * (vpunpcklwd / vpunpckhwd: a bf16 is the high half of its f32) gives rows 0-15 and 16-31 as f32.
+ * Word p = 8j + i holds row 4j + i and word 8j + 4 + i row 16 + 4j + i (lane j < 4, i < 4).
+ * Every product on it is the sequential FMA chain over k from +0 of the stored layout's blocked
+ * product (above), bit for bit, so a position's result is the same at every T. The walk (bp_walk)
+ * streams a group once per pass of up to 8 positions with their sums in registers: no widened copy
+ * of W and no partial sums through y. It outruns the register tile on stored rows at every T measured
+ * (1-1536; docs/results/kernels.md "Packed bf16"), so a packed weight takes it at every T. */
+typedef struct bf16_packed {
+    hg_packed head;
+    uint16_t *buf; /* 64-byte aligned, inside this allocation */
+} bf16_packed;
+
+#define BP_PF 8192 /* bytes ahead in a group's stream for the walk's prefetch (into L1) */
+
+static int bp_row(int p) { return (p & 4) ? 16 + 4 * (p >> 3) + (p & 3) : 4 * (p >> 3) + (p & 3); }
+
+HG_INLINE void bp_widen(const uint16_t *v, __m512 *w0, __m512 *w1) {
+    const __m512i a = _mm512_load_si512(v);
+    *w0 = _mm512_castsi512_ps(_mm512_unpacklo_epi16(_mm512_setzero_si512(), a));
+    *w1 = _mm512_castsi512_ps(_mm512_unpackhi_epi16(_mm512_setzero_si512(), a));
+}
+
+void *hg_prepack_bf16_rows(const hg_tensor *w) {
+    const int64_t n_out = w->ne[0], K = w->ne[1];
+    if (w->dtype != HG_DTYPE_BF16 || n_out <= 0 || K <= 0) return NULL;
+    const int64_t n_grp = (n_out + GEMM5_R - 1) / GEMM5_R;
+    bf16_packed *pk = hg_malloc_huge(sizeof *pk + 64 + (size_t)n_grp * (size_t)K * GEMM5_R * sizeof(uint16_t));
+    if (!pk) return NULL;
+    pk->head = (hg_packed){hg_gemm_rows_avx512, w->data, n_out, K, w->dtype};
+    pk->buf = (uint16_t *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
+    const uint16_t *src = w->data;
+#pragma omp parallel for schedule(dynamic, 4) if ((double)n_out * (double)K >= HG_PAR_MIN_MACS)
+    for (int64_t g = 0; g < n_grp; g++) {
+        uint16_t *dst = pk->buf + (size_t)g * (size_t)K * GEMM5_R;
+        for (int p = 0; p < GEMM5_R; p++) {
+            const int64_t r = g * GEMM5_R + bp_row(p);
+            if (r >= n_out) { /* padding rows of the last group */
+                for (int64_t k = 0; k < K; k++) dst[k * GEMM5_R + p] = 0;
+                continue;
+            }
+            const uint16_t *row = src + (size_t)r * (size_t)K;
+            for (int64_t k = 0; k < K; k++) dst[k * GEMM5_R + p] = row[k];
+        }
+    }
+    return pk;
+}
+
+static const uint16_t *bp_group(const hg_tensor *w, int64_t o0) {
+    const bf16_packed *pk = (const bf16_packed *)w->packed;
+    return pk->buf + (size_t)(o0 / GEMM5_R) * (size_t)w->ne[1] * GEMM5_R;
+}
+
+/* y[t][r] = Σ_k x[t][k] · W[o0 + r][k] for t < TG over the whole K of one packed group, the sums in
+ * registers (the tile's chain: one FMA per k into +0) */
+HG_INLINE void bp_walk(int TG, float *y, int64_t ldy, const float *x, int64_t ldx, const uint16_t *g, int64_t K,
+                       __mmask16 m0, __mmask16 m1) {
+    __m512 acc[HG_MV_T][2];
+    _Pragma("GCC unroll 8")
+    for (int t = 0; t < TG; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        _mm_prefetch((const char *)(g + k * GEMM5_R) + BP_PF, _MM_HINT_T0);
+        __m512 w0, w1;
+        bp_widen(g + k * GEMM5_R, &w0, &w1);
+        _Pragma("GCC unroll 8")
+        for (int t = 0; t < TG; t++) {
+            const __m512 xb = _mm512_set1_ps(x[t * ldx + k]);
+            acc[t][0] = _mm512_fmadd_ps(w0, xb, acc[t][0]);
+            acc[t][1] = _mm512_fmadd_ps(w1, xb, acc[t][1]);
+        }
+    }
+    _Pragma("GCC unroll 8")
+    for (int t = 0; t < TG; t++) {
+        _mm512_mask_storeu_ps(y + t * ldy, m0, acc[t][0]);
+        _mm512_mask_storeu_ps(y + t * ldy + 16, m1, acc[t][1]);
+    }
+}
+
+/* Threads take grabs of whole groups, each about HG_MV_GRAB bytes of W, and walk a grab's groups in
+ * order: the prefetch running ahead of one group then fetches the start of the next. More than 8
+ * positions go in equal passes over a group while it is in L2, so W comes from memory once. */
+static void bp_products(float *y, const float *x, const hg_tensor *w, int64_t T) {
+    const int64_t n_out = w->ne[0], K = w->ne[1], n_grp = (n_out + GEMM5_R - 1) / GEMM5_R;
+    const int64_t grab = hg_max_i64(1, HG_MV_GRAB / (K * GEMM5_R * (int64_t)sizeof(uint16_t)));
+    const int64_t n_grab = (n_grp + grab - 1) / grab, n_pass = (T + HG_MV_T - 1) / HG_MV_T;
+#pragma omp parallel for schedule(dynamic, 1) if ((double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS)
+    for (int64_t gr = 0; gr < n_grab; gr++)
+        for (int64_t gi = gr * grab; gi < hg_min_i64(n_grp, (gr + 1) * grab); gi++) {
+            const int64_t o0 = gi * GEMM5_R, R = hg_min_i64(GEMM5_R, n_out - o0);
+            const __mmask16 m0 = R >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << R) - 1);
+            const __mmask16 m1 = R >= 32 ? (__mmask16)0xffff : R <= 16 ? (__mmask16)0 : (__mmask16)((1u << (R - 16)) - 1);
+            const uint16_t *g = bp_group(w, o0);
+            for (int64_t c = 0; c < n_pass; c++) {
+                const int64_t t0 = T * c / n_pass, Tb = T * (c + 1) / n_pass - t0;
+                float *yo = y + t0 * n_out + o0;
+                const float *xo = x + t0 * K;
+                switch (Tb) {
+                case 1: bp_walk(1, yo, n_out, xo, K, g, K, m0, m1); break;
+                case 2: bp_walk(2, yo, n_out, xo, K, g, K, m0, m1); break;
+                case 3: bp_walk(3, yo, n_out, xo, K, g, K, m0, m1); break;
+                case 4: bp_walk(4, yo, n_out, xo, K, g, K, m0, m1); break;
+                case 5: bp_walk(5, yo, n_out, xo, K, g, K, m0, m1); break;
+                case 6: bp_walk(6, yo, n_out, xo, K, g, K, m0, m1); break;
+                case 7: bp_walk(7, yo, n_out, xo, K, g, K, m0, m1); break;
+                default: bp_walk(8, yo, n_out, xo, K, g, K, m0, m1); break;
+                }
+            }
+        }
+}
+
 /* ---- the entry point -------------------------------------------------------------------------- */
 
 /* Passes hold up to GEMM5_XB bytes of x's K slice; the loop nest is gemm_rows.h's. */
 void hg_gemm_rows_avx512(float *y, const float *x, const hg_tensor *w, int64_t T) {
     const int64_t kc_max = hg_min_i64(GEMM5_KC, w->ne[1] > 0 ? w->ne[1] : 1);
+    if (hg_packed_for(w, hg_gemm_rows_avx512)) {
+        if (T > 0 && w->ne[0] > 0) bp_products(y, x, w, T);
+        return;
+    }
     hg_gemm_rows(y, x, w, T, GEMM5_R, hg_max_i64(128, GEMM5_XB / (4 * kc_max)), pack_w_any, gemm_group);
 }

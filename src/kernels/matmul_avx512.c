@@ -595,11 +595,12 @@ void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy
  * (gemm_amx_avx512.c, gemm_q8_amx_avx512.c).
  * Decode (T <= 8) stays on mv_bf16 / mv_q8_0 / mv_q4_0 in every table: the tiles stream W 10-25 %
  * slower at T = 1 (docs/results/kernels.md, "AMX bf16"), and a batch must equal each sequence alone
- * bit for bit, so T = 2..8 follows T = 1. */
+ * bit for bit, so T = 2..8 follows T = 1. A weight packed at load (the tables' prepack: Q8_0 on VNNI,
+ * bf16 on the widening tables) takes the blocked product at every T instead. */
 #define BF16DOT_MIN_T 48
 #define BF16FAST_MIN_T 33
 #define VNNI_MIN_T 9
-#define AVX512_TABLE(BF16_GEMM, BF16_MIN, BF16_SPLIT, Q_GEMM, Q_MIN, Q8X, AMX, PREPACK)                                  \
+#define AVX512_TABLE(BF16_GEMM, BF16_MIN, BF16_SPLIT, Q_GEMM, Q_MIN, Q8X, AMX, PREPACK, BF16_PACK)                                  \
     {                                                                                                          \
         .level = HG_CPU_AVX512,                                                                                \
         .mv = {[HG_DTYPE_F32] = mv_f32, [HG_DTYPE_F16] = mv_f16, [HG_DTYPE_BF16] = mv_bf16,                      \
@@ -611,14 +612,16 @@ void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy
                        [HG_DTYPE_Q8_0] = Q_MIN, [HG_DTYPE_Q4_0] = Q_MIN},                                      \
         .amx = AMX, .bf16_split = BF16_SPLIT, .gemm_q8x = {[HG_DTYPE_Q8_0] = Q8X, [HG_DTYPE_Q4_0] = Q8X},        \
         .quant_q8x = hg_quantize_row_q8x_avx512, .dot = hg_vec_dot_avx512, .axpy = hg_vec_axpy_avx512,         \
-        .prepack = {[HG_DTYPE_Q8_0] = PREPACK},                                                                \
+        .prepack = {[HG_DTYPE_Q8_0] = PREPACK, [HG_DTYPE_BF16] = BF16_PACK},                                   \
     }
 const hg_kern_table hg_kern_avx512 =
-    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_rows_avx512, 33, false, false, NULL);
+    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_rows_avx512, 33, false, false, NULL, hg_prepack_bf16_rows);
 const hg_kern_table hg_kern_avx512_vnni =
-    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_q8_vnni, VNNI_MIN_T, true, false, hg_prepack_q8_vnni);
+    AVX512_TABLE(hg_gemm_rows_avx512, 33, false, hg_gemm_q8_vnni, VNNI_MIN_T, true, false, hg_prepack_q8_vnni,
+                 hg_prepack_bf16_rows);
 const hg_kern_table hg_kern_avx512_bf16dot =
-    AVX512_TABLE(hg_gemm_bf16_dot, BF16DOT_MIN_T, true, hg_gemm_q8_vnni, VNNI_MIN_T, true, false, hg_prepack_q8_vnni);
+    AVX512_TABLE(hg_gemm_bf16_dot, BF16DOT_MIN_T, true, hg_gemm_q8_vnni, VNNI_MIN_T, true, false, hg_prepack_q8_vnni,
+                 NULL);
 /* HG_BF16DOT=fast: bf16 on vdpbf16ps with x rounded to bf16 (one part; gemm_bf16dot_avx512.c) */
 const hg_kern_table hg_kern_avx512_bf16fast = {
     .level = HG_CPU_AVX512,
@@ -634,4 +637,4 @@ const hg_kern_table hg_kern_avx512_bf16fast = {
     .quant_q8x = hg_quantize_row_q8x_avx512, .dot = hg_vec_dot_avx512, .axpy = hg_vec_axpy_avx512,
     .prepack = {[HG_DTYPE_Q8_0] = hg_prepack_q8_vnni},
 };
-const hg_kern_table hg_kern_avx512_amx = AVX512_TABLE(hg_gemm_bf16_amx, 9, true, hg_gemm_q8_amx, 9, true, true, NULL);
+const hg_kern_table hg_kern_avx512_amx = AVX512_TABLE(hg_gemm_bf16_amx, 9, true, hg_gemm_q8_amx, 9, true, true, NULL, NULL);
