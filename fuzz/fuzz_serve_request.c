@@ -25,7 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     g_srv.cfg.max_steps = 64;
     g_srv.cfg.default_steps = 8;
     g_srv.cfg.default_exit = "none";
-    g_srv.cfg.default_threshold = NAN;
+    g_srv.cfg.default_threshold = (double)NAN;
     g_srv.cfg.default_init_scale = 1.0;
     g_srv.cfg.slots = 4;
     g_srv.model_name = "default";

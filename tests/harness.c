@@ -15,11 +15,11 @@ double hg_check_close(const char *name, const float *got, const float *want, siz
     size_t where = 0;
     bool bad = false;
     for (size_t i = 0; i < n; i++) {
-        double g = got[i], w = want[i];
+        double g = (double)got[i], w = (double)want[i];
         double d = fabs(g - w);
         if (isnan(g) && isnan(w)) continue;
         if (isnan(d)) {
-            d = INFINITY;
+            d = (double)INFINITY;
         }
         if (!(d <= maxd)) {
             maxd = d;

@@ -145,7 +145,7 @@ static void check_model(const char *model, hg_model *hf, hg_model *gg, bool bitw
 
 /* KL(p || q) of two logit rows, in double. */
 static double kl_logits(const float *p, const float *q, int64_t V) {
-    double mp = -INFINITY, mq = -INFINITY, sp = 0, sq = 0, kl = 0;
+    double mp = -(double)INFINITY, mq = -(double)INFINITY, sp = 0, sq = 0, kl = 0;
     for (int64_t v = 0; v < V; v++) mp = fmax(mp, (double)p[v]), mq = fmax(mq, (double)q[v]);
     for (int64_t v = 0; v < V; v++) sp += exp((double)p[v] - mp), sq += exp((double)q[v] - mq);
     for (int64_t v = 0; v < V; v++) {
@@ -173,7 +173,7 @@ static double kl_logits(const float *p, const float *q, int64_t V) {
 #define Q4_KL_CEILING 1.0
 
 static double top2_gap(const float *l, int64_t V) {
-    double b1 = -INFINITY, b2 = -INFINITY;
+    double b1 = -(double)INFINITY, b2 = -(double)INFINITY;
     for (int64_t v = 0; v < V; v++) {
         double x = (double)l[v];
         if (x > b1) b2 = b1, b1 = x;

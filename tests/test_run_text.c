@@ -164,7 +164,7 @@ int main(void) {
 
     /* errors */
     const char *bad[] = {"run -m %s --ids 1,2 -p hi", "run -m %s --system x -p hi", "run -m %s --chat --ids 1,2",
-                         "run -m " "%s/../../golden_model_missing -p hi"};
+                         "run -m %s/../../golden_model_missing -p hi"};
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
         char a[4096];
         snprintf(a, sizeof a, bad[b], model);

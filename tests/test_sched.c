@@ -44,7 +44,7 @@ static hg_request make_request(int i, int32_t *prompt, result *res) {
                                              HG_EXIT_COSINE,        HG_EXIT_LATENT_DIFF,  HG_EXIT_KL,
                                              HG_EXIT_NONE};
     /* thresholds loose enough that tokens exit after a few iterations on the tiny golden model */
-    static const double thr[] = {NAN, 0.05, 0.3, 0.05, 1e-3, 2, 0.05, 0.2, 0.5, NAN};
+    static const double thr[] = {(double)NAN, 0.05, 0.3, 0.05, 1e-3, 2, 0.05, 0.2, 0.5, (double)NAN};
     hg_request r = hg_request_default();
     const int n_prompt = 1 + (i * 5) % PLEN;
     for (int j = 0; j < n_prompt; j++) prompt[j] = prompt_tok(i, j);

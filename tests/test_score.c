@@ -30,7 +30,7 @@
 #define SHAPE_TOL 2e-5
 
 static double golden_logprob(const float *z, int64_t V, int32_t t) {
-    double mx = z[0], sum = 0;
+    double mx = (double)z[0], sum = 0;
     for (int64_t j = 1; j < V; j++) mx = (double)z[j] > mx ? (double)z[j] : mx;
     for (int64_t j = 0; j < V; j++) sum += exp((double)z[j] - mx);
     return (double)z[t] - mx - log(sum);

@@ -63,7 +63,7 @@ static void fd_linear(void) {
         double jp = dotw(y, w, N * out);
         x[i] = s - EPS, hg_tmm(y, x, W, N, in, out, scratch);
         x[i] = s;
-        cmp("linear dx", (jp - dotw(y, w, N * out)) / (2.0 * (double)EPS), dx[i]);
+        cmp("linear dx", (jp - dotw(y, w, N * out)) / (2.0 * (double)EPS), (double)dx[i]);
     }
     for (int64_t i = 0; i < out * in; i++) {
         float s = W[i];
@@ -71,7 +71,7 @@ static void fd_linear(void) {
         double jp = dotw(y, w, N * out);
         W[i] = s - EPS, hg_tmm(y, x, W, N, in, out, scratch);
         W[i] = s;
-        cmp("linear dW", (jp - dotw(y, w, N * out)) / (2.0 * (double)EPS), dW[i]);
+        cmp("linear dW", (jp - dotw(y, w, N * out)) / (2.0 * (double)EPS), (double)dW[i]);
     }
     /* accumulate mode adds */
     float dx2[15];
@@ -95,7 +95,7 @@ static void fd_rmsnorm(void) {
         double jp = dotw(y, w, N * h);
         x[i] = s - EPS, hg_trmsnorm(y, rs, x, wt, N, h, 1e-6f);
         x[i] = s;
-        cmp("rmsnorm dx", (jp - dotw(y, w, N * h)) / (2.0 * (double)EPS), dx[i]);
+        cmp("rmsnorm dx", (jp - dotw(y, w, N * h)) / (2.0 * (double)EPS), (double)dx[i]);
     }
     for (int64_t i = 0; i < h; i++) {
         float s = wt[i];
@@ -103,7 +103,7 @@ static void fd_rmsnorm(void) {
         double jp = dotw(y, w, N * h);
         wt[i] = s - EPS, hg_trmsnorm(y, rs, x, wt, N, h, 1e-6f);
         wt[i] = s;
-        cmp("rmsnorm dw", (jp - dotw(y, w, N * h)) / (2.0 * (double)EPS), dw[i]);
+        cmp("rmsnorm dw", (jp - dotw(y, w, N * h)) / (2.0 * (double)EPS), (double)dw[i]);
     }
     report("rmsnorm", b);
 }
@@ -121,7 +121,7 @@ static void fd_rope(bool half) {
         double jp = dotw(y, w, n);
         x[i] = s - EPS, memcpy(y, x, sizeof y), hg_trope(y, H * d, N, T, H, d, inv, half, false);
         x[i] = s;
-        cmp("rope", (jp - dotw(y, w, n)) / (2.0 * (double)EPS), g[i]);
+        cmp("rope", (jp - dotw(y, w, n)) / (2.0 * (double)EPS), (double)g[i]);
     }
     report(half ? "rope (rotate-half pairs)" : "rope (adjacent pairs)", b);
 }
@@ -143,7 +143,7 @@ static void fd_attention(int64_t H, int64_t Hkv, int64_t d) {
         double jp = dotw(out, w, N * h);
         qkv[i] = s - EPS, hg_tattn(out, prob, qkv, B, T, H, Hkv, d);
         qkv[i] = s;
-        cmp("attention dqkv", (jp - dotw(out, w, N * h)) / (2.0 * (double)EPS), dqkv[i]);
+        cmp("attention dqkv", (jp - dotw(out, w, N * h)) / (2.0 * (double)EPS), (double)dqkv[i]);
     }
     char label[96];
     snprintf(label, sizeof label, "causal attention (H %lld, KV heads %lld, d %lld)", (long long)H, (long long)Hkv,
@@ -164,7 +164,7 @@ static void fd_swiglu(void) {
         double jp = dotw(act, w, N * I);
         fc[i] = s - EPS, hg_tswiglu(act, fc, N, I);
         fc[i] = s;
-        cmp("silu gate", (jp - dotw(act, w, N * I)) / (2.0 * (double)EPS), dfc[i]);
+        cmp("silu gate", (jp - dotw(act, w, N * I)) / (2.0 * (double)EPS), (double)dfc[i]);
     }
     report("silu(g)*u", b);
 }
@@ -185,7 +185,7 @@ static void fd_cross_entropy(void) {
         z[i] = s - EPS;
         double jm = hg_tcross_entropy(z, lab, N, V, NULL, 0, &cnt);
         z[i] = s;
-        cmp("cross entropy", 0.5 * (jp - jm) / (2.0 * (double)EPS), dz[i]);
+        cmp("cross entropy", 0.5 * (jp - jm) / (2.0 * (double)EPS), (double)dz[i]);
     }
     for (int i = 7; i < 14; i++) CHECK(dz[i] == 0); /* the ignored row */
     report("cross entropy (-100 ignored)", b);
@@ -241,7 +241,7 @@ static void fd_model(const hg_config *cfg, const char *label) {
             *x = s - eps;
             double jm = loss_of(ts, p, NULL, ids, lab, 0, 2, sd, NULL, false);
             *x = s;
-            cmp(L.t[t].name, (jp - jm) / (2.0 * (double)eps), g[L.t[t].offset + i]);
+            cmp(L.t[t].name, (jp - jm) / (2.0 * (double)eps), (double)g[L.t[t].offset + i]);
         }
         if (n_bad != b1) fprintf(stderr, "  mismatches in %s\n", L.t[t].name);
     }

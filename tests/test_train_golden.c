@@ -34,7 +34,7 @@ static double run_split_from(hg_tstep *ts, const float *params, float *grads, co
                              float *logits, bool backward) {
     hg_tstep_args a = {.ids = ids, .labels = labels, .B = 1, .T = T, .n_nograd = n, .k_grad = k, .s0 = s0,
                        .grad_scale = 1.0f / (float)n_lab, .backward = backward, .logits_out = logits};
-    double loss = NAN;
+    double loss = (double)NAN;
     int64_t cnt = 0;
     hg_error err = {0};
     hg_status st = hg_tstep_run(ts, params, grads, &a, &loss, &cnt, &err);

@@ -74,14 +74,14 @@ int main(void) {
     int64_t *t = calloc((size_t)L.n_tensors, 8), *rt = calloc((size_t)L.n_tensors, 8);
     hg_rng r;
     hg_rng_seed(&r, 5);
-    for (int64_t i = 0; i < n; i++) th[i] = (float)hg_rng_normal(&r), rth[i] = th[i];
+    for (int64_t i = 0; i < n; i++) th[i] = (float)hg_rng_normal(&r), rth[i] = (double)th[i];
     hg_optim_params p = hg_optim_default_params();
     p.lr_peak = 1e-2, p.weight_decay = 0.05, p.warmup = 2, p.cooldown = 0, p.max_steps = 100, p.grad_clip = 1.0;
     for (int step = 1; step <= 3; step++) {
         const double scale = step == 3 ? 30.0 : 0.01; /* steps 1–2 below the clip, step 3 far above */
         for (int64_t i = 0; i < n; i++) {
             g[i] = (float)(scale * hg_rng_normal(&r) / sqrt((double)n));
-            rg[i] = g[i];
+            rg[i] = (double)g[i];
         }
         if (step == 2) /* one tensor with an all-zero gradient: v floors at eps², atan2(0, ·) = 0 */
             for (int64_t i = 0; i < L.t[1].n; i++) g[L.t[1].offset + i] = 0, rg[L.t[1].offset + i] = 0;

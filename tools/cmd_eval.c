@@ -80,7 +80,7 @@ static int usage(void) {
 
 static int parse_args(int argc, char **argv, ev_opts *o) {
     const char *steps = "1,2,4,8,16,32,64";
-    *o = (ev_opts){.batch = 8, .exit_thr = NAN};
+    *o = (ev_opts){.batch = 8, .exit_thr = (double)NAN};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
@@ -497,7 +497,7 @@ static int run_depths(ev_run *ev) {
         const int64_t r = ev->o.depths[d];
         evr_row *row = &ev->rows[d];
         *row = (evr_row){.steps = r, .n = ev->n_reqs};
-        for (int k = 0; k < EVR_N_METRICS; k++) row->se[k] = NAN;
+        for (int k = 0; k < EVR_N_METRICS; k++) row->se[k] = (double)NAN;
         double tokens = 0, iters = 0, gen_tokens = 0;
         const double t0 = cli_now();
         if (ev->n_mc) rc = run_mc(ev, r, row, &tokens);

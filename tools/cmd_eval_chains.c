@@ -174,7 +174,7 @@ static int parse_args(int argc, char **argv, eval_opts *o) {
             float th;
             if (strcmp(v, "auto") && (!cli_parse_f32(v, &th) || !(th >= 0)))
                 return cli_fail("--exit-threshold: need a number >= 0 or auto");
-            if (strcmp(v, "auto")) o->ap.threshold = th;
+            if (strcmp(v, "auto")) o->ap.threshold = (double)th;
             exit_opt = a;
         } else if (!strcmp(a, "--min-steps")) {
             if (!cli_parse_i64(v, &o->ap.min_steps) || o->ap.min_steps < 0)

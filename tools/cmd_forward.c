@@ -37,7 +37,7 @@ int cmd_forward(int argc, char **argv) {
     run_gate_init(&gate);
     const char *out_gates = NULL, *out_exits = NULL;
     bool thr_given = false;
-    double thr = NAN;
+    double thr = (double)NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;

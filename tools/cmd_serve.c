@@ -67,7 +67,7 @@ int cmd_serve(int argc, char **argv) {
     c->default_steps = -1;
     c->max_steps = -1;
     c->default_exit = "none";
-    c->default_threshold = NAN;
+    c->default_threshold = (double)NAN;
     c->default_init_scale = 1.0;
     bool no_mmap = false, no_prepack = false;
     for (int i = 1; i < argc; i++) {
@@ -103,11 +103,11 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--init-scale")) {
             float x;
             if (!cli_parse_f32(v, &x) || !(x >= 0) || x > 1e6f) return cli_fail("serve: --init-scale needs a number >= 0");
-            c->default_init_scale = x;
+            c->default_init_scale = (double)x;
         } else if (!strcmp(a, "--exit-threshold")) {
             float x;
-            if (!strcmp(v, "auto")) c->default_threshold = NAN;
-            else if (cli_parse_f32(v, &x) && x >= 0) c->default_threshold = x;
+            if (!strcmp(v, "auto")) c->default_threshold = (double)NAN;
+            else if (cli_parse_f32(v, &x) && x >= 0) c->default_threshold = (double)x;
             else return cli_fail("serve: --exit-threshold needs a number >= 0 or auto");
         } else if (!num || n < 0) return cli_fail("serve: %s needs a non-negative integer", a);
         else if (!strcmp(a, "--port")) {

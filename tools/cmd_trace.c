@@ -310,7 +310,7 @@ int cmd_trace(int argc, char **argv) {
         else if (!strcmp(a, "--exit-threshold")) {
             float f;
             knob = true;
-            if (!strcmp(v, "auto")) tp.exit.threshold = NAN;
+            if (!strcmp(v, "auto")) tp.exit.threshold = (double)NAN;
             else if (!cli_parse_f32(v, &f) || !isfinite(f)) return cli_fail("--exit-threshold needs a number or `auto`");
             else tp.exit.threshold = (double)f;
         }

@@ -55,7 +55,7 @@ int run_modes_parse(int argc, char **argv, int *i, run_ttc_opts *t) {
         t->exit = v;
     } else if (!strcmp(a, "--exit-threshold")) {
         t->adaptive_knob = true;
-        if (!strcmp(v, "auto")) t->ad.threshold = NAN;
+        if (!strcmp(v, "auto")) t->ad.threshold = (double)NAN;
         else if (!cli_parse_f32(v, &f) || !isfinite(f)) return bad(a, "a number or `auto`");
         else t->ad.threshold = (double)f;
     } else if (!strcmp(a, "--min-steps")) {

@@ -123,7 +123,7 @@ static bool parse_common(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
     v = cJSON_GetObjectItemCaseSensitive(o, "exit_threshold");
     if (v && cJSON_IsString(v)) {
         if (strcmp(v->valuestring, "auto")) return BAD("`exit_threshold` must be a number >= 0 or \"auto\"");
-        thr = NAN;
+        thr = (double)NAN;
     } else if (!get_num(o, "exit_threshold", 0, 1e12, &thr, r)) {
         return false;
     }

@@ -76,7 +76,7 @@ int srv_submit(srv *s, srv_job *j) {
 
 /* lp / top alternatives of logits[V] for token id (log-softmax in double). */
 static void logprobs_of(const float *logits, int64_t V, int32_t id, int n_top, srv_lp *out) {
-    double mx = -INFINITY, sum = 0;
+    double mx = -(double)INFINITY, sum = 0;
     for (int64_t i = 0; i < V; i++)
         if ((double)logits[i] > mx) mx = (double)logits[i];
     for (int64_t i = 0; i < V; i++) sum += exp((double)logits[i] - mx);

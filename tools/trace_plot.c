@@ -213,7 +213,7 @@ static int plot_pca(const char *out, const tdata *d, const trace_plot_opts *o) {
     if (ns == 0)
         for (int64_t i = d->T > 6 ? d->T - 6 : 0; i < d->T; i++) sel[ns++] = i;
     /* one shared scale over the selected trajectories */
-    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY}, p[2];
+    double lo[2] = {(double)INFINITY, (double)INFINITY}, hi[2] = {-(double)INFINITY, -(double)INFINITY}, p[2];
     for (int64_t k = 0; k < ns; k++)
         for (int64_t t = 0; t < d->R1; t++) {
             pca_project(d->states + (sel[k] * d->R1 + t) * h, h, 2, mean, comp, p);
@@ -268,9 +268,12 @@ static int plot_pca(const char *out, const tdata *d, const trace_plot_opts *o) {
 static int plot_convergence(const char *out, const tdata *d) {
     const int64_t R = d->R1 - 1;
     const double W = 760, H = 480, x0 = 80, y0 = 50, w = 520, hh = 360;
-    double lo = INFINITY, hi = -INFINITY;
+    double lo = (double)INFINITY, hi = -(double)INFINITY;
     for (int64_t k = 0; k < d->T * R; k++)
-        if (d->delta[k] > 0 && isfinite(d->delta[k])) lo = fmin(lo, log10(d->delta[k])), hi = fmax(hi, log10(d->delta[k]));
+        if (d->delta[k] > 0 && isfinite(d->delta[k])) {
+            const double lg = log10((double)d->delta[k]);
+            lo = fmin(lo, lg), hi = fmax(hi, lg);
+        }
     if (!(lo <= hi)) lo = -6, hi = 0;
     lo = floor(lo), hi = ceil(hi);
     if (hi <= lo) hi = lo + 1;
@@ -300,7 +303,7 @@ static int plot_convergence(const char *out, const tdata *d) {
             const float v = d->delta[i * R + t - 1];
             if (!(v > 0) || !isfinite(v)) break; /* 0: carried forward after an exit */
             const double x = x0 + (R > 1 ? (double)(t - 1) / (double)(R - 1) : 0.5) * w;
-            fprintf(f, "%.1f,%.1f ", x, y0 + hh - (log10(v) - lo) / (hi - lo) * hh);
+            fprintf(f, "%.1f,%.1f ", x, y0 + hh - (log10((double)v) - lo) / (hi - lo) * hh);
         }
         fprintf(f, "\"/>\n");
     }

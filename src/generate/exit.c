@@ -49,7 +49,7 @@ const char *hg_exit_criterion_name(hg_exit_criterion c) {
 double hg_exit_auto_threshold(hg_exit_criterion c) { return c >= 0 && c < HG_EXIT_COUNT ? k_crit[c].auto_thr : 0.0; }
 
 hg_adaptive_params hg_adaptive_default_params(void) {
-    hg_adaptive_params p = {.criterion = HG_EXIT_NONE, .threshold = NAN, .min_steps = 0, .check_every = 1,
+    hg_adaptive_params p = {.criterion = HG_EXIT_NONE, .threshold = (double)NAN, .min_steps = 0, .check_every = 1,
                             .no_exit_in_prefill = false, .warm_state = HG_WARM_STATE_DEFAULT};
     return p;
 }

@@ -71,7 +71,7 @@ static gate_rule resolve(const hg_config *c, const hg_gate_params *p, int64_t L)
         r.exit_at = p->exit_at;
         return r;
     }
-    double thr = NAN;
+    double thr = (double)NAN;
     if (p->rule == HG_GATE_THRESHOLD) thr = p->threshold;
     if (p->rule == HG_GATE_DEFAULT) thr = c->early_exit_threshold;
     if (!isnan(thr)) {

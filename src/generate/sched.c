@@ -112,7 +112,7 @@ static hg_status row_alloc(hg_sched *s, gen_row *w, const hg_request *r, hg_erro
     const int64_t h = c->n_embd, V = c->vocab_size;
     hg_status st;
     w->req = *r;
-    w->value = NAN;
+    w->value = (double)NAN;
     if ((st = hg_sampler_init(&r->gen.sampler, V, &w->smp, err))) return st;
     if (r->adaptive) {
         if ((st = hg_exit_eval_init(&w->ev, r->exit.criterion, r->exit.threshold, V, h, r->n_prompt, err))) return st;
@@ -380,7 +380,7 @@ static hg_status iterate(hg_sched *s, int64_t n, hg_error *err) {
         gen_row *w = &s->rows[s->seqs[r]];
         w->have_logits = false;
         w->steps = w->req.gen.n_steps;
-        w->value = NAN;
+        w->value = (double)NAN;
         if (w->req.gen.n_steps == 0) {
             memcpy(w->fin, s->s + r * h, (size_t)h * sizeof(float));
             continue;

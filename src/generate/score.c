@@ -143,7 +143,7 @@ hg_status hg_score_tokens(hg_ctx *ctx, const int32_t *ids, int64_t n, int64_t n_
     }
     if (s0) draw_states(m, &sp, s0, n, h);
     for (int64_t i = 0; i < n; i++) {
-        logprob[i] = NAN;
+        logprob[i] = (double)NAN;
         if (greedy) greedy[i] = false;
     }
     tokens_sink t = {.ids = ids, .n = n, .n_skip = n_skip, .V = V, .logprob = logprob, .greedy = greedy};
@@ -165,7 +165,7 @@ hg_status hg_score_rolling(hg_ctx *ctx, const int32_t *ids, int64_t n, int64_t w
     double *tmp = hg_malloc((size_t)window * sizeof *tmp);
     if (!tmp) return hg_err(err, HG_STATUS_NOMEM, "score: out of memory");
     hg_status st = HG_OK;
-    for (int64_t i = 0; i < n; i++) logprob[i] = NAN;
+    for (int64_t i = 0; i < n; i++) logprob[i] = (double)NAN;
     /* scored_end: tokens [1, scored_end) are scored; each window scores [scored_end, end) */
     for (int64_t start = 0, scored_end = 1; scored_end < n; start += stride) {
         const int64_t end = hg_min_i64(start + window, n), skip = scored_end - start;

@@ -91,7 +91,7 @@ static hg_status lens(tr_run *r, int64_t pos0, int64_t T, int64_t t, bool check,
         if ((st = hg_ctx_coda(r->ctx, r->s + c0 * h, Tc, pos0 + c0, r->lat, r->logits, err))) return st;
         if (r->rep) r->rep->coda_calls++;
         hg_trace_step ts = {.group_pos0 = pos0, .group_T = T, .pos0 = pos0 + c0, .T = Tc, .t = t,
-                            .s = r->s + c0 * h, .latents = r->lat, .logits = r->logits, .exit_value = NAN};
+                            .s = r->s + c0 * h, .latents = r->lat, .logits = r->logits, .exit_value = (double)NAN};
         if (last) {
             const float *lrow = r->logits + (Tc - 1) * V;
             if (check) {
@@ -127,16 +127,16 @@ static hg_status lens(tr_run *r, int64_t pos0, int64_t T, int64_t t, bool check,
 static hg_status run_token_deferred(tr_run *r, int64_t pos, int64_t *steps, double *value, hg_error *err) {
     const int64_t h = r->h, V = r->V, R = r->gp->n_steps;
     hg_status st;
-    *value = NAN;
+    *value = (double)NAN;
     *steps = R;
     if (r->ev_on) hg_exit_eval_reset(&r->ev, r->s, 1);
     memcpy(r->ds, r->s, (size_t)h * sizeof(float));
-    r->dv[0] = NAN;
+    r->dv[0] = (double)NAN;
     for (int64_t t = 0; t < R; t++) {
         if ((st = hg_ctx_core_step(r->ctx, r->s, r->e, 1, pos, t, err))) return st;
         if (r->rep) r->rep->core_passes++, r->rep->core_iterations++;
         memcpy(r->ds + (t + 1) * h, r->s, (size_t)h * sizeof(float));
-        r->dv[t + 1] = NAN;
+        r->dv[t + 1] = (double)NAN;
         if (!(r->ev_on && check_due(&r->tp->exit, t, false))) continue;
         const bool stop = hg_exit_eval_check(&r->ev, r->s, 1, NULL, value); /* a latent criterion: no logits */
         r->dv[t + 1] = *value;
@@ -178,7 +178,7 @@ static hg_status run_group(tr_run *r, const int32_t *ids, int64_t T, int64_t pos
     const int64_t R = r->gp->n_steps;
     hg_status st;
     bool stop = false;
-    *value = NAN;
+    *value = (double)NAN;
     *steps = R;
     r->picked = false;
     if (r->ev_on) hg_exit_eval_reset(&r->ev, r->s, T);

@@ -73,7 +73,7 @@ static hg_status get_num(const cJSON *obj, const char *key, bool required, doubl
 static hg_status parse_retrofit(const cJSON *root, const char *path, hg_config *out, hg_error *err) {
     hg_config c = {0};
     c.arch = HG_ARCH_RETROFIT_LLAMA;
-    c.early_exit_threshold = NAN; /* Ouro's fields: none here */
+    c.early_exit_threshold = (double)NAN; /* Ouro's fields: none here */
     c.eos_token_id = -1;
     hg_status st;
     bool bias = false;
@@ -169,7 +169,7 @@ hg_status hg_config_parse(const char *text, size_t len, const char *path, hg_con
     }
     hg_config c = {0};
     c.arch = HG_ARCH_HUGINN;
-    c.early_exit_threshold = NAN;
+    c.early_exit_threshold = (double)NAN;
     c.eos_token_id = -1;
     hg_status st;
     int64_t n_kv = -1;
@@ -356,7 +356,7 @@ hg_config hg_config_huginn_0125(void) {
     c.norm_eps = 1e-6f;
     c.qk_bias = true;
     c.tie_embeddings = true;
-    c.early_exit_threshold = NAN;
+    c.early_exit_threshold = (double)NAN;
     c.eos_token_id = -1;
     return c;
 }

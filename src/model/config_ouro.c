@@ -74,11 +74,11 @@ hg_status hg_config_parse_ouro(const cJSON *root, const char *path, hg_config *o
     if ((st = ouro_int(root, "max_position_embeddings", 32768, &c.block_size, path, err))) return st;
     if (c.n_head == 0) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `num_attention_heads` must be positive", path);
     if ((st = ouro_int(root, "head_dim", c.n_embd / c.n_head, &head_dim, path, err))) return st;
-    if ((st = ouro_num(root, "rms_norm_eps", NAN, NAN, 0, 1, &eps, path, err))) return st;
-    if ((st = ouro_num(root, "rope_theta", 10000.0, NAN, 1e-300, 1e300, &theta, path, err))) return st;
+    if ((st = ouro_num(root, "rms_norm_eps", (double)NAN, (double)NAN, 0, 1, &eps, path, err))) return st;
+    if ((st = ouro_num(root, "rope_theta", 10000.0, (double)NAN, 1e-300, 1e300, &theta, path, err))) return st;
     if (isnan(theta)) return hg_err(err, HG_STATUS_BAD_FILE, "%s: key `rope_theta` must be a positive number", path);
     /* null disables the threshold (then use_weighted_exit applies); absent is the class default 1.0 */
-    if ((st = ouro_num(root, "early_exit_threshold", 1.0, NAN, -1e300, 1e300, &thr, path, err))) return st;
+    if ((st = ouro_num(root, "early_exit_threshold", 1.0, (double)NAN, -1e300, 1e300, &thr, path, err))) return st;
     if ((st = ouro_off(root, "rope_scaling", "RoPE scaling", path, err))) return st;
     if ((st = ouro_off(root, "use_sliding_window", "sliding-window attention", path, err))) return st;
     if ((st = ouro_off(root, "attention_bias", "attention biases", path, err))) return st;

@@ -69,7 +69,7 @@ hg_status hg_ouro_gguf_read_config(const hg_gguf_file *g, hg_config *out, hg_err
     c.rope_base = rope;
     c.norm_eps = (float)eps;
     if ((st = hg_gguf_get_bool(g, "ouro.tie_embeddings", &c.tie_embeddings, err))) return st;
-    c.early_exit_threshold = NAN;
+    c.early_exit_threshold = (double)NAN;
     if (hg_gguf_find_kv(g, "ouro.early_exit_threshold") &&
         (st = hg_gguf_get_float(g, "ouro.early_exit_threshold", &c.early_exit_threshold, err)))
         return st;

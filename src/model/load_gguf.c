@@ -97,7 +97,7 @@ static hg_status read_config(const hg_gguf_file *g, hg_config *c, hg_error *err)
     };
     hg_config cfg = {0};
     cfg.arch = a;
-    cfg.early_exit_threshold = NAN;
+    cfg.early_exit_threshold = (double)NAN;
     cfg.eos_token_id = -1;
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if ((st = hg_gguf_get_int(g, key_of(k, sizeof k, pre, ints[i].key), 0, big, (int64_t *)(void *)((char *)&cfg + ints[i].off), err)))

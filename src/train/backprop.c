@@ -99,7 +99,7 @@ void hg_trmsnorm_backward(float *dx, bool dx_accumulate, float *dw, const float 
         }
         for (int64_t k = 0; k < nb; k++) {
             const float *xr = xb + k * h, *g = gb + k * h;
-            const double r = rstd[n0 + k];
+            const double r = (double)rstd[n0 + k];
             const double c = r * r * r * dot[k] / (double)h;
             float *o = dx + (n0 + k) * h;
             for (int64_t i = 0; i < h; i++) {
@@ -115,7 +115,7 @@ void hg_trmsnorm_backward(float *dx, bool dx_accumulate, float *dw, const float 
         double acc[DW_COLS] = {0};
         for (int64_t n = 0; n < N; n++) {
             const float *g = dy + n * h + i0, *xr = x + n * h + i0;
-            const double r = rstd[n];
+            const double r = (double)rstd[n];
             for (int64_t i = 0; i < ni; i++) acc[i] += (double)g[i] * (double)xr[i] * r;
         }
         for (int64_t i = 0; i < ni; i++) dw[i0 + i] += (float)acc[i];
