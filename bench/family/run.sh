@@ -24,6 +24,9 @@
 #                          1.0 + 0.5 GB retrofit); default a temporary directory, removed at the end.
 #   HG_FAMILY_THRESHOLD    Ouro's gate threshold (0.5); HG_FAMILY_KL the retrofit's KL threshold (5e-4)
 #   HG_FAMILY_PROMPT (128), HG_FAMILY_GEN (16): `huginn bench` sizes; HG_FAMILY_N (32) tokens per run.
+#   HG_FAMILY_PREPACK=bf16 (default) | all | none: which weights run with `--prepack` (bf16: laid out
+#                          for the AVX-512 walk, faster for one sequence too; Q8_0's packing is slower
+#                          for one sequence, so it runs as stored unless `all`)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build
@@ -98,7 +101,7 @@ shape ouro "$root/bench/models/ouro-1.4b.json"
 shape retrofit "$root/bench/models/tinyllama-retrofit.json"
 ids=$(python3 -c "import random; r = random.Random(7); print(','.join(str(r.randrange(1, 500)) for _ in range($ntok)))")
 
-echo "== looped-model family, $(nproc) cores, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, load average $(cut -d' ' -f1-3 /proc/loadavg)${quick:+ (--quick: tiny shapes)}"
+echo "== looped-model family, $(nproc) cores, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, --prepack for ${HG_FAMILY_PREPACK:-bf16}, load average $(cut -d' ' -f1-3 /proc/loadavg)${quick:+ (--quick: tiny shapes)}"
 "$roof" ${mib[@]+"${mib[@]}"} --json >"$res/roof.json"
 
 # ---- 1. full-depth decode against the bandwidth, prefill against the FMA peak ---------------------
@@ -106,7 +109,7 @@ full_depth() { # tag model-path steps
   local tag=$1 m=$2 steps=$3
   bw >"$res/bw0_$tag.json"
   cold "$m"
-  "$hg" bench -m "$m" --steps "$steps" --prompt "$prompt" --gen "$gen" --json >"$res/bench_$tag.json"
+  "$hg" bench -m "$m" --steps "$steps" --prompt "$prompt" --gen "$gen" $pk --json >"$res/bench_$tag.json"
   bw >"$res/bw1_$tag.json"
   load >"$res/load_$tag.txt"
 }
@@ -114,10 +117,12 @@ full_depth() { # tag model-path steps
 gen_run() { # tag model-path args...
   local tag=$1 m=$2; shift 2
   cold "$m"
-  "$hg" run -m "$m" --ids "$ids" -n "$ntok" --temp 0 --json "$@" >"$res/run_$tag.json"
+  "$hg" run -m "$m" --ids "$ids" -n "$ntok" --temp 0 $pk --json "$@" >"$res/run_$tag.json"
   load >"$res/load_run_$tag.txt"
 }
+prepack=${HG_FAMILY_PREPACK:-bf16}
 for w in bf16 q8_0; do
+  pk=; { [ "$prepack" = all ] || [ "$prepack" = "$w" ]; } && pk=--prepack
   for name in ouro retrofit; do
     d=$work/$name${quick:+-quick}
     m=$d/bf16; [ "$w" = bf16 ] || m=$d/q8_0.gguf
