@@ -137,12 +137,13 @@ typedef struct hg_model hg_model;
 typedef struct hg_model_params {
     bool use_mmap; /* default true: map the files; false reads them into memory */
     /* default false: lay the weights out once for batched decode where the kernels have such a layout
-     * (Q8_0 on the VNNI kernels without AMX, bf16 on the AVX-512 widening kernels; a second copy of
-     * those weights in memory). Every product then runs one kernel whatever the number of positions: a
-     * batch of any size equals each sequence alone bit for bit, and batched decode reads the weights
-     * once at nearly the cost of one sequence. Q8_0: prefill skips its per-call packing, one sequence
-     * decodes ~15-25 % slower; bf16: one sequence and prefill run faster too (docs/results/kernels.md
-     * "Packed Q8_0", "Packed bf16"). The environment's HG_PREPACK=1 / 0 overrides it. */
+     * (Q8_0 on the VNNI kernels without AMX, bf16 on the AVX-512 and AVX2 kernels without AMX; a
+     * second copy of those weights in memory). Every product then runs one kernel whatever the number
+     * of positions: a batch of any size equals each sequence alone bit for bit, and batched decode
+     * reads the weights once at nearly the cost of one sequence. Q8_0: prefill skips its per-call
+     * packing, one sequence decodes ~15-25 % slower; bf16: prefill and (AVX-512) one sequence run
+     * faster too (docs/results/kernels.md "Packed Q8_0", "Packed bf16"). The environment's
+     * HG_PREPACK=1 / 0 overrides it. */
     bool prepack;
 } hg_model_params;
 

@@ -42,7 +42,7 @@ static int usage(void) {
            "  --chat-template NAME  chat format of /v1/chat/completions: the built-in NAME (%s)\n"
            "                     instead of the model's template (needed when it is not recognised)\n"
            "  --no-prepack       keep the weights as stored: by default weights the kernels have a batch\n"
-           "                     layout for (Q8_0 on VNNI CPUs without AMX, bf16 on AVX-512) are laid out\n"
+           "                     layout for (Q8_0 on VNNI CPUs without AMX, bf16 on AVX2/AVX-512) are laid out\n"
            "                     once, so a batch decodes at nearly the cost of one request (Q8_0 alone\n"
            "                     ~15-25%% slower, bf16 alone faster; a second copy of them in memory)\n"
            "\n"

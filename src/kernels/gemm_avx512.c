@@ -255,7 +255,8 @@ static void bp_products(float *y, const float *x, const hg_tensor *w, int64_t T)
         for (int64_t gi = gr * grab; gi < hg_min_i64(n_grp, (gr + 1) * grab); gi++) {
             const int64_t o0 = gi * GEMM5_R, R = hg_min_i64(GEMM5_R, n_out - o0);
             const __mmask16 m0 = R >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << R) - 1);
-            const __mmask16 m1 = R >= 32 ? (__mmask16)0xffff : R <= 16 ? (__mmask16)0 : (__mmask16)((1u << (R - 16)) - 1);
+            const __mmask16 m1 =
+                R >= 32 ? (__mmask16)0xffff : R <= 16 ? (__mmask16)0 : (__mmask16)((1u << (R - 16)) - 1);
             const uint16_t *g = bp_group(w, o0);
             for (int64_t c = 0; c < n_pass; c++) {
                 const int64_t t0 = T * c / n_pass, Tb = T * (c + 1) / n_pass - t0;

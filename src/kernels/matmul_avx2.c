@@ -436,7 +436,116 @@ static void gemm_group(float *y, int64_t ldy, const float *x, int64_t ldx, const
 
 HG_ROWS_PACK_BY_DTYPE(pack_w_any, pack_w)
 
+/* ---- bf16 laid out once (prepack_bf16): gemm_avx512.c's packed layout at 16 rows ----------------- */
+
+/* Groups of 16 rows (the last padded with zero rows), k-major, 32 bytes per k: word p = 8j + i holds row
+ * 4j + i and word 8j + 4 + i row 8 + 4j + i (lane j < 2, i < 4), so vpunpcklwd / vpunpckhwd with zeros
+ * give rows 0-7 and 8-15 as f32. Every product walks a group once per pass of up to 6 positions (16
+ * registers: 12 sums, 2 weights, 1 broadcast) with the FMA chain over k from +0 — the tile's arithmetic
+ * on the stored rows, bit for bit — so a position's result is the same at every T. */
+typedef struct bf16_packed2 {
+    hg_packed head;
+    uint16_t *buf; /* 32-byte aligned, inside this allocation */
+} bf16_packed2;
+
+#define BP2_PF 8192 /* bytes ahead in a group's stream for the walk's prefetch */
+
+static int bp2_row(int p) { return (p & 4) ? 8 + 4 * (p >> 3) + (p & 3) : 4 * (p >> 3) + (p & 3); }
+
+static void gemm_avx2(float *y, const float *x, const hg_tensor *w, int64_t T);
+
+static void *prepack_bf16(const hg_tensor *w) {
+    const int64_t n_out = w->ne[0], K = w->ne[1];
+    if (w->dtype != HG_DTYPE_BF16 || n_out <= 0 || K <= 0) return NULL;
+    const int64_t n_grp = (n_out + GEMM_R - 1) / GEMM_R;
+    bf16_packed2 *pk = hg_malloc_huge(sizeof *pk + 64 + (size_t)n_grp * (size_t)K * GEMM_R * sizeof(uint16_t));
+    if (!pk) return NULL;
+    pk->head = (hg_packed){gemm_avx2, w->data, n_out, K, w->dtype};
+    pk->buf = (uint16_t *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
+    const uint16_t *src = w->data;
+#pragma omp parallel for schedule(dynamic, 4) if ((double)n_out * (double)K >= HG_PAR_MIN_MACS)
+    for (int64_t g = 0; g < n_grp; g++) {
+        uint16_t *dst = pk->buf + (size_t)g * (size_t)K * GEMM_R;
+        for (int p = 0; p < GEMM_R; p++) {
+            const int64_t r = g * GEMM_R + bp2_row(p);
+            if (r >= n_out) { /* padding rows of the last group */
+                for (int64_t k = 0; k < K; k++) dst[k * GEMM_R + p] = 0;
+                continue;
+            }
+            const uint16_t *row = src + (size_t)r * (size_t)K;
+            for (int64_t k = 0; k < K; k++) dst[k * GEMM_R + p] = row[k];
+        }
+    }
+    return pk;
+}
+
+HG_INLINE void bp2_walk(int TG, float *y, int64_t ldy, const float *x, int64_t ldx, const uint16_t *g, int64_t K,
+                        bool full, __m256i m0, __m256i m1) {
+    __m256 acc[GEMM_TG][2];
+    _Pragma("GCC unroll 8")
+    for (int t = 0; t < TG; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        _mm_prefetch((const char *)(g + k * GEMM_R) + BP2_PF, _MM_HINT_T0);
+        const __m256i a = _mm256_load_si256((const __m256i *)(const void *)(g + k * GEMM_R));
+        const __m256 w0 = _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), a));
+        const __m256 w1 = _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), a));
+        _Pragma("GCC unroll 8")
+        for (int t = 0; t < TG; t++) {
+            const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k);
+            acc[t][0] = _mm256_fmadd_ps(w0, xb, acc[t][0]);
+            acc[t][1] = _mm256_fmadd_ps(w1, xb, acc[t][1]);
+        }
+    }
+    _Pragma("GCC unroll 8")
+    for (int t = 0; t < TG; t++) {
+        float *yt = y + t * ldy;
+        if (full) {
+            _mm256_storeu_ps(yt, acc[t][0]);
+            _mm256_storeu_ps(yt + 8, acc[t][1]);
+        } else {
+            _mm256_maskstore_ps(yt, m0, acc[t][0]);
+            _mm256_maskstore_ps(yt + 8, m1, acc[t][1]);
+        }
+    }
+}
+
+/* Grabs of whole groups (~HG_MV_GRAB bytes) walked in order; equal passes of up to 6 positions over
+ * a group while it is in L2. */
+static void bp2_products(float *y, const float *x, const hg_tensor *w, int64_t T) {
+    const bf16_packed2 *pk = (const bf16_packed2 *)w->packed;
+    const int64_t n_out = w->ne[0], K = w->ne[1], n_grp = (n_out + GEMM_R - 1) / GEMM_R;
+    const int64_t grab = hg_max_i64(1, HG_MV_GRAB / (K * GEMM_R * (int64_t)sizeof(uint16_t)));
+    const int64_t n_grab = (n_grp + grab - 1) / grab, n_pass = (T + GEMM_TG - 1) / GEMM_TG;
+#pragma omp parallel for schedule(dynamic, 1) if ((double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS)
+    for (int64_t gr = 0; gr < n_grab; gr++)
+        for (int64_t gi = gr * grab; gi < hg_min_i64(n_grp, (gr + 1) * grab); gi++) {
+            const int64_t o0 = gi * GEMM_R, R = hg_min_i64(GEMM_R, n_out - o0);
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), rr = _mm256_set1_epi32((int32_t)R);
+            const __m256i m0 = _mm256_cmpgt_epi32(rr, lane);
+            const __m256i m1 = _mm256_cmpgt_epi32(rr, _mm256_add_epi32(lane, _mm256_set1_epi32(8)));
+            const uint16_t *g = pk->buf + (size_t)gi * (size_t)K * GEMM_R;
+            for (int64_t c = 0; c < n_pass; c++) {
+                const int64_t t0 = T * c / n_pass, Tb = T * (c + 1) / n_pass - t0;
+                float *yo = y + t0 * n_out + o0;
+                const float *xo = x + t0 * K;
+                const bool full = R == GEMM_R;
+                switch (Tb) {
+                case 1: bp2_walk(1, yo, n_out, xo, K, g, K, full, m0, m1); break;
+                case 2: bp2_walk(2, yo, n_out, xo, K, g, K, full, m0, m1); break;
+                case 3: bp2_walk(3, yo, n_out, xo, K, g, K, full, m0, m1); break;
+                case 4: bp2_walk(4, yo, n_out, xo, K, g, K, full, m0, m1); break;
+                case 5: bp2_walk(5, yo, n_out, xo, K, g, K, full, m0, m1); break;
+                default: bp2_walk(6, yo, n_out, xo, K, g, K, full, m0, m1); break;
+                }
+            }
+        }
+}
+
 static void gemm_avx2(float *y, const float *x, const hg_tensor *w, int64_t T) {
+    if (hg_packed_for(w, gemm_avx2)) {
+        if (T > 0 && w->ne[0] > 0) bp2_products(y, x, w, T);
+        return;
+    }
     hg_gemm_rows(y, x, w, T, GEMM_R, GEMM_TB, pack_w_any, gemm_group); /* the loop nest: gemm_rows.h */
 }
 
@@ -500,7 +609,7 @@ void hg_vec_axpy_bf16_avx2(float *y, float a, const void *x, int64_t n) { axpy_k
                  [HG_DTYPE_Q8_0] = Q_GEMM, [HG_DTYPE_Q4_0] = Q_GEMM},                                           \
         .gemm_q8x = {[HG_DTYPE_Q8_0] = Q8X, [HG_DTYPE_Q4_0] = Q8X},                                             \
         .quant_q8x = hg_quantize_row_q8x_avx2, .dot = hg_vec_dot_avx2, .axpy = hg_vec_axpy_avx2,               \
-        .prepack = {[HG_DTYPE_Q8_0] = PP},                                                                     \
+        .prepack = {[HG_DTYPE_Q8_0] = PP, [HG_DTYPE_BF16] = prepack_bf16},                                     \
     }
 const hg_kern_table hg_kern_avx2 = AVX2_TABLE(mv_q8_0, mv_q4_0, gemm_avx2, 17, false, NULL);
 /* with AVX-VNNI (cpu.c: gemm_avxvnni): Q8_0/Q4_0 prefill on Q8X activations, gemm_q8_avxvnni.c */
