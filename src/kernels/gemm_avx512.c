@@ -164,23 +164,13 @@ static void gemm_group(float *y, int64_t ldy, const float *x, int64_t ldx, const
 
 /* ---- bf16 laid out once (hg_prepack_bf16_rows) ------------------------------------------------ */
 
-/* The packed layout: groups of 32 rows (the last padded with zero rows), each group one stream over k
- * of 64 bytes per k: the 32 rows' bf16 at that k, ordered so that interleaving the words with zeros
- * (vpunpcklwd / vpunpckhwd: a bf16 is the high half of its f32) gives rows 0-15 and 16-31 as f32.
- * Word p = 8j + i holds row 4j + i and word 8j + 4 + i row 16 + 4j + i (lane j < 4, i < 4).
- * Every product on it is the sequential FMA chain over k from +0 of the stored layout's blocked
- * product (above), bit for bit, so a position's result is the same at every T. The walk (bp_walk)
- * streams a group once per pass of up to 8 positions with their sums in registers: no widened copy
- * of W and no partial sums through y. It outruns the register tile on stored rows at every T measured
- * (1-1536; docs/results/kernels.md "Packed bf16"), so a packed weight takes it at every T. */
-typedef struct bf16_packed {
-    hg_packed head;
-    uint16_t *buf; /* 64-byte aligned, inside this allocation */
-} bf16_packed;
-
+/* The packed layout (gemm_rows.h hg_bf16_prepack) at 32 rows: 64 bytes per k. Every product on it is
+ * the sequential FMA chain over k from +0 of the stored layout's blocked product (above), bit for bit,
+ * so a position's result is the same at every T. The walk (bp_walk) streams a group once per pass of up
+ * to 8 positions with their sums in registers: no widened copy of W and no partial sums through y. It
+ * outruns the register tile on stored rows at every T measured (1-1536; docs/results/kernels.md
+ * "Packed bf16"), so a packed weight takes it at every T. */
 #define BP_PF 8192 /* bytes ahead in a group's stream for the walk's prefetch (into L1) */
-
-static int bp_row(int p) { return (p & 4) ? 16 + 4 * (p >> 3) + (p & 3) : 4 * (p >> 3) + (p & 3); }
 
 HG_INLINE void bp_widen(const uint16_t *v, __m512 *w0, __m512 *w1) {
     const __m512i a = _mm512_load_si512(v);
@@ -188,35 +178,7 @@ HG_INLINE void bp_widen(const uint16_t *v, __m512 *w0, __m512 *w1) {
     *w1 = _mm512_castsi512_ps(_mm512_unpackhi_epi16(_mm512_setzero_si512(), a));
 }
 
-void *hg_prepack_bf16_rows(const hg_tensor *w) {
-    const int64_t n_out = w->ne[0], K = w->ne[1];
-    if (w->dtype != HG_DTYPE_BF16 || n_out <= 0 || K <= 0) return NULL;
-    const int64_t n_grp = (n_out + GEMM5_R - 1) / GEMM5_R;
-    bf16_packed *pk = hg_malloc_huge(sizeof *pk + 64 + (size_t)n_grp * (size_t)K * GEMM5_R * sizeof(uint16_t));
-    if (!pk) return NULL;
-    pk->head = (hg_packed){hg_gemm_rows_avx512, w->data, n_out, K, w->dtype};
-    pk->buf = (uint16_t *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
-    const uint16_t *src = w->data;
-#pragma omp parallel for schedule(dynamic, 4) if ((double)n_out * (double)K >= HG_PAR_MIN_MACS)
-    for (int64_t g = 0; g < n_grp; g++) {
-        uint16_t *dst = pk->buf + (size_t)g * (size_t)K * GEMM5_R;
-        for (int p = 0; p < GEMM5_R; p++) {
-            const int64_t r = g * GEMM5_R + bp_row(p);
-            if (r >= n_out) { /* padding rows of the last group */
-                for (int64_t k = 0; k < K; k++) dst[k * GEMM5_R + p] = 0;
-                continue;
-            }
-            const uint16_t *row = src + (size_t)r * (size_t)K;
-            for (int64_t k = 0; k < K; k++) dst[k * GEMM5_R + p] = row[k];
-        }
-    }
-    return pk;
-}
-
-static const uint16_t *bp_group(const hg_tensor *w, int64_t o0) {
-    const bf16_packed *pk = (const bf16_packed *)w->packed;
-    return pk->buf + (size_t)(o0 / GEMM5_R) * (size_t)w->ne[1] * GEMM5_R;
-}
+void *hg_prepack_bf16_rows(const hg_tensor *w) { return hg_bf16_prepack(w, GEMM5_R, hg_gemm_rows_avx512); }
 
 /* y[t][r] = Σ_k x[t][k] · W[o0 + r][k] for t < TG over the whole K of one packed group, the sums in
  * registers (the tile's chain: one FMA per k into +0) */
@@ -257,7 +219,7 @@ static void bp_products(float *y, const float *x, const hg_tensor *w, int64_t T)
             const __mmask16 m0 = R >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << R) - 1);
             const __mmask16 m1 =
                 R >= 32 ? (__mmask16)0xffff : R <= 16 ? (__mmask16)0 : (__mmask16)((1u << (R - 16)) - 1);
-            const uint16_t *g = bp_group(w, o0);
+            const uint16_t *g = hg_bf16_packed_group(w, GEMM5_R, gi);
             for (int64_t c = 0; c < n_pass; c++) {
                 const int64_t t0 = T * c / n_pass, Tb = T * (c + 1) / n_pass - t0;
                 float *yo = y + t0 * n_out + o0;

@@ -63,4 +63,45 @@ static inline void hg_gemm_rows(float *y, const float *x, const hg_tensor *w, in
     }
 }
 
+/* The packed bf16 layout of a row-lane tile R rows wide (hg_matmul_prepack; gemm_avx512.c R = 32,
+ * matmul_avx2.c R = 16): groups of R rows (the last padded with zero rows), each one stream over k of
+ * R bf16 per k. Word p = 8j + i holds row 4j + i and word 8j + 4 + i row R/2 + 4j + i (128-bit lane j,
+ * i < 4), so interleaving a k's words with zeros (vpunpcklwd / vpunpckhwd: a bf16 is the high half of
+ * its f32) gives rows 0..R/2-1 and R/2..R-1 as f32. */
+typedef struct hg_bf16_packed {
+    hg_packed head;
+    uint16_t *buf; /* 64-byte aligned, inside this allocation */
+} hg_bf16_packed;
+
+static inline int64_t hg_bf16_pack_row(int64_t R, int p) {
+    return (p & 4) ? R / 2 + 4 * (p >> 3) + (p & 3) : 4 * (p >> 3) + (p & 3);
+}
+
+/* W laid out so for `gemm` (an hg_packed block; hg_free), or NULL for another dtype or out of memory. */
+static inline void *hg_bf16_prepack(const hg_tensor *w, int64_t R, hg_gemm_fn gemm) {
+    const int64_t n_out = w->ne[0], K = w->ne[1];
+    if (w->dtype != HG_DTYPE_BF16 || n_out <= 0 || K <= 0) return NULL;
+    const int64_t n_grp = (n_out + R - 1) / R;
+    hg_bf16_packed *pk = hg_malloc_huge(sizeof *pk + 64 + (size_t)n_grp * (size_t)K * (size_t)R * sizeof(uint16_t));
+    if (!pk) return NULL;
+    pk->head = (hg_packed){gemm, w->data, n_out, K, w->dtype};
+    pk->buf = (uint16_t *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
+    const uint16_t *src = w->data;
+#pragma omp parallel for schedule(dynamic, 4) if ((double)n_out * (double)K >= HG_PAR_MIN_MACS)
+    for (int64_t g = 0; g < n_grp; g++) {
+        uint16_t *dst = pk->buf + (size_t)g * (size_t)K * (size_t)R;
+        for (int p = 0; p < R; p++) {
+            const int64_t r = g * R + hg_bf16_pack_row(R, p);
+            const uint16_t *row = r < n_out ? src + (size_t)r * (size_t)K : NULL; /* NULL: a padding row */
+            for (int64_t k = 0; k < K; k++) dst[k * R + p] = row ? row[k] : 0;
+        }
+    }
+    return pk;
+}
+
+/* Group g of a weight packed by hg_bf16_prepack with groups of R rows. */
+static inline const uint16_t *hg_bf16_packed_group(const hg_tensor *w, int64_t R, int64_t g) {
+    return ((const hg_bf16_packed *)w->packed)->buf + (size_t)g * (size_t)w->ne[1] * (size_t)R;
+}
+
 #endif

@@ -373,6 +373,17 @@ HG_INLINE void pack_w(hg_dtype dt, const hg_tensor *w, int64_t o0, int64_t R, in
         }
 }
 
+/* y[0..15] = a0, a1: rows past the group's end masked (m0, m1) unless the group is full */
+HG_INLINE void store16(float *y, __m256 a0, __m256 a1, bool full, __m256i m0, __m256i m1) {
+    if (full) {
+        _mm256_storeu_ps(y, a0);
+        _mm256_storeu_ps(y + 8, a1);
+    } else {
+        _mm256_maskstore_ps(y, m0, a0);
+        _mm256_maskstore_ps(y + 8, m1, a1);
+    }
+}
+
 /* y[t][r] (+)= Σ_k x[t][k] · wp[k][r] for t < TG, r < 16; y and x already point at (t, o0) and (t, k0).
  * Rows past the group's end are masked (m0, m1) unless the group is full. */
 HG_INLINE void gemm_tile(int TG, float *y, int64_t ldy, const float *x, int64_t ldx, const float *wp, int64_t kc,
@@ -400,16 +411,7 @@ HG_INLINE void gemm_tile(int TG, float *y, int64_t ldy, const float *x, int64_t 
         }
     }
     _Pragma("GCC unroll 8")
-    for (int t = 0; t < TG; t++) {
-        float *yt = y + t * ldy;
-        if (full) {
-            _mm256_storeu_ps(yt, acc[t][0]);
-            _mm256_storeu_ps(yt + 8, acc[t][1]);
-        } else {
-            _mm256_maskstore_ps(yt, m0, acc[t][0]);
-            _mm256_maskstore_ps(yt + 8, m1, acc[t][1]);
-        }
-    }
+    for (int t = 0; t < TG; t++) store16(y + t * ldy, acc[t][0], acc[t][1], full, m0, m1);
 }
 
 /* One group of R <= 16 rows (packed in wp) against Tb positions, in tiles of 6 then the rest. */
@@ -436,48 +438,16 @@ static void gemm_group(float *y, int64_t ldy, const float *x, int64_t ldx, const
 
 HG_ROWS_PACK_BY_DTYPE(pack_w_any, pack_w)
 
-/* ---- bf16 laid out once (prepack_bf16): gemm_avx512.c's packed layout at 16 rows ----------------- */
+/* ---- bf16 laid out once (prepack_bf16): gemm_rows.h's packed layout at 16 rows ------------------ */
 
-/* Groups of 16 rows (the last padded with zero rows), k-major, 32 bytes per k: word p = 8j + i holds row
- * 4j + i and word 8j + 4 + i row 8 + 4j + i (lane j < 2, i < 4), so vpunpcklwd / vpunpckhwd with zeros
- * give rows 0-7 and 8-15 as f32. Every product walks a group once per pass of up to 6 positions (16
- * registers: 12 sums, 2 weights, 1 broadcast) with the FMA chain over k from +0 — the tile's arithmetic
- * on the stored rows, bit for bit — so a position's result is the same at every T. */
-typedef struct bf16_packed2 {
-    hg_packed head;
-    uint16_t *buf; /* 32-byte aligned, inside this allocation */
-} bf16_packed2;
-
+/* 32 bytes per k. Every product walks a group once per pass of up to 6 positions (16 registers: 12
+ * sums, 2 weights, 1 broadcast) with the FMA chain over k from +0 — the tile's arithmetic on the stored
+ * rows, bit for bit — so a position's result is the same at every T. */
 #define BP2_PF 8192 /* bytes ahead in a group's stream for the walk's prefetch */
-
-static int bp2_row(int p) { return (p & 4) ? 8 + 4 * (p >> 3) + (p & 3) : 4 * (p >> 3) + (p & 3); }
 
 static void gemm_avx2(float *y, const float *x, const hg_tensor *w, int64_t T);
 
-static void *prepack_bf16(const hg_tensor *w) {
-    const int64_t n_out = w->ne[0], K = w->ne[1];
-    if (w->dtype != HG_DTYPE_BF16 || n_out <= 0 || K <= 0) return NULL;
-    const int64_t n_grp = (n_out + GEMM_R - 1) / GEMM_R;
-    bf16_packed2 *pk = hg_malloc_huge(sizeof *pk + 64 + (size_t)n_grp * (size_t)K * GEMM_R * sizeof(uint16_t));
-    if (!pk) return NULL;
-    pk->head = (hg_packed){gemm_avx2, w->data, n_out, K, w->dtype};
-    pk->buf = (uint16_t *)(((uintptr_t)(pk + 1) + 63) & ~(uintptr_t)63);
-    const uint16_t *src = w->data;
-#pragma omp parallel for schedule(dynamic, 4) if ((double)n_out * (double)K >= HG_PAR_MIN_MACS)
-    for (int64_t g = 0; g < n_grp; g++) {
-        uint16_t *dst = pk->buf + (size_t)g * (size_t)K * GEMM_R;
-        for (int p = 0; p < GEMM_R; p++) {
-            const int64_t r = g * GEMM_R + bp2_row(p);
-            if (r >= n_out) { /* padding rows of the last group */
-                for (int64_t k = 0; k < K; k++) dst[k * GEMM_R + p] = 0;
-                continue;
-            }
-            const uint16_t *row = src + (size_t)r * (size_t)K;
-            for (int64_t k = 0; k < K; k++) dst[k * GEMM_R + p] = row[k];
-        }
-    }
-    return pk;
-}
+static void *prepack_bf16(const hg_tensor *w) { return hg_bf16_prepack(w, GEMM_R, gemm_avx2); }
 
 HG_INLINE void bp2_walk(int TG, float *y, int64_t ldy, const float *x, int64_t ldx, const uint16_t *g, int64_t K,
                         bool full, __m256i m0, __m256i m1) {
@@ -497,22 +467,12 @@ HG_INLINE void bp2_walk(int TG, float *y, int64_t ldy, const float *x, int64_t l
         }
     }
     _Pragma("GCC unroll 8")
-    for (int t = 0; t < TG; t++) {
-        float *yt = y + t * ldy;
-        if (full) {
-            _mm256_storeu_ps(yt, acc[t][0]);
-            _mm256_storeu_ps(yt + 8, acc[t][1]);
-        } else {
-            _mm256_maskstore_ps(yt, m0, acc[t][0]);
-            _mm256_maskstore_ps(yt + 8, m1, acc[t][1]);
-        }
-    }
+    for (int t = 0; t < TG; t++) store16(y + t * ldy, acc[t][0], acc[t][1], full, m0, m1);
 }
 
 /* Grabs of whole groups (~HG_MV_GRAB bytes) walked in order; equal passes of up to 6 positions over
  * a group while it is in L2. */
 static void bp2_products(float *y, const float *x, const hg_tensor *w, int64_t T) {
-    const bf16_packed2 *pk = (const bf16_packed2 *)w->packed;
     const int64_t n_out = w->ne[0], K = w->ne[1], n_grp = (n_out + GEMM_R - 1) / GEMM_R;
     const int64_t grab = hg_max_i64(1, HG_MV_GRAB / (K * GEMM_R * (int64_t)sizeof(uint16_t)));
     const int64_t n_grab = (n_grp + grab - 1) / grab, n_pass = (T + GEMM_TG - 1) / GEMM_TG;
@@ -523,7 +483,7 @@ static void bp2_products(float *y, const float *x, const hg_tensor *w, int64_t T
             const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), rr = _mm256_set1_epi32((int32_t)R);
             const __m256i m0 = _mm256_cmpgt_epi32(rr, lane);
             const __m256i m1 = _mm256_cmpgt_epi32(rr, _mm256_add_epi32(lane, _mm256_set1_epi32(8)));
-            const uint16_t *g = pk->buf + (size_t)gi * (size_t)K * GEMM_R;
+            const uint16_t *g = hg_bf16_packed_group(w, GEMM_R, gi);
             for (int64_t c = 0; c < n_pass; c++) {
                 const int64_t t0 = T * c / n_pass, Tb = T * (c + 1) / n_pass - t0;
                 float *yo = y + t0 * n_out + o0;
