@@ -137,8 +137,10 @@ typedef struct hg_model hg_model;
 typedef struct hg_model_params {
     bool use_mmap; /* default true: map the files; false reads them into memory */
     /* default false: lay the weights out once for batched decode where the kernels have such a layout
-     * (Q8_0 on the VNNI kernels without AMX, bf16 on the AVX-512 and AVX2 kernels without AMX; a
-     * second copy of those weights in memory). Every product then runs one kernel whatever the number
+     * (Q8_0 on the VNNI kernels without AMX, bf16 on the AVX-512 and AVX2 kernels without AMX). The
+     * packed copy takes the place of the stored bytes in memory: where those lie in a mapped file their
+     * pages are released (re-read from the file if something touches them); a model read into memory
+     * (use_mmap false) holds both. Every product then runs one kernel whatever the number
      * of positions: a batch of any size equals each sequence alone bit for bit, and batched decode
      * reads the weights once at nearly the cost of one sequence. Q8_0: prefill skips its per-call
      * packing, one sequence decodes ~15-25 % slower; bf16: prefill and (AVX-512) one sequence run
@@ -160,6 +162,9 @@ HG_API const hg_config *hg_model_config(const hg_model *m);
 /* Number of parameters (tied embeddings counted once) and bytes of weights as stored. */
 HG_API int64_t hg_model_n_params(const hg_model *m);
 HG_API int64_t hg_model_n_bytes(const hg_model *m);
+/* How many weights were laid out for this CPU's kernels at load (hg_model_params.prepack); 0 where
+ * packing was off or the kernels have no packed layout for the weights' dtype. */
+HG_API int64_t hg_model_n_packed(const hg_model *m);
 /* The directory or file the model was loaded from (owned by the model). */
 HG_API const char *hg_model_path(const hg_model *m);
 

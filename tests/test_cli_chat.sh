@@ -2,8 +2,9 @@
 # test_cli_chat.sh — `huginn chat` survives what a user types or presses (issue #22, item 4): an
 # invalid-UTF-8 line is rejected and the session goes on, a full context drops the oldest turns with a
 # notice, Ctrl-C (SIGINT) during a reply stops that reply only and Ctrl-C at the prompt ends the
-# session, -n beyond the context is refused with the limit, unknown flags are named, and the test-time
-# flags of run are accepted. Messages come on stdin (a script, or a FIFO for the signals).
+# session, -n beyond the context is refused with the limit, unknown flags are named, the test-time
+# flags of run are accepted, and --prepack lays the weights out as the server does. Messages come on
+# stdin (a script, or a FIFO for the signals).
 # Run with HUGINN, HG_TEST_DATA, HG_TEST_TMP.
 set -u
 fail=0
@@ -49,6 +50,19 @@ echo hi | chat -n 2 --exit kl --exit-threshold 0.001 --warm-start > /dev/null 2>
 check "test-time flags accepted" '[ $? = 0 ] && grep -q "prompt tokens" "$dir/err5"'
 chat --parallel < /dev/null 2> "$dir/err6"
 check "--parallel refused in chat" '[ $? = 1 ] && grep -q "not supported in a conversation" "$dir/err6"'
+# --prepack: the weights laid out as huginn serve lays them (a bf16 twin of the model: the AVX2 and
+# AVX-512 kernels pack bf16), the same replies as HG_PREPACK=1, and stderr says how many were packed
+"$HUGINN" init --config "$dir/cfg.json" -o "$dir/cm16" --seed 3 --dtype bf16 > /dev/null || fail=1
+cp "$cm/tokenizer.json" "$cm/tokenizer_config.json" "$dir/cm16/"
+chat16() { "$HUGINN" chat -m "$dir/cm16" --steps 2 --temp 0 --init-scale 0 -n 4 "$@" < "$dir/in1"; }
+chat16 --prepack > "$dir/out8" 2> "$dir/err8"
+rc=$?
+n_packed=$(sed -n 's/^huginn chat: \([0-9]*\) weights laid out.*/\1/p' "$dir/err8")
+want_packed=0 # every product weight where the kernels pack bf16 (AVX2 or AVX-512 levels), else none
+case "${HG_CPU:-}" in scalar|neon*) ;; *) grep -q -w avx2 /proc/cpuinfo 2> /dev/null && want_packed=1 ;; esac
+check "chat --prepack packs the weights and says so" '[ $rc = 0 ] && [ -n "$n_packed" ] && { [ $want_packed = 0 ] || [ "$n_packed" -gt 0 ]; }'
+check "chat --prepack equals HG_PREPACK=1" 'HG_PREPACK=1 chat16 2> /dev/null | cmp -s - "$dir/out8"'
+check "chat without --prepack packs nothing" '! chat16 2>&1 > /dev/null | grep -q "laid out"'
 
 # Ctrl-C: a long reply is stopped, the session answers the next line; Ctrl-C at the prompt ends it
 fifo="$dir/fifo"

@@ -5,7 +5,7 @@
  * (hg_generate_params.reuse_prefix), so a turn costs its own new tokens, not the history.
  *   huginn chat [-m MODEL] [--system TEXT] [--chat-template NAME] [-f FILE] [-n N] [--steps R] [--temp T]
  *               [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty X] [--init-scale S] [--seed N]
- *               [--kv-cache S] [-c N_CTX] [--threads N] [--no-mmap] [--exit CRITERION ...] [--warm-start ...]
+ *               [--kv-cache S] [-c N_CTX] [--threads N] [--no-mmap] [--prepack] [--exit CRITERION ...] [--warm-start ...]
  * The chat format is the model's own template when it is recognised (Huginn-0125, Llama 3, ChatML),
  * else the built-in one --chat-template names; a reply ends at the format's end-of-turn token
  * (<|end_turn|>, <|eot_id|>, <|im_end|>) or the tokenizer's EOS.
@@ -68,13 +68,15 @@ static bool on_token(void *user, int32_t id, int64_t steps, const float *logits)
 static int usage(FILE *f) {
     fprintf(f, "usage: huginn chat [-m MODEL] [--system TEXT] [--chat-template NAME] [-f FILE] [-n N] [--steps R] [--temp T]\n"
                "                   [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty X] [--init-scale S] [--seed N]\n"
-               "                   [--kv-cache S] [-c N_CTX] [--threads N] [--no-mmap] [--exit CRITERION ...]\n"
+               "                   [--kv-cache S] [-c N_CTX] [--threads N] [--no-mmap] [--prepack] [--exit CRITERION ...]\n"
                "                   [--warm-start [--warm-state normalized|raw]]\n"
                "  -m MODEL   default: $HUGINN_MODEL, else the shipped models/default\n"
                "  --chat-template NAME  use the built-in chat format NAME (%s) instead of the model's\n"
                "             template; needed when the model's template is not recognised\n"
                "  -f FILE    read the user's messages from FILE (one per line) instead of standard input\n"
                "  -n N       most tokens per reply (default 256); -c N_CTX the context (default min(block_size, 2048))\n"
+               "  --prepack  lay the weights out as huginn serve does (its replies, bit for bit): bf16 replies come\n"
+               "             faster on AVX-512 CPUs without AMX; a few seconds more to start\n"
                "  Each line is a message; /exit or end of input ends the session. Ctrl-C stops the current\n"
                "  reply; at the prompt it ends the session. When the context is full the oldest turns are dropped.\n",
             hg_chat_format_names());
@@ -93,6 +95,7 @@ int cmd_chat(int argc, char **argv) {
     const char *model = NULL, *system = NULL, *kv = NULL, *in_path = NULL, *chat_template = NULL;
     int64_t n_new = 256, steps = -1, n_ctx = 0, threads = 0;
     bool no_mmap = false, warm = false; /* --no-mmap: read the weights into (huge-page) memory */
+    bool prepack = false;               /* --prepack: the weights laid out as huginn serve lays them */
     float init_scale = 1.0f;
     uint64_t seed = 0;
     hg_sampler_params smp = hg_sampler_default_params();
@@ -103,6 +106,7 @@ int cmd_chat(int argc, char **argv) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout);
         if (!strcmp(a, "--no-mmap")) { no_mmap = true; continue; }
+        if (!strcmp(a, "--prepack")) { prepack = true; continue; }
         if (!strcmp(a, "--warm-start")) { warm = true; continue; }
         { int t = run_modes_parse(argc, argv, &i, &ttc); if (t < 0) return 1; if (t > 0) continue; }
         if (!(v = cli_value(argc, argv, &i, "chat",
@@ -145,7 +149,9 @@ int cmd_chat(int argc, char **argv) {
     chat_turn turn = {&text, NULL, 0, 0};
     hg_error err = {0};
     if (in_path && !(in = fopen(in_path, "r"))) return cli_fail("cannot open %s: %s", in_path, strerror(errno));
-    if (cli_model_load(model, no_mmap, false, &m, &err)) { rc = cli_fail_err(&err); goto out; }
+    if (cli_model_load(model, no_mmap, prepack, &m, &err)) { rc = cli_fail_err(&err); goto out; }
+    if (prepack)
+        fprintf(stderr, "huginn chat: %lld weights laid out for this CPU's kernels\n", (long long)hg_model_n_packed(m));
     const hg_config *c = hg_model_config(m);
     if (run_text_open(&text, m, true)) goto out;
     if (cli_chat_format("chat", text.tok, chat_template)) goto out;

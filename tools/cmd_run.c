@@ -54,7 +54,7 @@ static int usage(FILE *f) {
             "  --temp T       temperature (default 0.7; 0 = greedy)\n"
             "  --prepack      lay the weights out for batched decode as huginn serve does (Q8_0 on VNNI CPUs\n"
             "                 without AMX, bf16 on AVX2/AVX-512), so the output equals the server's bit for bit\n"
-            "                 (bf16: also faster alone; costs a second copy of the weights in memory)\n");
+            "                 (bf16: also faster alone; a few seconds to start, the stored pages are released)\n");
     run_modes_help(f, false);
     fprintf(f, "  Ouro (a learned exit gate, docs/family.md): --steps N loops (default total_ut_steps);\n"
                "    --exit gate [--exit-threshold X] (default: the config's early_exit_threshold) | --exit weighted |\n"

@@ -44,7 +44,7 @@ static int usage(void) {
            "  --no-prepack       keep the weights as stored: by default weights the kernels have a batch\n"
            "                     layout for (Q8_0 on VNNI CPUs without AMX, bf16 on AVX2/AVX-512) are laid out\n"
            "                     once, so a batch decodes at nearly the cost of one request (Q8_0 alone\n"
-           "                     ~15-25%% slower, bf16 alone faster; a second copy of them in memory)\n"
+           "                     ~15-25%% slower, bf16 alone faster; the mapped stored pages are released)\n"
            "\n"
            "Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health,\n"
            "GET /metrics (Prometheus), POST /tokenize, POST /detokenize, GET / (a page to try it).\n"

@@ -111,3 +111,20 @@ hg_status hg_read_text_file(const char *path, size_t max_bytes, char **out, size
     if (len) *len = n;
     return HG_OK;
 }
+
+size_t hg_mapped_file_release(const hg_mapped_file *f, const void *p, size_t n) {
+#ifdef MADV_DONTNEED
+    if (!f || !f->mapped || !f->data || !p || !n) return 0;
+    const uintptr_t lo = (uintptr_t)f->data, hi = lo + f->size, a = (uintptr_t)p;
+    if (a < lo || a > hi || n > hi - a) return 0;
+    const long ps = sysconf(_SC_PAGESIZE);
+    if (ps <= 0) return 0;
+    const uintptr_t pg = (uintptr_t)ps;
+    const uintptr_t b = (a + pg - 1) / pg * pg, e = (a + n) / pg * pg; /* whole pages only: a neighbour's stay */
+    if (e <= b) return 0;
+    return madvise((void *)b, e - b, MADV_DONTNEED) == 0 ? e - b : 0;
+#else
+    (void)f, (void)p, (void)n;
+    return 0;
+#endif
+}

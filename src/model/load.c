@@ -40,6 +40,7 @@ void hg_model_free(hg_model *m) {
 const hg_config *hg_model_config(const hg_model *m) { return &m->cfg; }
 int64_t hg_model_n_params(const hg_model *m) { return m->n_params; }
 int64_t hg_model_n_bytes(const hg_model *m) { return m->n_bytes; }
+int64_t hg_model_n_packed(const hg_model *m) { return m->n_packs; }
 const char *hg_model_path(const hg_model *m) { return m->path; }
 
 /* ---- binding one part ------------------------------------------------------------------------- */
@@ -177,8 +178,18 @@ static hg_status bind_all(hg_model *m, const hg_wsource *s, hg_error *err) {
 
 /* ---- laying weights out for the kernels ------------------------------------------------------- */
 
+/* A packed weight's stored bytes are read no more by this model's products, so where they lie in a
+ * mapped file the process lets their pages go: the packed copy then replaces them in memory instead of
+ * doubling it. The tied head shares the embedding's bytes, which the lookup still reads. */
+static void release_stored(hg_model *m, const hg_tensor *w) {
+    if (w->data == m->wte.data) return;
+    for (int f = 0; f < m->n_files; f++)
+        if (hg_mapped_file_release(&m->files[f].map, w->data, w->nbytes)) return;
+    if (m->gguf) (void)hg_mapped_file_release(&((const hg_gguf_file *)m->gguf)->map, w->data, w->nbytes);
+}
+
 /* Every product weight the kernels have a packed layout for gets one (hg_matmul_prepack: Q8_0 on the
- * VNNI kernels): decode then reads W once for a whole batch at about the cost of one position, and a
+ * VNNI kernels, bf16 on the AVX2 and AVX-512 widening kernels): decode then reads W once for a whole batch at about the cost of one position, and a
  * position's result no longer depends on how many share the step. The embedding keeps its stored rows
  * (a tied head gets its own packed copy; the lookup reads wte). Out of memory leaves a weight as stored:
  * the products are the same, only slower in batches. */
@@ -204,6 +215,7 @@ static void prepack_all(hg_model *m) {
             if (!pk) continue;
             ws[i]->packed = pk;
             m->packs[m->n_packs++] = pk;
+            release_stored(m, ws[i]);
         }
     }
 }
