@@ -6,6 +6,8 @@
 #   2. -cpu cortex-a53 (Armv8.0, no SDOT): the NEON level with SMULL dots;
 #   3. HG_CPU=scalar: the portable path is the one chosen on aarch64 (test_kernels checks hg_kern()
 #      follows HG_CPU; it still compares every level it can run, NEON included).
+#   4. where clang is installed: every file built with clang for aarch64 without a warning, and a clang
+#      build run as in 1 (clang declares the dot product differently from gcc: matmul_neon.c HG_VDOT).
 # Each run must exit 0 and print that its level ran. Speed means nothing under qemu; only results count.
 # Needs gcc-aarch64-linux-gnu and qemu-user (scripts/setup.sh installs them); without them it prints
 # SKIP and exits 77, which tests/CMakeLists.txt registers as CTest's skip code.
@@ -65,5 +67,31 @@ for name in neon-sdot neon-smull; do
   grep -q "neon level: all kernels match the reference" "$OUT/$name.log" ||
     { echo "FAIL: $name: the neon level did not run clean"; fail=1; }
 done
+
+# clang, where installed: the same sources build warning-free for aarch64 (its OpenMP, compile only:
+# no arm64 libomp here), and a clang build runs clean under qemu with SDOT. That build links gcc's
+# libgomp for the omp_* calls, with which clang leaves the pragmas inert (single-threaded, so the
+# variables only the pragmas read are unused: -Wno-unused-variable there only).
+if command -v clang >/dev/null 2>&1; then
+  flags=(-std=c11 -O2 -fno-fast-math -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+         -Wdouble-promotion -Wcast-qual -Wno-unused-parameter -Werror -D_POSIX_C_SOURCE=200809L
+         -D_DEFAULT_SOURCE -DHG_TESTING=1 -I"$SRC/include" -I"$SRC/src" -I"$SRC/tests")
+  for f in "${srcs[@]}"; do
+    if ! clang --target=aarch64-linux-gnu -fopenmp "${flags[@]}" -c "$f" -o "$OUT/clang.o" 2>"$OUT/clang.err"; then
+      echo "FAIL: clang for aarch64: $f"; head -20 "$OUT/clang.err"; fail=1
+    fi
+  done
+  if clang --target=aarch64-linux-gnu -fopenmp=libgomp "${flags[@]}" -Wno-unused-variable -g "${srcs[@]}" -lm \
+       -o "$OUT/test_kernels_aarch64_clang" 2>"$OUT/clang.err"; then
+    BIN="$OUT/test_kernels_aarch64_clang"
+    run clang-neon-sdot "neon dotprod 1)" --
+    grep -q "neon level: all kernels match the reference" "$OUT/clang-neon-sdot.log" ||
+      { echo "FAIL: clang-neon-sdot: the neon level did not run clean"; fail=1; }
+  else
+    echo "FAIL: linking the clang aarch64 build"; head -20 "$OUT/clang.err"; fail=1
+  fi
+else
+  echo "clang not installed: the clang aarch64 build is not checked"
+fi
 [ $fail -eq 0 ] && echo "test_neon: aarch64 test_kernels passed (SDOT, SMULL and scalar)"
 exit $fail

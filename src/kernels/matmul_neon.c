@@ -31,7 +31,17 @@
 #include <arm_neon.h>
 
 #define HG_INLINE static inline __attribute__((always_inline))
+/* The dot-product instructions (SDOT) in functions chosen at run time, whatever -march the file has:
+ * gcc takes an architecture in the target attribute and then declares vdotq_s32; clang takes the
+ * feature, and its arm_neon.h (clang 14) declares vdotq_s32 only where the whole file targets the dot
+ * product, so its builtin (what that vdotq_s32 calls, 34 = int32x4_t) is used directly. */
+#if defined(__clang__)
+#define HG_SDOT __attribute__((target("dotprod")))
+#define HG_VDOT(acc, a, b) ((int32x4_t)__builtin_neon_vdotq_v((int8x16_t)(acc), (a), (b), 34))
+#else
 #define HG_SDOT __attribute__((target("arch=armv8.2-a+dotprod")))
+#define HG_VDOT(acc, a, b) vdotq_s32((acc), (a), (b))
+#endif
 
 /* ---- widening weights ------------------------------------------------------------------------- */
 
@@ -113,7 +123,7 @@ HG_INLINE int32x4_t idot_mull(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_
 }
 
 HG_INLINE HG_SDOT int32x4_t idot_sdot(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1) {
-    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, x0), w1, x1);
+    return HG_VDOT(HG_VDOT(vdupq_n_s32(0), w0, x0), w1, x1);
 }
 
 /* Block b of a row as signed int8 (w0: elements 0-15, w1: 16-31) and its scale's f16 bits. */
