@@ -773,6 +773,11 @@ HG_API const char *hg_tokenizer_chat_format(const hg_tokenizer *tok);
 /* The id of the token that ends a turn in the tokenizer's chat format (Huginn <|end_turn|>, Llama 3
  * <|eot_id|>, ChatML <|im_end|>): a reply stops there. -1 without a chat format or that token. */
 HG_API int32_t hg_tokenizer_chat_end_id(const hg_tokenizer *tok);
+/* The ids a reply stops at: the EOS (a plain completion stops there too) and, when chat is true, the
+ * format's end of turn (Llama 3's <|eot_id|> and ChatML's <|im_end|> are not every checkpoint's EOS,
+ * and a Llama's stop ids are only these), each once. Writes up to 2 ids to out; returns how many
+ * (0 for a NULL tokenizer). */
+HG_API int hg_tokenizer_stop_ids(const hg_tokenizer *tok, bool chat, int32_t out[2]);
 /* Render msgs [n_msgs] to text in the tokenizer's chat format; add_generation_prompt appends the
  * assistant header (the Llama 3 base template appends it always, as its text does). On success *out is
  * a new NUL-terminated string (free with hg_tokenizer_mem_free). HG_STATUS_UNSUPPORTED when the

@@ -157,6 +157,11 @@ static void check_forcing(void) {
         CHECK(hg_tokenizer_set_chat_format(q, "chatml", &err) == HG_OK);
         CHECK(hg_tokenizer_has_chat(q) && !strcmp(hg_tokenizer_chat_format(q), "chatml"));
         CHECK(hg_tokenizer_chat_end_id(q) == 151645);
+        int32_t stop[2] = {-1, -1}; /* the EOS, then <|im_end|> unless that is the EOS: each once */
+        const int n_stop = hg_tokenizer_stop_ids(q, true, stop);
+        const int32_t q_eos = hg_tokenizer_eos_id(q);
+        CHECK_MSG(q_eos == 151645 ? n_stop == 1 && stop[0] == 151645 : n_stop == 2 && stop[1] == 151645,
+                  "qwen3 stop ids: %d (%d, %d), EOS %d", n_stop, stop[0], stop[1], q_eos);
         CHECK(check_family_goldens(q, "chatml", "forced") == 17);
         st = hg_tokenizer_set_chat_format(q, "chatm", &err);
         CHECK_MSG(st == HG_STATUS_BAD_ARG && strstr(err.msg, "\"chatm\"") && strstr(err.msg, hg_chat_format_names()),
@@ -215,6 +220,11 @@ int main(void) {
     CHECK(hg_tokenizer_token_to_id(tok, "<|end_turn|>") == 65508);
     CHECK(hg_tokenizer_is_special(tok, 65508) && !hg_tokenizer_is_special(tok, 300));
     CHECK(!strcmp(hg_tokenizer_chat_format(tok), "huginn") && hg_tokenizer_chat_end_id(tok) == 65508);
+    int32_t stop[2] = {-1, -1}; /* a chat stops at the EOS and the end of turn, a completion at the EOS */
+    CHECK(hg_tokenizer_stop_ids(tok, true, stop) == 2 && stop[0] == 65505 && stop[1] == 65508);
+    stop[0] = stop[1] = -1;
+    CHECK(hg_tokenizer_stop_ids(tok, false, stop) == 1 && stop[0] == 65505 && stop[1] == -1);
+    CHECK(hg_tokenizer_stop_ids(NULL, true, stop) == 0);
     check_goldens(tok);
 
     /* the template file itself is recognised; a modified one is not */

@@ -155,13 +155,8 @@ int cmd_chat(int argc, char **argv) {
     const hg_config *c = hg_model_config(m);
     if (run_text_open(&text, m, true)) goto out;
     if (cli_chat_format("chat", text.tok, chat_template)) goto out;
-    /* a reply ends at the tokenizer's EOS or at the format's end of turn (Llama 3's <|eot_id|> and
-     * ChatML's <|im_end|> are not the EOS of every checkpoint, and a Llama's stop ids are only these) */
-    int32_t stop_ids[2];
-    int64_t n_stop = 0;
-    if (hg_tokenizer_eos_id(text.tok) >= 0) stop_ids[n_stop++] = hg_tokenizer_eos_id(text.tok);
-    const int32_t end_id = hg_tokenizer_chat_end_id(text.tok); /* Qwen's EOS is <|im_end|> itself */
-    if (end_id >= 0 && !(n_stop && stop_ids[0] == end_id)) stop_ids[n_stop++] = end_id;
+    int32_t stop_ids[2]; /* a reply ends at the tokenizer's EOS or at the format's end of turn */
+    const int64_t n_stop = hg_tokenizer_stop_ids(text.tok, true, stop_ids);
     /* say which format and stop ids the session uses: a forced or unexpected format shows here */
     fprintf(stderr, "[chat format %s; a reply ends at", hg_tokenizer_chat_format(text.tok));
     for (int64_t k = 0; k < n_stop; k++)

@@ -167,9 +167,11 @@ int cmd_run(int argc, char **argv) {
     } else if (o.prompt && run_text_prompt(&text, o.prompt, o.no_bos, &prompt, &n_prompt)) {
         goto out;
     }
-    if (text.tok && hg_tokenizer_eos_id(text.tok) >= 0 && o.n_eos < 16) o.eos[o.n_eos++] = hg_tokenizer_eos_id(text.tok);
-    /* --chat: the reply ends at the chat format's end of turn too (<|eot_id|>, <|im_end|>), as in `chat` */
-    if (o.chat && hg_tokenizer_chat_end_id(text.tok) >= 0 && o.n_eos < 16) o.eos[o.n_eos++] = hg_tokenizer_chat_end_id(text.tok);
+    { /* the EOS and, with --chat, the format's end of turn (<|eot_id|>, <|im_end|>), as in `chat` */
+        int32_t stop[2];
+        const int n_stop = hg_tokenizer_stop_ids(text.tok, o.chat, stop);
+        for (int k = 0; k < n_stop && o.n_eos < 16; k++) o.eos[o.n_eos++] = stop[k];
+    }
     if (o.steps < 0) o.steps = c->mean_recurrence;
     if (c->arch == HG_ARCH_OURO || o.gate.given) { /* a learned exit gate: its own loop (run_gate.c) */
         if (c->arch != HG_ARCH_OURO) {

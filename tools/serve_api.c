@@ -149,12 +149,8 @@ static bool parse_common(srv *s, const cJSON *o, srv_job *j, srv_reply *r) {
     j->req.exit.threshold = thr;
     j->req.exit.min_steps = min_steps;
     j->req.adaptive = j->req.exit.criterion != HG_EXIT_NONE; /* as `huginn run --exit` */
-    /* stop ids: the EOS (`huginn run` stops there too) and, in a chat, the format's end of turn
-     * (<|eot_id|>, <|im_end|>: not every checkpoint's EOS) */
-    int n_stop_ids = 0;
-    if (s->tok && hg_tokenizer_eos_id(s->tok) >= 0) j->stop_ids[n_stop_ids++] = hg_tokenizer_eos_id(s->tok);
-    const int32_t end_id = s->tok && j->kind == SRV_CHAT ? hg_tokenizer_chat_end_id(s->tok) : -1;
-    if (end_id >= 0 && !(n_stop_ids && j->stop_ids[0] == end_id)) j->stop_ids[n_stop_ids++] = end_id;
+    /* stop ids: the EOS (`huginn run` stops there too) and, in a chat, the format's end of turn */
+    const int n_stop_ids = hg_tokenizer_stop_ids(s->tok, j->kind == SRV_CHAT, j->stop_ids);
     g->eos_ids = j->stop_ids;
     g->n_eos = n_stop_ids;
     if (j->n_prompt + max_tokens > s->cfg.n_ctx)

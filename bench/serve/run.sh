@@ -5,6 +5,7 @@
 #   HG_BENCH_FULL=DIR bench/serve/run.sh        also the full Huginn-0125 shape (DIR/bf16, DIR/q8_0.gguf)
 #   HG_BENCH_CLIENTS="1 4 8 16" HG_BENCH_PER=1 HG_BENCH_STEPS=32 HG_BENCH_TOKENS=64  size the runs
 #   HG_BENCH_FULL_TYPES="bf16 q8_0" (which full-shape files), HG_BENCH_SMALL=0 (skip the 1024-wide model),
+#   HG_BENCH_SMALL_TYPES="bf16 q8_0" (the 1024-wide model in which types; default bf16),
 #   HG_BENCH_TORCH=0 (skip the authors' code), HG_BENCH_SERVE_ARGS="--no-prepack" (extra server options)
 #
 # For each model: aggregate generated tokens/s with 1, 4, 8 and 16 concurrent streaming clients
@@ -60,7 +61,14 @@ bench_model() { # NAME MODEL
 if [ "${HG_BENCH_SMALL:-1}" != 0 ]; then
   cp "$root/bench/models/bench-1024.json" "$tmp/config.json"
   "$build/huginn" init --config "$tmp/config.json" -o "$tmp/bf16" --dtype bf16 --seed 1 >/dev/null
-  bench_model "1024-wide, bf16" "$tmp/bf16"
+  for ty in ${HG_BENCH_SMALL_TYPES:-bf16}; do
+    case $ty in
+      bf16) bench_model "1024-wide, bf16" "$tmp/bf16" ;;
+      q8_0) "$build/huginn" quantize -m "$tmp/bf16" -o "$tmp/q8_0.gguf" --type q8_0 >/dev/null
+            bench_model "1024-wide, Q8_0" "$tmp/q8_0.gguf" ;;
+      *) echo "HG_BENCH_SMALL_TYPES: unknown type $ty" >&2; exit 2 ;;
+    esac
+  done
 fi
 if [ -n "${HG_BENCH_FULL:-}" ]; then
   for ty in ${HG_BENCH_FULL_TYPES:-bf16 q8_0}; do

@@ -117,6 +117,14 @@ int32_t hg_tokenizer_chat_end_id(const hg_tokenizer *tok) {
     return hg_tokenizer_has_chat(tok) ? hg_tokenizer_token_to_id(tok, active(tok)->end_token) : -1;
 }
 
+int hg_tokenizer_stop_ids(const hg_tokenizer *tok, bool chat, int32_t out[2]) {
+    int n = 0;
+    const int32_t eos = tok ? hg_tokenizer_eos_id(tok) : -1, end = tok && chat ? hg_tokenizer_chat_end_id(tok) : -1;
+    if (eos >= 0) out[n++] = eos;
+    if (end >= 0 && end != eos) out[n++] = end; /* Qwen's EOS is <|im_end|> itself */
+    return n;
+}
+
 hg_status hg_tokenizer_set_chat_format(hg_tokenizer *tok, const char *name, hg_error *err) {
     if (!tok) return hg_err(err, HG_STATUS_BAD_ARG, "hg_tokenizer_set_chat_format: bad argument");
     if (!name) {
