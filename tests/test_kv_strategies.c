@@ -135,7 +135,7 @@ static void build(hg_kv *kv, const char *strategy) {
     CHECK(hg_kv_strategy_parse(strategy, &st, &err) == HG_OK);
     CHECK(hg_kv_init(kv, &st, &c, 4, 4, &err) == HG_OK);
     memset(kv->written, 0, (size_t)(kv->n_slots * kv->n_ctx));
-#define W(slot, pos) kv->written[(size_t)(slot) * (size_t)kv->n_ctx + (pos)] = 1
+#define W(slot, pos) kv->written[hg_kv_at(kv, (slot), (pos))] = 1
     for (int p = 0; p < 3; p++) W(0, p), W(1, p);
     for (int s = 2; s < 6; s++) W(s, 0);
     for (int s = 2; s < 14; s++) W(s, 1);
@@ -183,8 +183,8 @@ static void test_lookups(void) {
      * iterations 0, 1 (5, 9) */
     hg_kv kv;
     build(&kv, "randomized");
-    kv.written[(size_t)13 * 4 + 1] = 1;
-    kv.written[(size_t)13 * 4 + 0] = 0;
+    kv.written[hg_kv_at(&kv, 13, 1)] = 1;
+    kv.written[hg_kv_at(&kv, 13, 0)] = 0;
     bool seen[3] = {false, false, false};
     hg_rng rng;
     hg_rng_seed(&rng, 7);
@@ -201,8 +201,8 @@ static void test_lookups(void) {
     /* truncation forgets positions in every slot */
     hg_kv_truncate(&kv, 1);
     for (int64_t s = 0; s < kv.n_slots; s++)
-        for (int64_t p = 1; p < kv.n_ctx; p++) CHECK(kv.written[(size_t)s * 4 + (size_t)p] == 0);
-    CHECK(kv.written[0] == 1);
+        for (int64_t p = 1; p < kv.n_ctx; p++) CHECK(kv.written[hg_kv_at(&kv, s, p)] == 0);
+    CHECK(kv.written[hg_kv_at(&kv, 0, 0)] == 1 && kv.written[hg_kv_at(&kv, 18, 0)] == 1);
     hg_kv_free(&kv);
 }
 

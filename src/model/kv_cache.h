@@ -43,8 +43,8 @@ typedef struct hg_kv {
     int64_t n_ctx, width;
     hg_dtype type;       /* entry type: F32, F16 or BF16 */
     size_t esize;        /* bytes per element of `type` */
-    void *k, *v;         /* [n_slots, n_ctx, width] each, in `type` (owned) */
-    uint8_t *written;    /* [n_slots, n_ctx] (owned) */
+    void *k, *v;         /* [n_ctx, n_slots, width] each, in `type` (owned; hg_kv_at) */
+    uint8_t *written;    /* [n_ctx, n_slots] (owned) */
 } hg_kv;
 
 /* Parse a strategy string: "full", "skip", "compress-sN", "compress-rN", "compress-anchor",
@@ -66,12 +66,19 @@ hg_status hg_kv_init(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c, int
 void hg_kv_free(hg_kv *kv);
 /* Physical slot of a logical one; -1 if the strategy has no slot for it (more steps than allocated). */
 int64_t hg_kv_phys(const hg_kv *kv, int64_t logical);
+/* Index of the entry (slot, pos) in k, v (rows of width) and written. Position-major: a new position's
+ * entries, which every layer and iteration of a token writes, lie together, so the cache's memory
+ * grows with the context a few pages at a time, and the huge pages it is allocated on (hg_malloc_huge)
+ * are each touched once, not once per slot. */
+static inline size_t hg_kv_at(const hg_kv *kv, int64_t slot, int64_t pos) {
+    return (size_t)pos * (size_t)kv->n_slots + (size_t)slot;
+}
 /* The K / V row [width] of an entry, in kv->type. */
 static inline const void *hg_kv_k(const hg_kv *kv, int64_t slot, int64_t pos) {
-    return (const uint8_t *)kv->k + ((size_t)slot * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->width * kv->esize;
+    return (const uint8_t *)kv->k + hg_kv_at(kv, slot, pos) * (size_t)kv->width * kv->esize;
 }
 static inline const void *hg_kv_v(const hg_kv *kv, int64_t slot, int64_t pos) {
-    return (const uint8_t *)kv->v + ((size_t)slot * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->width * kv->esize;
+    return (const uint8_t *)kv->v + hg_kv_at(kv, slot, pos) * (size_t)kv->width * kv->esize;
 }
 /* Write the entry (slot, pos) from f32 rows k[width], v[width] (converted to kv->type) and mark it. */
 void hg_kv_store(hg_kv *kv, int64_t slot, int64_t pos, const float *k, const float *v);
