@@ -15,6 +15,9 @@
 /* Below this many multiply-adds a kernel runs on the calling thread: a parallel region's fork and
  * barrier (microseconds; far more on oversubscribed cores) would cost more than the work. */
 #define HG_PAR_MIN_MACS 262144.0
+/* Elementwise work over rows (norms, SiLU of a batch's rows) is spread over the threads from this many
+ * elements of the widest row op: below it waking the threads costs more than the work. */
+#define HG_PAR_MIN_ROWS 16384.0
 
 /* y[T, n_out] = x[T, n_in] · Wᵀ, W = w [n_out, n_in] in its stored dtype. x and y must not alias. */
 void hg_matmul(float *y, const float *x, const hg_tensor *w, int64_t T);

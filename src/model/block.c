@@ -145,21 +145,34 @@ static hg_status huginn_block(const hg_rows *r, const hg_layer *L, int64_t logic
     int64_t slots[HG_MAX_SEGS];
     hg_status st = find_slots(r, logical, slots, err);
     if (st) return st;
-    float *a = w->a;
-    /* the weight matrices meet all rows at once (one read of W for every sequence of a batch) */
+    float *a = w->a, *o = w->o;
+    /* the weight matrices meet all rows at once (one read of W for every sequence of a batch); the
+     * per-row work between them is spread over the threads once there are enough rows for it to pay
+     * (a batch's rows; a row's arithmetic is the same on any thread) */
+    const bool spread = rows > 1 && (double)rows * (double)I >= HG_PAR_MIN_ROWS;
+#pragma omp parallel for schedule(static) if (spread)
     for (int64_t i = 0; i < rows; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[0], h, eps);
     hg_matmul(w->qkv, a, &L->wqkv, rows);
     qkv_store(r, L, slots, w->qkv);
     attention(r, slots, w->qkv, w->att);
-    hg_matmul(w->o, w->att, &L->attn_proj, rows);
-    for (int64_t i = 0; i < rows * h; i++) x[i] += w->o[i];
-    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[1], h, eps);
-    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(a + i * h, x + i * h, L->norm[2], h, eps);
+    hg_matmul(o, w->att, &L->attn_proj, rows);
+#pragma omp parallel for schedule(static) if (spread)
+    for (int64_t i = 0; i < rows; i++) {
+        float *xi = x + i * h;
+        for (int64_t j = 0; j < h; j++) xi[j] += o[i * h + j];
+        hg_rmsnorm(xi, xi, L->norm[1], h, eps);
+        hg_rmsnorm(a + i * h, xi, L->norm[2], h, eps);
+    }
     hg_matmul(w->fc, a, &L->fc, rows);
+#pragma omp parallel for schedule(static) if (spread)
     for (int64_t i = 0; i < rows; i++) hg_silu_mul(w->act + i * I, w->fc + i * 2 * I, w->fc + i * 2 * I + I, I);
-    hg_matmul(w->o, w->act, &L->mlp_proj, rows);
-    for (int64_t i = 0; i < rows * h; i++) x[i] += w->o[i];
-    for (int64_t i = 0; i < rows; i++) hg_rmsnorm(x + i * h, x + i * h, L->norm[3], h, eps);
+    hg_matmul(o, w->act, &L->mlp_proj, rows);
+#pragma omp parallel for schedule(static) if (spread)
+    for (int64_t i = 0; i < rows; i++) {
+        float *xi = x + i * h;
+        for (int64_t j = 0; j < h; j++) xi[j] += o[i * h + j];
+        hg_rmsnorm(xi, xi, L->norm[3], h, eps);
+    }
     return HG_OK;
 }
 
