@@ -137,6 +137,19 @@ static hg_status find_slots(const hg_rows *r, int64_t logical, int64_t *slots, h
 
 /* ---- the Huginn sandwich block on x[rows, h] in place ----------------------------------------- */
 
+/* Per row: x += o, then x = RMSNorm(x; n1), and with n2 also a = RMSNorm(x; n2); rows spread over the
+ * threads when `spread` (a row's arithmetic is the same on any thread). */
+static void residual_norms(int64_t rows, int64_t h, float eps, bool spread, float *x, const float *o, const float *n1,
+                           float *a, const float *n2) {
+#pragma omp parallel for schedule(static) if (spread)
+    for (int64_t i = 0; i < rows; i++) {
+        float *xi = x + i * h;
+        for (int64_t j = 0; j < h; j++) xi[j] += o[i * h + j];
+        hg_rmsnorm(xi, xi, n1, h, eps);
+        if (n2) hg_rmsnorm(a + i * h, xi, n2, h, eps);
+    }
+}
+
 static hg_status huginn_block(const hg_rows *r, const hg_layer *L, int64_t logical, float *x, hg_error *err) {
     const hg_config *c = &r->model->cfg;
     const hg_work *w = r->w;
@@ -156,23 +169,12 @@ static hg_status huginn_block(const hg_rows *r, const hg_layer *L, int64_t logic
     qkv_store(r, L, slots, w->qkv);
     attention(r, slots, w->qkv, w->att);
     hg_matmul(o, w->att, &L->attn_proj, rows);
-#pragma omp parallel for schedule(static) if (spread)
-    for (int64_t i = 0; i < rows; i++) {
-        float *xi = x + i * h;
-        for (int64_t j = 0; j < h; j++) xi[j] += o[i * h + j];
-        hg_rmsnorm(xi, xi, L->norm[1], h, eps);
-        hg_rmsnorm(a + i * h, xi, L->norm[2], h, eps);
-    }
+    residual_norms(rows, h, eps, spread, x, o, L->norm[1], a, L->norm[2]);
     hg_matmul(w->fc, a, &L->fc, rows);
 #pragma omp parallel for schedule(static) if (spread)
     for (int64_t i = 0; i < rows; i++) hg_silu_mul(w->act + i * I, w->fc + i * 2 * I, w->fc + i * 2 * I + I, I);
     hg_matmul(o, w->act, &L->mlp_proj, rows);
-#pragma omp parallel for schedule(static) if (spread)
-    for (int64_t i = 0; i < rows; i++) {
-        float *xi = x + i * h;
-        for (int64_t j = 0; j < h; j++) xi[j] += o[i * h + j];
-        hg_rmsnorm(xi, xi, L->norm[3], h, eps);
-    }
+    residual_norms(rows, h, eps, spread, x, o, L->norm[3], NULL, NULL);
     return HG_OK;
 }
 
