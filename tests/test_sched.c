@@ -12,14 +12,17 @@
  * later token), i.e. a token that left at iteration t did no core work after it, and some tokens did
  * leave early. CTest runs this at every kernel level (HG_CPU). Then the mix again on the model exported
  * to Q8_0, with all ten requests in one batch where the kernels pack Q8_0 weights (any batch size is
- * bit-identical to each request alone there).
+ * bit-identical to each request alone there). And the plain loop's initial-state streams, pinned by
+ * hand with hg_ctx_forward: batch and alone share the scheduler, so only this sees a wrong stream.
  */
 #include "golden.h"
 #include "harness.h"
+#include "generate/generate.h"
 #include "huginn.h"
 #include "kernels/kernels.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <math.h>
 #include <string.h>
@@ -97,6 +100,64 @@ static void run_alone(hg_model *m, int i, result *res) {
 }
 
 static bool same_float(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+typedef struct captured {
+    float *logits; /* [MAXNEW, V] */
+    int64_t n, V;
+} captured;
+
+static bool capture(void *user, int32_t id, int64_t steps, const float *logits) {
+    (void)id, (void)steps;
+    captured *c = user;
+    if (c->n < MAXNEW) memcpy(c->logits + c->n * c->V, logits, (size_t)c->V * sizeof(float));
+    c->n++;
+    return true;
+}
+
+/* hg_generate's plain loop (generate_minimal) against the same computation by hand: the prompt but its
+ * last position on `seed`, the last position on hg_gen_last_prompt_seed(seed) (on `seed` when it is
+ * the only position computed), each later token on hg_gen_token_seed(seed, tokens so far); the logits
+ * that chose every token must be equal bit for bit. */
+static void test_plain_seed_streams(hg_model *m) {
+    const int64_t V = hg_model_config(m)->vocab_size;
+    hg_error err = {0};
+    const hg_ctx_params cp = ctx_params();
+    for (int n_prompt = 1; n_prompt <= 6; n_prompt += 5) {
+        int32_t prompt[6];
+        for (int j = 0; j < n_prompt; j++) prompt[j] = prompt_tok(3, j);
+        hg_generate_params gp = hg_generate_default_params();
+        gp.n_steps = 4;
+        gp.max_new_tokens = MAXNEW;
+        gp.init_scale = 1.0f;
+        gp.seed = 1234;
+        gp.sampler.temperature = 0.0f;
+        float *got = malloc((size_t)(MAXNEW * V) * sizeof(float)), *want = malloc((size_t)V * sizeof(float));
+        hg_ctx *a = NULL, *b = NULL;
+        CHECK(got && want && hg_ctx_init(m, &cp, &a, &err) == HG_OK && hg_ctx_init(m, &cp, &b, &err) == HG_OK);
+        if (!got || !want || !a || !b) {
+            free(got), free(want), hg_ctx_free(a), hg_ctx_free(b);
+            continue;
+        }
+        captured cap = {got, 0, V};
+        int32_t ids[MAXNEW];
+        int64_t n_out = 0;
+        CHECK_MSG(hg_generate(a, prompt, n_prompt, &gp, capture, &cap, ids, &n_out, &err) == HG_OK, "%s", err.msg);
+        CHECK(n_out >= 1 && cap.n == n_out);
+        hg_forward_params fp = {.n_steps = gp.n_steps, .init_scale = gp.init_scale, .seed = gp.seed, .init_state = NULL};
+        if (n_prompt > 1) {
+            CHECK(hg_ctx_forward(b, prompt, n_prompt - 1, 0, &fp, NULL, NULL, &err) == HG_OK);
+            fp.seed = hg_gen_last_prompt_seed(gp.seed);
+        }
+        CHECK(hg_ctx_forward(b, prompt + n_prompt - 1, 1, n_prompt - 1, &fp, NULL, want, &err) == HG_OK);
+        for (int64_t t = 0; t < n_out && t < MAXNEW; t++) {
+            CHECK_MSG(!memcmp(got + t * V, want, (size_t)V * sizeof(float)),
+                      "prompt of %d: the logits of token %lld differ from the hand-made loop's", n_prompt, (long long)t);
+            fp.seed = hg_gen_token_seed(gp.seed, t + 1);
+            if (t + 1 < n_out) CHECK(hg_ctx_forward(b, &ids[t], 1, n_prompt + t, &fp, NULL, want, &err) == HG_OK);
+        }
+        free(got), free(want), hg_ctx_free(a), hg_ctx_free(b);
+    }
+}
 
 static void test_mixed_batch(hg_model *m, int slots) {
     static result alone[NREQ], batched[NREQ];
@@ -212,6 +273,7 @@ int main(void) {
     if (!m) return hg_test_finish("test_sched");
     test_mixed_batch(m, SLOTS);
     test_exit_skips_work(m);
+    test_plain_seed_streams(m);
     /* Q8_0 and bf16, whose weights the VNNI / AVX-512 kernels lay out once (hg_matmul_prepack): every
      * product then runs one kernel at any number of rows, so all ten requests at once (T = 10, past the
      * matrix-vector range) still equal each alone; elsewhere the four slots of above */
