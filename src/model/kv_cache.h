@@ -68,8 +68,8 @@ void hg_kv_free(hg_kv *kv);
 int64_t hg_kv_phys(const hg_kv *kv, int64_t logical);
 /* Index of the entry (slot, pos) in k, v (rows of width) and written. Position-major: a new position's
  * entries, which every layer and iteration of a token writes, lie together, so the cache's memory
- * grows with the context a few pages at a time, and the huge pages it is allocated on (hg_malloc_huge)
- * are each touched once, not once per slot. */
+ * grows with the context a few pages at a time, and the huge pages a cache of 2 MiB or more is
+ * allocated on (hg_malloc_huge) are each touched once, not once per slot. */
 static inline size_t hg_kv_at(const hg_kv *kv, int64_t slot, int64_t pos) {
     return (size_t)pos * (size_t)kv->n_slots + (size_t)slot;
 }
