@@ -619,6 +619,15 @@ HG_API void hg_sched_free(hg_sched *s);
 /* Admit a request into the first free slot (*slot, when not NULL): HG_STATUS_LIMIT when none is free;
  * argument errors as hg_generate. The callback may already run here (the first token). */
 HG_API hg_status hg_sched_add(hg_sched *s, const hg_request *r, int64_t *slot, hg_error *err);
+/* Admit n requests together, each into a free slot (slots[i], or -1 when it was not admitted) with its
+ * outcome in errs[i] (status HG_OK, or the error hg_sched_add would give; HG_STATUS_LIMIT for those
+ * beyond the free slots). The plain requests' prompts share the prefill's calls (every weight read
+ * once for all of them; with every product weight packed, hg_model_params.prepack, each request's
+ * cache and tokens equal hg_sched_add's bit for bit, else they are prefilled one after another) and
+ * their first tokens come from one step together; adaptive requests are admitted as hg_sched_add
+ * does. The callbacks of first tokens run here. Returns HG_OK when every request was admitted, else
+ * the first failure's status; HG_STATUS_BAD_ARG without writing errs for NULL arguments. */
+HG_API hg_status hg_sched_add_many(hg_sched *s, const hg_request *reqs, int64_t n, int64_t *slots, hg_error *errs);
 /* One token for every running request. */
 HG_API hg_status hg_sched_step(hg_sched *s, hg_error *err);
 HG_API int64_t hg_sched_n_slots(const hg_sched *s);

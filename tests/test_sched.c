@@ -20,6 +20,7 @@
 #include "generate/generate.h"
 #include "huginn.h"
 #include "kernels/kernels.h"
+#include "model/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +267,117 @@ static void test_exit_skips_work(hg_model *m) {
     hg_sched_free(s);
 }
 
+/* ---- hg_sched_add_many ----------------------------------------------------------------------------- */
+
+enum { NMANY = 9, MANY_NEW = 4 };
+
+typedef struct many_req {
+    hg_request r;
+    int32_t *prompt, ids[MANY_NEW];
+    int64_t n;
+    captured cap;
+} many_req;
+
+/* Request k of the burst on a context of n_ctx positions (round 1: the same prompts grown by a few
+ * tokens, with reuse_prefix, so a held prefix is kept): plain ones of every prompt length from one
+ * position to past the context's chunk (two chunks, each a call of its own), depths 0..12, both init
+ * scales, an init_state, a warm start, sampling, a request done at its first token and one that only
+ * prefills; one adaptive; one the cache cannot hold (refused alone, the others go on). Past the chunk
+ * go a drawn initial state (its stream continues across chunks) and a given one (read at each chunk's
+ * offset). */
+static void many_make(many_req *q, int k, int round, int64_t n_ctx, int64_t V, const float *init_state) {
+    const int64_t len[NMANY] = {1, 2, n_ctx - MANY_NEW - 6, 30, 5, n_ctx > 128 ? 140 : 9, 20, 3, 7};
+    hg_request r = hg_request_default();
+    r.n_prompt = len[k] + (round && k != 2 ? 3 : 0);
+    for (int64_t j = 0; j < r.n_prompt; j++) q->prompt[j] = prompt_tok(k, (int)j);
+    r.prompt = q->prompt;
+    r.gen.n_steps = (int64_t[]){4, 0, 6, 12, 8, 3, 5, 1, MAXSTEPS + 1}[k];
+    r.gen.max_new_tokens = k == 6 ? 0 : k == 7 ? 1 : MANY_NEW;
+    r.gen.init_scale = k == 1 ? 0.0f : 1.0f;
+    r.gen.seed = 40 + (uint64_t)k + (uint64_t)round;
+    r.gen.continuous = k == 3;
+    r.gen.init_state = k == 5 ? init_state : NULL;
+    r.gen.reuse_prefix = round > 0;
+    r.gen.sampler.temperature = k == 2 ? 0.9f : 0.0f;
+    r.gen.sampler.seed = 3 + (uint64_t)k;
+    r.adaptive = k == 4;
+    r.exit.criterion = HG_EXIT_KL;
+    r.exit.threshold = 0.05;
+    q->n = 0;
+    q->cap.n = 0;
+    q->cap.V = V;
+    r.out_ids = q->ids;
+    r.n_out = &q->n;
+    r.cb = capture;
+    r.user = &q->cap;
+    q->r = r;
+}
+
+static void test_add_many(hg_model *m, int64_t n_ctx, const char *what) {
+    const hg_config *c = hg_model_config(m);
+    const int64_t V = c->vocab_size, h = c->n_embd;
+    hg_ctx_params cp = ctx_params();
+    cp.n_ctx = n_ctx;
+    hg_batch_params bp = hg_batch_default_params();
+    bp.n_seq = NMANY;
+    bp.ctx = cp;
+    float *init_state = malloc((size_t)(n_ctx * h) * sizeof(float)), *logits = NULL;
+    static many_req alone[NMANY], many[NMANY + 1];
+    int32_t *prompts = malloc((size_t)(2 * (NMANY + 1) * n_ctx) * sizeof(int32_t));
+    logits = malloc((size_t)(2 * (NMANY + 1) * MANY_NEW * V) * sizeof(float));
+    hg_ctx *ctx[NMANY] = {0};
+    hg_sched *s = NULL;
+    hg_error err = {0}, errs[NMANY + 1];
+    CHECK(init_state && prompts && logits && hg_sched_init(m, &bp, &s, &err) == HG_OK);
+    for (int k = 0; k < NMANY; k++) CHECK(hg_ctx_init(m, &cp, &ctx[k], &err) == HG_OK);
+    if (!init_state || !prompts || !logits || !s) goto out;
+    for (int64_t i = 0; i < n_ctx * h; i++) init_state[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int k = 0; k <= NMANY; k++) {
+        alone[k % NMANY].cap.logits = logits + (size_t)k * MANY_NEW * V;
+        many[k].cap.logits = logits + (size_t)(NMANY + 1 + k) * MANY_NEW * V;
+        alone[k % NMANY].prompt = prompts + k * n_ctx;
+        many[k].prompt = prompts + (NMANY + 1 + k) * n_ctx;
+    }
+    for (int round = 0; round < 2; round++) {
+        hg_request reqs[NMANY + 1];
+        int64_t slots[NMANY + 1];
+        for (int k = 0; k <= NMANY; k++) {
+            many_make(&many[k], k % NMANY, round, n_ctx, V, init_state); /* the tenth: no slot left */
+            reqs[k] = many[k].r;
+        }
+        CHECK(hg_sched_add_many(s, reqs, NMANY + 1, slots, errs) == HG_STATUS_LIMIT);
+        for (int k = 0; k <= NMANY; k++) {
+            const bool refused = k == 8 || k == NMANY;
+            CHECK_MSG(refused ? errs[k].status == HG_STATUS_LIMIT && slots[k] == -1 : errs[k].status == HG_OK && slots[k] == k,
+                      "%s, round %d, request %d: status %d, slot %lld: %s", what, round, k, (int)errs[k].status,
+                      (long long)slots[k], errs[k].msg);
+        }
+        CHECK(!hg_sched_running(s, 6) && !hg_sched_running(s, 7)); /* prefill only; done at its first token */
+        for (int steps = 0; hg_sched_n_running(s) > 0 && steps < 100; steps++)
+            CHECK_MSG(hg_sched_step(s, &err) == HG_OK, "%s", err.msg);
+        for (int k = 0; k < NMANY - 1; k++) { /* alone: hg_sched_add on a context that ran round 0 alone */
+            many_make(&alone[k], k, round, n_ctx, V, init_state);
+            many_req *a = &alone[k];
+            hg_status st = a->r.adaptive ? hg_generate_adaptive(ctx[k], a->r.prompt, a->r.n_prompt, &a->r.gen, &a->r.exit,
+                                                                capture, &a->cap, a->ids, &a->n, NULL, &err)
+                                         : hg_generate(ctx[k], a->r.prompt, a->r.n_prompt, &a->r.gen, capture, &a->cap,
+                                                       a->ids, &a->n, &err);
+            CHECK_MSG(st == HG_OK, "%s alone %d: %s", what, k, err.msg);
+            const many_req *g = &many[k];
+            CHECK_MSG(a->n == g->n && a->cap.n == g->cap.n && (a->n > 0 || k == 6),
+                      "%s, round %d, request %d: %lld tokens together, %lld alone", what, round, k, (long long)g->n,
+                      (long long)a->n);
+            for (int64_t t = 0; t < a->n && t < g->n; t++)
+                CHECK_MSG(a->ids[t] == g->ids[t] && !memcmp(a->cap.logits + t * V, g->cap.logits + t * V, (size_t)V * sizeof(float)),
+                          "%s, round %d, request %d, token %lld: differs from the request alone", what, round, k, (long long)t);
+        }
+    }
+out:
+    for (int k = 0; k < NMANY; k++) hg_ctx_free(ctx[k]);
+    hg_sched_free(s);
+    free(init_state), free(prompts), free(logits);
+}
+
 int main(void) {
     hg_model *m = NULL;
     hg_error err = {0};
@@ -274,6 +386,25 @@ int main(void) {
     test_mixed_batch(m, SLOTS);
     test_exit_skips_work(m);
     test_plain_seed_streams(m);
+    test_add_many(m, 48, "f32");
+    /* prompts past the context's chunk (128 positions): a random checkpoint of the tiny shape with a
+     * longer block_size, in bf16, packed where the kernels lay bf16 out (the prompts then share calls) */
+    {
+        hg_config cfg = *hg_model_config(m);
+        cfg.block_size = 320;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/long", hg_tmp_dir("test_sched"));
+        hg_model_params mp = hg_model_default_params();
+        mp.prepack = true;
+        hg_model *lm = NULL;
+        CHECK_MSG(hg_checkpoint_init(&cfg, dir, HG_DTYPE_BF16, 5, &err) == HG_OK && hg_model_load(dir, &mp, &lm, &err) == HG_OK,
+                  "%s", err.msg);
+        if (lm) {
+            fprintf(stderr, "bf16, block_size 320: %s\n", lm->all_packed ? "prompts prefilled together" : "one after another");
+            test_add_many(lm, 300, "bf16, 300 positions");
+        }
+        hg_model_free(lm);
+    }
     /* Q8_0 and bf16, whose weights the VNNI / AVX-512 kernels lay out once (hg_matmul_prepack): every
      * product then runs one kernel at any number of rows, so all ten requests at once (T = 10, past the
      * matrix-vector range) still equal each alone; elsewhere the four slots of above */
@@ -298,6 +429,7 @@ int main(void) {
             fprintf(stderr, "%s model, weights %s: %d slots\n", hg_dtype_name(dts[d]), pk ? "packed" : "as stored",
                     pk ? NREQ : SLOTS);
             test_mixed_batch(m, pk ? NREQ : SLOTS);
+            test_add_many(m, 48, hg_dtype_name(dts[d]));
             hg_free(pk);
         }
         hg_model_free(m);

@@ -114,7 +114,7 @@ int cmd_serve(int argc, char **argv) {
             if (n > 65535) return cli_fail("serve: --port must be in 0..65535");
             c->port = (int)n;
         } else if (!strcmp(a, "--slots")) {
-            if (n < 1 || n > 64) return cli_fail("serve: --slots must be in 1..64");
+            if (n < 1 || n > HG_SRV_MAX_SLOTS) return cli_fail("serve: --slots must be in 1..%d", HG_SRV_MAX_SLOTS);
             c->slots = n;
         } else if (!strcmp(a, "-c")) c->n_ctx = n;
         else if (!strcmp(a, "--threads")) c->threads = n;

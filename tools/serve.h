@@ -71,6 +71,8 @@ typedef struct srv_job {
     struct srv *owner;
 } srv_job;
 
+#define HG_SRV_MAX_SLOTS 64 /* --slots' bound: the most sequences of a batch (hg_batch_init) */
+
 typedef struct srv_config {
     const char *model_path, *host, *api_key;
     int port;
@@ -86,6 +88,7 @@ typedef struct srv_config {
 typedef struct srv_metrics {
     int64_t requests[6];       /* by status class: 2xx, 400, 401, 404/405, 413, 429/503/5xx */
     int64_t prompt_tokens, generated_tokens, core_iterations;
+    int64_t admissions, admitted; /* hg_sched_add_many calls and the requests they admitted together */
     double gen_seconds;        /* wall time spent in decode steps with tokens produced */
 } srv_metrics;
 

@@ -616,12 +616,16 @@ static void metrics_text(srv *s, srv_reply *r) {
                   "# TYPE huginn_core_iterations_total counter\nhuginn_core_iterations_total %lld\n"
                   "# HELP huginn_iterations_per_token Mean core iterations per generated token.\n"
                   "# TYPE huginn_iterations_per_token gauge\nhuginn_iterations_per_token %.6g\n"
+                  "# HELP huginn_admissions_total Admissions: queued requests prefilled together, one call each.\n"
+                  "# TYPE huginn_admissions_total counter\nhuginn_admissions_total %lld\n"
+                  "# TYPE huginn_admitted_requests_total counter\nhuginn_admitted_requests_total %lld\n"
                   "# TYPE huginn_requests_active gauge\nhuginn_requests_active %lld\n"
                   "# TYPE huginn_requests_queued gauge\nhuginn_requests_queued %lld\n"
                   "# HELP huginn_tokens_per_second Generated tokens over the wall time of the requests that made them.\n"
                   "# TYPE huginn_tokens_per_second gauge\nhuginn_tokens_per_second %.6g\n",
                   (long long)m.prompt_tokens, (long long)m.generated_tokens, (long long)m.core_iterations,
-                  m.generated_tokens ? (double)m.core_iterations / (double)m.generated_tokens : 0.0, (long long)active,
+                  m.generated_tokens ? (double)m.core_iterations / (double)m.generated_tokens : 0.0,
+                  (long long)m.admissions, (long long)m.admitted, (long long)active,
                   (long long)queued, m.gen_seconds > 0 ? (double)m.generated_tokens / m.gen_seconds : 0.0);
     r->status = 200;
     r->body = b;

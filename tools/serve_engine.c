@@ -1,7 +1,8 @@
 /*
  * serve_engine.c — the server's engine thread (serve.h): the only thread that runs the model. It
- * loops: free the slots of cancelled jobs, admit queued jobs into free slots (scoring the prompt first
- * when echo logprobs were asked for, then hg_sched_add: prefill and first token), then one
+ * loops: free the slots of cancelled jobs, admit the queued jobs free slots can take, together (scoring
+ * a prompt first when echo logprobs were asked for, then hg_sched_add_many: their prefills share the
+ * weight reads and their first tokens one step), then one
  * hg_sched_step for every running job together. Tokens arrive through the scheduler's callback, which
  * turns them into text (streaming detokenizer), logprobs and stop-string decisions under the mutex and
  * wakes the job's HTTP thread. The mutex is never held while the model computes, so HTTP threads can
@@ -213,45 +214,66 @@ static void fail_job(srv *s, srv_job *j, const hg_error *err) {
     finish_job(s, j);
 }
 
-/* Called without the mutex: score, then admit into a slot (prefill + first token). */
-static void start_job(srv *s, srv_job *j) {
-    hg_error err = {0};
-    j->owner = s;
-    j->t_start = cli_now();
-    if (j->prompt_lps && score_prompt(s, j, &err)) {
+/* Called without the mutex: score each job that asked for echo logprobs, then admit the jobs together
+ * (hg_sched_add_many: their prompts share the prefill's weight reads, their first tokens one step). */
+static void start_jobs(srv *s, srv_job **jobs, int64_t n) {
+    hg_request *reqs = calloc((size_t)n, sizeof *reqs);
+    hg_error *errs = calloc((size_t)n, sizeof *errs);
+    int64_t *slots = calloc((size_t)n, sizeof *slots), *idx = calloc((size_t)n, sizeof *idx), m = 0;
+    if (!reqs || !errs || !slots || !idx) {
         pthread_mutex_lock(&s->mu);
-        fail_job(s, j, &err);
+        for (int64_t i = 0; i < n; i++) fail_job(s, jobs[i], &(hg_error){HG_STATUS_NOMEM, "out of memory"});
         pthread_mutex_unlock(&s->mu);
-        return;
+        goto out;
     }
-    if (j->req.gen.max_new_tokens == 0) {
-        pthread_mutex_lock(&s->mu);
-        j->finish = "length";
-        finish_job(s, j);
-        pthread_mutex_unlock(&s->mu);
-        return;
+    for (int64_t i = 0; i < n; i++) {
+        srv_job *j = jobs[i];
+        hg_error err = {0};
+        j->owner = s;
+        j->t_start = cli_now();
+        if (j->prompt_lps && score_prompt(s, j, &err)) {
+            pthread_mutex_lock(&s->mu);
+            fail_job(s, j, &err);
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        if (j->req.gen.max_new_tokens == 0) {
+            pthread_mutex_lock(&s->mu);
+            j->finish = "length";
+            finish_job(s, j);
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        hg_request r = j->req;
+        r.prompt = j->prompt;
+        r.n_prompt = j->n_prompt;
+        r.out_ids = j->ids;
+        r.n_out = NULL;
+        r.cb = on_token;
+        r.user = j;
+        r.rep = NULL;
+        reqs[m] = r;
+        idx[m++] = i;
     }
-    hg_request r = j->req;
-    r.prompt = j->prompt;
-    r.n_prompt = j->n_prompt;
-    r.out_ids = j->ids;
-    r.n_out = NULL;
-    r.cb = on_token;
-    r.user = j;
-    r.rep = NULL;
-    int64_t slot = -1;
-    const hg_status st = hg_sched_add(s->sched, &r, &slot, &err);
+    if (m > 0) (void)hg_sched_add_many(s->sched, reqs, m, slots, errs);
     pthread_mutex_lock(&s->mu);
-    if (st) {
-        fail_job(s, j, &err);
-    } else {
-        j->slot = slot;
+    s->m.admissions += m > 0;
+    for (int64_t k = 0; k < m; k++) {
+        srv_job *j = jobs[idx[k]];
+        s->m.admitted += !errs[k].status;
+        if (errs[k].status) {
+            fail_job(s, j, &errs[k]);
+            continue;
+        }
+        j->slot = slots[k];
         j->running = true;
-        s->slot_job[slot] = j;
+        s->slot_job[slots[k]] = j;
         s->n_running++;
-        if (!hg_sched_running(s->sched, slot)) finish_job(s, j); /* done at its first token */
+        if (!hg_sched_running(s->sched, slots[k])) finish_job(s, j); /* done at its first token */
     }
     pthread_mutex_unlock(&s->mu);
+out:
+    free(reqs), free(errs), free(slots), free(idx);
 }
 
 static void *engine_main(void *arg) {
@@ -266,19 +288,24 @@ static void *engine_main(void *arg) {
                 finish_job(s, j);
             }
         }
-        if (s->queue_head && s->n_running < s->cfg.slots) {
-            srv_job *j = s->queue_head;
-            s->queue_head = j->next;
-            if (!s->queue_head) s->queue_tail = NULL;
-            s->n_queued--;
-            j->next = NULL;
-            j->queued = false;
-            if (j->cancelled) {
-                finish_job(s, j);
-                continue;
+        if (s->queue_head && s->n_running < s->cfg.slots) { /* every queued job a free slot can take */
+            srv_job *jobs[HG_SRV_MAX_SLOTS];
+            int64_t n = 0;
+            while (s->queue_head && s->n_running + n < s->cfg.slots) {
+                srv_job *j = s->queue_head;
+                s->queue_head = j->next;
+                if (!s->queue_head) s->queue_tail = NULL;
+                s->n_queued--;
+                j->next = NULL;
+                j->queued = false;
+                if (j->cancelled)
+                    finish_job(s, j);
+                else
+                    jobs[n++] = j;
             }
+            if (n == 0) continue;
             pthread_mutex_unlock(&s->mu);
-            start_job(s, j);
+            start_jobs(s, jobs, n);
             pthread_mutex_lock(&s->mu);
             continue;
         }

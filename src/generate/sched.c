@@ -1,7 +1,9 @@
 /*
  * sched.c — generation for many requests at once, each with its own parameters (include/huginn.h
- * "Scheduler"): requests join free slots between steps (each prefilled alone on its slot's context),
- * every step decodes one token for every running request with one read of the weights per layer
+ * "Scheduler"): requests join free slots between steps (hg_sched_add: prefilled alone on the slot's
+ * context; hg_sched_add_many: the plain requests' prompts prefilled together and their first tokens
+ * chosen by one step), every step decodes one token for every running request with one read of the
+ * weights per layer
  * application, each request runs its own depth and leaves the core loop at its own adaptive exit, and
  * a finished request frees its slot at once. hg_generate, hg_generate_adaptive and hg_generate_batch
  * are this scheduler over one request or a fixed set, so a request's tokens equal the same request
@@ -46,6 +48,8 @@ typedef struct gen_row {
     bool have_logits;      /* this step's logits came from a check */
     int64_t steps;         /* iterations of this step's token */
     double value;          /* this step's last exit value (NaN: no check) */
+    bool first;            /* plain, admitted by add_many: the prompt's last position is still to run */
+    uint64_t first_seed;   /* ... on this seed stream (prefill_plain's choice) */
 } gen_row;
 
 struct hg_sched {
@@ -158,17 +162,24 @@ static void finish_token(const hg_model *m, gen_row *w) {
 /* ---- prefill, alone on the slot's context -------------------------------------------------------- */
 
 /* generate_minimal's prompt: all but the last position without logits, then the last one on its own
- * seed stream; with reuse_prefix the positions already held with the same ids stay. */
+ * seed stream; with reuse_prefix the positions already held with the same ids stay (plain_keep: the
+ * context truncated to them). */
+static hg_status plain_keep(hg_ctx *ctx, const hg_request *r, int64_t *keep, hg_error *err) {
+    const int64_t n = r->n_prompt;
+    *keep = 0;
+    if (r->gen.reuse_prefix && !r->gen.init_state) {
+        const int64_t lim = hg_min_i64(ctx->n_past, n - 1);
+        while (*keep < lim && ctx->ids[*keep] == r->prompt[*keep]) (*keep)++;
+    }
+    return hg_ctx_truncate(ctx, *keep, err);
+}
+
 static hg_status prefill_plain(hg_ctx *ctx, gen_row *w, hg_error *err) {
     const hg_request *r = &w->req;
     const hg_generate_params *p = &r->gen;
     const int64_t n = r->n_prompt, h = hg_model_config(ctx->model)->n_embd;
-    int64_t keep = 0;
-    if (p->reuse_prefix && !p->init_state) {
-        const int64_t lim = hg_min_i64(ctx->n_past, n - 1);
-        while (keep < lim && ctx->ids[keep] == r->prompt[keep]) keep++;
-    }
-    hg_status st = hg_ctx_truncate(ctx, keep, err);
+    int64_t keep;
+    hg_status st = plain_keep(ctx, r, &keep, err);
     if (st) return st;
     hg_forward_params fp = {.n_steps = p->n_steps, .init_scale = p->init_scale, .seed = p->seed, .init_state = NULL};
     if (n - 1 > keep) {
@@ -334,11 +345,122 @@ hg_status hg_sched_add(hg_sched *s, const hg_request *r, int64_t *slot, hg_error
     return st;
 }
 
+static hg_status step_rows(hg_sched *s, bool first, hg_error *err);
+
+/* Admit reqs[n] into the free, distinct slots at[n]: adaptive requests as hg_sched_add does; the plain
+ * ones' prompts up to their last positions prefilled together (hg_batch_prefill, when every product is
+ * packed so that each equals its prefill alone; else one after another), then their last positions
+ * in one step, which chooses their first tokens (the decode step's rows, so exact as that step is).
+ * errs[i] is request i's outcome; returns HG_OK when every request was admitted, else the first
+ * failure's status. */
+static hg_status add_many_at(hg_sched *s, const hg_request *reqs, int64_t n, const int64_t *at, hg_error *errs) {
+    hg_prefill_seq q[HG_MAX_SEGS];
+    int64_t nq = 0, plain[HG_MAX_SEGS], np = 0;
+    hg_status ret = HG_OK;
+    for (int64_t i = 0; i < n; i++) {
+        const hg_request *r = &reqs[i];
+        errs[i] = (hg_error){0};
+        if (r->adaptive) {
+            hg_status st = add_at(s, at[i], r, &errs[i]);
+            if (st && !ret) ret = st;
+            continue;
+        }
+        gen_row *w = &s->rows[at[i]];
+        row_release(w);
+        hg_ctx *ctx = hg_batch_ctx(s->batch, at[i]);
+        int64_t keep = 0;
+        hg_status st = check_request(s, r, &errs[i]);
+        if (!st) {
+            if (r->n_out) *r->n_out = 0;
+            st = row_alloc(s, w, r, &errs[i]);
+        }
+        if (!st) st = plain_keep(ctx, r, &keep, &errs[i]);
+        if (st) {
+            row_release(w);
+            if (!ret) ret = st;
+            continue;
+        }
+        const hg_generate_params *p = &r->gen;
+        const int64_t T = r->n_prompt - 1 - keep;
+        w->first_seed = T > 0 ? hg_gen_last_prompt_seed(p->seed) : p->seed;
+        if (T > 0) {
+            const hg_forward_params fp = {.n_steps = p->n_steps, .init_scale = p->init_scale, .seed = p->seed,
+                                          .init_state = p->init_state};
+            q[nq++] = (hg_prefill_seq){at[i], r->prompt + keep, T, fp};
+        }
+        plain[np++] = i;
+    }
+    if (np == 0) return ret;
+    hg_error e = {0};
+    hg_status st = HG_OK;
+    if (nq > 0 && s->model->all_packed) {
+        st = hg_batch_prefill(s->batch, q, nq, &e);
+    } else {
+        for (int64_t k = 0; k < nq && !st; k++) {
+            hg_ctx *ctx = hg_batch_ctx(s->batch, q[k].seq);
+            st = hg_ctx_forward(ctx, q[k].ids, q[k].T, ctx->n_past, &q[k].fp, NULL, NULL, &e);
+        }
+    }
+    for (int64_t k = 0; k < np && !st; k++) {
+        gen_row *w = &s->rows[at[plain[k]]];
+        w->running = w->first = w->req.gen.max_new_tokens > 0; /* else, as add_at: prefilled only */
+    }
+    if (!st) st = step_rows(s, true, &e);
+    if (st) {
+        for (int64_t k = 0; k < np; k++) {
+            row_release(&s->rows[at[plain[k]]]);
+            errs[plain[k]] = e;
+        }
+        return ret ? ret : st;
+    }
+    for (int64_t k = 0; k < np; k++) s->rows[at[plain[k]]].req.prompt = NULL;
+    return ret;
+}
+
+hg_status hg_sched_add_many(hg_sched *s, const hg_request *reqs, int64_t n, int64_t *slots, hg_error *errs) {
+    if (!s || !reqs || !slots || !errs || n < 0) return HG_STATUS_BAD_ARG;
+    int64_t at[HG_MAX_SEGS], idx[HG_MAX_SEGS], m = 0, next = 0;
+    hg_status ret = HG_OK;
+    for (int64_t i = 0; i < n; i++) {
+        slots[i] = -1;
+        while (next < s->n && s->rows[next].running) next++;
+        if (next == s->n) {
+            hg_status st = hg_err(&errs[i], HG_STATUS_LIMIT, "scheduler: all %lld slots are busy", (long long)s->n);
+            if (!ret) ret = st;
+            continue;
+        }
+        at[m] = next++;
+        idx[m++] = i;
+    }
+    if (m == 0) return ret;
+    hg_request rq[HG_MAX_SEGS];
+    hg_error *e = hg_malloc((size_t)m * sizeof *e);
+    if (!e) {
+        for (int64_t k = 0; k < m; k++) hg_err(&errs[idx[k]], HG_STATUS_NOMEM, "out of memory");
+        return HG_STATUS_NOMEM;
+    }
+    for (int64_t k = 0; k < m; k++) rq[k] = reqs[idx[k]];
+    hg_status st = add_many_at(s, rq, m, at, e);
+    for (int64_t k = 0; k < m; k++) {
+        errs[idx[k]] = e[k];
+        if (!e[k].status) slots[idx[k]] = at[k];
+    }
+    hg_free(e);
+    return ret ? ret : st;
+}
+
 /* Initial state of a running row's new token into s_row. */
 static void init_state(const hg_sched *s, gen_row *w, float *s_row) {
     const hg_generate_params *p = &w->req.gen;
     const int64_t h = hg_model_config(s->model)->n_embd;
-    if (w->req.adaptive) {
+    if (w->first) { /* the prompt's last position, as prefill_plain runs it */
+        if (p->init_state) {
+            memcpy(s_row, p->init_state + (w->req.n_prompt - 1) * h, (size_t)h * sizeof(float));
+        } else {
+            uint64_t seed = w->first_seed;
+            hg_init_state(s->model, s_row, 1, p->init_scale, &seed);
+        }
+    } else if (w->req.adaptive) {
         if (p->continuous)
             memcpy(s_row, w->warm, (size_t)h * sizeof(float));
         else
@@ -364,7 +486,7 @@ static hg_status coda_subset(hg_sched *s, const int64_t *sel, int64_t k, hg_erro
         gen_row *w = &s->rows[s->idx[j]];
         memcpy(w->logits, s->clog + j * V, (size_t)V * sizeof(float));
         memcpy(w->lat, s->clat + j * h, (size_t)h * sizeof(float));
-        if (w->req.rep) w->req.rep->coda_calls++;
+        if (w->req.rep && !w->first) w->req.rep->coda_calls++;
     }
     return HG_OK;
 }
@@ -399,7 +521,7 @@ static hg_status iterate(hg_sched *s, int64_t n, hg_error *err) {
         int64_t n_check = 0;
         for (int64_t r = 0; r < live; r++) {
             gen_row *w = &s->rows[s->seqs[r]];
-            if (w->req.rep) w->req.rep->core_passes++, w->req.rep->core_iterations++;
+            if (w->req.rep && !w->first) w->req.rep->core_passes++, w->req.rep->core_iterations++;
             if (w->req.adaptive && check_due(&w->req.exit, t, false) && hg_exit_eval_needs_logits(&w->ev)) {
                 memcpy(s->cs + n_check * h, s->s + r * h, (size_t)h * sizeof(float));
                 checking[n_check++] = r;
@@ -435,11 +557,13 @@ static hg_status iterate(hg_sched *s, int64_t n, hg_error *err) {
     return HG_OK;
 }
 
-hg_status hg_sched_step(hg_sched *s, hg_error *err) {
+/* One token for every running row whose `first` is `first`: the decode step, or the first tokens of
+ * rows add_many prefilled (the prompt's last position, whose prefill is not counted in reports). */
+static hg_status step_rows(hg_sched *s, bool first, hg_error *err) {
     const int64_t h = hg_model_config(s->model)->n_embd;
     int64_t n = 0;
     for (int64_t i = 0; i < s->n; i++)
-        if (s->rows[i].running) {
+        if (s->rows[i].running && s->rows[i].first == first) {
             s->seqs[n] = i;
             s->ids[n++] = s->rows[i].hist[s->rows[i].n_hist - 1];
         }
@@ -466,11 +590,15 @@ hg_status hg_sched_step(hg_sched *s, hg_error *err) {
         const bool raw = w->req.exit.warm_state != HG_WARM_STATE_NORMALIZED;
         if (w->req.adaptive && w->req.gen.continuous)
             memcpy(w->warm, raw ? w->fin : w->lat, (size_t)h * sizeof(float));
+        w->first = false;
         finish_token(s->model, w);
+        w->req.prompt = NULL;
         if (!w->running) row_release(w);
     }
     return HG_OK;
 }
+
+hg_status hg_sched_step(hg_sched *s, hg_error *err) { return step_rows(s, false, err); }
 
 /* ---- the single-request and fixed-set loops ------------------------------------------------------ */
 

@@ -243,3 +243,105 @@ hg_status hg_batch_decode(hg_batch *b, const int32_t *ids, const hg_forward_para
     }
     return HG_OK;
 }
+
+/* ---- several prompts prefilled together ---------------------------------------------------------- */
+
+static hg_status check_prefill(hg_batch *b, const hg_prefill_seq *q, int64_t n, hg_error *err) {
+    const hg_config *c = &b->model->cfg;
+    if (!q || n < 1 || n > b->n_seq)
+        return hg_err(err, HG_STATUS_BAD_ARG, "batch prefill: %lld sequences for a batch of %lld", (long long)n,
+                      (long long)b->n_seq);
+    for (int64_t i = 0; i < n; i++) {
+        if (q[i].seq < 0 || q[i].seq >= b->n_seq)
+            return hg_err(err, HG_STATUS_BAD_ARG, "batch prefill: sequence %lld is out of range", (long long)q[i].seq);
+        for (int64_t j = 0; j < i; j++)
+            if (q[j].seq == q[i].seq)
+                return hg_err(err, HG_STATUS_BAD_ARG, "batch prefill: sequence %lld listed twice", (long long)q[i].seq);
+        const hg_ctx *ctx = b->ctx[q[i].seq];
+        const hg_forward_params *fp = &q[i].fp;
+        if (!q[i].ids || q[i].T <= 0) return hg_err(err, HG_STATUS_BAD_ARG, "batch prefill: an empty prompt");
+        if (fp->n_steps < 0 || !(fp->init_scale >= 0) || !isfinite(fp->init_scale))
+            return hg_err(err, HG_STATUS_BAD_ARG, "batch prefill: n_steps must be >= 0 and init_scale a finite number >= 0");
+        if (ctx->n_past + q[i].T > ctx->n_ctx)
+            return hg_err(err, HG_STATUS_LIMIT, "batch prefill: positions up to %lld exceed the context of %lld",
+                          (long long)(ctx->n_past + q[i].T), (long long)ctx->n_ctx);
+        if (fp->n_steps > 0 && hg_kv_phys(&ctx->kv, c->n_layers_prelude + fp->n_steps * c->n_layers_core - 1) < 0)
+            return hg_err(err, HG_STATUS_LIMIT, "batch prefill: %lld iterations, but the KV cache holds %lld (raise max_steps)",
+                          (long long)fp->n_steps, (long long)ctx->kv.max_steps);
+        for (int64_t t = 0; t < q[i].T; t++)
+            if (q[i].ids[t] < 0 || q[i].ids[t] >= c->vocab_size)
+                return hg_err(err, HG_STATUS_BAD_INPUT, "token id %d at position %lld is outside the vocabulary (0..%lld)",
+                              q[i].ids[t], (long long)(ctx->n_past + t), (long long)(c->vocab_size - 1));
+    }
+    return HG_OK;
+}
+
+hg_status hg_batch_prefill(hg_batch *b, const hg_prefill_seq *q, int64_t n, hg_error *err) {
+    hg_status st = check_prefill(b, q, n, err);
+    if (st) return st;
+    const hg_model *m = b->model;
+    const int64_t h = m->cfg.n_embd;
+    hg_ctx *c0 = b->ctx[q[0].seq]; /* its scratch ([chunk] rows) carries every call */
+    const int64_t chunk = c0->chunk;
+    bool same = true;
+    for (int64_t i = 0; i < n; i++) same &= b->ctx[q[i].seq]->chunk == chunk;
+    if (!same) { /* contexts of different sizes (hg_batch_wrap) chunk differently: each alone */
+        for (int64_t i = 0; i < n && !st; i++) {
+            hg_ctx *ctx = b->ctx[q[i].seq];
+            st = hg_ctx_forward(ctx, q[i].ids, q[i].T, ctx->n_past, &q[i].fp, NULL, NULL, err);
+        }
+        return st;
+    }
+    int32_t *ids = hg_malloc((size_t)chunk * sizeof *ids);
+    if (!ids) return hg_err(err, HG_STATUS_NOMEM, "out of memory");
+    /* deepest first, so the rows still iterating at any step are a prefix of the call */
+    int64_t order[HG_MAX_SEGS], pos0[HG_MAX_SEGS], Tmax = 0;
+    uint64_t seed[HG_MAX_SEGS];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = i;
+        while (k > 0 && q[order[k - 1]].fp.n_steps < q[i].fp.n_steps) order[k] = order[k - 1], k--;
+        order[k] = i;
+        pos0[i] = b->ctx[q[i].seq]->n_past;
+        seed[i] = q[i].fp.seed;
+        Tmax = hg_max_i64(Tmax, q[i].T);
+    }
+    omp_set_num_threads(c0->n_threads);
+    /* offset `off` of every prompt: the chunk hg_ctx_forward makes there, all through the pass before
+     * the next offset (a sequence's later chunk reads its earlier chunks' cache entries) */
+    for (int64_t off = 0; off < Tmax && !st; off += chunk) {
+        for (int64_t k = 0; k < n && !st;) {
+            int64_t ns = 0, rows = 0, member[HG_MAX_SEGS];
+            for (; k < n; k++) {
+                const int64_t i = order[k];
+                if (q[i].T <= off) continue;
+                const int64_t Tc = hg_min_i64(chunk, q[i].T - off);
+                if (rows + Tc > chunk) break;
+                b->segs[ns] = (hg_seg){b->ctx[q[i].seq], rows, Tc, pos0[i] + off, false};
+                memcpy(ids + rows, q[i].ids + off, (size_t)Tc * sizeof *ids);
+                member[ns++] = i;
+                rows += Tc;
+            }
+            if (ns == 0) break;
+            const hg_rows r = {m, &c0->w, b->segs, ns, rows};
+            if ((st = hg_prelude_rows(&r, ids, c0->e, err))) break;
+            for (int64_t g = 0; g < ns; g++) {
+                const hg_prefill_seq *p = &q[member[g]];
+                float *s = c0->s + b->segs[g].row0 * h;
+                if (p->fp.init_state)
+                    memcpy(s, p->fp.init_state + off * h, (size_t)(b->segs[g].T * h) * sizeof(float));
+                else
+                    hg_init_state(m, s, b->segs[g].T, p->fp.init_scale, &seed[member[g]]);
+            }
+            for (int64_t t = 0; !st; t++) {
+                int64_t live = 0;
+                while (live < ns && q[member[live]].fp.n_steps > t) live++;
+                if (live == 0) break;
+                const hg_rows rl = {m, &c0->w, b->segs, live, b->segs[live - 1].row0 + b->segs[live - 1].T};
+                st = hg_core_rows(&rl, c0->s, c0->e, t, err);
+            }
+            if (!st) st = hg_coda_rows(&r, c0->s, NULL, NULL, err);
+        }
+    }
+    hg_free(ids);
+    return st;
+}

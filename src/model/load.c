@@ -199,6 +199,7 @@ static void prepack_all(hg_model *m) {
     m->packs = hg_calloc((size_t)most, sizeof *m->packs);
     if (!m->packs) return;
     hg_tensor *ws[11];
+    int64_t n_products = 0;
     for (int64_t l = -1; l < nl; l++) {
         int n = 0;
         if (l < 0) {
@@ -210,7 +211,9 @@ static void prepack_all(hg_model *m) {
             for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++) ws[n++] = lw[i];
         }
         for (int i = 0; i < n; i++) {
-            if (!ws[i]->data || m->n_packs >= most) continue;
+            if (!ws[i]->data) continue;
+            n_products++;
+            if (m->n_packs >= most) continue;
             void *pk = hg_matmul_prepack(ws[i]);
             if (!pk) continue;
             ws[i]->packed = pk;
@@ -218,6 +221,7 @@ static void prepack_all(hg_model *m) {
             release_stored(m, ws[i]);
         }
     }
+    m->all_packed = m->n_packs == n_products;
 }
 
 /* ---- the entry point -------------------------------------------------------------------------- */

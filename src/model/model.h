@@ -41,6 +41,9 @@ struct hg_model {
     int64_t n_params, n_bytes;
     void **packs;            /* [n_packs] owned: weights laid out for this host's kernels (hg_matmul_prepack) */
     int64_t n_packs;
+    /* every product weight is packed: a position's result then depends on no other row of a call, so
+     * positions of several sequences may share one call and still equal each sequence run alone */
+    bool all_packed;
 };
 
 static inline const hg_layer *hg_model_prelude(const hg_model *m, int64_t i) { return &m->layers[i]; }

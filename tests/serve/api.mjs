@@ -10,7 +10,9 @@
 //   - /v1/models, /health, /metrics, /tokenize, /detokenize;
 //   - every bad request gets its status (400 naming the field, 401, 404, 405, 413, 429 with
 //     Retry-After) and the server stays healthy; a client that disconnects mid-stream frees its slot;
-//   - a load test: 64 concurrent clients x 8 requests of mixed depth and exit, each equal to its solo run.
+//   - a load test: 64 concurrent clients x 8 requests of mixed depth and exit, each equal to its solo run;
+//   - a burst on the shipped model in bf16 (packed weights): requests admitted together (/metrics
+//     counts the admission calls) equal `huginn run --prepack` alone.
 // Usage: node api.mjs  (env: HUGINN, HG_SOURCE_DIR, HG_TEST_DATA, HG_TEST_TMP; HG_SERVE_LOAD=0 skips the load test)
 import OpenAI from 'openai';
 import { spawn, execFileSync } from 'node:child_process';
@@ -67,8 +69,9 @@ async function post(base, route, body, headers = {}) {
   return { status: res.status, json, text, headers: res.headers };
 }
 
-function runSolo(model, prompt, steps, n, exit, thr) {
-  const args = ['run', '-m', model, '--steps', String(steps), '-n', String(n), '--temp', '0', '--init-scale', '0', '--json'];
+function runSolo(model, prompt, steps, n, exit, thr, extra = []) {
+  const args = ['run', '-m', model, '--steps', String(steps), '-n', String(n), '--temp', '0', '--init-scale', '0', '--json',
+    ...extra];
   if (Array.isArray(prompt)) args.push('--ids', prompt.join(',')); else args.push('-p', prompt);
   if (exit && exit !== 'none') args.push('--exit', exit, '--exit-threshold', String(thr ?? 'auto'));
   const out = JSON.parse(execFileSync(HUGINN, args, { encoding: 'utf8' }));
@@ -239,6 +242,29 @@ async function testLoad(s, client, body) {
   console.log(`load: 512 requests in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
+// ---- a burst on packed weights: the queued requests' prompts prefilled together --------------------
+// The shipped model in bf16, whose weights the server packs (where the kernels lay bf16 out): requests
+// queued together are admitted by one call (their prompts share the prefill's weight reads), which
+// must give each request's tokens and steps exactly as `huginn run --prepack` alone.
+async function testPackedBurst() {
+  const gguf = path.join(TMP, 'shipped-bf16.gguf');
+  execFileSync(HUGINN, ['quantize', '-m', SHIPPED, '-o', gguf, '--type', 'bf16']);
+  const s = await startServer(['-m', gguf, '--slots', '6']);
+  const cfgs = configs(12).map((c, i) => ({ ...c, prompt: c.prompt.repeat(1 + (i % 3)), n: 3 }));
+  const solo = cfgs.map((c) => runSolo(gguf, c.prompt, c.steps, c.n, c.exit, c.thr, ['--prepack']));
+  const res = await Promise.all(cfgs.map((c) => post(s.base, '/v1/completions', { prompt: c.prompt, max_tokens: c.n,
+    temperature: 0, init_scale: 0, num_steps: c.steps, exit_criterion: c.exit, ...(c.thr !== null ? { exit_threshold: c.thr } : {}) })));
+  res.forEach((r, i) => {
+    const ch = r.json?.choices?.[0];
+    check(r.status === 200 && JSON.stringify(ch.token_ids) === JSON.stringify(solo[i].ids) &&
+      JSON.stringify(ch.steps) === JSON.stringify(solo[i].steps), `packed burst ${i}: ${r.text.slice(0, 200)} vs run ${solo[i].ids}`);
+  });
+  const m = await (await fetch(s.base + '/metrics')).text();
+  const calls = Number(/huginn_admissions_total (\d+)/.exec(m)?.[1]), admitted = Number(/huginn_admitted_requests_total (\d+)/.exec(m)?.[1]);
+  check(admitted === 12 && calls < admitted, `packed burst: ${admitted} requests admitted in ${calls} calls (some together)`);
+  await stopServer(s);
+}
+
 // ---- echo logprobs equal forward --logits (lm-eval's loglikelihood request) -----------------------
 async function testEcho() {
   const s = await startServer(['-m', TINY, '--slots', '2']);
@@ -353,6 +379,7 @@ async function testLimits() {
 
 try {
   await testShipped();
+  await testPackedBurst();
   await testDisconnect();
   await testEcho();
   await testChat();
