@@ -606,7 +606,8 @@ typedef struct hg_request {
 HG_API hg_request hg_request_default(void);
 
 /* A scheduler owns a batch of n_seq slots (huginn.h "Batch"). Requests join free slots with
- * hg_sched_add (prefilled alone on the slot's context, first token chosen); every hg_sched_step
+ * hg_sched_add (prefilled alone on the slot's context, first token chosen) or several at once with
+ * hg_sched_add_many (their prompts prefilled together); every hg_sched_step
  * decodes one token for every running request together — one read of the weights per layer
  * application for all of them — with each request at its own depth, leaving the core loop at its own
  * exit (a request that exited does no further core work for that token). A request that finishes

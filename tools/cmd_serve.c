@@ -1,7 +1,8 @@
 /*
  * cmd_serve.c — `huginn serve`: load a model and serve it over HTTP with the OpenAI API and a page
- * (tools/serve.h). SIGINT and SIGTERM are blocked in every thread and taken by the main thread with
- * sigwait, so a signal drains the server (running and queued requests finish) instead of killing it.
+ * (tools/serve.h). SIGINT and SIGTERM are blocked in every thread and taken by one thread with sigwait,
+ * so a signal drains the server (running and queued requests finish) instead of killing it; the engine
+ * runs on the main thread.
  */
 #include "serve.h"
 
@@ -129,7 +130,7 @@ int cmd_serve(int argc, char **argv) {
     if (!c->model_path) c->model_path = cli_default_model();
     if (!c->model_path) return cli_fail("serve: no -m MODEL given and no model in models/default");
 
-    /* block the stop signals before any thread exists: they are all taken by sigwait in srv_http_run */
+    /* block the stop signals before any thread exists: srv_http_run's signal thread takes them (sigwait) */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -166,12 +167,12 @@ int cmd_serve(int argc, char **argv) {
                         "(--chat-template NAME gives it a built-in format: %s)\n", hg_chat_format_names());
     pthread_mutex_init(&s.tok_mu, NULL);
     tok_mu_made = true;
-    if (srv_engine_start(&s, &err)) {
+    if (srv_engine_init(&s, &err)) {
         cli_fail("serve: %s", err.msg[0] ? err.msg : "cannot start the engine");
         goto out;
     }
-    rc = srv_http_run(&s);
-    if (rc) srv_engine_stop(&s), srv_engine_free(&s);
+    rc = srv_http_run(&s); /* the engine runs on this thread inside it */
+    if (rc) srv_engine_free(&s);
 out:
     if (tok_mu_made) pthread_mutex_destroy(&s.tok_mu);
     hg_tokenizer_free(s.tok);

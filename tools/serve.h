@@ -1,7 +1,10 @@
 /*
  * serve.h — `huginn serve`: an OpenAI-compatible HTTP server over the scheduler (include/huginn.h
  * "Scheduler"). Three parts share these types:
- *   serve_engine.c  one engine thread owns the model and the scheduler: it admits queued jobs into
+ *   serve_engine.c  the engine (the process's main thread, so that one OpenMP team drives the model:
+ *                   a second thread's team made libgomp count more threads than cores and cut its
+ *                   spinning to ~100 iterations, docs/results/serve.md) owns the model and the
+ *                   scheduler: it admits queued jobs into
  *                   free slots between decode steps, steps every running job together, and turns
  *                   tokens into text, logprobs and stop decisions;
  *   serve_api.c     the endpoints: request JSON -> job (validation, 400s naming the field), job ->
@@ -103,16 +106,15 @@ typedef struct srv {
     int64_t n_queued, n_running;
     pthread_mutex_t mu;
     pthread_cond_t work;       /* new job or cancellation */
-    pthread_t engine;
     bool stopping;             /* drain: no new jobs, finish the running ones */
-    bool engine_done;
     srv_metrics m;
     const char *model_name;
 } srv;
 
 /* ---- engine (serve_engine.c) ---- */
-int srv_engine_start(srv *s, hg_error *err);
-void srv_engine_stop(srv *s); /* drains (running and queued jobs finish first), joins the thread */
+int srv_engine_init(srv *s, hg_error *err);
+void srv_engine_run(srv *s);  /* the engine loop on the calling thread, until a stop has drained it */
+void srv_engine_stop(srv *s); /* from any thread: drain (running and queued jobs finish), then run returns */
 void srv_engine_free(srv *s); /* after the HTTP side has stopped */
 /* Queue a job (refs += 1 for the engine). 0, or 429 when the queue is full, 503 when draining. */
 int srv_submit(srv *s, srv_job *j);

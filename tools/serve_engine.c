@@ -1,5 +1,5 @@
 /*
- * serve_engine.c — the server's engine thread (serve.h): the only thread that runs the model. It
+ * serve_engine.c — the server's engine (serve.h), on the main thread: the only thread that runs the model. It
  * loops: free the slots of cancelled jobs, admit the queued jobs free slots can take, together (scoring
  * a prompt first when echo logprobs were asked for, then hg_sched_add_many: their prefills share the
  * weight reads and their first tokens one step), then one
@@ -276,8 +276,7 @@ out:
     free(reqs), free(errs), free(slots), free(idx);
 }
 
-static void *engine_main(void *arg) {
-    srv *s = arg;
+void srv_engine_run(srv *s) {
     hg_error err = {0};
     pthread_mutex_lock(&s->mu);
     for (;;) {
@@ -328,12 +327,10 @@ static void *engine_main(void *arg) {
             }
         }
     }
-    s->engine_done = true;
     pthread_mutex_unlock(&s->mu);
-    return NULL;
 }
 
-int srv_engine_start(srv *s, hg_error *err) {
+int srv_engine_init(srv *s, hg_error *err) {
     hg_batch_params bp = hg_batch_default_params();
     bp.n_seq = s->cfg.slots;
     bp.ctx.n_ctx = s->cfg.n_ctx;
@@ -345,7 +342,6 @@ int srv_engine_start(srv *s, hg_error *err) {
     if (!s->slot_job) return 1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
-    if (pthread_create(&s->engine, NULL, engine_main, s)) return 1;
     return 0;
 }
 
@@ -354,7 +350,6 @@ void srv_engine_stop(srv *s) {
     s->stopping = true;
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->mu);
-    pthread_join(s->engine, NULL);
 }
 
 void srv_engine_free(srv *s) {

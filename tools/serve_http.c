@@ -252,6 +252,23 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     *con_cls = NULL;
 }
 
+/* The stop signals (blocked in every thread since before the first one started) end up here: drain. */
+static void *stop_on_signal(void *arg) {
+    srv *s = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    pthread_mutex_lock(&s->mu);
+    fprintf(stderr, "huginn serve: %s: finishing %lld running and %lld queued requests\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)s->n_running, (long long)s->n_queued);
+    pthread_mutex_unlock(&s->mu);
+    srv_engine_stop(s);
+    return NULL;
+}
+
 int srv_http_run(srv *s) {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -280,15 +297,13 @@ int srv_http_run(srv *s) {
            strchr(s->cfg.host, ':') ? "[" : "", s->cfg.host, strchr(s->cfg.host, ':') ? "]" : "", port, s->model_name,
            (long long)s->cfg.slots, (long long)s->cfg.n_ctx);
     fflush(stdout);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig = 0;
-    sigwait(&set, &sig);
-    fprintf(stderr, "huginn serve: %s: finishing %lld running and %lld queued requests\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)s->n_running, (long long)s->n_queued);
-    srv_engine_stop(s); /* every accepted job completes; new ones get 503 */
+    pthread_t waiter;
+    if (pthread_create(&waiter, NULL, stop_on_signal, s)) {
+        MHD_stop_daemon(d);
+        return cli_fail("serve: cannot start the signal thread");
+    }
+    srv_engine_run(s); /* until a signal has drained it: every accepted job completes; new ones get 503 */
+    pthread_join(waiter, NULL);
     MHD_stop_daemon(d);
     srv_engine_free(s);
     fprintf(stderr, "huginn serve: stopped\n");
