@@ -1,12 +1,11 @@
 /*
- * serve_engine.c — the server's engine (serve.h), on the main thread: the only thread that runs the model. It
- * loops: free the slots of cancelled jobs, admit the queued jobs free slots can take, together (scoring
- * a prompt first when echo logprobs were asked for, then hg_sched_add_many: their prefills share the
- * weight reads and their first tokens one step), then one
- * hg_sched_step for every running job together. Tokens arrive through the scheduler's callback, which
- * turns them into text (streaming detokenizer), logprobs and stop-string decisions under the mutex and
- * wakes the job's HTTP thread. The mutex is never held while the model computes, so HTTP threads can
- * always accept, queue and stream.
+ * serve_engine.c — the server's engine (serve.h), on the main thread: the only thread that runs the
+ * model. It loops: free the slots of cancelled jobs, admit the queued jobs free slots can take, together
+ * (scoring a prompt first when echo logprobs were asked for, then hg_sched_add_many: their prefills share
+ * the weight reads and their first tokens one step), then one hg_sched_step for every running job
+ * together. Tokens arrive through the scheduler's callback, which turns them into text (streaming
+ * detokenizer), logprobs and stop-string decisions under the mutex and wakes the job's HTTP thread. The
+ * mutex is never held while the model computes, so HTTP threads can always accept, queue and stream.
  */
 #include "serve.h"
 
