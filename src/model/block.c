@@ -49,7 +49,7 @@ static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, 
         /* positions in the cache visible to the segment's last query (a lens segment's own K/V is in qkv) */
         const int64_t n = segs[g].pos0 + (segs[g].lens ? 0 : segs[g].T);
         hg_kv_sources(&ctx->kv, slots[g], n, ctx->src, &ctx->rng);
-        work += (double)segs[g].T * (double)n * (double)qd;
+        work += 2.0 * (double)segs[g].T * (double)n * (double)qd; /* the scores' dots and the values' axpys */
     }
     const hg_vec_ops *vec = hg_vec(); /* SIMD dot/axpy over head_dim (kernels/) */
     const bool par = work >= HG_PAR_MIN_MACS;
@@ -98,26 +98,27 @@ static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, 
     }
 }
 
-/* q/k bias, RoPE and the K/V write of every row, per segment (each at its own positions). */
+/* q/k bias, RoPE and the K/V write of every row, each at its segment's position; a batch's rows spread
+ * over the threads (each row writes only its own q, k and cache entry). */
 static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots, float *qkv) {
     const hg_config *c = &r->model->cfg;
     const int64_t H = c->n_head, Hkv = c->n_kv_head ? c->n_kv_head : H, d = c->head_dim;
     const int64_t qd = hg_cfg_q_dim(c), kvd = hg_cfg_kv_dim(c), stride = hg_cfg_qkv_dim(c);
-    for (int64_t g = 0; g < r->n_segs; g++) {
-        hg_ctx *ctx = r->segs[g].ctx;
-        const bool lens = r->segs[g].lens;
-        for (int64_t i = 0; i < r->segs[g].T; i++) {
-            const int64_t pos = r->segs[g].pos0 + (lens ? 0 : i);
-            float *q = qkv + (r->segs[g].row0 + i) * stride, *k = q + qd, *v = k + kvd;
-            if (L->qk_bias) /* [2, H·d]: row 0 added to q, row 1 to k (Huginn has Hkv = H) */
-                for (int64_t j = 0; j < qd; j++) {
-                    q[j] += L->qk_bias[j];
-                    if (j < kvd) k[j] += L->qk_bias[qd + j];
-                }
-            hg_rope(q, H, d, pos, ctx->inv_freq);
-            hg_rope(k, Hkv, d, pos, ctx->inv_freq);
-            if (!lens) hg_kv_store(&ctx->kv, slots[g], pos, k, v);
-        }
+    const bool spread = r->rows > 1 && (double)r->rows * (double)stride >= HG_PAR_MIN_ROWS;
+#pragma omp parallel for schedule(static) if (spread)
+    for (int64_t row = 0; row < r->rows; row++) {
+        const hg_seg *sg = seg_of(r->segs, r->n_segs, row);
+        hg_ctx *ctx = sg->ctx;
+        const int64_t pos = sg->pos0 + (sg->lens ? 0 : row - sg->row0);
+        float *q = qkv + row * stride, *k = q + qd, *v = k + kvd;
+        if (L->qk_bias) /* [2, H·d]: row 0 added to q, row 1 to k (Huginn has Hkv = H) */
+            for (int64_t j = 0; j < qd; j++) {
+                q[j] += L->qk_bias[j];
+                if (j < kvd) k[j] += L->qk_bias[qd + j];
+            }
+        hg_rope(q, H, d, pos, ctx->inv_freq);
+        hg_rope(k, Hkv, d, pos, ctx->inv_freq);
+        if (!sg->lens) hg_kv_store(&ctx->kv, slots[sg - r->segs], pos, k, v);
     }
 }
 
