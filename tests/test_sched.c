@@ -14,6 +14,8 @@
  * to Q8_0, with all ten requests in one batch where the kernels pack Q8_0 weights (any batch size is
  * bit-identical to each request alone there). And the plain loop's initial-state streams, pinned by
  * hand with hg_ctx_forward: batch and alone share the scheduler, so only this sees a wrong stream.
+ * Last, hg_sched_add_many: a burst admitted together (prompts prefilled in shared calls when the weights
+ * are packed) against each request alone through hg_sched_add, logits bit for bit.
  */
 #include "golden.h"
 #include "harness.h"
@@ -282,7 +284,8 @@ typedef struct many_req {
  * tokens, with reuse_prefix, so a held prefix is kept): plain ones of every prompt length from one
  * position to past the context's chunk (two chunks, each a call of its own), depths 0..12, both init
  * scales, an init_state, a warm start, sampling, a request done at its first token and one that only
- * prefills; one adaptive; one the cache cannot hold (refused alone, the others go on). Past the chunk
+ * prefills; one adaptive; one the cache cannot hold, then one with an id outside the vocabulary (each
+ * refused alone, the others go on). Past the chunk
  * go a drawn initial state (its stream continues across chunks) and a given one (read at each chunk's
  * offset). */
 static void many_make(many_req *q, int k, int round, int64_t n_ctx, int64_t V, const float *init_state) {
@@ -291,7 +294,8 @@ static void many_make(many_req *q, int k, int round, int64_t n_ctx, int64_t V, c
     r.n_prompt = len[k] + (round && k != 2 ? 3 : 0);
     for (int64_t j = 0; j < r.n_prompt; j++) q->prompt[j] = prompt_tok(k, (int)j);
     r.prompt = q->prompt;
-    r.gen.n_steps = (int64_t[]){4, 0, 6, 12, 8, 3, 5, 1, MAXSTEPS + 1}[k];
+    r.gen.n_steps = (int64_t[]){4, 0, 6, 12, 8, 3, 5, 1, round ? 2 : MAXSTEPS + 1}[k];
+    if (k == 8 && round) q->prompt[2] = (int32_t)V; /* outside the vocabulary: refused alone */
     r.gen.max_new_tokens = k == 6 ? 0 : k == 7 ? 1 : MANY_NEW;
     r.gen.init_scale = k == 1 ? 0.0f : 1.0f;
     r.gen.seed = 40 + (uint64_t)k + (uint64_t)round;
@@ -345,10 +349,11 @@ static void test_add_many(hg_model *m, int64_t n_ctx, const char *what) {
             many_make(&many[k], k % NMANY, round, n_ctx, V, init_state); /* the tenth: no slot left */
             reqs[k] = many[k].r;
         }
-        CHECK(hg_sched_add_many(s, reqs, NMANY + 1, slots, errs) == HG_STATUS_LIMIT);
+        CHECK(hg_sched_add_many(s, reqs, NMANY + 1, slots, errs) == (round ? HG_STATUS_BAD_INPUT : HG_STATUS_LIMIT));
         for (int k = 0; k <= NMANY; k++) {
             const bool refused = k == 8 || k == NMANY;
-            CHECK_MSG(refused ? errs[k].status == HG_STATUS_LIMIT && slots[k] == -1 : errs[k].status == HG_OK && slots[k] == k,
+            const hg_status why = k == 8 && round ? HG_STATUS_BAD_INPUT : HG_STATUS_LIMIT;
+            CHECK_MSG(refused ? errs[k].status == why && slots[k] == -1 : errs[k].status == HG_OK && slots[k] == k,
                       "%s, round %d, request %d: status %d, slot %lld: %s", what, round, k, (int)errs[k].status,
                       (long long)slots[k], errs[k].msg);
         }

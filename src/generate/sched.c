@@ -374,6 +374,12 @@ static hg_status add_many_at(hg_sched *s, const hg_request *reqs, int64_t n, con
             if (r->n_out) *r->n_out = 0;
             st = row_alloc(s, w, r, &errs[i]);
         }
+        /* a prompt's ids are checked here, alone: in the shared prefill one bad id would fail them all */
+        const int64_t V = hg_model_config(s->model)->vocab_size;
+        for (int64_t t = 0; !st && t < r->n_prompt; t++)
+            if (r->prompt[t] < 0 || r->prompt[t] >= V)
+                st = hg_err(&errs[i], HG_STATUS_BAD_INPUT, "token id %d at position %lld is outside the vocabulary (0..%lld)",
+                            r->prompt[t], (long long)t, (long long)(V - 1));
         if (!st) st = plain_keep(ctx, r, &keep, &errs[i]);
         if (st) {
             row_release(w);
@@ -420,33 +426,32 @@ static hg_status add_many_at(hg_sched *s, const hg_request *reqs, int64_t n, con
 hg_status hg_sched_add_many(hg_sched *s, const hg_request *reqs, int64_t n, int64_t *slots, hg_error *errs) {
     if (!s || !reqs || !slots || !errs || n < 0) return HG_STATUS_BAD_ARG;
     int64_t at[HG_MAX_SEGS], idx[HG_MAX_SEGS], m = 0, next = 0;
-    hg_status ret = HG_OK;
     for (int64_t i = 0; i < n; i++) {
         slots[i] = -1;
         while (next < s->n && s->rows[next].running) next++;
         if (next == s->n) {
-            hg_status st = hg_err(&errs[i], HG_STATUS_LIMIT, "scheduler: all %lld slots are busy", (long long)s->n);
-            if (!ret) ret = st;
+            hg_err(&errs[i], HG_STATUS_LIMIT, "scheduler: all %lld slots are busy", (long long)s->n);
             continue;
         }
         at[m] = next++;
         idx[m++] = i;
     }
-    if (m == 0) return ret;
     hg_request rq[HG_MAX_SEGS];
-    hg_error *e = hg_malloc((size_t)m * sizeof *e);
-    if (!e) {
+    hg_error *e = m > 0 ? hg_malloc((size_t)m * sizeof *e) : NULL;
+    if (m > 0 && !e) {
         for (int64_t k = 0; k < m; k++) hg_err(&errs[idx[k]], HG_STATUS_NOMEM, "out of memory");
         return HG_STATUS_NOMEM;
     }
     for (int64_t k = 0; k < m; k++) rq[k] = reqs[idx[k]];
-    hg_status st = add_many_at(s, rq, m, at, e);
+    if (m > 0) (void)add_many_at(s, rq, m, at, e);
     for (int64_t k = 0; k < m; k++) {
         errs[idx[k]] = e[k];
         if (!e[k].status) slots[idx[k]] = at[k];
     }
     hg_free(e);
-    return ret ? ret : st;
+    for (int64_t i = 0; i < n; i++)
+        if (errs[i].status) return errs[i].status;
+    return HG_OK;
 }
 
 /* Initial state of a running row's new token into s_row. */

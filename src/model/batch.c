@@ -4,7 +4,8 @@
  * of one pipeline call (pipeline.c): one row per sequence, every matmul on all rows at once, attention
  * per sequence. Rows may therefore join (a sequence prefilled on its own context), leave (a sequence
  * that finished, or that left the core loop early for this token) and differ in depth between calls:
- * the generation layer (src/generate/batch_gen.c) decides, this file only computes.
+ * the generation layer (src/generate/sched.c) decides, this file only computes. hg_batch_prefill is
+ * the exception to one row per sequence: several prompts' positions share its calls.
  *
  * Why: decode is bound by reading the weights (Huginn: 3.5 G weights x r/4 core passes per token,
  * against a few KB of activations), so the matrix-vector kernels stream W once for up to 8 positions
