@@ -105,14 +105,14 @@ static void run_alone(hg_model *m, int i, result *res) {
 static bool same_float(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
 typedef struct captured {
-    float *logits; /* [MAXNEW, V] */
-    int64_t n, V;
+    float *logits; /* [max, V] */
+    int64_t n, V, max;
 } captured;
 
 static bool capture(void *user, int32_t id, int64_t steps, const float *logits) {
     (void)id, (void)steps;
     captured *c = user;
-    if (c->n < MAXNEW) memcpy(c->logits + c->n * c->V, logits, (size_t)c->V * sizeof(float));
+    if (c->n < c->max) memcpy(c->logits + c->n * c->V, logits, (size_t)c->V * sizeof(float));
     c->n++;
     return true;
 }
@@ -141,7 +141,7 @@ static void test_plain_seed_streams(hg_model *m) {
             free(got), free(want), hg_ctx_free(a), hg_ctx_free(b);
             continue;
         }
-        captured cap = {got, 0, V};
+        captured cap = {got, 0, V, MAXNEW};
         int32_t ids[MAXNEW];
         int64_t n_out = 0;
         CHECK_MSG(hg_generate(a, prompt, n_prompt, &gp, capture, &cap, ids, &n_out, &err) == HG_OK, "%s", err.msg);
@@ -310,6 +310,7 @@ static void many_make(many_req *q, int k, int round, int64_t n_ctx, int64_t V, c
     q->n = 0;
     q->cap.n = 0;
     q->cap.V = V;
+    q->cap.max = MANY_NEW;
     r.out_ids = q->ids;
     r.n_out = &q->n;
     r.cb = capture;

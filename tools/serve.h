@@ -1,12 +1,11 @@
 /*
  * serve.h — `huginn serve`: an OpenAI-compatible HTTP server over the scheduler (include/huginn.h
  * "Scheduler"). Three parts share these types:
- *   serve_engine.c  the engine (the process's main thread, so that one OpenMP team drives the model:
- *                   a second thread's team made libgomp count more threads than cores and cut its
- *                   spinning to ~100 iterations, docs/results/serve.md) owns the model and the
- *                   scheduler: it admits queued jobs into
- *                   free slots between decode steps, steps every running job together, and turns
- *                   tokens into text, logprobs and stop decisions;
+ *   serve_engine.c  the engine owns the model and the scheduler: it admits queued jobs into free
+ *                   slots between decode steps, steps every running job together, and turns tokens
+ *                   into text, logprobs and stop decisions. It runs on the main thread, the one that
+ *                   loaded the model, so one OpenMP team drives the model: a team on a second thread
+ *                   makes libgomp count more threads than cores and throttle every barrier's spin;
  *   serve_api.c     the endpoints: request JSON -> job (validation, 400s naming the field), job ->
  *                   response JSON / server-sent event chunks in OpenAI's wire format;
  *   serve_http.c    libmicrohttpd glue: routing, body limits, auth, keep-alive, chunked streaming,

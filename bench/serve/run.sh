@@ -61,7 +61,7 @@ bench_model() { # NAME MODEL
       for c in 1 8; do
         node "$root/bench/serve/load.mjs" "$base" "$c" "$per" "{\"num_steps\": $steps, \"max_tokens\": $tokens}" >"$tmp/p_$c.json"
       done
-      python3 -c "import json; a=json.load(open('$tmp/p_1.json'))['tokens_per_s']; b=json.load(open('$tmp/p_8.json'))['tokens_per_s']; print('%.4f' % (b/a)); print('pair $k: 1 client %.2f, 8 clients %.2f tokens/s: %.2fx' % (a, b, b/a), file=__import__('sys').stderr)" 2>&1 >>"$tmp/pairs" | cat
+      python3 -c "import json; a=json.load(open('$tmp/p_1.json'))['tokens_per_s']; b=json.load(open('$tmp/p_8.json'))['tokens_per_s']; open('$tmp/pairs', 'a').write('%.4f\n' % (b/a)); print('pair $k: 1 client %.2f, 8 clients %.2f tokens/s: %.2fx' % (a, b, b/a))"
     done
     python3 -c "import statistics; r=sorted(float(l) for l in open('$tmp/pairs')); print('8 clients vs 1, %d alternated pairs: median %.2fx (%.2f-%.2fx)' % (len(r), statistics.median(r), r[0], r[-1]))"
   fi

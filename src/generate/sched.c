@@ -105,6 +105,11 @@ static hg_status check_request(const hg_sched *s, const hg_request *r, hg_error 
     if (p->n_steps > 0 && hg_kv_phys(&ctx->kv, c->n_layers_prelude + p->n_steps * c->n_layers_core - 1) < 0)
         return hg_err(err, HG_STATUS_LIMIT, "%s: %lld iterations, but the KV cache holds %lld (raise max_steps)", fn,
                       (long long)p->n_steps, (long long)ctx->kv.max_steps);
+    const int64_t V = c->vocab_size;
+    for (int64_t t = 0; t < r->n_prompt; t++) /* before any prefill: one bad id must not fail its batch-mates */
+        if (r->prompt[t] < 0 || r->prompt[t] >= V)
+            return hg_err(err, HG_STATUS_BAD_INPUT, "token id %d at position %lld is outside the vocabulary (0..%lld)",
+                          r->prompt[t], (long long)t, (long long)(V - 1));
     if (r->n_prompt + p->max_new_tokens > hg_ctx_n_ctx(ctx))
         return hg_err(err, HG_STATUS_LIMIT, "%s: prompt (%lld) + new tokens (%lld) exceed the context (%lld)", fn,
                       (long long)r->n_prompt, (long long)p->max_new_tokens, (long long)hg_ctx_n_ctx(ctx));
@@ -347,43 +352,33 @@ hg_status hg_sched_add(hg_sched *s, const hg_request *r, int64_t *slot, hg_error
 
 static hg_status step_rows(hg_sched *s, bool first, hg_error *err);
 
-/* Admit reqs[n] into the free, distinct slots at[n]: adaptive requests as hg_sched_add does; the plain
- * ones' prompts up to their last positions prefilled together (hg_batch_prefill, when every product is
- * packed so that each equals its prefill alone; else one after another), then their last positions
- * in one step, which chooses their first tokens (the decode step's rows, so exact as that step is).
- * errs[i] is request i's outcome; returns HG_OK when every request was admitted, else the first
- * failure's status. */
-static hg_status add_many_at(hg_sched *s, const hg_request *reqs, int64_t n, const int64_t *at, hg_error *errs) {
+/* Admit each request reqs[i] with at[i] >= 0 into that slot (free, distinct): adaptive requests as
+ * hg_sched_add does; the plain ones' prompts up to their last positions prefilled together
+ * (hg_batch_prefill, when every product is packed so that each equals its prefill alone; else one after
+ * another), then their last positions in one step, which chooses their first tokens (the decode step's
+ * rows, so exact as that step is). errs[i] is request i's outcome. */
+static void add_many_at(hg_sched *s, const hg_request *reqs, int64_t n, const int64_t *at, hg_error *errs) {
     hg_prefill_seq q[HG_MAX_SEGS];
     int64_t nq = 0, plain[HG_MAX_SEGS], np = 0;
-    hg_status ret = HG_OK;
     for (int64_t i = 0; i < n; i++) {
         const hg_request *r = &reqs[i];
+        if (at[i] < 0) continue;
         errs[i] = (hg_error){0};
         if (r->adaptive) {
-            hg_status st = add_at(s, at[i], r, &errs[i]);
-            if (st && !ret) ret = st;
+            (void)add_at(s, at[i], r, &errs[i]);
             continue;
         }
         gen_row *w = &s->rows[at[i]];
         row_release(w);
-        hg_ctx *ctx = hg_batch_ctx(s->batch, at[i]);
         int64_t keep = 0;
         hg_status st = check_request(s, r, &errs[i]);
         if (!st) {
             if (r->n_out) *r->n_out = 0;
             st = row_alloc(s, w, r, &errs[i]);
         }
-        /* a prompt's ids are checked here, alone: in the shared prefill one bad id would fail them all */
-        const int64_t V = hg_model_config(s->model)->vocab_size;
-        for (int64_t t = 0; !st && t < r->n_prompt; t++)
-            if (r->prompt[t] < 0 || r->prompt[t] >= V)
-                st = hg_err(&errs[i], HG_STATUS_BAD_INPUT, "token id %d at position %lld is outside the vocabulary (0..%lld)",
-                            r->prompt[t], (long long)t, (long long)(V - 1));
-        if (!st) st = plain_keep(ctx, r, &keep, &errs[i]);
+        if (!st) st = plain_keep(hg_batch_ctx(s->batch, at[i]), r, &keep, &errs[i]);
         if (st) {
             row_release(w);
-            if (!ret) ret = st;
             continue;
         }
         const hg_generate_params *p = &r->gen;
@@ -396,7 +391,7 @@ static hg_status add_many_at(hg_sched *s, const hg_request *reqs, int64_t n, con
         }
         plain[np++] = i;
     }
-    if (np == 0) return ret;
+    if (np == 0) return;
     hg_error e = {0};
     hg_status st = HG_OK;
     if (nq > 0 && s->model->all_packed) {
@@ -412,43 +407,26 @@ static hg_status add_many_at(hg_sched *s, const hg_request *reqs, int64_t n, con
         w->running = w->first = w->req.gen.max_new_tokens > 0; /* else, as add_at: prefilled only */
     }
     if (!st) st = step_rows(s, true, &e);
-    if (st) {
-        for (int64_t k = 0; k < np; k++) {
+    for (int64_t k = 0; k < np; k++) {
+        if (st) {
             row_release(&s->rows[at[plain[k]]]);
             errs[plain[k]] = e;
+        } else {
+            s->rows[at[plain[k]]].req.prompt = NULL; /* the caller's prompt is not needed past the prefill */
         }
-        return ret ? ret : st;
     }
-    for (int64_t k = 0; k < np; k++) s->rows[at[plain[k]]].req.prompt = NULL;
-    return ret;
 }
 
 hg_status hg_sched_add_many(hg_sched *s, const hg_request *reqs, int64_t n, int64_t *slots, hg_error *errs) {
     if (!s || !reqs || !slots || !errs || n < 0) return HG_STATUS_BAD_ARG;
-    int64_t at[HG_MAX_SEGS], idx[HG_MAX_SEGS], m = 0, next = 0;
-    for (int64_t i = 0; i < n; i++) {
-        slots[i] = -1;
+    for (int64_t i = 0, next = 0; i < n; i++) {
         while (next < s->n && s->rows[next].running) next++;
-        if (next == s->n) {
-            hg_err(&errs[i], HG_STATUS_LIMIT, "scheduler: all %lld slots are busy", (long long)s->n);
-            continue;
-        }
-        at[m] = next++;
-        idx[m++] = i;
+        slots[i] = next < s->n ? next++ : -1;
+        if (slots[i] < 0) hg_err(&errs[i], HG_STATUS_LIMIT, "scheduler: all %lld slots are busy", (long long)s->n);
     }
-    hg_request rq[HG_MAX_SEGS];
-    hg_error *e = m > 0 ? hg_malloc((size_t)m * sizeof *e) : NULL;
-    if (m > 0 && !e) {
-        for (int64_t k = 0; k < m; k++) hg_err(&errs[idx[k]], HG_STATUS_NOMEM, "out of memory");
-        return HG_STATUS_NOMEM;
-    }
-    for (int64_t k = 0; k < m; k++) rq[k] = reqs[idx[k]];
-    if (m > 0) (void)add_many_at(s, rq, m, at, e);
-    for (int64_t k = 0; k < m; k++) {
-        errs[idx[k]] = e[k];
-        if (!e[k].status) slots[idx[k]] = at[k];
-    }
-    hg_free(e);
+    add_many_at(s, reqs, n, slots, errs);
+    for (int64_t i = 0; i < n; i++)
+        if (errs[i].status) slots[i] = -1;
     for (int64_t i = 0; i < n; i++)
         if (errs[i].status) return errs[i].status;
     return HG_OK;
@@ -597,7 +575,6 @@ static hg_status step_rows(hg_sched *s, bool first, hg_error *err) {
             memcpy(w->warm, raw ? w->fin : w->lat, (size_t)h * sizeof(float));
         w->first = false;
         finish_token(s->model, w);
-        w->req.prompt = NULL;
         if (!w->running) row_release(w);
     }
     return HG_OK;

@@ -325,14 +325,9 @@ hg_status hg_batch_prefill(hg_batch *b, const hg_prefill_seq *q, int64_t n, hg_e
             if (ns == 0) break;
             const hg_rows r = {m, &c0->w, b->segs, ns, rows};
             if ((st = hg_prelude_rows(&r, ids, c0->e, err))) break;
-            for (int64_t g = 0; g < ns; g++) {
-                const hg_prefill_seq *p = &q[member[g]];
-                float *s = c0->s + b->segs[g].row0 * h;
-                if (p->fp.init_state)
-                    memcpy(s, p->fp.init_state + off * h, (size_t)(b->segs[g].T * h) * sizeof(float));
-                else
-                    hg_init_state(m, s, b->segs[g].T, p->fp.init_scale, &seed[member[g]]);
-            }
+            for (int64_t g = 0; g < ns; g++)
+                hg_chunk_init_state(m, &q[member[g]].fp, off, b->segs[g].T, c0->s + b->segs[g].row0 * h,
+                                    &seed[member[g]]);
             for (int64_t t = 0; !st; t++) {
                 int64_t live = 0;
                 while (live < ns && q[member[live]].fp.n_steps > t) live++;

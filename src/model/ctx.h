@@ -65,6 +65,12 @@ typedef struct hg_rows {
     int64_t n_segs, rows;
 } hg_rows;
 
+/* The initial states s[Tc, h] of a fixed-depth pass's chunk at offset c0 of its call: rows c0.. of
+ * fp->init_state, else drawn from the call's stream *seed (advanced). hg_ctx_forward and
+ * hg_batch_prefill both draw through it, so a prompt prefilled either way starts from the same states. */
+void hg_chunk_init_state(const hg_model *m, const hg_forward_params *fp, int64_t c0, int64_t Tc, float *s,
+                         uint64_t *seed);
+
 /* e[rows, h] = the prelude of ids[rows]: embedding x sqrt(h), P layers. Records the ids and advances
  * each context's n_past to cover its segment. ids must be < vocab_size (the callers check). */
 hg_status hg_prelude_rows(const hg_rows *r, const int32_t *ids, float *e, hg_error *err);

@@ -30,6 +30,15 @@ void hg_init_state(const hg_model *m, float *s, int64_t T, float init_scale, uin
     *rng_state = hg_rng_u64(&r); /* advance the caller's stream: the next draw differs */
 }
 
+void hg_chunk_init_state(const hg_model *m, const hg_forward_params *fp, int64_t c0, int64_t Tc, float *s,
+                         uint64_t *seed) {
+    const int64_t h = m->cfg.n_embd;
+    if (fp->init_state)
+        memcpy(s, fp->init_state + c0 * h, (size_t)(Tc * h) * sizeof(float));
+    else
+        hg_init_state(m, s, Tc, fp->init_scale, seed);
+}
+
 hg_status hg_ctx_forward(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos0, const hg_forward_params *p,
                          float *latents, float *logits, hg_error *err) {
     const hg_config *c = &ctx->model->cfg;
@@ -51,10 +60,7 @@ hg_status hg_ctx_forward(hg_ctx *ctx, const int32_t *ids, int64_t T, int64_t pos
     for (int64_t c0 = 0; c0 < T; c0 += ctx->chunk) {
         const int64_t Tc = hg_min_i64(ctx->chunk, T - c0), p0 = pos0 + c0;
         if ((st = hg_ctx_prelude(ctx, ids + c0, Tc, p0, ctx->e, err))) return st;
-        if (fp.init_state)
-            memcpy(ctx->s, fp.init_state + c0 * h, (size_t)(Tc * h) * sizeof(float));
-        else
-            hg_init_state(ctx->model, ctx->s, Tc, fp.init_scale, &seed);
+        hg_chunk_init_state(ctx->model, &fp, c0, Tc, ctx->s, &seed);
         for (int64_t t = 0; t < fp.n_steps; t++)
             if ((st = hg_ctx_core_step(ctx, ctx->s, ctx->e, Tc, p0, t, err))) return st;
         if ((st = hg_ctx_coda(ctx, ctx->s, Tc, p0, latents ? latents + c0 * h : NULL, logits ? logits + c0 * V : NULL,

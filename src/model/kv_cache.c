@@ -11,8 +11,8 @@
  * Storage is allocated once for n_ctx positions: memory follows the strategy (compress-s16 on
  * Huginn holds 20 slots per token, not 132). It lies position-major, on transparent huge pages when it
  * spans one (kv_cache.h hg_kv_at): a token writes one entry per slot, every layer and iteration, and in
- * slot-major order on small pages each of those writes landed on a page of its own, a page fault per
- * entry on the decode path (docs/results/serve.md, "the 1024-wide model's batched step").
+ * slot-major order on small pages each of those writes would land on a page of its own, a page fault
+ * per entry on the decode path (docs/results/serve.md, "the 1024-wide model's batched step").
  */
 #include "model/kv_cache.h"
 
@@ -113,8 +113,9 @@ hg_status hg_kv_init_type(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c
         !hg_mul_ok(n_entries, (size_t)kv->width, &n_floats) || !hg_mul_ok(n_floats, esize, &n_bytes))
         return hg_err(err, HG_STATUS_LIMIT, "KV cache of %lld slots x %lld positions overflows", (long long)kv->n_slots,
                       (long long)n_ctx);
-    kv->k = n_bytes >= HG_HUGE_PAGE ? hg_malloc_huge(n_bytes) : hg_malloc(n_bytes);
-    kv->v = n_bytes >= HG_HUGE_PAGE ? hg_malloc_huge(n_bytes) : hg_malloc(n_bytes);
+    void *(*const alloc)(size_t) = n_bytes >= HG_HUGE_PAGE ? hg_malloc_huge : hg_malloc;
+    kv->k = alloc(n_bytes);
+    kv->v = alloc(n_bytes);
     kv->written = hg_calloc(n_entries, 1);
     if (!kv->k || !kv->v || !kv->written) {
         hg_kv_free(kv);
