@@ -608,6 +608,115 @@ static void test_vec_kv(hg_cpu_level l, int64_t n) {
     free(a), free(wide), free(y0), free(y1), free(b);
 }
 
+/* ulps between two finite floats of one sign (or both zero) */
+static int64_t ulps(float a, float b) {
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4), memcpy(&ib, &b, 4);
+    return ia > ib ? (int64_t)ia - ib : (int64_t)ib - ia;
+}
+
+/* The SiLU gate of level l against the portable one (libm expf) over the whole useful range of g
+ * (-110..100: e^−g overflows and underflows at both ends) and at NaN / ±inf / ±0 / subnormals: bit for
+ * bit but where glibc's expf (error up to ~0.502 ulp) and the SIMD exp (rounded once from double) round
+ * e^−g differently — ~0.03 % of inputs here, up to 3 ulp after the division and the product; every
+ * length's tail, nothing written past n. */
+static void test_silu(hg_cpu_level l) {
+    const hg_vec_ops *ops = hg_vec_level(l);
+    if (!ops) return;
+    enum { N = 200003 };
+    float *g = malloc(N * sizeof(float)), *u = malloc(N * sizeof(float));
+    float *o = malloc((N + 1) * sizeof(float)), *r = malloc(N * sizeof(float));
+    for (int64_t i = 0; i < N; i++) {
+        g[i] = -110.0f + 210.0f * (float)i / (float)N;
+        u[i] = 0.5f + frand();
+    }
+    g[0] = NAN, g[1] = INFINITY, g[2] = -INFINITY, g[3] = 0.0f, g[4] = -0.0f, g[5] = 1e-40f, g[6] = -1e-40f;
+    o[N] = 12345.0f;
+    ops->silu_mul(o, g, u, N);
+    hg_silu_mul_scalar(r, g, u, N);
+    int64_t differ = 0, worst = 0;
+    bool special = true;
+    for (int64_t i = 0; i < N; i++) {
+        if (isnan(r[i]) || isinf(r[i])) {
+            special &= (isnan(r[i]) && isnan(o[i])) || r[i] == o[i];
+            continue;
+        }
+        if (memcmp(&o[i], &r[i], 4)) differ++;
+        if (ulps(o[i], r[i]) > worst) worst = ulps(o[i], r[i]);
+    }
+    CHECK_MSG(special && worst <= 3 && differ * 1000 <= N && o[N] == 12345.0f,
+              "%s silu_mul: %lld of %d differ from libm's, worst %lld ulp, specials %s", hg_cpu_level_name(l),
+              (long long)differ, N, (long long)worst, special ? "ok" : "wrong");
+    for (int64_t n = 1; n <= 40; n++) { /* tails: the same values as the long call, nothing past n */
+        o[n] = 777.0f;
+        ops->silu_mul(o, g + 1000, u + 1000, n);
+        ops->silu_mul(r, g + 1000, u + 1000, 40);
+        CHECK_MSG(!memcmp(o, r, (size_t)n * sizeof(float)) && o[n] == 777.0f, "%s silu_mul n=%lld",
+                  hg_cpu_level_name(l), (long long)n);
+    }
+    free(g), free(u), free(o), free(r);
+}
+
+/* A level's attention head kernel (hg_vec_ops.attend_kv) against the loop it replaces, built from the
+ * same level's dot_kv / axpy_kv: bit for bit, for head sizes with lane tails and more than the 128
+ * floats kept in registers, positions without an entry (src -1), every cache type; nothing written
+ * past d. */
+static void test_attend(hg_cpu_level l) {
+    const hg_vec_ops *ops = hg_vec_level(l);
+    if (!ops) return;
+    static const int64_t ds[] = {16, 96, 128, 40, 130, 200, 257};
+    const int64_t n_slots = 3, maxp = 70;
+    for (int di = 0; di < 3; di++) {
+        const hg_dtype dt = di == 0 ? HG_DTYPE_F32 : di == 1 ? HG_DTYPE_F16 : HG_DTYPE_BF16;
+        if (!ops->attend_kv[dt]) continue;
+        const size_t es = dt == HG_DTYPE_F32 ? 4 : 2;
+        for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
+            const int64_t d = ds[i], width = 2 * d + 3; /* the head at offset d + 3 elements */
+            const size_t rowb = (size_t)width * es, posb = (size_t)n_slots * rowb + 64; /* a padded stride */
+            const size_t n = (size_t)maxp * posb / es;
+            uint8_t *k = malloc(n * es), *v = malloc(n * es);
+            float *q = malloc((size_t)d * sizeof(float)), *o = malloc((size_t)(d + 1) * sizeof(float));
+            float *r = malloc((size_t)d * sizeof(float)), *sc = malloc((size_t)maxp * sizeof(float));
+            int64_t src[70];
+            for (size_t j = 0; j < n; j++) {
+                const float a = frand() * 3.0f, b = frand();
+                if (dt == HG_DTYPE_F32) memcpy(k + 4 * j, &a, 4), memcpy(v + 4 * j, &b, 4);
+                else {
+                    const uint16_t ka = dt == HG_DTYPE_BF16 ? hg_f32_to_bf16(a) : hg_f32_to_f16(a);
+                    const uint16_t vb = dt == HG_DTYPE_BF16 ? hg_f32_to_bf16(b) : hg_f32_to_f16(b);
+                    memcpy(k + 2 * j, &ka, 2), memcpy(v + 2 * j, &vb, 2);
+                }
+            }
+            for (int64_t t = 0; t < d; t++) q[t] = frand();
+            for (int64_t np = 1; np <= maxp; np += 23) {
+                for (int64_t kp = 0; kp < np; kp++) src[kp] = (int64_t)(hg_rng_uniform(&g_rng) * 4.0) - 1;
+                if (np > 1) src[np / 2] = 1; /* an entry somewhere; the last may have none */
+                const size_t off = (size_t)(d + 3) * es;
+                const float scale = 0.125f;
+                o[d] = 99.0f;
+                ops->attend_kv[dt](o, q, k + off, v + off, src, rowb, posb, np, d, scale, sc);
+                /* the loop of block.c's attention */
+                float mx = -INFINITY, w[70];
+                for (int64_t kp = 0; kp < np; kp++)
+                    if (src[kp] >= 0) {
+                        w[kp] = ops->dot_kv[dt](q, k + off + (size_t)kp * posb + (size_t)src[kp] * rowb, d) * scale;
+                        if (w[kp] > mx) mx = w[kp];
+                    }
+                double sum = 0;
+                for (int64_t kp = 0; kp < np; kp++)
+                    if (src[kp] >= 0) w[kp] = expf(w[kp] - mx), sum += (double)w[kp];
+                const float inv = (float)(1.0 / sum);
+                for (int64_t t = 0; t < d; t++) r[t] = 0;
+                for (int64_t kp = 0; kp < np; kp++)
+                    if (src[kp] >= 0) ops->axpy_kv[dt](r, w[kp] * inv, v + off + (size_t)kp * posb + (size_t)src[kp] * rowb, d);
+                CHECK_MSG(!memcmp(o, r, (size_t)d * sizeof(float)) && o[d] == 99.0f, "%s %s attend d=%lld np=%lld",
+                          hg_cpu_level_name(l), hg_dtype_name(dt), (long long)d, (long long)np);
+            }
+            free(k), free(v), free(q), free(o), free(r), free(sc);
+        }
+    }
+}
+
 int main(void) {
     hg_rng_seed(&g_rng, 1234);
     const hg_cpu_info *ci = hg_cpu_features();
@@ -657,6 +766,8 @@ int main(void) {
         test_quant_q8x(k);
         for (int dt = 0; dt < HG_DTYPE_COUNT; dt++) check_nonfinite(k, (hg_dtype)dt);
         test_sgemm((hg_cpu_level)l);
+        test_silu((hg_cpu_level)l);
+        test_attend((hg_cpu_level)l);
         for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) test_vec(k, lens[i]), test_vec_kv(k->level, lens[i]);
         for (int dt = 0; dt < HG_DTYPE_COUNT; dt++) {
             const bool q = dt == HG_DTYPE_Q8_0 || dt == HG_DTYPE_Q4_0;

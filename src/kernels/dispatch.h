@@ -111,6 +111,8 @@ void hg_matmul_with(const hg_kern_table *k, float *y, const float *x, const hg_t
 void *hg_matmul_prepack_with(const hg_kern_table *k, const hg_tensor *w);
 
 extern const hg_kern_table hg_kern_scalar;
+/* hg_vec_ops.silu_mul per level (ops.c, ops_avx2.c, ops_avx512.c) */
+void hg_silu_mul_scalar(float *out, const float *g, const float *u, int64_t n);
 #if defined(__x86_64__)
 extern const hg_kern_table hg_kern_avx2;
 extern const hg_kern_table hg_kern_avx512;
@@ -118,6 +120,14 @@ float hg_vec_dot_avx2(const float *a, const float *b, int64_t n);
 void hg_vec_axpy_avx2(float *y, float a, const float *x, int64_t n);
 float hg_vec_dot_avx512(const float *a, const float *b, int64_t n);
 void hg_vec_axpy_avx512(float *y, float a, const float *x, int64_t n);
+void hg_silu_mul_avx2(float *out, const float *g, const float *u, int64_t n);
+void hg_silu_mul_avx512(float *out, const float *g, const float *u, int64_t n);
+void hg_attend_f32_avx512(float *out, const float *q, const void *k, const void *v, const int64_t *src, size_t rowb,
+                          size_t pos_bytes, int64_t np, int64_t d, float scale, float *sc);
+void hg_attend_f16_avx512(float *out, const float *q, const void *k, const void *v, const int64_t *src, size_t rowb,
+                          size_t pos_bytes, int64_t np, int64_t d, float scale, float *sc);
+void hg_attend_bf16_avx512(float *out, const float *q, const void *k, const void *v, const int64_t *src, size_t rowb,
+                           size_t pos_bytes, int64_t np, int64_t d, float scale, float *sc);
 float hg_vec_dot_f16_avx2(const float *a, const void *b, int64_t n);
 float hg_vec_dot_bf16_avx2(const float *a, const void *b, int64_t n);
 void hg_vec_axpy_f16_avx2(float *y, float a, const void *x, int64_t n);

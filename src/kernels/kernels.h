@@ -57,6 +57,13 @@ void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_
 /* RoPE in Hugging Face's rotate-half layout (Llama, OLMo-2): dimension i of each head pairs with i + d/2,
  * (x_i, x_{i+d/2}) -> (x_i cos - x_{i+d/2} sin, x_{i+d/2} cos + x_i sin), angle pos * inv_freq[i] in f32. */
 void hg_rope_half(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq /* [d/2] */);
+/* The two in two halves: cs[d] = cos then sin of the angles pos·inv_freq[i] (f32 product) of one
+ * position (hg_rope_angles), applied by hg_rope_cs / hg_rope_half_cs with the same bits as hg_rope /
+ * hg_rope_half. A context keeps its positions' cs (ctx.h), so a token's 2·d libm calls are made once, not
+ * once per layer application. */
+void hg_rope_angles(float *cs, int64_t d, int64_t pos, const float *inv_freq);
+void hg_rope_cs(float *x, int64_t n_head, int64_t d, const float *cs);
+void hg_rope_half_cs(float *x, int64_t n_head, int64_t d, const float *cs);
 /* The dispatched f32 vector helpers (AVX-512 / AVX2 / NEON / scalar, chosen once): hot loops such as
  * attention fetch the table once and call through it. dot sums in SIMD lanes then a fixed tree, so
  * it is deterministic but rounds differently from a sequential sum. */
@@ -67,10 +74,19 @@ typedef struct hg_vec_ops {
      * hg_dtype), widened to f32 element by element; [HG_DTYPE_F32] is dot / axpy themselves. */
     float (*dot_kv[HG_DTYPE_BF16 + 1])(const float *a, const void *b, int64_t n);
     void (*axpy_kv[HG_DTYPE_BF16 + 1])(float *y, float a, const void *x, int64_t n);
+    /* out[n] = (g / (1 + e^−g))·u: SIMD levels evaluate e^x in double and round once (libm expf's bits
+     * but in rare last-bit cases) */
+    void (*silu_mul)(float *out, const float *g, const float *u, int64_t n);
+    /* One query head's causal attention over KV-cache entries of dtype [index]: for positions kp < np
+     * with src[kp] >= 0, key kp is the d elements at k + kp·pos_bytes + src[kp]·rowb bytes (v likewise);
+     * out[d] = Σ softmax(q·key·scale) value, sc[np] scratch. The arithmetic of dot_kv, expf, a double
+     * sum and axpy_kv in position order, bit for bit. NULL where a level has none (the caller loops). */
+    void (*attend_kv[HG_DTYPE_BF16 + 1])(float *out, const float *q, const void *k, const void *v, const int64_t *src,
+                                         size_t rowb, size_t pos_bytes, int64_t np, int64_t d, float scale, float *sc);
 } hg_vec_ops;
 const hg_vec_ops *hg_vec(void);
 
-/* out[n] = silu(g) ⊙ u */
+/* out[n] = silu(g) ⊙ u on the chosen level (hg_vec_ops.silu_mul) */
 void hg_silu_mul(float *out, const float *g, const float *u, int64_t n);
 
 #endif

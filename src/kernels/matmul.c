@@ -229,18 +229,26 @@ const char *hg_kernels_name(void) {
 }
 
 static const hg_vec_ops k_vec_ops[HG_CPU_LEVEL_COUNT] = {
-    [HG_CPU_SCALAR] = {dot_f32, axpy_scalar, {dot_f32_kv, dot_f16_scalar, dot_bf16_scalar},
-                       {axpy_f32_kv, axpy_f16_scalar, axpy_bf16_scalar}},
+    [HG_CPU_SCALAR] = {.dot = dot_f32, .axpy = axpy_scalar,
+                       .dot_kv = {dot_f32_kv, dot_f16_scalar, dot_bf16_scalar},
+                       .axpy_kv = {axpy_f32_kv, axpy_f16_scalar, axpy_bf16_scalar},
+                       .silu_mul = hg_silu_mul_scalar, .attend_kv = {NULL, NULL, NULL}},
 #if defined(__x86_64__)
-    [HG_CPU_AVX2] = {hg_vec_dot_avx2, hg_vec_axpy_avx2, {dot_f32_kv_avx2, hg_vec_dot_f16_avx2, hg_vec_dot_bf16_avx2},
-                     {axpy_f32_kv_avx2, hg_vec_axpy_f16_avx2, hg_vec_axpy_bf16_avx2}},
-    [HG_CPU_AVX512] = {hg_vec_dot_avx512, hg_vec_axpy_avx512,
-                       {dot_f32_kv_avx512, hg_vec_dot_f16_avx512, hg_vec_dot_bf16_avx512},
-                       {axpy_f32_kv_avx512, hg_vec_axpy_f16_avx512, hg_vec_axpy_bf16_avx512}},
+    [HG_CPU_AVX2] = {.dot = hg_vec_dot_avx2, .axpy = hg_vec_axpy_avx2,
+                     .dot_kv = {dot_f32_kv_avx2, hg_vec_dot_f16_avx2, hg_vec_dot_bf16_avx2},
+                     .axpy_kv = {axpy_f32_kv_avx2, hg_vec_axpy_f16_avx2, hg_vec_axpy_bf16_avx2},
+                     .silu_mul = hg_silu_mul_avx2, .attend_kv = {NULL, NULL, NULL}},
+    [HG_CPU_AVX512] = {.dot = hg_vec_dot_avx512, .axpy = hg_vec_axpy_avx512,
+                       .dot_kv = {dot_f32_kv_avx512, hg_vec_dot_f16_avx512, hg_vec_dot_bf16_avx512},
+                       .axpy_kv = {axpy_f32_kv_avx512, hg_vec_axpy_f16_avx512, hg_vec_axpy_bf16_avx512},
+                       .silu_mul = hg_silu_mul_avx512,
+                       .attend_kv = {hg_attend_f32_avx512, hg_attend_f16_avx512, hg_attend_bf16_avx512}},
 #endif
 #if defined(__aarch64__)
-    [HG_CPU_NEON] = {hg_vec_dot_neon, hg_vec_axpy_neon, {dot_f32_kv_neon, hg_vec_dot_f16_neon, hg_vec_dot_bf16_neon},
-                     {axpy_f32_kv_neon, hg_vec_axpy_f16_neon, hg_vec_axpy_bf16_neon}},
+    [HG_CPU_NEON] = {.dot = hg_vec_dot_neon, .axpy = hg_vec_axpy_neon,
+                     .dot_kv = {dot_f32_kv_neon, hg_vec_dot_f16_neon, hg_vec_dot_bf16_neon},
+                     .axpy_kv = {axpy_f32_kv_neon, hg_vec_axpy_f16_neon, hg_vec_axpy_bf16_neon},
+                     .silu_mul = hg_silu_mul_scalar, .attend_kv = {NULL, NULL, NULL}},
 #endif
 };
 

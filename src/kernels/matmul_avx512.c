@@ -582,6 +582,71 @@ float hg_vec_dot_bf16_avx512(const float *a, const void *b, int64_t n) { return 
 void hg_vec_axpy_f16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_F16, y, a, x, n); }
 void hg_vec_axpy_bf16_avx512(float *y, float a, const void *x, int64_t n) { axpy_kv(HG_DTYPE_BF16, y, a, x, n); }
 
+#define ATT_PF 4 /* entries ahead that attend_kv prefetches */
+HG_INLINE void prefetch_bytes(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i += 64) _mm_prefetch((const char *)p + i, _MM_HINT_T0);
+}
+
+/* One query head's attention over cache entries (hg_vec_ops.attend_kv): the arithmetic of dot_kv, expf,
+ * a double sum and axpy_kv above, in the same order, so the bits equal that loop's; the output's d
+ * floats stay in registers across the entries (up to 128 at a time) instead of a load and a store per
+ * entry and call. */
+HG_INLINE void attend_kv(hg_dtype dt, float *out, const float *q, const void *k, const void *v, const int64_t *src,
+                         size_t rowb, size_t pos_bytes, int64_t np, int64_t d, float scale, float *sc) {
+    float mx = -INFINITY;
+    const size_t hb = (size_t)d * (dt == HG_DTYPE_F32 ? 4 : 2); /* bytes of a head's key or value */
+    for (int64_t kp = 0; kp < np; kp++) {
+        if (src[kp] < 0) continue;
+        if (kp + ATT_PF < np && src[kp + ATT_PF] >= 0) /* entries lie a cache row apart: prefetch ahead */
+            prefetch_bytes((const uint8_t *)k + (size_t)(kp + ATT_PF) * pos_bytes + (size_t)src[kp + ATT_PF] * rowb, hb);
+        sc[kp] = dot_kv(dt, q, (const uint8_t *)k + (size_t)kp * pos_bytes + (size_t)src[kp] * rowb, d) * scale;
+        if (sc[kp] > mx) mx = sc[kp];
+    }
+    double sum = 0;
+    for (int64_t kp = 0; kp < np; kp++) {
+        if (src[kp] < 0) continue;
+        sc[kp] = expf(sc[kp] - mx);
+        sum += (double)sc[kp];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t t0 = 0; t0 < d; t0 += 128) {
+        const int64_t nt = hg_min_i64(128, d - t0);
+        __m512 acc[8];
+        for (int j = 0; j < 8; j++) acc[j] = _mm512_setzero_ps();
+        for (int64_t kp = 0; kp < np; kp++) {
+            if (src[kp] < 0) continue;
+            const __m512 av = _mm512_set1_ps(sc[kp] * inv);
+            const void *vr = (const uint8_t *)v + (size_t)kp * pos_bytes + (size_t)src[kp] * rowb;
+            if (kp + ATT_PF < np && src[kp + ATT_PF] >= 0) {
+                const size_t es = hb / (size_t)d; /* bytes per element */
+                prefetch_bytes((const uint8_t *)v + (size_t)(kp + ATT_PF) * pos_bytes + (size_t)src[kp + ATT_PF] * rowb +
+                                   (size_t)t0 * es, (size_t)nt * es);
+            }
+            for (int j = 0; j < 8 && j * 16 < nt; j++) {
+                const __mmask16 m = nt - j * 16 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (nt - j * 16)) - 1);
+                acc[j] = _mm512_fmadd_ps(av, load_w16(dt, vr, t0 + j * 16, m), acc[j]);
+            }
+        }
+        for (int j = 0; j < 8 && j * 16 < nt; j++) {
+            const __mmask16 m = nt - j * 16 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (nt - j * 16)) - 1);
+            _mm512_mask_storeu_ps(out + t0 + j * 16, m, acc[j]);
+        }
+    }
+}
+
+void hg_attend_f32_avx512(float *out, const float *q, const void *k, const void *v, const int64_t *src, size_t rowb,
+                          size_t pos_bytes, int64_t np, int64_t d, float scale, float *sc) {
+    attend_kv(HG_DTYPE_F32, out, q, k, v, src, rowb, pos_bytes, np, d, scale, sc);
+}
+void hg_attend_f16_avx512(float *out, const float *q, const void *k, const void *v, const int64_t *src, size_t rowb,
+                          size_t pos_bytes, int64_t np, int64_t d, float scale, float *sc) {
+    attend_kv(HG_DTYPE_F16, out, q, k, v, src, rowb, pos_bytes, np, d, scale, sc);
+}
+void hg_attend_bf16_avx512(float *out, const float *q, const void *k, const void *v, const int64_t *src, size_t rowb,
+                           size_t pos_bytes, int64_t np, int64_t d, float scale, float *sc) {
+    attend_kv(HG_DTYPE_BF16, out, q, k, v, src, rowb, pos_bytes, np, d, scale, sc);
+}
+
 /* Where the blocked kernels start (gemm_min_t): below 33 positions mv in groups of 8 is faster than
  * the f32 blocked kernel, whose W pack dominates at small T; AMX tiles and the VNNI kernel are faster
  * than mv from T = 9 on (the VNNI kernel reads W once where mv reads it once per 8 positions); the

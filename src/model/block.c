@@ -53,7 +53,7 @@ static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, 
     }
     const hg_vec_ops *vec = hg_vec(); /* SIMD dot/axpy over head_dim (kernels/) */
     const bool par = work >= HG_PAR_MIN_MACS;
-#pragma omp parallel for schedule(static) collapse(2) if (par)
+#pragma omp parallel for schedule(static, 1) collapse(2) if (par)
     for (int64_t row = 0; row < rows; row++) {
         for (int64_t hh = 0; hh < H; hh++) {
             const hg_seg *sg = seg_of(segs, n_segs, row);
@@ -68,6 +68,11 @@ static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, 
             const float *q = qkv + row * stride + hh * d;
             float *out = att + row * qd + hh * d;
             const int64_t p = sg->pos0 + (sg->lens ? 0 : row - sg->row0);
+            if (!sg->lens && vec->attend_kv[kv->type]) { /* the loop below in one call (kernels.h) */
+                vec->attend_kv[kv->type](out, q, (const uint8_t *)kv->k + off, (const uint8_t *)kv->v + off, src,
+                                         kv->row_bytes, kv->pos_bytes, p + 1, d, scale, sc);
+                continue;
+            }
             /* a lens row's own key and value (position p) come from its qkv row, as f32: the cache type
              * (hg_ctx_coda_lens accepts f32 caches only, so this equals storing and reading back) */
             const float *own_k = sg->lens ? qkv + row * stride + qd + (hh / group) * d : NULL;
@@ -105,6 +110,8 @@ static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots,
     const int64_t H = c->n_head, Hkv = c->n_kv_head ? c->n_kv_head : H, d = c->head_dim;
     const int64_t qd = hg_cfg_q_dim(c), kvd = hg_cfg_kv_dim(c), stride = hg_cfg_qkv_dim(c);
     const bool spread = r->rows > 1 && (double)r->rows * (double)stride >= HG_PAR_MIN_ROWS;
+    for (int64_t g = 0; g < r->n_segs; g++) /* before the threads read the tables */
+        hg_ctx_rope_fill(r->segs[g].ctx, r->segs[g].pos0 + (r->segs[g].lens ? 1 : r->segs[g].T));
 #pragma omp parallel for schedule(static) if (spread)
     for (int64_t row = 0; row < r->rows; row++) {
         const hg_seg *sg = seg_of(r->segs, r->n_segs, row);
@@ -116,8 +123,8 @@ static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots,
                 q[j] += L->qk_bias[j];
                 if (j < kvd) k[j] += L->qk_bias[qd + j];
             }
-        hg_rope(q, H, d, pos, ctx->inv_freq);
-        hg_rope(k, Hkv, d, pos, ctx->inv_freq);
+        hg_rope_cs(q, H, d, hg_ctx_rope(ctx, pos));
+        hg_rope_cs(k, Hkv, d, hg_ctx_rope(ctx, pos));
         if (!sg->lens) hg_kv_store(&ctx->kv, slots[sg - r->segs], pos, k, v);
     }
 }

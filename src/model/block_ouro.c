@@ -44,11 +44,12 @@ hg_status hg_ouro_block(const hg_rows *r, const hg_layer *L, int64_t logical, fl
     }
     for (int64_t g = 0; g < r->n_segs; g++) {
         hg_ctx *ctx = r->segs[g].ctx;
+        hg_ctx_rope_fill(ctx, r->segs[g].pos0 + (r->segs[g].lens ? 1 : r->segs[g].T));
         for (int64_t i = 0; i < r->segs[g].T; i++) {
             const int64_t pos = r->segs[g].pos0 + (r->segs[g].lens ? 0 : i); /* lens rows: one position */
             float *q = w->qkv + (r->segs[g].row0 + i) * stride, *k = q + qd, *v = k + kvd;
-            hg_rope_half(q, H, d, pos, ctx->inv_freq); /* Hugging Face's rotate-half layout */
-            hg_rope_half(k, Hkv, d, pos, ctx->inv_freq);
+            hg_rope_half_cs(q, H, d, hg_ctx_rope(ctx, pos)); /* Hugging Face's rotate-half layout */
+            hg_rope_half_cs(k, Hkv, d, hg_ctx_rope(ctx, pos));
             if (!r->segs[g].lens) hg_kv_store(&ctx->kv, slots[g], pos, k, v); /* lens rows write nothing */
         }
     }

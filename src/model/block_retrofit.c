@@ -57,6 +57,7 @@ static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots,
     const int64_t qd = hg_cfg_q_dim(c), kvd = hg_cfg_kv_dim(c), stride = hg_cfg_qkv_dim(c);
     for (int64_t g = 0; g < r->n_segs; g++) {
         hg_ctx *ctx = r->segs[g].ctx;
+        hg_ctx_rope_fill(ctx, r->segs[g].pos0 + (r->segs[g].lens ? 1 : r->segs[g].T));
         for (int64_t i = 0; i < r->segs[g].T; i++) {
             const int64_t pos = r->segs[g].pos0 + (r->segs[g].lens ? 0 : i); /* lens rows: one position */
             float *q = qkv + (r->segs[g].row0 + i) * stride, *k = q + qd, *v = k + kvd;
@@ -64,8 +65,8 @@ static void qkv_store(const hg_rows *r, const hg_layer *L, const int64_t *slots,
                 hg_rmsnorm(q, q, L->q_norm, qd, c->norm_eps);
                 hg_rmsnorm(k, k, L->k_norm, kvd, c->norm_eps);
             }
-            hg_rope_half(q, H, d, pos, ctx->inv_freq);
-            hg_rope_half(k, Hkv, d, pos, ctx->inv_freq);
+            hg_rope_half_cs(q, H, d, hg_ctx_rope(ctx, pos));
+            hg_rope_half_cs(k, Hkv, d, hg_ctx_rope(ctx, pos));
             if (!r->segs[g].lens) hg_kv_store(&ctx->kv, slots[g], pos, k, v); /* lens rows write nothing */
         }
     }

@@ -1,6 +1,7 @@
 /*
  * ctx.c — creating and resetting contexts (ctx.h): the KV cache sized by strategy, context length,
- * iteration budget and entry type (f32 / f16 / bf16), the RoPE frequency table, and one block of scratch carved into named buffers.
+ * iteration budget and entry type (f32 / f16 / bf16), the RoPE tables (frequencies; each position's
+ * cos/sin, filled as positions arrive), and one block of scratch carved into named buffers.
  */
 #include "model/ctx.h"
 #include "kernels/kernels.h"
@@ -48,7 +49,7 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
     const int64_t h = c->n_embd, d = c->head_dim, T = ctx->chunk;
     /* every buffer size is small next to the cache (already allocated), so plain products are safe */
     size_t floats = (size_t)(d / 2) + (size_t)T * (size_t)(2 * h) + hg_work_floats(c, T) +
-                    (size_t)ctx->n_threads * (size_t)p.n_ctx;
+                    (size_t)ctx->n_threads * (size_t)p.n_ctx + (size_t)p.n_ctx * (size_t)d;
     size_t bytes = floats * sizeof(float) + (size_t)p.n_ctx * (sizeof(int64_t) + sizeof(int32_t)) + 64;
     ctx->scratch = hg_malloc(bytes);
     if (!ctx->scratch) {
@@ -63,7 +64,8 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
     ctx->e = f, f += T * h;
     ctx->s = f, f += T * h;
     f = hg_work_carve(&ctx->w, c, T, f);
-    ctx->scores = f;
+    ctx->scores = f, f += ctx->n_threads * p.n_ctx;
+    ctx->rope_cs = f; /* filled as positions arrive (hg_ctx_rope_fill) */
     if (hg_arch_is_retrofit(c->arch))
         hg_retrofit_inv_freq(c, ctx->inv_freq); /* rotate-half RoPE with llama3 scaling (block_retrofit.c) */
     else
@@ -73,6 +75,12 @@ hg_status hg_ctx_init(const hg_model *model, const hg_ctx_params *params, hg_ctx
 fail:
     hg_ctx_free(ctx);
     return st;
+}
+
+void hg_ctx_rope_fill(hg_ctx *ctx, int64_t end) {
+    const int64_t d = ctx->model->cfg.head_dim;
+    HG_ASSERT(end <= ctx->n_ctx);
+    for (; ctx->rope_n < end; ctx->rope_n++) hg_rope_angles(ctx->rope_cs + ctx->rope_n * d, d, ctx->rope_n, ctx->inv_freq);
 }
 
 int64_t hg_ctx_kv_bytes_per_token(const hg_ctx *ctx) {

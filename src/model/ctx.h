@@ -36,6 +36,8 @@ struct hg_ctx {
     hg_ctx_counters count; /* layer applications x positions, by stage */
     hg_work w;        /* [chunk, ...] scratch of the context's own stage calls */
     float *inv_freq;  /* [d/2] */
+    float *rope_cs;   /* [n_ctx, d]: each position's RoPE cos then sin (hg_rope_angles), rows < rope_n filled */
+    int64_t rope_n;
     float *e;         /* [chunk, h]  prelude output (for hg_ctx_forward) */
     float *s;         /* [chunk, h]  latent state (for hg_ctx_forward) */
     float *scores;    /* [n_threads, n_ctx] attention scores per thread */
@@ -43,6 +45,14 @@ struct hg_ctx {
     int32_t *ids;     /* [n_ctx] the token at each position held (for prefix reuse) */
     void *scratch;    /* the owned block */
 };
+
+/* The RoPE table's rows of positions [0, end) filled (hg_ctx_rope_fill; before the threads of a call
+ * read them) and one position's row: angles are a position's alone, so a token's cos/sin are computed
+ * once, not at each of its layer applications. */
+void hg_ctx_rope_fill(hg_ctx *ctx, int64_t end);
+static inline const float *hg_ctx_rope(const hg_ctx *ctx, int64_t pos) {
+    return ctx->rope_cs + pos * ctx->model->cfg.head_dim;
+}
 
 /* Rows [row0, row0+T) of a pipeline call are positions [pos0, pos0+T) of `ctx` (its KV cache, RoPE
  * table, lookup buffers). A context's own stage calls use one segment; a batch one per sequence.

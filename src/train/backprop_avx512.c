@@ -14,11 +14,8 @@
  *    dp_ij = do_i·v_j once per (i, j) into a stack row (the portable version computes it twice).
  *  - RMSNorm forward: eight rows per vector, one per double lane, each summed in inference's order,
  *    so the bits stay those of hg_rmsnorm (the serial double chain was the op's cost).
- *  - exp: exp_ps below evaluates e^x in double (degree-10 polynomial after n = round(x/ln2), scaled
- *    by 2^n with vscalefpd) and rounds once to f32, so it is correctly rounded but in rare ties and
- *    matches libm expf (the portable path) bit for bit almost everywhere. A plain f32 polynomial
- *    (Cephes, ≤ 1 ulp) is cheaper but not used: its extra round-off in SwiGLU pushes the
- *    trainer-vs-inference logits of test_train_golden (small-sharded, r = 5) past their 1e-5.
+ *  - exp: kernels/exp_avx512.h (in double, rounded once: libm expf's bits almost everywhere), the
+ *    one inference's SwiGLU uses on this level too.
  *
  * Each output is written by one thread, and every reduction runs in a fixed order, so results do not
  * depend on the thread count (they do differ from the portable twin in the last bits).
@@ -26,6 +23,8 @@
 #include "train/train.h"
 
 #if defined(__x86_64__)
+
+#include "kernels/exp_avx512.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -35,43 +34,6 @@
 
 /* the largest [d, Tp] transposed block kept on a thread's stack (64 KiB) */
 #define KT_MAX 16384
-
-/* ---- exp ------------------------------------------------------------------------------------------ */
-
-/* e^x for 8 doubles with x in [-104, 88.8]: n = round(x/ln2), r = x − n·ln2 (fdlibm's two-part ln2,
- * n·ln2_hi exact), e^r by its Taylor polynomial to degree 10 (|r| ≤ 0.347: truncation < 2e-13
- * relative), times 2^n by vscalefpd. */
-HG_INLINE __m512d exp_pd(__m512d x) {
-    const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
-                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
-    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
-    __m512d p = _mm512_set1_pd(1.0 / 3628800.0);
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 362880.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 40320.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 5040.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 720.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
-    return _mm512_scalef_pd(p, n);
-}
-
-/* expf for 16 floats, evaluated in double and rounded once: the result is the correctly rounded
- * e^x except when e^x lies within ~1e-12 (relative) of a rounding boundary, so it agrees with glibc's
- * expf (also correctly rounded in nearly all cases) in all but rare last-bit cases. */
-HG_INLINE __m512 exp_ps(__m512 x) {
-    /* clamp (exp(-104) is 0 in f32, exp(88.8) is +inf); the constant first: min/max return their
-     * second operand when one is NaN, so NaN stays NaN */
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), _mm512_min_ps(_mm512_set1_ps(88.8f), x));
-    const __m256 lo = _mm512_cvtpd_ps(exp_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x))));
-    const __m256 hi = _mm512_cvtpd_ps(
-        exp_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))));
-    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
-}
 
 HG_INLINE __mmask16 lanes(int64_t n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
@@ -168,7 +130,7 @@ void hg_tattn_avx512(float *out, float *prob, const float *qkv, int64_t B, int64
                 __m512d s0 = _mm512_setzero_pd(), s1 = s0;
                 for (int64_t jt = 0; jt < n; jt += 16) {
                     const __mmask16 m = lanes(n - jt);
-                    const __m512 e = _mm512_maskz_mov_ps(m, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, p + jt), mx)));
+                    const __m512 e = _mm512_maskz_mov_ps(m, hg_exp_ps_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, p + jt), mx)));
                     _mm512_mask_storeu_ps(p + jt, m, e);
                     s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
                     s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
@@ -279,7 +241,7 @@ void hg_tswiglu_avx512(float *act, const float *fc, int64_t N, int64_t I) {
         for (int64_t i = 0; i < I; i += 16) {
             const __mmask16 m = lanes(I - i);
             const __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
-            const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+            const __m512 e = hg_exp_ps_avx512(_mm512_sub_ps(_mm512_setzero_ps(), gv));
             const __m512 s = _mm512_div_ps(gv, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
             _mm512_mask_storeu_ps(a + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, u + i)));
         }
@@ -297,7 +259,7 @@ void hg_tswiglu_backward_avx512(float *dfc, const float *dact, const float *fc, 
             const __mmask16 m = lanes(I - i);
             const __m512 gv = _mm512_maskz_loadu_ps(m, g + i), uv = _mm512_maskz_loadu_ps(m, u + i);
             const __m512 av = _mm512_maskz_loadu_ps(m, da + i);
-            const __m512 sg = _mm512_div_ps(one, _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), gv))));
+            const __m512 sg = _mm512_div_ps(one, _mm512_add_ps(one, hg_exp_ps_avx512(_mm512_sub_ps(_mm512_setzero_ps(), gv))));
             _mm512_mask_storeu_ps(du + i, m, _mm512_mul_ps(_mm512_mul_ps(av, gv), sg));
             const __m512 t = _mm512_add_ps(one, _mm512_mul_ps(gv, _mm512_sub_ps(one, sg)));
             _mm512_mask_storeu_ps(dg + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(av, uv), sg), t));
