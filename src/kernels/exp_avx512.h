@@ -1,7 +1,7 @@
 /*
  * exp_avx512.h — e^x for AVX-512 vectors, shared by inference (SwiGLU, ops_avx512.c) and training
- * (backprop_avx512.c). exp_ps evaluates e^x in double (degree-10 polynomial after n = round(x/ln2),
- * scaled by 2^n with vscalefpd) and rounds once to f32, so it is correctly rounded but in rare ties
+ * (backprop_avx512.c). exp_ps evaluates e^x in double (exp_coef.h's degree-10 polynomial after
+ * n = round(x/ln2), scaled by 2^n with vscalefpd) and rounds once to f32, so it is correctly rounded but in rare ties
  * and matches libm expf (the portable path) bit for bit almost everywhere. A plain f32 polynomial
  * (Cephes, <= 1 ulp) is cheaper but not used: its extra round-off in SwiGLU pushes the
  * trainer-vs-inference logits of test_train_golden (small-sharded, r = 5) past their 1e-5.
@@ -10,27 +10,18 @@
 #ifndef HG_EXP_AVX512_H
 #define HG_EXP_AVX512_H
 
+#include "kernels/exp_coef.h"
+
 #include <immintrin.h>
 
-/* e^x for 8 doubles with x in [-104, 88.8]: n = round(x/ln2), r = x − n·ln2 (fdlibm's two-part ln2,
- * n·ln2_hi exact), e^r by its Taylor polynomial to degree 10 (|r| <= 0.347: truncation < 2e-13
- * relative), times 2^n by vscalefpd. */
+/* e^x for 8 doubles with x in [-104, 88.8] (exp_coef.h), 2^n applied by vscalefpd. */
 static inline __attribute__((always_inline)) __m512d hg_exp_pd_avx512(__m512d x) {
-    const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
+    const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(HG_EXP_LOG2E)),
                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
-    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
-    __m512d p = _mm512_set1_pd(1.0 / 3628800.0);
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 362880.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 40320.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 5040.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 720.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
-    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(HG_EXP_LN2_HI), x);
+    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(HG_EXP_LN2_LO), r);
+    __m512d p = _mm512_set1_pd(hg_exp_taylor[0]);
+    for (int i = 1; i < 11; i++) p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(hg_exp_taylor[i]));
     return _mm512_scalef_pd(p, n);
 }
 

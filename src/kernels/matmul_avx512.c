@@ -594,7 +594,7 @@ HG_INLINE void prefetch_bytes(const uint8_t *p, size_t n) {
 HG_INLINE void attend_kv(hg_dtype dt, float *out, const float *q, const void *k, const void *v, const int64_t *src,
                          size_t rowb, size_t pos_bytes, int64_t np, int64_t d, float scale, float *sc) {
     float mx = -INFINITY;
-    const size_t hb = (size_t)d * (dt == HG_DTYPE_F32 ? 4 : 2); /* bytes of a head's key or value */
+    const size_t es = dt == HG_DTYPE_F32 ? 4 : 2, hb = (size_t)d * es; /* bytes per element, per head */
     for (int64_t kp = 0; kp < np; kp++) {
         if (src[kp] < 0) continue;
         if (kp + ATT_PF < np && src[kp + ATT_PF] >= 0) /* entries lie a cache row apart: prefetch ahead */
@@ -617,11 +617,9 @@ HG_INLINE void attend_kv(hg_dtype dt, float *out, const float *q, const void *k,
             if (src[kp] < 0) continue;
             const __m512 av = _mm512_set1_ps(sc[kp] * inv);
             const void *vr = (const uint8_t *)v + (size_t)kp * pos_bytes + (size_t)src[kp] * rowb;
-            if (kp + ATT_PF < np && src[kp + ATT_PF] >= 0) {
-                const size_t es = hb / (size_t)d; /* bytes per element */
+            if (kp + ATT_PF < np && src[kp + ATT_PF] >= 0)
                 prefetch_bytes((const uint8_t *)v + (size_t)(kp + ATT_PF) * pos_bytes + (size_t)src[kp + ATT_PF] * rowb +
                                    (size_t)t0 * es, (size_t)nt * es);
-            }
             for (int j = 0; j < 8 && j * 16 < nt; j++) {
                 const __mmask16 m = nt - j * 16 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (nt - j * 16)) - 1);
                 acc[j] = _mm512_fmadd_ps(av, load_w16(dt, vr, t0 + j * 16, m), acc[j]);

@@ -1,30 +1,23 @@
 /*
  * ops_avx2.c — the AVX2 twin of ops.c's SiLU gate (hg_vec_ops.silu_mul): (g / (1 + e^−g))·u in the
- * portable order, with e^x evaluated as exp_avx512.h does it (in double, rounded once to f32: libm
- * expf's bits almost everywhere), four doubles at a time, 2^n built in the exponent field.
+ * portable order, with e^x evaluated as exp_avx512.h does it (exp_coef.h's polynomial in double,
+ * rounded once to f32: libm expf's bits almost everywhere), four doubles at a time, 2^n built in the
+ * exponent field.
  */
 #include "kernels/dispatch.h"
+#include "kernels/exp_coef.h"
 
 #include <immintrin.h>
 
-/* e^x for 4 doubles with x in [-104, 88.8] (exp_avx512.h's polynomial and reduction); n is in
- * [-151, 129], so 2^n is a normal double made from its exponent field and the product is exact. */
+/* e^x for 4 doubles with x in [-104, 88.8] (exp_coef.h); n is in [-151, 129], so 2^n is a normal
+ * double made from its exponent field and the product is exact. */
 static inline __m256d exp_pd(__m256d x) {
-    const __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
+    const __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(HG_EXP_LOG2E)),
                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
-    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
-    __m256d p = _mm256_set1_pd(1.0 / 3628800.0);
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 362880.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 40320.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 5040.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 720.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 120.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 24.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 6.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(0.5));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
-    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(HG_EXP_LN2_HI), x);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(HG_EXP_LN2_LO), r);
+    __m256d p = _mm256_set1_pd(hg_exp_taylor[0]);
+    for (int i = 1; i < 11; i++) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(hg_exp_taylor[i]));
     const __m256i bits = _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n)),
                                                             _mm256_set1_epi64x(1023)), 52);
     return _mm256_mul_pd(p, _mm256_castsi256_pd(bits));

@@ -69,8 +69,9 @@ static void attention(const hg_rows *r, const int64_t *slots, const float *qkv, 
             float *out = att + row * qd + hh * d;
             const int64_t p = sg->pos0 + (sg->lens ? 0 : row - sg->row0);
             if (!sg->lens && vec->attend_kv[kv->type]) { /* the loop below in one call (kernels.h) */
-                vec->attend_kv[kv->type](out, q, (const uint8_t *)kv->k + off, (const uint8_t *)kv->v + off, src,
-                                         kv->row_bytes, kv->pos_bytes, p + 1, d, scale, sc);
+                const size_t rb = (size_t)kv->width * kv->esize; /* hg_kv_k's layout */
+                vec->attend_kv[kv->type](out, q, (const uint8_t *)kv->k + off, (const uint8_t *)kv->v + off, src, rb,
+                                         (size_t)kv->n_slots * rb, p + 1, d, scale, sc);
                 continue;
             }
             /* a lens row's own key and value (position p) come from its qkv row, as f32: the cache type

@@ -108,12 +108,9 @@ hg_status hg_kv_init_type(hg_kv *kv, const hg_kv_strategy *s, const hg_config *c
     kv->n_slots = kv->P + kv->n_core + kv->C;
     kv->n_ctx = n_ctx;
     kv->width = (c->n_kv_head ? c->n_kv_head : c->n_head) * c->head_dim; /* K/V of the KV heads */
-    size_t n_entries, n_floats, n_bytes = 0;
-    kv->row_bytes = (size_t)kv->width * esize;
-    bool ok = hg_mul_ok((size_t)kv->n_slots, (size_t)n_ctx, &n_entries) &&
-              hg_mul_ok(n_entries, (size_t)kv->width, &n_floats) && hg_mul_ok(n_floats, esize, &n_bytes);
-    kv->pos_bytes = ok ? (size_t)kv->n_slots * kv->row_bytes : 0;
-    if (!ok)
+    size_t n_entries, n_floats, n_bytes;
+    if (!hg_mul_ok((size_t)kv->n_slots, (size_t)n_ctx, &n_entries) ||
+        !hg_mul_ok(n_entries, (size_t)kv->width, &n_floats) || !hg_mul_ok(n_floats, esize, &n_bytes))
         return hg_err(err, HG_STATUS_LIMIT, "KV cache of %lld slots x %lld positions overflows", (long long)kv->n_slots,
                       (long long)n_ctx);
     void *(*const alloc)(size_t) = n_bytes >= HG_HUGE_PAGE ? hg_malloc_huge : hg_malloc;
@@ -169,23 +166,24 @@ int64_t hg_kv_phys(const hg_kv *kv, int64_t logical) {
 }
 
 void hg_kv_store(hg_kv *kv, int64_t slot, int64_t pos, const float *k, const float *v) {
-    const size_t w = (size_t)kv->width;
-    const size_t at = (size_t)pos * kv->pos_bytes + (size_t)slot * kv->row_bytes; /* hg_kv_k's */
-    void *kd = (uint8_t *)kv->k + at, *vd = (uint8_t *)kv->v + at;
+    const size_t at = hg_kv_at(kv, slot, pos), w = (size_t)kv->width;
     switch (kv->type) {
-    case HG_DTYPE_F16:
-        for (size_t i = 0; i < w; i++) ((uint16_t *)kd)[i] = hg_f32_to_f16(k[i]), ((uint16_t *)vd)[i] = hg_f32_to_f16(v[i]);
-        break;
-    case HG_DTYPE_BF16:
-        for (size_t i = 0; i < w; i++)
-            ((uint16_t *)kd)[i] = hg_f32_to_bf16(k[i]), ((uint16_t *)vd)[i] = hg_f32_to_bf16(v[i]);
-        break;
-    default:
-        memcpy(kd, k, w * sizeof(float));
-        memcpy(vd, v, w * sizeof(float));
+    case HG_DTYPE_F16: {
+        uint16_t *kd = (uint16_t *)kv->k + at * w, *vd = (uint16_t *)kv->v + at * w;
+        for (size_t i = 0; i < w; i++) kd[i] = hg_f32_to_f16(k[i]), vd[i] = hg_f32_to_f16(v[i]);
         break;
     }
-    kv->written[hg_kv_at(kv, slot, pos)] = 1;
+    case HG_DTYPE_BF16: {
+        uint16_t *kd = (uint16_t *)kv->k + at * w, *vd = (uint16_t *)kv->v + at * w;
+        for (size_t i = 0; i < w; i++) kd[i] = hg_f32_to_bf16(k[i]), vd[i] = hg_f32_to_bf16(v[i]);
+        break;
+    }
+    default:
+        memcpy((float *)kv->k + at * w, k, w * sizeof(float));
+        memcpy((float *)kv->v + at * w, v, w * sizeof(float));
+        break;
+    }
+    kv->written[at] = 1;
 }
 
 static inline bool has(const hg_kv *kv, int64_t slot, int64_t pos) {
@@ -250,9 +248,9 @@ bool hg_kv_same_layout(const hg_kv *dst, const hg_kv *src) {
 
 void hg_kv_copy_prefix(hg_kv *dst, const hg_kv *src, int64_t n) {
     /* positions [0, n) of every slot are the first n · n_slots entries of both (same slots) */
-    const size_t entries = hg_kv_at(dst, 0, n);
-    memcpy(dst->k, src->k, (size_t)n * dst->pos_bytes);
-    memcpy(dst->v, src->v, (size_t)n * dst->pos_bytes);
+    const size_t row = (size_t)dst->width * dst->esize, entries = hg_kv_at(dst, 0, n);
+    memcpy(dst->k, src->k, entries * row);
+    memcpy(dst->v, src->v, entries * row);
     memcpy(dst->written, src->written, entries);
     hg_kv_truncate(dst, n);
 }

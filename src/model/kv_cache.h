@@ -43,8 +43,6 @@ typedef struct hg_kv {
     int64_t n_ctx, width;
     hg_dtype type;       /* entry type: F32, F16 or BF16 */
     size_t esize;        /* bytes per element of `type` */
-    size_t row_bytes;    /* one K (or V) row: width · esize */
-    size_t pos_bytes;    /* one position's rows of every slot: n_slots · row_bytes */
     void *k, *v;         /* [n_ctx, n_slots, width] each, in `type` (owned; hg_kv_at) */
     uint8_t *written;    /* [n_ctx, n_slots] (owned) */
 } hg_kv;
@@ -75,14 +73,12 @@ int64_t hg_kv_phys(const hg_kv *kv, int64_t logical);
 static inline size_t hg_kv_at(const hg_kv *kv, int64_t slot, int64_t pos) {
     return (size_t)pos * (size_t)kv->n_slots + (size_t)slot;
 }
-/* The K / V row [width] of an entry, in kv->type, at the flag's index (hg_kv_at) in rows. Padding the
- * position stride off whole pages (against cache-set aliasing of one slot's rows across positions)
- * made batched attention slower, not faster (docs/results/serve.md). */
+/* The K / V row [width] of an entry, in kv->type. */
 static inline const void *hg_kv_k(const hg_kv *kv, int64_t slot, int64_t pos) {
-    return (const uint8_t *)kv->k + (size_t)pos * kv->pos_bytes + (size_t)slot * kv->row_bytes;
+    return (const uint8_t *)kv->k + hg_kv_at(kv, slot, pos) * (size_t)kv->width * kv->esize;
 }
 static inline const void *hg_kv_v(const hg_kv *kv, int64_t slot, int64_t pos) {
-    return (const uint8_t *)kv->v + (size_t)pos * kv->pos_bytes + (size_t)slot * kv->row_bytes;
+    return (const uint8_t *)kv->v + hg_kv_at(kv, slot, pos) * (size_t)kv->width * kv->esize;
 }
 /* Write the entry (slot, pos) from f32 rows k[width], v[width] (converted to kv->type) and mark it. */
 void hg_kv_store(hg_kv *kv, int64_t slot, int64_t pos, const float *k, const float *v);
