@@ -11,7 +11,8 @@
 
 /* A buffer of `bytes` (>= 4x the last-level cache) for hg_roof_bandwidth; NULL on failure. */
 void *hg_roof_buffer(size_t bytes);
-/* Streaming read bandwidth in GB/s (1e9 B/s) over buf, best of `reps` passes, all OpenMP threads. */
+/* Streaming read bandwidth in GB/s (1e9 B/s) over buf, all OpenMP threads: the best of `reps` passes in
+ * each of several access patterns (one plain stream; 2-4 interleaved streams with software prefetch). */
 double hg_roof_bandwidth(const void *buf, size_t bytes, int reps);
 /* FP32 FMA peak in GFLOP/s (2 per lane per FMA), all threads, widest ISA available. */
 double hg_roof_fma_peak(void);

@@ -205,17 +205,69 @@ HG_INLINE void bp_walk(int TG, float *y, int64_t ldy, const float *x, int64_t ld
     }
 }
 
+/* bp_walk over NG adjacent full groups at once (group j at g + j·K·32 in the layout, its outputs at
+ * y + 32·j): at one or two positions a group's chains are two or four FMAs deep per k, so one group alone
+ * retires a 64-byte line per FMA latency and cannot catch up after a memory stall; NG groups interleaved
+ * multiply the independent chains. Each output's chain is unchanged, so the sums are bp_walk's bit for
+ * bit. */
+HG_INLINE void bp_walk_groups(int NG, int TG, float *y, int64_t ldy, const float *x, int64_t ldx, const uint16_t *g,
+                              int64_t K) {
+    __m512 acc[2][4][2];
+    _Pragma("GCC unroll 2")
+    for (int t = 0; t < TG; t++)
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < NG; j++) acc[t][j][0] = acc[t][j][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        __m512 w[4][2];
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < NG; j++) {
+            const uint16_t *gk = g + ((size_t)j * (size_t)K + (size_t)k) * GEMM5_R;
+            _mm_prefetch((const char *)gk + BP_PF, _MM_HINT_T0);
+            bp_widen(gk, &w[j][0], &w[j][1]);
+        }
+        _Pragma("GCC unroll 2")
+        for (int t = 0; t < TG; t++) {
+            const __m512 xb = _mm512_set1_ps(x[t * ldx + k]);
+            _Pragma("GCC unroll 4")
+            for (int j = 0; j < NG; j++) {
+                acc[t][j][0] = _mm512_fmadd_ps(w[j][0], xb, acc[t][j][0]);
+                acc[t][j][1] = _mm512_fmadd_ps(w[j][1], xb, acc[t][j][1]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 2")
+    for (int t = 0; t < TG; t++)
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < NG; j++) {
+            _mm512_storeu_ps(y + t * ldy + 32 * j, acc[t][j][0]);
+            _mm512_storeu_ps(y + t * ldy + 32 * j + 16, acc[t][j][1]);
+        }
+}
+
 /* Threads take grabs of whole groups, each about HG_MV_GRAB bytes of W, and walk a grab's groups in
  * order: the prefetch running ahead of one group then fetches the start of the next. More than 8
  * positions go in equal passes over a group while it is in L2, so W comes from memory once. */
 static void bp_products(float *y, const float *x, const hg_tensor *w, int64_t T) {
     const int64_t n_out = w->ne[0], K = w->ne[1], n_grp = (n_out + GEMM5_R - 1) / GEMM5_R;
-    const int64_t grab = hg_max_i64(1, HG_MV_GRAB / (K * GEMM5_R * (int64_t)sizeof(uint16_t)));
+    /* a grab holds at least the groups walked together (below) */
+    const int64_t grab = hg_max_i64(T == 1 ? 4 : T == 2 ? 2 : 1, HG_MV_GRAB / (K * GEMM5_R * (int64_t)sizeof(uint16_t)));
     const int64_t n_grab = (n_grp + grab - 1) / grab, n_pass = (T + HG_MV_T - 1) / HG_MV_T;
 #pragma omp parallel for schedule(dynamic, 1) if ((double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS)
     for (int64_t gr = 0; gr < n_grab; gr++)
-        for (int64_t gi = gr * grab; gi < hg_min_i64(n_grp, (gr + 1) * grab); gi++) {
+        for (int64_t gi = gr * grab, ge = hg_min_i64(n_grp, (gr + 1) * grab); gi < ge; gi++) {
             const int64_t o0 = gi * GEMM5_R, R = hg_min_i64(GEMM5_R, n_out - o0);
+            /* at one position four full groups at a time (else two), at two positions two */
+            const int64_t ng = T > 2 ? 1 : T == 1 && gi + 4 <= ge && o0 + 4 * GEMM5_R <= n_out ? 4
+                                       : gi + 2 <= ge && o0 + 2 * GEMM5_R <= n_out             ? 2
+                                                                                               : 1;
+            if (ng > 1) {
+                const uint16_t *g = hg_bf16_packed_group(w, GEMM5_R, gi);
+                if (ng == 4) bp_walk_groups(4, 1, y + o0, n_out, x, K, g, K);
+                else if (T == 1) bp_walk_groups(2, 1, y + o0, n_out, x, K, g, K);
+                else bp_walk_groups(2, 2, y + o0, n_out, x, K, g, K);
+                gi += ng - 1;
+                continue;
+            }
             const __mmask16 m0 = R >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << R) - 1);
             const __mmask16 m1 =
                 R >= 32 ? (__mmask16)0xffff : R <= 16 ? (__mmask16)0 : (__mmask16)((1u << (R - 16)) - 1);
