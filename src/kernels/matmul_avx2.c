@@ -470,16 +470,61 @@ HG_INLINE void bp2_walk(int TG, float *y, int64_t ldy, const float *x, int64_t l
     for (int t = 0; t < TG; t++) store16(y + t * ldy, acc[t][0], acc[t][1], full, m0, m1);
 }
 
-/* Grabs of whole groups (~HG_MV_GRAB bytes) walked in order; equal passes of up to 6 positions over
- * a group while it is in L2. */
+/* bp2_walk over NG adjacent full groups at once (group j at g + j·K·16, outputs y + 16·j), as the
+ * AVX-512 walk does at one and two positions (gemm_avx512.c bp_walk_groups): more independent chains
+ * per line, each output's chain unchanged, so the sums are bp2_walk's bit for bit. */
+HG_INLINE void bp2_walk_groups(int NG, int TG, float *y, int64_t ldy, const float *x, int64_t ldx, const uint16_t *g,
+                               int64_t K) {
+    __m256 acc[2][4][2];
+    _Pragma("GCC unroll 2")
+    for (int t = 0; t < TG; t++)
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < NG; j++) acc[t][j][0] = acc[t][j][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < NG; j++) {
+            const uint16_t *gk = g + ((size_t)j * (size_t)K + (size_t)k) * GEMM_R;
+            _mm_prefetch((const char *)gk + BP2_PF, _MM_HINT_T0);
+            const __m256i a = _mm256_load_si256((const __m256i *)(const void *)gk);
+            const __m256 w0 = _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), a));
+            const __m256 w1 = _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), a));
+            _Pragma("GCC unroll 2")
+            for (int t = 0; t < TG; t++) {
+                const __m256 xb = _mm256_broadcast_ss(x + t * ldx + k);
+                acc[t][j][0] = _mm256_fmadd_ps(w0, xb, acc[t][j][0]);
+                acc[t][j][1] = _mm256_fmadd_ps(w1, xb, acc[t][j][1]);
+            }
+        }
+    }
+    const __m256i ones = _mm256_set1_epi32(-1);
+    _Pragma("GCC unroll 2")
+    for (int t = 0; t < TG; t++)
+        _Pragma("GCC unroll 4")
+        for (int j = 0; j < NG; j++) store16(y + t * ldy + GEMM_R * j, acc[t][j][0], acc[t][j][1], true, ones, ones);
+}
+
+/* Grabs of whole groups (~HG_MV_GRAB bytes, at least the groups walked together) walked in order;
+ * equal passes of up to 6 positions over a group while it is in L2. */
 static void bp2_products(float *y, const float *x, const hg_tensor *w, int64_t T) {
     const int64_t n_out = w->ne[0], K = w->ne[1], n_grp = (n_out + GEMM_R - 1) / GEMM_R;
-    const int64_t grab = hg_max_i64(1, HG_MV_GRAB / (K * GEMM_R * (int64_t)sizeof(uint16_t)));
+    const int64_t grab = hg_max_i64(T == 1 ? 4 : T == 2 ? 2 : 1, HG_MV_GRAB / (K * GEMM_R * (int64_t)sizeof(uint16_t)));
     const int64_t n_grab = (n_grp + grab - 1) / grab, n_pass = (T + GEMM_TG - 1) / GEMM_TG;
 #pragma omp parallel for schedule(dynamic, 1) if ((double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS)
     for (int64_t gr = 0; gr < n_grab; gr++)
-        for (int64_t gi = gr * grab; gi < hg_min_i64(n_grp, (gr + 1) * grab); gi++) {
+        for (int64_t gi = gr * grab, ge = hg_min_i64(n_grp, (gr + 1) * grab); gi < ge; gi++) {
             const int64_t o0 = gi * GEMM_R, R = hg_min_i64(GEMM_R, n_out - o0);
+            /* at one position four full groups at a time (else two), at two positions two */
+            const int64_t ng = T > 2 ? 1 : T == 1 && gi + 4 <= ge && o0 + 4 * GEMM_R <= n_out ? 4
+                                       : gi + 2 <= ge && o0 + 2 * GEMM_R <= n_out             ? 2
+                                                                                              : 1;
+            if (ng > 1) {
+                const uint16_t *g = hg_bf16_packed_group(w, GEMM_R, gi);
+                if (ng == 4) bp2_walk_groups(4, 1, y + o0, n_out, x, K, g, K);
+                else if (T == 1) bp2_walk_groups(2, 1, y + o0, n_out, x, K, g, K);
+                else bp2_walk_groups(2, 2, y + o0, n_out, x, K, g, K);
+                gi += ng - 1;
+                continue;
+            }
             const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), rr = _mm256_set1_epi32((int32_t)R);
             const __m256i m0 = _mm256_cmpgt_epi32(rr, lane);
             const __m256i m1 = _mm256_cmpgt_epi32(rr, _mm256_add_epi32(lane, _mm256_set1_epi32(8)));
