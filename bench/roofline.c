@@ -6,12 +6,12 @@
  * 64-byte loads XORed into 8 independent registers (no FP, so no latency chain), best of several
  * passes over slices of the buffer, in several access patterns, the best of them: one sequential
  * stream left to the hardware prefetchers, and 2-4 interleaved streams (256 KiB apart, one line of
- * each per step) with a software prefetch 4-8 KiB ahead in each. On the AMD EPYC host the plain
- * stream alone read 30-35 GB/s in stretches where prefetched streams read 44-52 and the engine's
- * bf16 walk 49-72 (docs/results/kernels.md "The bandwidth probe"): a roofline below what a kernel
- * reaches is none, so the probe takes the best access it knows. FMA peak: 16 independent accumulator chains per thread (more than latency 4 x 2 ports), a
- * multiply-add by a constant near 1 so the values stay finite; the result is consumed so the loop
- * survives optimisation; best of several short passes, like the bandwidth. The chain loops are
+ * each per step) with a software prefetch 4-8 KiB ahead in each: on some hosts the plain stream alone
+ * reads well below what prefetched streams, and the engine's own walks, reach (docs/results/kernels.md
+ * "The bandwidth probe"), and a roofline below what a kernel reaches is none. FMA peak: 16 independent
+ * accumulator chains per thread (more than latency 4 x 2 ports), a multiply-add by a constant near 1
+ * so the values stay finite; the result is consumed so the loop survives optimisation; best of
+ * several short passes, like the bandwidth. The chain loops are
  * unrolled by pragma: without it GCC -O2 kept the accumulators in memory and measured the
  * store/load ports (a third to a half of the real FMA peak). `roofline` run alone prints all three.
  */
@@ -53,8 +53,8 @@ __attribute__((target("avx2"))) static uint64_t read_avx2(const uint8_t *p, size
  * prefetch pf bytes ahead in it; the tail past the last whole block read as one stream. */
 #define HG_ROOF_SPAN (256u * 1024u)
 /* Each pass is timed over slices of at most this many bytes (still far beyond any cache): the engine's
- * products stream 4-400 MB between their barriers, and the memory system serves short bursts faster
- * than a whole gigabyte (best slice vs whole buffer, two prefetched streams: 50-52 vs 46-48 GB/s). */
+ * products stream a few to a few hundred MB between their barriers, and the memory system can serve
+ * such bursts faster than a whole gigabyte (docs/results/kernels.md "The bandwidth probe"). */
 #define HG_ROOF_SLICE ((size_t)256 << 20)
 __attribute__((target("avx512f"))) static uint64_t read_streams_avx512(const uint8_t *p, size_t n, int S, size_t pf) {
     __m512i a[8];

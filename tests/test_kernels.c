@@ -824,9 +824,9 @@ int main(void) {
             /* packed bf16 takes any K: 1, 17 and 1300 inputs (no multiple of 16 or 32) */
             if (!q)
                 for (size_t i = 0; i < 3; i++) check_packed(k, (hg_dtype)dt, pout[i + 1], (int64_t[]){1, 17, 1300}[i]);
-            /* groups walked together at one and two positions (four, then two, then one at a grab's or
-             * the rows' end): 9 full groups and a partial one in one grab; 13 and a partial one in
-             * grabs of 6 (K = 1184) */
+            /* packed bf16 groups walked together at one and two positions (four, then two, then one at
+             * a grab's or the rows' end): 293 rows (AVX-512: 9 full groups of 32 and a partial one, one
+             * grab); 423 rows at K = 1184 (AVX-512: 13 and a partial one in grabs of 6) */
             check_packed(k, (hg_dtype)dt, 32 * 9 + 5, 64);
             check_packed(k, (hg_dtype)dt, 32 * 13 + 7, 1184);
         }

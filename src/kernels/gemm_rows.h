@@ -104,4 +104,16 @@ static inline const uint16_t *hg_bf16_packed_group(const hg_tensor *w, int64_t R
     return ((const hg_bf16_packed *)w->packed)->buf + (size_t)g * (size_t)w->ne[1] * (size_t)R;
 }
 
+/* The walks over packed bf16 (AVX-512, AVX2) take several adjacent groups in one loop at one and two
+ * positions, where a group alone has too few independent FMA chains to keep up with memory: four at one
+ * position, two at two, never past the end of the thread's grab or into the partial last group.
+ * hg_bf16_walk_grab_min: the fewest groups a grab holds at T positions (so the four fit); and how many
+ * to walk together from group gi of a grab ending before ge (o0 = gi·R, n_out rows in all). */
+static inline int64_t hg_bf16_walk_grab_min(int64_t T) { return T == 1 ? 4 : T == 2 ? 2 : 1; }
+static inline int64_t hg_bf16_walk_together(int64_t T, int64_t R, int64_t gi, int64_t ge, int64_t o0, int64_t n_out) {
+    if (T > 2) return 1;
+    if (T == 1 && gi + 4 <= ge && o0 + 4 * R <= n_out) return 4;
+    return gi + 2 <= ge && o0 + 2 * R <= n_out ? 2 : 1;
+}
+
 #endif

@@ -507,16 +507,13 @@ HG_INLINE void bp2_walk_groups(int NG, int TG, float *y, int64_t ldy, const floa
  * equal passes of up to 6 positions over a group while it is in L2. */
 static void bp2_products(float *y, const float *x, const hg_tensor *w, int64_t T) {
     const int64_t n_out = w->ne[0], K = w->ne[1], n_grp = (n_out + GEMM_R - 1) / GEMM_R;
-    const int64_t grab = hg_max_i64(T == 1 ? 4 : T == 2 ? 2 : 1, HG_MV_GRAB / (K * GEMM_R * (int64_t)sizeof(uint16_t)));
+    const int64_t grab = hg_max_i64(hg_bf16_walk_grab_min(T), HG_MV_GRAB / (K * GEMM_R * (int64_t)sizeof(uint16_t)));
     const int64_t n_grab = (n_grp + grab - 1) / grab, n_pass = (T + GEMM_TG - 1) / GEMM_TG;
 #pragma omp parallel for schedule(dynamic, 1) if ((double)n_out * (double)K * (double)T >= HG_PAR_MIN_MACS)
     for (int64_t gr = 0; gr < n_grab; gr++)
         for (int64_t gi = gr * grab, ge = hg_min_i64(n_grp, (gr + 1) * grab); gi < ge; gi++) {
             const int64_t o0 = gi * GEMM_R, R = hg_min_i64(GEMM_R, n_out - o0);
-            /* at one position four full groups at a time (else two), at two positions two */
-            const int64_t ng = T > 2 ? 1 : T == 1 && gi + 4 <= ge && o0 + 4 * GEMM_R <= n_out ? 4
-                                       : gi + 2 <= ge && o0 + 2 * GEMM_R <= n_out             ? 2
-                                                                                              : 1;
+            const int64_t ng = hg_bf16_walk_together(T, GEMM_R, gi, ge, o0, n_out); /* groups walked together */
             if (ng > 1) {
                 const uint16_t *g = hg_bf16_packed_group(w, GEMM_R, gi);
                 if (ng == 4) bp2_walk_groups(4, 1, y + o0, n_out, x, K, g, K);
