@@ -24,65 +24,58 @@ void hg_rope_inv_freq(float *inv_freq, int64_t d, double base) {
     }
 }
 
+/* The angle of pair i at position pos: the reference forms it as the f32 product t * inv_freq
+ * (precompute_freqs_cis), Hugging Face as inv_freq * position: the same product. */
+static inline float rope_angle(int64_t pos, const float *inv_freq, int64_t i) { return (float)pos * inv_freq[i]; }
+
+/* Pair i of every head rotated by (c, s): adjacent dimensions (2i, 2i+1), Huginn's layout. */
+static inline void rope_pair(float *x, int64_t n_head, int64_t d, int64_t i, float c, float s) {
+    for (int64_t hh = 0; hh < n_head; hh++) {
+        float *p = x + hh * d + 2 * i;
+        const float a = p[0], b = p[1];
+        p[0] = a * c - b * s;
+        p[1] = b * c + a * s;
+    }
+}
+
+/* Pair i of every head rotated by (c, s) in the rotate-half layout: dimensions (i, i + d/2). */
+static inline void rope_half_pair(float *x, int64_t n_head, int64_t d, int64_t i, float c, float s) {
+    const int64_t half = d / 2;
+    for (int64_t hh = 0; hh < n_head; hh++) {
+        float *p = x + hh * d;
+        const float a = p[i], b = p[i + half];
+        p[i] = a * c - b * s;        /* q·cos + rotate_half(q)·sin, first half: rotate_half = -x2 */
+        p[i + half] = b * c + a * s; /* second half: rotate_half = x1 */
+    }
+}
+
 void hg_rope_angles(float *cs, int64_t d, int64_t pos, const float *inv_freq) {
     for (int64_t i = 0; i < d / 2; i++) {
-        /* the reference forms the angle as an f32 product t * inv_freq (precompute_freqs_cis); HF as
-         * inv_freq * position: the same product */
-        const float ang = (float)pos * inv_freq[i];
+        const float ang = rope_angle(pos, inv_freq, i);
         cs[i] = cosf(ang);
         cs[d / 2 + i] = sinf(ang);
     }
 }
 
 void hg_rope_cs(float *x, int64_t n_head, int64_t d, const float *cs) {
-    for (int64_t hh = 0; hh < n_head; hh++)
-        for (int64_t i = 0; i < d / 2; i++) {
-            const float c = cs[i], s = cs[d / 2 + i];
-            float *p = x + hh * d + 2 * i;
-            const float a = p[0], b = p[1];
-            p[0] = a * c - b * s;
-            p[1] = b * c + a * s;
-        }
+    for (int64_t i = 0; i < d / 2; i++) rope_pair(x, n_head, d, i, cs[i], cs[d / 2 + i]);
 }
 
 void hg_rope_half_cs(float *x, int64_t n_head, int64_t d, const float *cs) {
-    const int64_t half = d / 2;
-    for (int64_t hh = 0; hh < n_head; hh++)
-        for (int64_t i = 0; i < half; i++) {
-            const float c = cs[i], s = cs[half + i];
-            float *p = x + hh * d;
-            const float a = p[i], b = p[i + half];
-            p[i] = a * c - b * s;        /* q·cos + rotate_half(q)·sin, first half: rotate_half = -x2 */
-            p[i + half] = b * c + a * s; /* second half: rotate_half = x1 */
-        }
+    for (int64_t i = 0; i < d / 2; i++) rope_half_pair(x, n_head, d, i, cs[i], cs[d / 2 + i]);
 }
 
 void hg_rope(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq) {
     for (int64_t i = 0; i < d / 2; i++) {
-        /* the reference forms the angle as an f32 product t * inv_freq (precompute_freqs_cis) */
-        float ang = (float)pos * inv_freq[i];
-        float c = cosf(ang), s = sinf(ang);
-        for (int64_t hh = 0; hh < n_head; hh++) {
-            float *p = x + hh * d + 2 * i;
-            float a = p[0], b = p[1];
-            p[0] = a * c - b * s;
-            p[1] = b * c + a * s;
-        }
+        const float ang = rope_angle(pos, inv_freq, i);
+        rope_pair(x, n_head, d, i, cosf(ang), sinf(ang));
     }
 }
 
 void hg_rope_half(float *x, int64_t n_head, int64_t d, int64_t pos, const float *inv_freq) {
-    const int64_t half = d / 2;
-    for (int64_t i = 0; i < half; i++) {
-        /* HF forms the angle as the f32 product inv_freq * position, then cos/sin of it */
-        const float ang = (float)pos * inv_freq[i];
-        const float c = cosf(ang), s = sinf(ang);
-        for (int64_t hh = 0; hh < n_head; hh++) {
-            float *p = x + hh * d;
-            const float a = p[i], b = p[i + half];
-            p[i] = a * c - b * s;        /* q·cos + rotate_half(q)·sin, first half: rotate_half = -x2 */
-            p[i + half] = b * c + a * s; /* second half: rotate_half = x1 */
-        }
+    for (int64_t i = 0; i < d / 2; i++) {
+        const float ang = rope_angle(pos, inv_freq, i);
+        rope_half_pair(x, n_head, d, i, cosf(ang), sinf(ang));
     }
 }
 

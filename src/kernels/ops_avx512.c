@@ -1,8 +1,8 @@
 /*
  * ops_avx512.c — the AVX-512 twin of ops.c's SiLU gate (hg_vec_ops.silu_mul): the same order of
  * operations, (g / (1 + e^−g))·u, with e^x from exp_avx512.h (libm expf's bits almost everywhere), so
- * a gated MLP's activations equal the portable path's but in rare last-bit cases. libm's scalar expf
- * per element was ~6 % of a prefill and of a batched decode step (docs/results/serve.md).
+ * a gated MLP's activations equal the portable path's but in rare last-bit cases; libm's scalar expf
+ * per element cost a visible share of a prefill and of a batched decode step (docs/results/serve.md).
  */
 #include "kernels/dispatch.h"
 #include "kernels/exp_avx512.h"

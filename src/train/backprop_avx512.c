@@ -14,8 +14,8 @@
  *    dp_ij = do_i·v_j once per (i, j) into a stack row (the portable version computes it twice).
  *  - RMSNorm forward: eight rows per vector, one per double lane, each summed in inference's order,
  *    so the bits stay those of hg_rmsnorm (the serial double chain was the op's cost).
- *  - exp: kernels/exp_avx512.h (in double, rounded once: libm expf's bits almost everywhere), the
- *    one inference's SwiGLU uses on this level too.
+ *  - exp: kernels/exp_avx512.h (in double, rounded once: libm expf's bits almost everywhere); the
+ *    SwiGLU forward is inference's own AVX-512 gate (hg_silu_mul_avx512).
  *
  * Each output is written by one thread, and every reduction runs in a fixed order, so results do not
  * depend on the thread count (they do differ from the portable twin in the last bits).
@@ -24,6 +24,7 @@
 
 #if defined(__x86_64__)
 
+#include "kernels/dispatch.h"
 #include "kernels/exp_avx512.h"
 
 #include <immintrin.h>
@@ -232,19 +233,13 @@ void hg_tattn_backward_avx512(float *dqkv, const float *dout, const float *prob,
 
 /* ---- gated MLP activation ------------------------------------------------------------------------- */
 
-/* act = (g / (1 + e^−g))·u, the order of operations of hg_silu_mul */
+/* act = (g / (1 + e^−g))·u per row: inference's AVX-512 SiLU gate (ops_avx512.c), so the trainer's
+ * activations are inference's bits on this level */
 void hg_tswiglu_avx512(float *act, const float *fc, int64_t N, int64_t I) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
-        const float *g = fc + n * 2 * I, *u = g + I;
-        float *a = act + n * I;
-        for (int64_t i = 0; i < I; i += 16) {
-            const __mmask16 m = lanes(I - i);
-            const __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
-            const __m512 e = hg_exp_ps_avx512(_mm512_sub_ps(_mm512_setzero_ps(), gv));
-            const __m512 s = _mm512_div_ps(gv, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-            _mm512_mask_storeu_ps(a + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, u + i)));
-        }
+        const float *g = fc + n * 2 * I;
+        hg_silu_mul_avx512(act + n * I, g, g + I, I);
     }
 }
 
