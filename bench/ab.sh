@@ -6,7 +6,8 @@
 set -euo pipefail
 a=$1; b=$2; rounds=${3:-5}
 width=${HG_AB_WIDTH:-1024}; steps=${HG_AB_STEPS:-32}; batch=${HG_AB_BATCH:-1}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# OpenMP waits as huginn runs by default (bench/run.sh says why)
+if [ -z "${OMP_WAIT_POLICY:-}" ] && [ -z "${GOMP_SPINCOUNT:-}" ]; then export GOMP_SPINCOUNT=10000; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 python3 - "$tmp/config.json" "$width" <<'PY'
 import json, sys

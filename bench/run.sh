@@ -14,12 +14,14 @@ build=${1:-$root/build}
 quick=${2:-}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target roofline bench_kernels >/dev/null
-# Waiting OpenMP threads sleep instead of spinning unless the caller says otherwise: on a shared
-# machine (more runnable threads than cores) a spinning thread burns the slice its busy sibling
-# needs, and every one of the ~4 parallel regions per layer then waits a scheduler quantum; measured
-# on the 2-core host at load 6: decode 0.34 GB/s spinning vs 4.0 GB/s passive (docs/results/kernels.md).
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# OpenMP waits as users get them: `huginn` itself runs with GOMP_SPINCOUNT=10000 unless the user chose
+# (tools/huginn.c: idle workers spin a few microseconds, then sleep), and the same is set here for every
+# binary of the run, so a shared host (more runnable threads than cores) does not make a spinning thread
+# burn its busy sibling's slice. Not PASSIVE: a sleep and a wake at every barrier cost the 2048-wide
+# Ouro decode ~11 % (docs/results/kernels.md, "The benchmarks' OpenMP wait"). Set OMP_WAIT_POLICY or
+# GOMP_SPINCOUNT to measure another policy.
+if [ -z "${OMP_WAIT_POLICY:-}" ] && [ -z "${GOMP_SPINCOUNT:-}" ]; then export GOMP_SPINCOUNT=10000; fi
+echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== roofline"
 "$build/bench/roofline"

@@ -45,8 +45,8 @@ if [ ! -x "$build/huginn" ] || [ ! -x "$build/bench/roofline" ]; then
 fi
 hg=$build/huginn
 roof=$build/bench/roofline
-# passive OpenMP waits on a shared machine (bench/run.sh says why)
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# OpenMP waits as huginn runs by default: a short spin, then sleep (bench/run.sh says why)
+if [ -z "${OMP_WAIT_POLICY:-}" ] && [ -z "${GOMP_SPINCOUNT:-}" ]; then export GOMP_SPINCOUNT=10000; fi
 thr=${HG_FAMILY_THRESHOLD:-0.5}
 kl=${HG_FAMILY_KL:-5e-4}
 if [ -n "$quick" ]; then
@@ -101,7 +101,7 @@ shape ouro "$root/bench/models/ouro-1.4b.json"
 shape retrofit "$root/bench/models/tinyllama-retrofit.json"
 ids=$(python3 -c "import random; r = random.Random(7); print(','.join(str(r.randrange(1, 500)) for _ in range($ntok)))")
 
-echo "== looped-model family, $(nproc) cores, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, --prepack for ${HG_FAMILY_PREPACK:-bf16}, load average $(cut -d' ' -f1-3 /proc/loadavg)${quick:+ (--quick: tiny shapes)}"
+echo "== looped-model family, $(nproc) cores, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}, --prepack for ${HG_FAMILY_PREPACK:-bf16}, load average $(cut -d' ' -f1-3 /proc/loadavg)${quick:+ (--quick: tiny shapes)}"
 "$roof" ${mib[@]+"${mib[@]}"} --json >"$res/roof.json"
 
 # ---- 1. full-depth decode against the bandwidth, prefill against the FMA peak ---------------------
