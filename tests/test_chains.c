@@ -198,6 +198,22 @@ static void test_rows(void) {
     CHECK(hg_chain_hops_cap(&sc, 1) == 0 && hg_chain_hops_cap(&sc, 100) == 0 && hg_chain_hops_cap(&sc, 101) == 1);
     CHECK(hg_chain_hops_cap(&sc, 400) == 1 && hg_chain_hops_cap(&sc, 401) == 2 && hg_chain_hops_cap(&sc, 550) == 4);
     CHECK(hg_chain_hops_cap(&sc, 551) == 5 && hg_chain_hops_cap(&sc, 99999) == 5);
+    /* depth_hops_pct: that share of rows takes r - 1 or r - 2 hops at depth r, within [min_hops, cap] */
+    hg_chain_rows hc = nc;
+    int n_depth = 0, n_r1 = 0, n_r2 = 0, bad = 0;
+    for (uint64_t i = 0; i < 1000; i++) bad += hg_chain_depth_hops(&hc, i, 4, 5) != -1; /* 0 %: never */
+    hc.depth_hops_pct = 100;
+    for (uint64_t i = 0; i < 1000; i++) {
+        const int h = hg_chain_depth_hops(&hc, i, 4, 5);
+        n_r1 += h == 3, n_r2 += h == 2, bad += h != 3 && h != 2;
+        bad += hg_chain_depth_hops(&hc, i, 12, 5) != 5;  /* clamped to the cap */
+        bad += hg_chain_depth_hops(&hc, i, 1, 5) != 0;   /* and to min_hops */
+    }
+    hc.depth_hops_pct = 30;
+    for (uint64_t i = 0; i < 1000; i++) n_depth += hg_chain_depth_hops(&hc, i, 6, 5) != -1;
+    CHECK(bad == 0);
+    CHECK(n_r1 > 400 && n_r2 > 400); /* both of the last two iterations */
+    CHECK(n_depth > 250 && n_depth < 350);
     enum { T = 32 };
     int32_t row[T + 1];
     uint8_t mask[T + 1];

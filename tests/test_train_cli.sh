@@ -8,8 +8,9 @@
 #   3. tokenize-data packs text into a shard that `huginn train` reads (data.shard / data.val_shard),
 #      evaluating on the validation shard; a file that is not a shard is refused with a message.
 #   4. data.curriculum_stages is accepted when it lists one positive length per hop cap, else refused.
-#   5. data.hops_within_depth 1 runs (and 2 is refused naming the key); max_distractors may exceed what
-#      max_hops leaves (longer chains take fewer), but not what min_hops leaves.
+#   5. data.hops_within_depth 1 runs (and 2 is refused naming the key); data.depth_hops_pct 50 runs
+#      beside it (101 is refused naming the key); max_distractors may exceed what max_hops leaves
+#      (longer chains take fewer), but not what min_hops leaves.
 set -euo pipefail
 : "${HUGINN:?}" "${HG_TEST_TMP:?}" "${HG_SOURCE_DIR:?}"
 dir="$HG_TEST_TMP/train_cli"
@@ -88,12 +89,15 @@ for bad in '[1]' '[1, 0]' '[1, "x"]' '3'; do
   grep -q "curriculum_stages" "$dir/badstages.log" || { cat "$dir/badstages.log"; echo "FAIL: no message for curriculum_stages $bad"; fail=1; }
 done
 # 5. hops_within_depth and the distractor range
-cfg "$dir/within" 4 ', "hops_within_depth": 1' | sed 's/"max_hops": 2/"max_hops": 8/; s/"max_distractors": 3/"max_distractors": 25/; s/"seq_len": 31/"seq_len": 40/; s/"block_size": 32/"block_size": 48/' \
+cfg "$dir/within" 4 ', "hops_within_depth": 1, "depth_hops_pct": 50' | sed 's/"max_hops": 2/"max_hops": 8/; s/"max_distractors": 3/"max_distractors": 25/; s/"seq_len": 31/"seq_len": 40/; s/"block_size": 32/"block_size": 48/' \
   > "$dir/within.json"
 "$HUGINN" train "$dir/within.json" > "$dir/within.log" 2>&1 || { cat "$dir/within.log"; echo "FAIL: hops_within_depth 1 refused"; fail=1; }
 cfg "$dir/within2" 2 ', "hops_within_depth": 2' > "$dir/within2.json"
 if "$HUGINN" train "$dir/within2.json" > "$dir/within2.log" 2>&1; then echo "FAIL: hops_within_depth 2 accepted"; fail=1; fi
 grep -q "hops_within_depth" "$dir/within2.log" || { cat "$dir/within2.log"; echo "FAIL: no message naming hops_within_depth"; fail=1; }
+cfg "$dir/depth101" 2 ', "depth_hops_pct": 101' > "$dir/depth101.json"
+if "$HUGINN" train "$dir/depth101.json" > "$dir/depth101.log" 2>&1; then echo "FAIL: depth_hops_pct 101 accepted"; fail=1; fi
+grep -q "depth_hops_pct" "$dir/depth101.log" || { cat "$dir/depth101.log"; echo "FAIL: no message naming depth_hops_pct"; fail=1; }
 cfg "$dir/toomany" 2 '' | sed 's/"distractors": 1/"distractors": 26/; s/"max_distractors": 3/"max_distractors": 26/' > "$dir/toomany.json"
 if "$HUGINN" train "$dir/toomany.json" > "$dir/toomany.log" 2>&1; then echo "FAIL: 26 distractors beside a chain accepted"; fail=1; fi
 [ $fail -eq 0 ] && echo ok

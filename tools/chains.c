@@ -113,6 +113,16 @@ int hg_chain_hops_cap(const hg_chain_rows *c, int64_t step) {
     return c->min_hops + (int)((step < 1 ? 0 : step - 1) * span / c->curriculum_steps);
 }
 
+int hg_chain_depth_hops(const hg_chain_rows *c, uint64_t index, int64_t r, int cap) {
+    uint64_t h = index * 0x9e3779b97f4a7c15ull; /* a hash apart from the other per-row draws */
+    h ^= h >> 29;
+    if ((int)(h % 100) >= c->depth_hops_pct) return -1;
+    int64_t hops = r - 1 - (int64_t)((h >> 8) & 1);
+    if (hops > cap) hops = cap;
+    if (hops < c->min_hops) hops = c->min_hops;
+    return (int)hops;
+}
+
 bool hg_chain_row(const hg_chain_rows *c, uint64_t seed, uint64_t index, int hops, int cap, int64_t T, int32_t *tok,
                   uint8_t *mask, bool eos_target) {
     if (T < 4 || c->max_distractors < c->distractors || cap < c->min_hops) return false;

@@ -39,9 +39,16 @@ typedef struct hg_chain_rows {
     int decoy_pct;            /* percent of rows whose distractors form one chain of their own (each
                                  after the first points at the one before), else half of them point
                                  at a random earlier one */
+    int depth_hops_pct;       /* percent of rows (a hash of the index) whose question takes as many hops
+                                 as its micro-batch's depth reaches, or one fewer (hg_chain_depth_hops) */
 } hg_chain_rows;
 /* The largest hop count trained at optimizer step `step` (1-based). */
 int hg_chain_hops_cap(const hg_chain_rows *c, int64_t step);
+/* The hop count of row `index` at a depth of r iterations: for depth_hops_pct percent of rows (a hash
+ * of the index) r - 1 or r - 2 (a hop takes an iteration, the answer one more: so the last link is
+ * followed inside the last two iterations, the ones truncated backprop differentiates), clamped to
+ * [min_hops, cap]; -1 for the other rows (hops drawn as usual). */
+int hg_chain_depth_hops(const hg_chain_rows *c, uint64_t index, int64_t r, int cap);
 /* Row [T+1] and its target mask for problem `index` of stream `seed`, hops drawn from
  * [min_hops, cap] (or exactly `hops` when >= 0): <bos> prompt answer [;?x= answer]... <eos> <pad>...;
  * mask 1 on every answer (and on <eos> when eos_target). The further queries (c->queries > 1) ask about

@@ -242,8 +242,11 @@ static int chain_config(train_run *r) {
     }
     cc->backward_pct = (int)num(jd, "backward_pct", 0), cc->decoy_pct = (int)num(jd, "decoy_pct", 0);
     r->hops_within_depth = num(jd, "hops_within_depth", 0) != 0;
-    if (cc->backward_pct < 0 || cc->backward_pct > 100 || cc->decoy_pct < 0 || cc->decoy_pct > 100)
-        return cli_fail("%s: data.backward_pct and data.decoy_pct must be in 0..100", r->cfg_path);
+    cc->depth_hops_pct = (int)num(jd, "depth_hops_pct", 0);
+    if (cc->backward_pct < 0 || cc->backward_pct > 100 || cc->decoy_pct < 0 || cc->decoy_pct > 100 ||
+        cc->depth_hops_pct < 0 || cc->depth_hops_pct > 100)
+        return cli_fail("%s: data.backward_pct, data.decoy_pct and data.depth_hops_pct must be in 0..100",
+                        r->cfg_path);
     if (cc->queries < 1 || cc->queries > 16) return cli_fail("%s: data.queries must be in 1..16", r->cfg_path);
     if (cc->min_hops < 0 || cc->max_hops < cc->min_hops || cc->distractors < 0 ||
         cc->max_distractors < cc->distractors || cc->max_hops > 25 || cc->min_hops + 1 + cc->max_distractors > 26)
@@ -385,14 +388,17 @@ static int fill_rows(train_run *r, uint64_t first) {
     if (r->shard) return hg_shard_read(r->shard, first, r->rows, r->tok, &r->err) ? cli_fail_err(&r->err) : 0;
     const int cap = hg_chain_hops_cap(&r->cc, hg_trainer_step_count(r->tr) + 1);
     for (int64_t i = 0; i < r->rows; i++) {
-        int row_cap = cap;
-        if (r->hops_within_depth) { /* a hop takes an iteration and the answer one more: r - 1 hops at depth r */
+        int row_cap = cap, hops = -1;
+        if (r->hops_within_depth || r->cc.depth_hops_pct > 0) {
             int64_t n, k;
             if (hg_trainer_next_depth(r->tr, i / r->p.rows, &n, &k, &r->err)) return cli_fail_err(&r->err);
-            if (n + k - 1 < row_cap) row_cap = (int)(n + k - 1);
-            if (row_cap < r->cc.min_hops) row_cap = r->cc.min_hops;
+            if (r->hops_within_depth) { /* a hop takes an iteration and the answer one more: r - 1 hops at depth r */
+                if (n + k - 1 < row_cap) row_cap = (int)(n + k - 1);
+                if (row_cap < r->cc.min_hops) row_cap = r->cc.min_hops;
+            }
+            hops = hg_chain_depth_hops(&r->cc, first + (uint64_t)i, n + k, row_cap);
         }
-        if (!hg_chain_row(&r->cc, r->data_seed, first + (uint64_t)i, -1, row_cap, T, r->tok + i * (T + 1),
+        if (!hg_chain_row(&r->cc, r->data_seed, first + (uint64_t)i, hops, row_cap, T, r->tok + i * (T + 1),
                           r->mask + i * (T + 1), true))
             return cli_fail("a problem does not fit in seq_len %lld: raise train.seq_len", (long long)T);
     }

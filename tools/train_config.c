@@ -51,6 +51,7 @@ static const key_rule data_rules[] = {
     {"max_distractors", K_INT, 0, 25}, {"queries", K_INT, 1, 16}, {"seed", K_INT, 0, SEED_MAX},
     {"curriculum_steps", K_INT, 0, BIG_STEPS}, {"curriculum_stages", K_STAGES, 1, BIG_STEPS},
     {"backward_pct", K_INT, 0, 100}, {"decoy_pct", K_INT, 0, 100}, {"hops_within_depth", K_INT, 0, 1},
+    {"depth_hops_pct", K_INT, 0, 100},
     {"shard", K_STR_OR_NULL, 0, 0},
     {"val_shard", K_STR_OR_NULL, 0, 0}, {NULL, K_INT, 0, 0}};
 
