@@ -4,6 +4,7 @@
 # medians of prefill and decode tokens/s with the ratio B/A. Nothing is written to the repository.
 #   bench/ab.sh BUILD_A BUILD_B [ROUNDS]     (ROUNDS default 5; HG_AB_WIDTH=1024 HG_AB_STEPS=32 HG_AB_BATCH=1)
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 a=$1; b=$2; rounds=${3:-5}
 width=${HG_AB_WIDTH:-1024}; steps=${HG_AB_STEPS:-32}; batch=${HG_AB_BATCH:-1}
 # OpenMP waits as huginn runs by default (bench/run.sh says why)

@@ -10,6 +10,11 @@
 #   HG_BENCH_FULL=DIR also benches a full Huginn-0125-shape checkpoint (the decode-bandwidth figure).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+case "${1:-}" in
+  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --quick) set -- "$root/build" --quick ;;
+  -*) echo "bench/run.sh: unknown option $1 (bench/run.sh --help)" >&2; exit 1 ;;
+esac
 build=${1:-$root/build}
 quick=${2:-}
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -18,6 +18,7 @@
 # context for one-token choices without a shared header. HG_EVAL_TASKS (default "mmlu mmlu5 arc
 # chain") picks shapes.
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
 steps=${HG_EVAL_STEPS:-4}; n=${HG_EVAL_N:-12}; ctx=${HG_EVAL_CTX:-96}; batch=${HG_EVAL_BATCH:-8}

@@ -16,6 +16,7 @@
 # the authors' code are present, their decode tokens/s on the same shape — what answering the same
 # requests one after another would give — in the same run.
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
 clients=${HG_BENCH_CLIENTS:-1 4 8 16}

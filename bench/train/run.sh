@@ -7,6 +7,7 @@
 #
 # usage: bench/train/run.sh [BUILD_DIR] [THREADS]   (env: ROWS SEQ N K STEPS H HEADS I P R C)
 set -euo pipefail
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
 threads=${2:-2}
