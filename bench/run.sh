@@ -11,7 +11,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 case "${1:-}" in
-  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
   --quick) set -- "$root/build" --quick ;;
   -*) echo "bench/run.sh: unknown option $1 (bench/run.sh --help)" >&2; exit 1 ;;
 esac
@@ -22,8 +22,8 @@ cmake --build "$build" -j2 --target roofline bench_kernels >/dev/null
 # OpenMP waits as users get them: `huginn` itself runs with GOMP_SPINCOUNT=10000 unless the user chose
 # (tools/huginn.c: idle workers spin a few microseconds, then sleep), and the same is set here for every
 # binary of the run, so a shared host (more runnable threads than cores) does not make a spinning thread
-# burn its busy sibling's slice. Not PASSIVE: a sleep and a wake at every barrier cost the 2048-wide
-# Ouro decode ~11 % (docs/results/kernels.md, "The benchmarks' OpenMP wait"). Set OMP_WAIT_POLICY or
+# burn its busy sibling's slice. Not PASSIVE: it makes every barrier a sleep and a wake, which users do
+# not pay (docs/results/kernels.md, "The benchmarks' OpenMP wait"). Set OMP_WAIT_POLICY or
 # GOMP_SPINCOUNT to measure another policy.
 if [ -z "${OMP_WAIT_POLICY:-}" ] && [ -z "${GOMP_SPINCOUNT:-}" ]; then export GOMP_SPINCOUNT=10000; fi
 echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
