@@ -3,15 +3,17 @@
 # twin on variable chains, ship both in models/, evaluate them on held-out problems from the
 # independent generator, and draw the plot. Recipe: docs/training.md "The chain demo".
 #
-# usage: scripts/demo_chains.sh BUILD_DIR [stage...]      stages: train extend eval (default: all three)
+# usage: scripts/demo_chains.sh BUILD_DIR [stage...]   stages: train extend depth eval (default: all four)
 # train: the issue-6 model and twin from scratch (hops 0-3, few distractors); extend: both fine-tuned on
-# hops 0-8 with up to 26 variables (issue 23: models/chains-extend*.json); eval: held-out tables, plots.
+# hops 0-8 with up to 26 variables (issue 23: models/chains-extend*.json); depth: both fine-tuned again,
+# the recurrent one with half of its questions ending inside the differentiated iterations
+# (models/chains-depth*.json); eval: held-out tables, plots.
 # Training logs and checkpoints go to $HG_DEMO_DIR (default /tmp/huginn-demo), never into the repo.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:?usage: demo_chains.sh BUILD_DIR [train] [extend] [eval]}
+build=${1:?usage: demo_chains.sh BUILD_DIR [train] [extend] [depth] [eval]}
 shift
-stages=${*:-train extend eval}
+stages=${*:-train extend depth eval}
 work=${HG_DEMO_DIR:-/tmp/huginn-demo}
 mkdir -p "$work"
 hg="$build/huginn"
@@ -35,6 +37,9 @@ train_pair() { # RECURRENT BASELINE: train models/chains-NAME.json for both at o
   done
   for p in "${pids[@]}"; do wait "$p"; done
   tail -n 3 "$work/$1.log" "$work/$2.log"
+  for m in "$1" "$2"; do # every 100th training step and every evaluation, kept in docs/demo
+    awk -F, 'NR == 1 || $1 == "eval" || ($1 == "train" && $2 % 100 == 0)' "$work/run-$m/log.csv" > "docs/demo/train-$m.log.csv"
+  done
   ship "$work/run-$1/latest" default
   ship "$work/run-$2/latest" baseline
 }
@@ -69,6 +74,24 @@ if [[ " $stages " == *" extend "* ]]; then
   sed -i 's/"mean_recurrence": 8/"mean_recurrence": 12/' "$work/extend-init/config.json"
   cp "$work/run-baseline/latest/config.json" "$work/run-baseline/latest/model.safetensors" "$work/extend-init-baseline/"
   train_pair extend extend-baseline
+fi
+
+if [[ " $stages " == *" depth "* ]]; then
+  # Issue 23, a second fine-tune of both, 8,000 steps, eta 5e-4 with the last 2,400 a cool-down: for
+  # half of the recurrent model's rows (depth_hops_pct 50) a question of r - 1 or r - 2 hops for the
+  # depth r the row is trained at, so the last link is followed inside the differentiated iterations
+  # (docs/training.md), and a backprop depth of 4 instead of 2 (models/chains-depth.json). The twin
+  # runs the same steps and generator at one pass with the plain hop draw (at depth 1 the depth-tied
+  # draw would only ever ask hop 0). Each starts from the weights (not the optimizer) of its extend run.
+  for m in extend extend-baseline; do
+    [ -f "$work/run-$m/latest/model.safetensors" ] || { echo "demo_chains.sh: depth needs the extend stage's $work/run-$m" >&2; exit 1; }
+  done
+  python3 scripts/make_chain_tokenizer.py "$work/tok"
+  for sfx in "" -baseline; do
+    rm -rf "$work/depth-init$sfx" && mkdir -p "$work/depth-init$sfx"
+    cp "$work/run-extend$sfx/latest/config.json" "$work/run-extend$sfx/latest/model.safetensors" "$work/depth-init$sfx/"
+  done
+  train_pair depth depth-baseline
 fi
 
 if [[ " $stages " == *" eval "* ]]; then
