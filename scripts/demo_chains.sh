@@ -44,6 +44,19 @@ train_pair() { # RECURRENT BASELINE: train models/chains-NAME.json for both at o
   ship "$work/run-$2/latest" baseline
 }
 
+start_from() { # STAGE RECURRENT BASELINE: $work/STAGE-init and $work/STAGE-init-baseline hold the weights
+  # (not the optimizer state, which init_from refuses) of the earlier stage's run-RECURRENT, run-BASELINE
+  local src dst
+  for src in "$2" "$3"; do
+    [ -f "$work/run-$src/latest/model.safetensors" ] || { echo "demo_chains.sh: $1 needs $work/run-$src (run the stage before it)" >&2; exit 1; }
+  done
+  python3 scripts/make_chain_tokenizer.py "$work/tok"
+  for dst in "$1-init:$2" "$1-init-baseline:$3"; do
+    rm -rf "$work/${dst%%:*}" && mkdir -p "$work/${dst%%:*}"
+    cp "$work/run-${dst#*:}/latest/config.json" "$work/run-${dst#*:}/latest/model.safetensors" "$work/${dst%%:*}/"
+  done
+}
+
 if [[ " $stages " == *" train "* ]]; then
   # the statement vocabulary (one token per `x=y;` and per `?x=`), a random model of the shape in
   # models/chains-model.json ((P, R, C) = (0, 1, 0): every attention layer is inside the recurrence)
@@ -64,15 +77,8 @@ if [[ " $stages " == *" extend "* ]]; then
   # cool-down. The recurrent model's mean recurrence goes from 8 to 12 (more hops need more
   # iterations during training). The twin runs the same data and steps at one pass (fixed_n 0, fixed_k 1).
   # Starts from models/default and models/baseline as shipped by the train stage.
-  for m in recurrent baseline; do
-    [ -f "$work/run-$m/latest/model.safetensors" ] || { echo "demo_chains.sh: extend needs the train stage's $work/run-$m" >&2; exit 1; }
-  done
-  python3 scripts/make_chain_tokenizer.py "$work/tok"
-  rm -rf "$work/extend-init" "$work/extend-init-baseline"
-  mkdir -p "$work/extend-init" "$work/extend-init-baseline"
-  cp "$work/run-recurrent/latest/config.json" "$work/run-recurrent/latest/model.safetensors" "$work/extend-init/"
+  start_from extend recurrent baseline
   sed -i 's/"mean_recurrence": 8/"mean_recurrence": 12/' "$work/extend-init/config.json"
-  cp "$work/run-baseline/latest/config.json" "$work/run-baseline/latest/model.safetensors" "$work/extend-init-baseline/"
   train_pair extend extend-baseline
 fi
 
@@ -82,15 +88,8 @@ if [[ " $stages " == *" depth "* ]]; then
   # depth r the row is trained at, so the last link is followed inside the differentiated iterations
   # (docs/training.md), and a backprop depth of 4 instead of 2 (models/chains-depth.json). The twin
   # runs the same steps and generator at one pass with the plain hop draw (at depth 1 the depth-tied
-  # draw would only ever ask hop 0). Each starts from the weights (not the optimizer) of its extend run.
-  for m in extend extend-baseline; do
-    [ -f "$work/run-$m/latest/model.safetensors" ] || { echo "demo_chains.sh: depth needs the extend stage's $work/run-$m" >&2; exit 1; }
-  done
-  python3 scripts/make_chain_tokenizer.py "$work/tok"
-  for sfx in "" -baseline; do
-    rm -rf "$work/depth-init$sfx" && mkdir -p "$work/depth-init$sfx"
-    cp "$work/run-extend$sfx/latest/config.json" "$work/run-extend$sfx/latest/model.safetensors" "$work/depth-init$sfx/"
-  done
+  # draw would only ever ask hop 0). Each starts from its extend run.
+  start_from depth extend extend-baseline
   train_pair depth depth-baseline
 fi
 
